@@ -1,0 +1,1 @@
+//! unused_indexes (in progress)

@@ -1,0 +1,1 @@
+//! conninfo (in progress)

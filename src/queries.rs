@@ -1,0 +1,159 @@
+//! The monitoring SQL, embedded at build time from `queries/` (see `build.rs`), and the
+//! choice of variant.
+//!
+//! File names are `<name>.<family><version>.sql`:
+//! * `activity.pg12.sql`: for PostgreSQL 12 and later, until a file with a higher version
+//!   (e.g. `activity.pg17.sql`) takes over;
+//! * `statements.pgss1_8.sql`: keyed by the installed pg_stat_statements version (1.8+),
+//!   not by the server version: after pg_upgrade the extension can lag the server.
+//!
+//! The variant chosen is the one with the largest version not above the server's (or the
+//! extension's); when none fits, the area reports "unsupported", never runs an empty query.
+//! Schema-qualified objects of an extension are written `@extschema@.name` and replaced with
+//! the quoted schema name (an identifier, never a value: values are always bind parameters).
+
+use crate::collect::{CollectError, ErrorKind};
+
+include!(concat!(env!("OUT_DIR"), "/queries_table.rs"));
+
+/// The lowest PostgreSQL major pgvitals supports.
+pub const MIN_MAJOR: u32 = 12;
+/// The highest PostgreSQL major pgvitals knows.
+pub const MAX_MAJOR: u32 = 18;
+
+/// A parsed query file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryFile {
+    pub name: &'static str,
+    /// `pg` or `pgss`.
+    pub family: &'static str,
+    pub version: (u32, u32),
+    pub file: &'static str,
+    pub sql: &'static str,
+}
+
+/// Parse `activity.pg12.sql` / `statements.pgss1_8.sql`.
+pub fn parse_file_name(file: &'static str) -> Option<(&'static str, &'static str, (u32, u32))> {
+    let stem = file.strip_suffix(".sql")?;
+    let (name, key) = stem.rsplit_once('.')?;
+    let (family, ver) = if let Some(v) = key.strip_prefix("pgss") {
+        ("pgss", v)
+    } else if let Some(v) = key.strip_prefix("pg") {
+        ("pg", v)
+    } else {
+        return None;
+    };
+    let version = match ver.split_once('_') {
+        Some((a, b)) => (a.parse().ok()?, b.parse().ok()?),
+        None => (ver.parse().ok()?, 0),
+    };
+    Some((name, family, version))
+}
+
+/// Every query file, parsed. Files with a name that does not parse are left out (the catalog
+/// test fails on them).
+pub fn all() -> Vec<QueryFile> {
+    FILES
+        .iter()
+        .filter_map(|(file, sql)| {
+            let (name, family, version) = parse_file_name(file)?;
+            Some(QueryFile {
+                name,
+                family,
+                version,
+                file,
+                sql,
+            })
+        })
+        .collect()
+}
+
+fn choose(name: &str, family: &str, version: (u32, u32)) -> Option<QueryFile> {
+    all()
+        .into_iter()
+        .filter(|q| q.name == name && q.family == family && q.version <= version)
+        .max_by_key(|q| q.version)
+}
+
+/// The variant of `name` for PostgreSQL `major`.
+pub fn for_server(name: &str, major: u32) -> Result<&'static str, CollectError> {
+    choose(name, "pg", (major, 0)).map(|q| q.sql).ok_or_else(|| {
+        CollectError::new(
+            ErrorKind::Unsupported,
+            format!("{name}: unsupported on PostgreSQL {major} (pgvitals supports {MIN_MAJOR} to {MAX_MAJOR})"),
+        )
+    })
+}
+
+/// The variant of `name` for pg_stat_statements `version`, with `@extschema@` replaced by
+/// the quoted `schema`.
+pub fn for_pgss(name: &str, version: (u32, u32), schema: &str) -> Result<String, CollectError> {
+    let q = choose(name, "pgss", version).ok_or_else(|| {
+        CollectError::new(
+            ErrorKind::Unsupported,
+            format!(
+                "pg_stat_statements {}.{} is too old for pgvitals",
+                version.0, version.1
+            ),
+        )
+        .with_fix("ALTER EXTENSION pg_stat_statements UPDATE")
+    })?;
+    Ok(q.sql
+        .replace("@extschema@", &crate::collect::error::quote_ident(schema)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_parse() {
+        assert_eq!(
+            parse_file_name("activity.pg12.sql"),
+            Some(("activity", "pg", (12, 0)))
+        );
+        assert_eq!(
+            parse_file_name("statements.pgss1_11.sql"),
+            Some(("statements", "pgss", (1, 11)))
+        );
+        assert_eq!(parse_file_name("activity.sql"), None);
+        assert_eq!(parse_file_name("activity.pgx.sql"), None);
+    }
+
+    #[test]
+    fn every_embedded_file_name_parses_and_opens_with_a_header() {
+        assert!(!FILES.is_empty());
+        for (file, sql) in FILES {
+            assert!(
+                parse_file_name(file).is_some(),
+                "bad query file name {file}"
+            );
+            assert!(
+                sql.trim_start().starts_with("--"),
+                "{file} must open with a -- header"
+            );
+            assert!(
+                sql.contains("/* pgvitals */"),
+                "{file} must carry the /* pgvitals */ marker"
+            );
+        }
+    }
+
+    #[test]
+    fn every_server_keyed_query_covers_every_supported_major() {
+        let names: std::collections::BTreeSet<&str> = all()
+            .iter()
+            .filter(|q| q.family == "pg")
+            .map(|q| q.name)
+            .collect();
+        for name in names {
+            for major in MIN_MAJOR..=MAX_MAJOR {
+                assert!(
+                    for_server(name, major).is_ok(),
+                    "{name} has no variant for {major}"
+                );
+            }
+            assert!(for_server(name, MIN_MAJOR - 1).is_err());
+        }
+    }
+}

@@ -1,0 +1,444 @@
+//! Typed samples: what one poll of one area returns.
+//!
+//! One struct per area, owned and plain, decoded from the rows of the area's query in
+//! `queries/`. Field names equal the SQL column aliases and the JSON keys of
+//! `pgvitals snapshot`, in PostgreSQL's own terms with the unit as a suffix (`_bytes`, `_ms`,
+//! `_s`, `_per_s`, `_ratio`, `_pct`). Ages are seconds (`_age_s`) measured on the server clock
+//! (`now() - <timestamp>`), so client clock skew never matters.
+//!
+//! Fields marked *derived* are `None` in what a collector sends; [`crate::model`] fills them
+//! from the previous sample (rates over the measured interval). A derived field that stays
+//! `None` means "no baseline yet" (first sample, new row, or a reset), never zero.
+
+use serde::{Deserialize, Serialize};
+
+/// Seconds since the Unix epoch on the **server** clock (`extract(epoch from now())`).
+pub type EpochSeconds = f64;
+
+/// The role a server plays in replication, from `pg_is_in_recovery()`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerRole {
+    Primary,
+    Standby,
+}
+
+/// Server-wide facts and counters: `version()`, `pg_postmaster_start_time()`,
+/// `pg_settings`, and `pg_stat_database` summed over all databases. PostgreSQL 12+.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerSample {
+    /// Server clock at the time of the poll (epoch seconds).
+    pub collected_at: EpochSeconds,
+    /// `server_version`, e.g. `15.18 (Debian 15.18-0+deb12u1)`.
+    pub server_version: String,
+    /// `server_version_num`, e.g. `150018`.
+    pub server_version_num: i32,
+    pub in_recovery: bool,
+    /// Seconds since `pg_postmaster_start_time()`.
+    pub uptime_s: f64,
+    /// `current_database()` of the monitoring session.
+    pub datname: String,
+    pub max_connections: i32,
+    pub superuser_reserved_connections: i32,
+    /// `reserved_connections` (PostgreSQL 16+; 0 before).
+    pub reserved_connections: i32,
+    /// Size of all databases, bytes (`pg_database_size`, refreshed on the slow timer).
+    pub database_size_bytes: Option<i64>,
+    /// Counter: `sum(xact_commit)` over `pg_stat_database`.
+    pub xact_commit: i64,
+    /// Counter: `sum(xact_rollback)` over `pg_stat_database`.
+    pub xact_rollback: i64,
+    /// Derived: commits per second over the interval.
+    pub xact_commit_per_s: Option<f64>,
+    /// Derived: rollbacks per second over the interval.
+    pub xact_rollback_per_s: Option<f64>,
+    /// Derived: commits + rollbacks per second over the interval.
+    pub xact_per_s: Option<f64>,
+}
+
+/// Sessions from `pg_stat_activity` (PostgreSQL 12+), excluding pgvitals' own backend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActivitySample {
+    pub collected_at: EpochSeconds,
+    pub max_connections: i32,
+    /// `max_connections - superuser_reserved_connections - reserved_connections`: the slots an
+    /// ordinary role can take.
+    pub usable_connections: i32,
+    /// Client backends (what counts against `max_connections`), including pgvitals' own.
+    pub client_backends: i32,
+    /// Client backends per `state` (active, idle, idle in transaction, ...).
+    pub states: Vec<StateCount>,
+    /// Client backends waiting on a heavyweight lock (`wait_event_type = 'Lock'`).
+    pub waiting_on_lock: i32,
+    pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateCount {
+    pub state: String,
+    pub count: i32,
+}
+
+/// One row of `pg_stat_activity`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub pid: i32,
+    pub usename: Option<String>,
+    pub datname: Option<String>,
+    pub application_name: String,
+    /// `client_addr` as text; `None` for unix-socket and background processes.
+    pub client_addr: Option<String>,
+    pub backend_type: String,
+    /// `state`; `None` for background processes.
+    pub state: Option<String>,
+    pub wait_event_type: Option<String>,
+    pub wait_event: Option<String>,
+    /// Seconds since `backend_start`.
+    pub backend_age_s: Option<f64>,
+    /// Seconds since `xact_start`.
+    pub xact_age_s: Option<f64>,
+    /// Seconds since `query_start`.
+    pub query_age_s: Option<f64>,
+    /// Seconds since `state_change`.
+    pub state_age_s: Option<f64>,
+    /// `age(backend_xid)`, transactions.
+    pub backend_xid_age: Option<i64>,
+    /// `age(backend_xmin)`, transactions.
+    pub backend_xmin_age: Option<i64>,
+    /// Query text, decoded leniently (bytes that are not UTF-8 become U+FFFD). Raw: it may hold
+    /// control characters; the screen sanitizes it.
+    pub query: String,
+    /// `pg_blocking_pids(pid)`, asked only for sessions waiting on a lock.
+    pub blocked_by: Vec<i32>,
+}
+
+/// Where pg_stat_statements stands on this server and database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatementsSample {
+    pub collected_at: EpochSeconds,
+    /// Installed extension version (`pg_extension.extversion`), e.g. `1.10`.
+    pub extension_version: String,
+    /// Schema the extension is installed in.
+    pub extension_schema: String,
+    /// `pg_stat_statements_info.stats_reset` (1.9+), epoch seconds.
+    pub stats_reset: Option<EpochSeconds>,
+    /// `pg_stat_statements_info.dealloc` (1.9+): entries evicted since the reset; counter.
+    pub dealloc: Option<i64>,
+    /// A note when the extension is older than what this server ships (after pg_upgrade), with
+    /// the fix.
+    pub notice: Option<String>,
+    /// Every entry, pgvitals' own statements excluded.
+    pub statements: Vec<Statement>,
+}
+
+/// One pg_stat_statements entry, keyed by (userid, dbid, queryid, toplevel).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub userid: u32,
+    pub dbid: u32,
+    pub queryid: i64,
+    /// Always `true` before pg_stat_statements 1.9 (PostgreSQL 14).
+    pub toplevel: bool,
+    pub usename: Option<String>,
+    pub datname: Option<String>,
+    /// Counter.
+    pub calls: i64,
+    /// Counter, milliseconds (`total_time` before 1.8).
+    pub total_exec_time_ms: f64,
+    /// Lifetime mean, milliseconds.
+    pub mean_exec_time_ms: f64,
+    /// Counter, milliseconds; `None` before 1.8 (PostgreSQL 13).
+    pub total_plan_time_ms: Option<f64>,
+    /// Counter.
+    pub rows: i64,
+    /// Counters, blocks.
+    pub shared_blks_hit: i64,
+    pub shared_blks_read: i64,
+    pub temp_blks_read: i64,
+    pub temp_blks_written: i64,
+    /// `stats_since` (1.11, PostgreSQL 17+), epoch seconds: a change means the entry was
+    /// evicted and re-created.
+    pub stats_since: Option<EpochSeconds>,
+    /// Normalized query text; fetched once per key, `None` until known.
+    pub query: Option<String>,
+    /// Derived, per second over the interval.
+    pub calls_per_s: Option<f64>,
+    /// Derived: milliseconds of execution per second of wall time over the interval.
+    pub exec_time_ms_per_s: Option<f64>,
+    /// Derived: mean execution time of the calls made during the interval, milliseconds.
+    pub interval_mean_exec_time_ms: Option<f64>,
+    pub rows_per_s: Option<f64>,
+    pub shared_blks_hit_per_s: Option<f64>,
+    pub shared_blks_read_per_s: Option<f64>,
+    pub temp_blks_written_per_s: Option<f64>,
+}
+
+/// Buffer cache hits per database (`pg_stat_database`) and per table
+/// (`pg_statio_user_tables`, current database only). PostgreSQL 12+.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheSample {
+    pub collected_at: EpochSeconds,
+    pub databases: Vec<DatabaseCache>,
+    /// The tables with the most block reads (heap + index + toast), lifetime top 200.
+    pub tables: Vec<TableCache>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseCache {
+    pub datname: String,
+    /// Counters, blocks.
+    pub blks_hit: i64,
+    pub blks_read: i64,
+    /// Lifetime `blks_hit / (blks_hit + blks_read)`, 0..1; `None` without any block access.
+    pub hit_ratio: Option<f64>,
+    /// `stats_reset`, epoch seconds.
+    pub stats_reset: Option<EpochSeconds>,
+    /// Derived, blocks per second.
+    pub blks_hit_per_s: Option<f64>,
+    pub blks_read_per_s: Option<f64>,
+    /// Derived: hit ratio over the interval, 0..1; `None` when no blocks were accessed.
+    pub interval_hit_ratio: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableCache {
+    pub relid: u32,
+    pub schemaname: String,
+    pub relname: String,
+    /// Counters, blocks.
+    pub heap_blks_read: i64,
+    pub heap_blks_hit: i64,
+    pub idx_blks_read: i64,
+    pub idx_blks_hit: i64,
+    pub toast_blks_read: i64,
+    pub toast_blks_hit: i64,
+    /// Lifetime hit ratio over heap + index + toast, 0..1.
+    pub hit_ratio: Option<f64>,
+    /// Derived: heap + index + toast blocks read (misses) per second.
+    pub blks_read_per_s: Option<f64>,
+    /// Derived: heap + index + toast blocks hit per second.
+    pub blks_hit_per_s: Option<f64>,
+    /// Derived: hit ratio over the interval, 0..1.
+    pub interval_hit_ratio: Option<f64>,
+}
+
+/// Replication, from whichever side this server is on. PostgreSQL 12+.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReplicationSample {
+    pub collected_at: EpochSeconds,
+    pub role: ServerRole,
+    /// `pg_current_wal_lsn()` on a primary; `None` on a standby (it fails during recovery).
+    pub current_wal_lsn: Option<String>,
+    /// `pg_stat_replication` (on a primary, or a cascading standby).
+    pub standbys: Vec<Standby>,
+    /// `pg_replication_slots`.
+    pub slots: Vec<Slot>,
+    /// Receive/replay state when this server is a standby.
+    pub standby_status: Option<StandbyStatus>,
+}
+
+/// One walsender's view of a standby (`pg_stat_replication`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Standby {
+    pub pid: i32,
+    pub usename: Option<String>,
+    pub application_name: String,
+    pub client_addr: Option<String>,
+    pub state: Option<String>,
+    pub sync_state: Option<String>,
+    pub sent_lsn: Option<String>,
+    pub write_lsn: Option<String>,
+    pub flush_lsn: Option<String>,
+    pub replay_lsn: Option<String>,
+    /// Bytes from the current WAL position to each stage.
+    pub sent_lag_bytes: Option<i64>,
+    pub write_lag_bytes: Option<i64>,
+    pub flush_lag_bytes: Option<i64>,
+    pub replay_lag_bytes: Option<i64>,
+    /// `write_lag`, `flush_lag`, `replay_lag`, seconds. PostgreSQL sets these NULL when the
+    /// standby is fully caught up and nothing is happening: see `lag_state`.
+    pub write_lag_s: Option<f64>,
+    pub flush_lag_s: Option<f64>,
+    pub replay_lag_s: Option<f64>,
+    /// `idle` (caught up, nothing to replay: time lag is meaningless, not 0), `streaming`
+    /// (time lag is measured) or `catching_up`.
+    pub lag_state: String,
+    /// `age(backend_xmin)` from hot_standby_feedback, transactions.
+    pub backend_xmin_age: Option<i64>,
+    /// Seconds since `reply_time`.
+    pub reply_age_s: Option<f64>,
+}
+
+/// One row of `pg_replication_slots`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slot {
+    pub slot_name: String,
+    /// `physical` or `logical`.
+    pub slot_type: String,
+    pub plugin: Option<String>,
+    pub database: Option<String>,
+    pub temporary: bool,
+    pub active: bool,
+    pub active_pid: Option<i32>,
+    /// WAL kept for this slot: current (or, on a standby, last replayed) LSN minus
+    /// `restart_lsn`, bytes.
+    pub retained_wal_bytes: Option<i64>,
+    /// `wal_status` (13+): reserved, extended, unreserved, lost.
+    pub wal_status: Option<String>,
+    /// `safe_wal_size` (13+), bytes; `None` when max_slot_wal_keep_size is -1.
+    pub safe_wal_size_bytes: Option<i64>,
+    pub xmin_age: Option<i64>,
+    pub catalog_xmin_age: Option<i64>,
+    /// Seconds since `inactive_since` (17+).
+    pub inactive_since_age_s: Option<f64>,
+}
+
+/// A standby's own view (`pg_last_wal_receive_lsn()`, `pg_last_wal_replay_lsn()`,
+/// `pg_last_xact_replay_timestamp()`, `pg_stat_wal_receiver`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StandbyStatus {
+    pub receive_lsn: Option<String>,
+    pub replay_lsn: Option<String>,
+    /// `receive_lsn - replay_lsn`, bytes received but not yet replayed.
+    pub replay_lag_bytes: Option<i64>,
+    /// Seconds since the last replayed transaction committed on the primary. Grows while the
+    /// primary is idle: read it together with `lag_state`.
+    pub last_replay_age_s: Option<f64>,
+    /// Replay delay in seconds when there is something to replay; `None` when `idle`.
+    pub replay_lag_s: Option<f64>,
+    /// `idle` (everything received is replayed), `replaying`, `paused` or `disconnected`.
+    pub lag_state: String,
+    pub replay_paused: bool,
+    /// `pg_stat_wal_receiver.status` (streaming, ...); `None` when no WAL receiver runs.
+    pub wal_receiver_status: Option<String>,
+    pub sender_host: Option<String>,
+    pub sender_port: Option<i32>,
+    /// Seconds since the last message from the upstream (`last_msg_receipt_time`).
+    pub last_msg_receipt_age_s: Option<f64>,
+}
+
+/// Indexes never scanned since the statistics were reset, excluding those backing a primary
+/// key, unique or exclusion constraint (`pg_stat_user_indexes`, `pg_index`). Current database.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnusedIndexesSample {
+    pub collected_at: EpochSeconds,
+    /// Seconds since `pg_stat_database.stats_reset` of this database (`None`: never reset,
+    /// so the statistics are as old as the cluster, see `server.uptime_s`).
+    pub stats_reset_age_s: Option<f64>,
+    pub indexes: Vec<UnusedIndex>,
+    /// Relations skipped because someone holds an ACCESS EXCLUSIVE lock on them.
+    pub skipped_locked: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnusedIndex {
+    pub indexrelid: u32,
+    pub schemaname: String,
+    pub relname: String,
+    pub indexrelname: String,
+    pub idx_scan: i64,
+    pub index_size_bytes: i64,
+    pub table_size_bytes: i64,
+    /// Seconds since `last_idx_scan` (16+); `None` when never scanned or before 16.
+    pub last_idx_scan_age_s: Option<f64>,
+    /// `pg_index.indisvalid`: an invalid index (failed CREATE INDEX CONCURRENTLY) is never
+    /// scanned but still maintained.
+    pub is_valid: bool,
+}
+
+/// Wraparound, dead tuples, running vacuums and the xmin horizon. PostgreSQL 12+.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VacuumSample {
+    pub collected_at: EpochSeconds,
+    pub autovacuum_freeze_max_age: i64,
+    pub autovacuum_multixact_freeze_max_age: i64,
+    pub autovacuum_max_workers: i32,
+    /// `pg_database`: every database's wraparound age.
+    pub databases: Vec<DatabaseAge>,
+    /// `pg_class`: the tables of this database with the oldest relfrozenxid (counting the
+    /// TOAST table), top 20.
+    pub oldest_tables: Vec<TableAge>,
+    /// `pg_stat_user_tables`: the tables with the most dead tuples, top 20.
+    pub dead_tuples: Vec<TableDeadTuples>,
+    /// `pg_stat_progress_vacuum` joined to `pg_stat_activity`.
+    pub workers: Vec<VacuumProgress>,
+    /// What holds the xmin horizon back, oldest first.
+    pub xmin_horizon: Vec<XminHolder>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseAge {
+    pub datname: String,
+    /// `age(datfrozenxid)`, transactions.
+    pub xid_age: i64,
+    /// `mxid_age(datminmxid)`, multixacts.
+    pub mxid_age: i64,
+    /// `xid_age` as a percentage of `autovacuum_freeze_max_age`.
+    pub xid_freeze_max_age_pct: f64,
+    /// `xid_age` as a percentage of the 2^31 transactions to wraparound.
+    pub xid_wraparound_pct: f64,
+    pub mxid_freeze_max_age_pct: f64,
+    pub mxid_wraparound_pct: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableAge {
+    pub schemaname: String,
+    pub relname: String,
+    /// `greatest(age(relfrozenxid))` of the table and its TOAST table.
+    pub xid_age: i64,
+    pub mxid_age: i64,
+    /// `pg_class.relpages * block_size`: an estimate that takes no lock.
+    pub table_size_bytes: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TableDeadTuples {
+    pub schemaname: String,
+    pub relname: String,
+    pub n_live_tup: i64,
+    pub n_dead_tup: i64,
+    /// `n_dead_tup / (n_live_tup + n_dead_tup)`, 0..1.
+    pub dead_tup_ratio: Option<f64>,
+    pub last_vacuum_age_s: Option<f64>,
+    pub last_autovacuum_age_s: Option<f64>,
+    pub last_analyze_age_s: Option<f64>,
+    pub last_autoanalyze_age_s: Option<f64>,
+}
+
+/// A running VACUUM (manual or autovacuum) from `pg_stat_progress_vacuum`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct VacuumProgress {
+    pub pid: i32,
+    pub datname: Option<String>,
+    /// `relid::regclass` as text, when it resolves in this database.
+    pub relname: Option<String>,
+    pub phase: String,
+    pub is_autovacuum: bool,
+    /// Seconds since the vacuum's transaction started.
+    pub running_s: Option<f64>,
+    pub heap_blks_total: i64,
+    pub heap_blks_scanned: i64,
+    pub heap_blks_vacuumed: i64,
+    pub index_vacuum_count: i64,
+    /// Dead-tuple memory used / allowed, bytes (17+: `dead_tuple_bytes`,
+    /// `max_dead_tuple_bytes`; before: tuples × 6 bytes).
+    pub dead_tuple_bytes: Option<i64>,
+    pub max_dead_tuple_bytes: Option<i64>,
+    /// `heap_blks_scanned / heap_blks_total`, 0..1.
+    pub scanned_ratio: Option<f64>,
+}
+
+/// One thing holding the xmin horizon back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct XminHolder {
+    /// `backend_xmin`, `backend_xid`, `prepared_xact`, `replication_slot_xmin`,
+    /// `replication_slot_catalog_xmin` or `standby_feedback`.
+    pub kind: String,
+    /// pid, gid, slot name or standby application_name.
+    pub name: String,
+    /// `age(xmin)`, transactions.
+    pub xmin_age: i64,
+    /// Free text: user, database, state, age of the transaction.
+    pub detail: String,
+}
