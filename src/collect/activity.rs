@@ -1,1 +1,111 @@
-//! activity (in progress)
+//! Activity: every backend in `pg_stat_activity`, the connection slots, and who blocks whom.
+//!
+//! Queries: `queries/activity.pg12.sql` (`pg_stat_activity`, and `pg_blocking_pids()` only for
+//! sessions with `wait_event_type = 'Lock'`, because it takes the lock manager's locks) and
+//! `queries/activity_settings.pg12.sql` / `.pg16.sql` (`max_connections`,
+//! `superuser_reserved_connections`, and `reserved_connections` from 16). PostgreSQL 12+.
+//! Privileges: any role sees every row; other roles' query texts, states and waits need
+//! pg_read_all_stats (pg_monitor), else the text reads `<insufficient privilege>` (kept as is)
+//! and the state is `None`.
+//!
+//! The sessions leave out pgvitals' own backend and the other connections of the same pgvitals
+//! pool (same session user and the same non-empty `application_name`); they still count in
+//! `client_backends` and `states`, since they occupy connection slots. Texts and names are
+//! decoded leniently: a byte that is not UTF-8 (a LATIN1 or SQL_ASCII database) becomes U+FFFD.
+//! Ages are seconds on the server clock; xid ages are transactions.
+
+use std::collections::BTreeMap;
+
+use super::{CollectError, Ctx, ErrorKind, get, get_text, get_text_or_empty};
+use crate::sample::{ActivitySample, Session, StateCount};
+
+/// `backend_type` of the backends that count against `max_connections`.
+const CLIENT_BACKEND: &str = "client backend";
+
+/// State name counted for client backends whose `state` the role may not see.
+pub const UNKNOWN_STATE: &str = "unknown";
+
+/// Polls [`ActivitySample`]s. Stateless.
+#[derive(Debug, Default)]
+pub struct ActivityCollector {}
+
+impl ActivityCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One poll. Errors: the classified error of either query; [`ErrorKind::Decode`] when a
+    /// row has an unexpected shape (texts never fail: they are decoded leniently).
+    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ActivitySample, CollectError> {
+        let settings = ctx.query(ctx.sql("activity_settings")?, &[]).await?;
+        let settings = settings
+            .first()
+            .ok_or_else(|| CollectError::new(ErrorKind::Decode, "activity_settings: no row"))?;
+        let max_connections: i32 = get(settings, "max_connections")?;
+        let superuser_reserved: i32 = get(settings, "superuser_reserved_connections")?;
+        let reserved: i32 = get(settings, "reserved_connections")?;
+
+        let rows = ctx.query(ctx.sql("activity")?, &[]).await?;
+        let mut collected_at = None;
+        let mut client_backends = 0;
+        let mut waiting_on_lock = 0;
+        let mut states: BTreeMap<String, i32> = BTreeMap::new();
+        let mut sessions = Vec::with_capacity(rows.len());
+        for row in &rows {
+            collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
+            let own: bool = get::<Option<bool>>(row, "pgvitals_own")?.unwrap_or(false);
+            let backend_type = get_text_or_empty(row, "backend_type")?;
+            let state = get_text(row, "state")?;
+            let wait_event_type = get_text(row, "wait_event_type")?;
+            if backend_type == CLIENT_BACKEND {
+                client_backends += 1;
+                let name = state.clone().unwrap_or_else(|| UNKNOWN_STATE.to_string());
+                *states.entry(name).or_insert(0) += 1;
+                if wait_event_type.as_deref() == Some("Lock") {
+                    waiting_on_lock += 1;
+                }
+            }
+            if own {
+                continue;
+            }
+            sessions.push(Session {
+                pid: get(row, "pid")?,
+                usename: get_text(row, "usename")?,
+                datname: get_text(row, "datname")?,
+                application_name: get_text_or_empty(row, "application_name")?,
+                client_addr: get_text(row, "client_addr")?,
+                backend_type,
+                state,
+                wait_event_type,
+                wait_event: get_text(row, "wait_event")?,
+                backend_age_s: get(row, "backend_age_s")?,
+                xact_age_s: get(row, "xact_age_s")?,
+                query_age_s: get(row, "query_age_s")?,
+                state_age_s: get(row, "state_age_s")?,
+                backend_xid_age: get(row, "backend_xid_age")?,
+                backend_xmin_age: get(row, "backend_xmin_age")?,
+                query: get_text_or_empty(row, "query")?,
+                blocked_by: get::<Option<Vec<i32>>>(row, "blocked_by")?.unwrap_or_default(),
+            });
+        }
+        // pg_stat_activity always holds our own backend.
+        let collected_at = collected_at.ok_or_else(|| {
+            CollectError::new(
+                ErrorKind::Decode,
+                "activity: pg_stat_activity returned no row",
+            )
+        })?;
+        Ok(ActivitySample {
+            collected_at,
+            max_connections,
+            usable_connections: max_connections - superuser_reserved - reserved,
+            client_backends,
+            states: states
+                .into_iter()
+                .map(|(state, count)| StateCount { state, count })
+                .collect(),
+            waiting_on_lock,
+            sessions,
+        })
+    }
+}

@@ -1,1 +1,95 @@
-//! server (in progress)
+//! Server: version, recovery state, uptime, connection limits and transaction counters.
+//!
+//! Queries: `queries/server.pg12.sql` / `server.pg16.sql` (`current_setting`,
+//! `pg_is_in_recovery()`, `pg_postmaster_start_time()`, `pg_stat_database`; no privilege
+//! beyond LOGIN; the 16 variant reads `reserved_connections`) every poll, and
+//! `queries/server_size.pg12.sql` (`pg_database_size` over the databases the role may CONNECT
+//! to) on a slow timer, at most once per [`SIZE_INTERVAL`]: its value is carried forward in
+//! between. Units: seconds (`uptime_s`), bytes (`database_size_bytes`), transactions
+//! (`xact_commit`, `xact_rollback`, counters).
+
+use std::time::{Duration, Instant};
+
+use super::{CollectError, Ctx, get, get_text_or_empty};
+use crate::sample::ServerSample;
+
+/// How often the database sizes are measured (`pg_database_size` stats every file).
+pub const SIZE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Polls [`ServerSample`]s; keeps the last database size and when it was measured.
+#[derive(Debug, Default)]
+pub struct ServerCollector {
+    /// When the size query last ran (successfully or not); `None` before the first poll.
+    size_measured_at: Option<Instant>,
+    /// The last measured size of all connectable databases, bytes.
+    database_size_bytes: Option<i64>,
+    /// How many times the size query ran (for tests of the slow timer).
+    size_queries: u64,
+}
+
+impl ServerCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many times the size query (`pg_database_size`) has run on this collector.
+    pub fn size_queries(&self) -> u64 {
+        self.size_queries
+    }
+
+    /// One poll. The size query runs on the first poll and then at most every
+    /// [`SIZE_INTERVAL`]. When only the size query fails (and the connection is still usable)
+    /// the sample carries the last known size and the error is logged; any other failure is
+    /// the poll's error.
+    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ServerSample, CollectError> {
+        let rows = ctx.query(ctx.sql("server")?, &[]).await?;
+        let row = rows.first().ok_or_else(|| {
+            CollectError::new(
+                super::ErrorKind::Decode,
+                "server: the query returned no row",
+            )
+        })?;
+        let mut sample = ServerSample {
+            collected_at: get(row, "collected_at")?,
+            server_version: get_text_or_empty(row, "server_version")?,
+            server_version_num: get(row, "server_version_num")?,
+            in_recovery: get(row, "in_recovery")?,
+            uptime_s: get(row, "uptime_s")?,
+            datname: get_text_or_empty(row, "datname")?,
+            max_connections: get(row, "max_connections")?,
+            superuser_reserved_connections: get(row, "superuser_reserved_connections")?,
+            reserved_connections: get(row, "reserved_connections")?,
+            database_size_bytes: None,
+            xact_commit: get(row, "xact_commit")?,
+            xact_rollback: get(row, "xact_rollback")?,
+            xact_commit_per_s: None,
+            xact_rollback_per_s: None,
+            xact_per_s: None,
+        };
+        let due = self
+            .size_measured_at
+            .is_none_or(|at| at.elapsed() >= SIZE_INTERVAL);
+        if due {
+            self.size_measured_at = Some(Instant::now());
+            self.size_queries += 1;
+            match self.measure_size(ctx).await {
+                Ok(size) => self.database_size_bytes = size,
+                Err(e) if e.breaks_connection() => return Err(e),
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "server: database size query failed; keeping the last size"
+                ),
+            }
+        }
+        sample.database_size_bytes = self.database_size_bytes;
+        Ok(sample)
+    }
+
+    async fn measure_size(&self, ctx: &Ctx<'_>) -> Result<Option<i64>, CollectError> {
+        let rows = ctx.query(ctx.sql("server_size")?, &[]).await?;
+        match rows.first() {
+            Some(row) => get(row, "database_size_bytes"),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,1 +1,347 @@
-//! statements (in progress)
+//! Statements: every pg_stat_statements entry, with its query text fetched once per key.
+//!
+//! Queries, chosen by the installed **extension** version (not the server's: after pg_upgrade
+//! the extension can lag), with `@extschema@` replaced by the extension's schema:
+//! * `statements.pgss1_4/1_8/1_9/1_11.sql`: `pg_stat_statements(false)` (no texts, so the
+//!   query text file is not read) joined to `pg_roles` / `pg_database`, every poll. 1.4-1.7
+//!   read `total_time` / `mean_time` and have no planning time; 1.8 adds `total_plan_time`;
+//!   1.9 adds `toplevel` (before, every entry reads `toplevel = true`); 1.11 adds
+//!   `stats_since`.
+//! * `statements_text.pgss1_4/1_9.sql`: `pg_stat_statements(true)` filtered to the queryids
+//!   whose key (userid, dbid, queryid, toplevel) is new, texts cut to 65536 characters; the
+//!   texts are cached here and keys that disappear are forgotten.
+//! * `statements_info.pgss1_9.sql`: `pg_stat_statements_info` (`stats_reset`, `dealloc`).
+//!
+//! Privileges: entries of other roles need pg_read_all_stats (pg_monitor); without it their
+//! queryid is NULL and they are left out. The extension must be in `shared_preload_libraries`
+//! (SQLSTATE 55000 otherwise → [`ErrorKind::NotPreloaded`]). Statistics are never reset.
+//!
+//! pgvitals' own statements (texts starting with `/* pgvitals */`, after leading `--` comment
+//! lines) are remembered by key and left out of the sample.
+//!
+//! A text that does not convert to this database's encoding (an entry of a SQL_ASCII database
+//! holding bytes that are not UTF-8) makes `pg_stat_statements(true)` fail as a whole
+//! (SQLSTATE 22021 / 22P05): the numbers are still sent, new texts stay `None`, the sample's
+//! `notice` says why, and the text fetch is retried after [`TEXT_RETRY`].
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use super::{CollectError, Ctx, ErrorKind, PgssInfo, get, get_text};
+use crate::sample::{Statement, StatementsSample};
+
+/// The marker every pgvitals query carries.
+pub const OWN_MARKER: &str = "/* pgvitals */";
+
+/// How long to wait before fetching texts again after a conversion failure.
+pub const TEXT_RETRY: Duration = Duration::from_secs(60);
+
+/// An entry's identity: (userid, dbid, queryid, toplevel).
+type Key = (u32, u32, i64, bool);
+
+/// Polls [`StatementsSample`]s; caches query texts by entry key.
+#[derive(Debug, Default)]
+pub struct StatementsCollector {
+    /// Texts of known keys (`None`: the server had no text for the key).
+    texts: HashMap<Key, Option<String>>,
+    /// Keys of pgvitals' own statements.
+    own: HashSet<Key>,
+    /// How many times the text query ran.
+    text_fetches: u64,
+    /// After a conversion failure: no text fetch before this instant, and why.
+    texts_blocked: Option<(Instant, String)>,
+}
+
+/// True when `text` is one of pgvitals' own queries: it starts with [`OWN_MARKER`], after
+/// whitespace and leading `--` comment lines (the query files' headers).
+pub fn is_own_text(text: &str) -> bool {
+    let mut rest = text.trim_start();
+    while let Some(comment) = rest.strip_prefix("--") {
+        rest = match comment.split_once('\n') {
+            Some((_, after)) => after.trim_start(),
+            None => "",
+        };
+    }
+    rest.starts_with(OWN_MARKER)
+}
+
+/// The error for a database without pg_stat_statements.
+pub fn extension_missing(datname: &str, preloaded: bool) -> CollectError {
+    let fix = if preloaded {
+        "CREATE EXTENSION pg_stat_statements;".to_string()
+    } else {
+        "CREATE EXTENSION pg_stat_statements; and add pg_stat_statements to \
+         shared_preload_libraries, then restart"
+            .to_string()
+    };
+    CollectError::new(
+        ErrorKind::ExtensionMissing,
+        format!("pg_stat_statements is not installed in database {datname}"),
+    )
+    .with_fix(fix)
+}
+
+/// Reclassify the errors that mean "pg_stat_statements is not usable here".
+fn classify(err: CollectError, datname: &str, preloaded: bool) -> CollectError {
+    match err.sqlstate.as_deref() {
+        Some("55000") => CollectError {
+            kind: ErrorKind::NotPreloaded,
+            fix: Some("add pg_stat_statements to shared_preload_libraries, then restart".into()),
+            ..err
+        },
+        // The extension was dropped (or moved) since the probe.
+        Some("42P01") | Some("42883") | Some("3F000") => {
+            let mut e = extension_missing(datname, preloaded);
+            e.sqlstate = err.sqlstate;
+            e
+        }
+        _ => err,
+    }
+}
+
+fn version_text(v: (u32, u32)) -> String {
+    format!("{}.{}", v.0, v.1)
+}
+
+impl StatementsCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many times the text query (`pg_stat_statements(true)`) has run on this collector.
+    pub fn text_fetches(&self) -> u64 {
+        self.text_fetches
+    }
+
+    /// One poll.
+    ///
+    /// Errors: [`ErrorKind::ExtensionMissing`] when the probe found no pg_stat_statements in
+    /// this database (or it was dropped since), [`ErrorKind::NotPreloaded`] when it is not in
+    /// `shared_preload_libraries`, [`ErrorKind::Unsupported`] for an extension older than 1.4,
+    /// else the classified query error. A failed text fetch never fails the poll.
+    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<StatementsSample, CollectError> {
+        let facts = ctx.facts;
+        let Some(pgss) = facts.pgss.as_ref() else {
+            return Err(extension_missing(&facts.datname, facts.pgss_preloaded));
+        };
+        let classify = |e| classify(e, &facts.datname, facts.pgss_preloaded);
+        let sql = crate::queries::for_pgss("statements", pgss.version, &pgss.schema)?;
+        let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
+
+        let mut collected_at = None;
+        let mut statements = Vec::with_capacity(rows.len());
+        for row in &rows {
+            collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
+            statements.push(Statement {
+                userid: get(row, "userid")?,
+                dbid: get(row, "dbid")?,
+                queryid: get(row, "queryid")?,
+                toplevel: get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
+                usename: get_text(row, "usename")?,
+                datname: get_text(row, "datname")?,
+                calls: get(row, "calls")?,
+                total_exec_time_ms: get(row, "total_exec_time_ms")?,
+                mean_exec_time_ms: get(row, "mean_exec_time_ms")?,
+                total_plan_time_ms: get(row, "total_plan_time_ms")?,
+                rows: get(row, "rows")?,
+                shared_blks_hit: get(row, "shared_blks_hit")?,
+                shared_blks_read: get(row, "shared_blks_read")?,
+                temp_blks_read: get(row, "temp_blks_read")?,
+                temp_blks_written: get(row, "temp_blks_written")?,
+                stats_since: get(row, "stats_since")?,
+                ..Statement::default()
+            });
+        }
+
+        // Forget keys that are gone (evicted or reset).
+        let present: HashSet<Key> = statements.iter().map(key).collect();
+        self.texts.retain(|k, _| present.contains(k));
+        self.own.retain(|k| present.contains(k));
+
+        let mut notices = Vec::new();
+        if let Some(newer) = pgss.default_version {
+            notices.push(format!(
+                "pg_stat_statements {} is older than this server's {}: ALTER EXTENSION \
+                 pg_stat_statements UPDATE",
+                version_text(pgss.version),
+                version_text(newer)
+            ));
+        }
+        if let Some(note) = self.fetch_new_texts(ctx, pgss, &statements).await? {
+            notices.push(note);
+        }
+
+        statements.retain(|s| !self.own.contains(&key(s)));
+        for s in &mut statements {
+            s.query = self.texts.get(&key(s)).cloned().flatten();
+        }
+
+        let (stats_reset, dealloc) = if pgss.version >= (1, 9) {
+            let sql = crate::queries::for_pgss("statements_info", pgss.version, &pgss.schema)?;
+            let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
+            match rows.first() {
+                Some(row) => (get(row, "stats_reset")?, get(row, "dealloc")?),
+                None => (None, None),
+            }
+        } else {
+            (None, None)
+        };
+
+        let collected_at = match collected_at {
+            Some(at) => at,
+            None => server_now(ctx).await?,
+        };
+        Ok(StatementsSample {
+            collected_at,
+            extension_version: version_text(pgss.version),
+            extension_schema: pgss.schema.clone(),
+            stats_reset,
+            dealloc,
+            notice: if notices.is_empty() {
+                None
+            } else {
+                Some(notices.join("; "))
+            },
+            statements,
+        })
+    }
+
+    /// Fetch the texts of keys seen for the first time; returns a notice when texts could not
+    /// be read. Errors other than a text conversion failure fail the poll.
+    async fn fetch_new_texts(
+        &mut self,
+        ctx: &Ctx<'_>,
+        pgss: &PgssInfo,
+        statements: &[Statement],
+    ) -> Result<Option<String>, CollectError> {
+        let new: Vec<Key> = statements
+            .iter()
+            .map(key)
+            .filter(|k| !self.texts.contains_key(k) && !self.own.contains(k))
+            .collect();
+        if new.is_empty() {
+            return Ok(None);
+        }
+        if let Some((until, why)) = &self.texts_blocked {
+            if Instant::now() < *until {
+                return Ok(Some(why.clone()));
+            }
+        }
+        let mut queryids: Vec<i64> = new.iter().map(|k| k.2).collect();
+        queryids.sort_unstable();
+        queryids.dedup();
+        let sql = crate::queries::for_pgss("statements_text", pgss.version, &pgss.schema)?;
+        self.text_fetches += 1;
+        let rows = match ctx.query(&sql, &[&queryids]).await {
+            Ok(rows) => rows,
+            Err(e) if matches!(e.sqlstate.as_deref(), Some("22021") | Some("22P05")) => {
+                let why = format!(
+                    "query texts unavailable: a statement's text does not convert to this \
+                     database's encoding ({}); retrying in {} s",
+                    e.message,
+                    TEXT_RETRY.as_secs()
+                );
+                self.texts_blocked = Some((Instant::now() + TEXT_RETRY, why.clone()));
+                return Ok(Some(why));
+            }
+            Err(e) => return Err(classify(e, &ctx.facts.datname, ctx.facts.pgss_preloaded)),
+        };
+        self.texts_blocked = None;
+        let wanted: HashSet<Key> = new.iter().copied().collect();
+        for row in &rows {
+            let k: Key = (
+                get(row, "userid")?,
+                get(row, "dbid")?,
+                get(row, "queryid")?,
+                get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
+            );
+            if !wanted.contains(&k) {
+                continue;
+            }
+            let text = get_text(row, "query")?;
+            if text.as_deref().is_some_and(is_own_text) {
+                self.own.insert(k);
+            } else {
+                self.texts.insert(k, text);
+            }
+        }
+        // Keys evicted between the two queries, or without a text: remembered as unknown so
+        // they are not fetched on every poll.
+        for k in new {
+            if !self.own.contains(&k) {
+                self.texts.entry(k).or_insert(None);
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn key(s: &Statement) -> Key {
+    (s.userid, s.dbid, s.queryid, s.toplevel)
+}
+
+/// The server clock when pg_stat_statements has no entry at all.
+async fn server_now(ctx: &Ctx<'_>) -> Result<f64, CollectError> {
+    let rows = ctx.query(ctx.sql("server_now")?, &[]).await?;
+    match rows.first() {
+        Some(row) => get(row, "collected_at"),
+        None => Err(CollectError::new(
+            ErrorKind::Decode,
+            "server_now: the query returned no row",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_texts_are_recognised_after_header_comments() {
+        assert!(is_own_text("/* pgvitals */ SELECT 1"));
+        assert!(is_own_text(
+            "-- activity: x\n-- more\n/* pgvitals */\nSELECT 1"
+        ));
+        assert!(is_own_text("  \n/* pgvitals */SELECT"));
+        assert!(!is_own_text("SELECT 1 /* pgvitals */"));
+        assert!(!is_own_text("-- only a comment"));
+        assert!(!is_own_text("SELECT pg_sleep($1)"));
+    }
+
+    #[test]
+    fn missing_extension_names_the_database_and_the_fix() {
+        let e = extension_missing("app", true);
+        assert_eq!(e.kind, ErrorKind::ExtensionMissing);
+        assert_eq!(
+            e.message,
+            "pg_stat_statements is not installed in database app"
+        );
+        assert_eq!(
+            e.fix.as_deref(),
+            Some("CREATE EXTENSION pg_stat_statements;")
+        );
+        let e = extension_missing("app", false);
+        assert!(
+            e.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("shared_preload_libraries"))
+        );
+    }
+
+    #[test]
+    fn sqlstate_55000_means_not_preloaded() {
+        let e = CollectError {
+            kind: ErrorKind::Query,
+            sqlstate: Some("55000".into()),
+            message: "pg_stat_statements must be loaded via shared_preload_libraries".into(),
+            fix: None,
+        };
+        let e = classify(e, "app", false);
+        assert_eq!(e.kind, ErrorKind::NotPreloaded);
+        assert!(
+            e.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("shared_preload_libraries"))
+        );
+    }
+}

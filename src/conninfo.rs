@@ -1,1 +1,0 @@
-//! conninfo (in progress)
