@@ -1,1 +1,250 @@
-//! replication (in progress)
+//! Replication, from whichever side this server is on: walsenders, slots and, on a standby,
+//! its own receive/replay state.
+//!
+//! Queries (PostgreSQL 12+, three per poll, each safe on a primary and on a standby):
+//! * `queries/replication_status.pg12.sql` / `.pg14.sql`: `pg_is_in_recovery()`,
+//!   `pg_current_wal_lsn()` (primary only), `pg_last_wal_receive_lsn()`,
+//!   `pg_last_wal_replay_lsn()`, `pg_last_xact_replay_timestamp()`,
+//!   `pg_is_wal_replay_paused()` (12-13) / `pg_get_wal_replay_pause_state()` (14+: "pause
+//!   requested" counts as paused), `pg_stat_wal_receiver`.
+//! * `queries/replication_standbys.pg12.sql`: `pg_stat_replication` (on a primary, or a
+//!   cascading standby), lag per stage in bytes and seconds.
+//! * `queries/replication_slots.pg12.sql` / `.pg13.sql` (`wal_status`, `safe_wal_size`) /
+//!   `.pg17.sql` (`inactive_since`): every slot, physical and logical, with the WAL it keeps.
+//!
+//! `pg_current_wal_lsn()` fails during recovery ("WAL control functions cannot be executed
+//! during recovery"), so every query decides the role with `pg_is_in_recovery()` in the same
+//! statement: on a standby the "current" position is the newest WAL it has (the greater of
+//! the receive and replay LSNs). The role of the sample comes from the status query of the
+//! same poll, not from [`super::ServerFacts::in_recovery`] (probed at connect time): a
+//! standby promoted under an open connection is reported as a primary at the next poll.
+//!
+//! Privileges: none to run; the LSN / lag / `backend_xmin` columns of `pg_stat_replication`
+//! and the sender columns of `pg_stat_wal_receiver` need pg_read_all_stats (pg_monitor),
+//! else they read `None`. Units: bytes (`_bytes`), seconds (`_s`, `_age_s`), transactions
+//! (`_xmin_age`); LSNs are text (`0/3000060`).
+
+use super::{CollectError, Ctx, ErrorKind, get, get_text, get_text_or_empty};
+use crate::sample::{ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
+
+/// Polls [`ReplicationSample`]s. Stateless: every poll asks the server for its role anew.
+#[derive(Debug, Default)]
+pub struct ReplicationCollector {}
+
+impl ReplicationCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One poll: status, then walsenders, then slots.
+    ///
+    /// Errors: the first query that fails, classified ([`CollectError::from_pg`]);
+    /// [`ErrorKind::Decode`] when a row does not have the expected shape.
+    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ReplicationSample, CollectError> {
+        let rows = ctx.query(ctx.sql("replication_status")?, &[]).await?;
+        let row = rows.first().ok_or_else(|| {
+            CollectError::new(
+                ErrorKind::Decode,
+                "replication_status: the query returned no row",
+            )
+        })?;
+        let in_recovery: bool = get(row, "in_recovery")?;
+        let standby_status = if in_recovery {
+            let mut status = StandbyStatus {
+                receive_lsn: get_text(row, "receive_lsn")?,
+                replay_lsn: get_text(row, "replay_lsn")?,
+                replay_lag_bytes: get(row, "replay_lag_bytes")?,
+                last_replay_age_s: get(row, "last_replay_age_s")?,
+                replay_lag_s: None,
+                lag_state: String::new(),
+                replay_paused: get::<Option<bool>>(row, "replay_paused")?.unwrap_or(false),
+                wal_receiver_status: get_text(row, "wal_receiver_status")?,
+                sender_host: get_text(row, "sender_host")?,
+                sender_port: get(row, "sender_port")?,
+                last_msg_receipt_age_s: get(row, "last_msg_receipt_age_s")?,
+            };
+            let (lag_state, replay_lag_s) = standby_lag_state(&status);
+            status.lag_state = lag_state.to_string();
+            status.replay_lag_s = replay_lag_s;
+            Some(status)
+        } else {
+            None
+        };
+        let mut sample = ReplicationSample {
+            collected_at: get(row, "collected_at")?,
+            role: if in_recovery {
+                ServerRole::Standby
+            } else {
+                ServerRole::Primary
+            },
+            current_wal_lsn: get_text(row, "current_wal_lsn")?,
+            standbys: Vec::new(),
+            slots: Vec::new(),
+            standby_status,
+        };
+
+        for row in ctx.query(ctx.sql("replication_standbys")?, &[]).await? {
+            let mut standby = Standby {
+                pid: get(&row, "pid")?,
+                usename: get_text(&row, "usename")?,
+                application_name: get_text_or_empty(&row, "application_name")?,
+                client_addr: get_text(&row, "client_addr")?,
+                state: get_text(&row, "state")?,
+                sync_state: get_text(&row, "sync_state")?,
+                sent_lsn: get_text(&row, "sent_lsn")?,
+                write_lsn: get_text(&row, "write_lsn")?,
+                flush_lsn: get_text(&row, "flush_lsn")?,
+                replay_lsn: get_text(&row, "replay_lsn")?,
+                sent_lag_bytes: get(&row, "sent_lag_bytes")?,
+                write_lag_bytes: get(&row, "write_lag_bytes")?,
+                flush_lag_bytes: get(&row, "flush_lag_bytes")?,
+                replay_lag_bytes: get(&row, "replay_lag_bytes")?,
+                write_lag_s: get(&row, "write_lag_s")?,
+                flush_lag_s: get(&row, "flush_lag_s")?,
+                replay_lag_s: get(&row, "replay_lag_s")?,
+                lag_state: String::new(),
+                backend_xmin_age: get(&row, "backend_xmin_age")?,
+                reply_age_s: get(&row, "reply_age_s")?,
+            };
+            standby.lag_state = walsender_lag_state(&standby).to_string();
+            sample.standbys.push(standby);
+        }
+
+        for row in ctx.query(ctx.sql("replication_slots")?, &[]).await? {
+            sample.slots.push(Slot {
+                slot_name: get_text_or_empty(&row, "slot_name")?,
+                slot_type: get_text_or_empty(&row, "slot_type")?,
+                plugin: get_text(&row, "plugin")?,
+                database: get_text(&row, "database")?,
+                temporary: get(&row, "temporary")?,
+                active: get(&row, "active")?,
+                active_pid: get(&row, "active_pid")?,
+                retained_wal_bytes: get(&row, "retained_wal_bytes")?,
+                wal_status: get_text(&row, "wal_status")?,
+                safe_wal_size_bytes: get(&row, "safe_wal_size_bytes")?,
+                xmin_age: get(&row, "xmin_age")?,
+                catalog_xmin_age: get(&row, "catalog_xmin_age")?,
+                inactive_since_age_s: get(&row, "inactive_since_age_s")?,
+            });
+        }
+        Ok(sample)
+    }
+}
+
+/// `lag_state` of one walsender row (primary side):
+/// * `catching_up` when `state` is not `streaming` (startup, catchup, backup, stopping, or
+///   unknown without privileges);
+/// * `idle` when the standby has replayed everything (`replay_lag_bytes == 0`) and PostgreSQL
+///   reports no `replay_lag` (it NULLs the time lag when nothing happens: idle, not 0 s);
+/// * `streaming` otherwise.
+pub fn walsender_lag_state(standby: &Standby) -> &'static str {
+    if standby.state.as_deref() != Some("streaming") {
+        "catching_up"
+    } else if standby.replay_lag_bytes == Some(0) && standby.replay_lag_s.is_none() {
+        "idle"
+    } else {
+        "streaming"
+    }
+}
+
+/// `lag_state` and `replay_lag_s` of a standby's own status, in this order:
+/// * `paused` when replay is paused (or a pause is requested);
+/// * `disconnected` when no WAL receiver is streaming: a broken link must not read as zero lag;
+/// * `idle` when everything received is replayed (`replay_lag_bytes` 0 or unknown): an idle
+///   primary must not read as growing lag, so `replay_lag_s` is `None`;
+/// * `replaying` otherwise.
+///
+/// `replay_lag_s` is `now - pg_last_xact_replay_timestamp()` (`last_replay_age_s`) whenever
+/// there is received WAL left to replay (paused, disconnected or replaying), else `None`.
+pub fn standby_lag_state(status: &StandbyStatus) -> (&'static str, Option<f64>) {
+    let pending = status.replay_lag_bytes.is_some_and(|b| b > 0);
+    let replay_lag_s = if pending {
+        status.last_replay_age_s
+    } else {
+        None
+    };
+    let state = if status.replay_paused {
+        "paused"
+    } else if status.wal_receiver_status.as_deref() != Some("streaming") {
+        "disconnected"
+    } else if !pending {
+        "idle"
+    } else {
+        "replaying"
+    };
+    (state, replay_lag_s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standby(state: &str, replay_lag_bytes: i64, replay_lag_s: Option<f64>) -> Standby {
+        Standby {
+            state: Some(state.to_string()),
+            replay_lag_bytes: Some(replay_lag_bytes),
+            replay_lag_s,
+            ..Standby::default()
+        }
+    }
+
+    #[test]
+    fn walsender_states() {
+        assert_eq!(walsender_lag_state(&standby("streaming", 0, None)), "idle");
+        assert_eq!(
+            walsender_lag_state(&standby("streaming", 0, Some(0.2))),
+            "streaming"
+        );
+        assert_eq!(
+            walsender_lag_state(&standby("streaming", 8192, None)),
+            "streaming"
+        );
+        assert_eq!(
+            walsender_lag_state(&standby("catchup", 0, None)),
+            "catching_up"
+        );
+        assert_eq!(walsender_lag_state(&Standby::default()), "catching_up");
+    }
+
+    fn status(paused: bool, receiver: Option<&str>, lag_bytes: Option<i64>) -> StandbyStatus {
+        StandbyStatus {
+            replay_lag_bytes: lag_bytes,
+            last_replay_age_s: Some(42.0),
+            replay_paused: paused,
+            wal_receiver_status: receiver.map(str::to_string),
+            ..StandbyStatus::default()
+        }
+    }
+
+    #[test]
+    fn standby_states() {
+        assert_eq!(
+            standby_lag_state(&status(false, Some("streaming"), Some(0))),
+            ("idle", None)
+        );
+        assert_eq!(
+            standby_lag_state(&status(false, Some("streaming"), Some(100))),
+            ("replaying", Some(42.0))
+        );
+        assert_eq!(
+            standby_lag_state(&status(true, Some("streaming"), Some(100))),
+            ("paused", Some(42.0))
+        );
+        assert_eq!(
+            standby_lag_state(&status(true, Some("streaming"), Some(0))),
+            ("paused", None)
+        );
+        assert_eq!(
+            standby_lag_state(&status(false, None, Some(0))),
+            ("disconnected", None)
+        );
+        assert_eq!(
+            standby_lag_state(&status(false, Some("waiting"), Some(5))),
+            ("disconnected", Some(42.0))
+        );
+        assert_eq!(
+            standby_lag_state(&status(false, Some("streaming"), None)),
+            ("idle", None)
+        );
+    }
+}

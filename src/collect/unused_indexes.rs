@@ -1,1 +1,78 @@
-//! unused_indexes (in progress)
+//! Unused indexes of the current database: never scanned since the statistics were reset.
+//!
+//! Queries (PostgreSQL 12+):
+//! * `queries/unused_indexes_info.pg12.sql`: `pg_stat_database.stats_reset` of
+//!   `current_database()` (how far back "never scanned" reaches).
+//! * `queries/unused_indexes.pg12.sql` / `.pg16.sql` (16+: `last_idx_scan`):
+//!   `pg_stat_user_indexes` with `idx_scan = 0`, joined to `pg_index`, leaving out primary
+//!   keys, unique indexes and every index that backs a constraint (`pg_constraint.conindid`:
+//!   primary key, unique, exclusion); sizes from `pg_relation_size` (index) and
+//!   `pg_table_size` (table: heap + TOAST + FSM/VM), bytes.
+//!
+//! Never waits behind an ACCESS EXCLUSIVE lock: the size functions take an AccessShareLock,
+//! so indexes whose index or table has an AccessExclusiveLock granted or awaited in
+//! `pg_locks` are not measured and are counted in
+//! [`UnusedIndexesSample::skipped_locked`]; the session's `lock_timeout` covers a lock
+//! taken between the check and the measurement ([`super::ErrorKind::LockTimeout`]).
+//!
+//! Privileges: none. Only the current database (`pg_stat_user_indexes` is per database).
+//! Polled on the slow timer (sizes stat files).
+
+use super::{CollectError, Ctx, ErrorKind, get, get_text_or_empty};
+use crate::sample::{UnusedIndex, UnusedIndexesSample};
+
+/// Polls [`UnusedIndexesSample`]s. Stateless.
+#[derive(Debug, Default)]
+pub struct UnusedIndexesCollector {}
+
+impl UnusedIndexesCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One poll: the statistics age, then the unused indexes (largest first).
+    ///
+    /// Errors: the failing query's error, classified ([`CollectError::from_pg`]; a lock taken
+    /// in the instant between the lock check and the size is [`ErrorKind::LockTimeout`]);
+    /// [`ErrorKind::Decode`] when a row does not have the expected shape.
+    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<UnusedIndexesSample, CollectError> {
+        let rows = ctx.query(ctx.sql("unused_indexes_info")?, &[]).await?;
+        let row = rows.first().ok_or_else(|| {
+            CollectError::new(
+                ErrorKind::Decode,
+                "unused_indexes_info: the query returned no row",
+            )
+        })?;
+        let mut sample = UnusedIndexesSample {
+            collected_at: get(row, "collected_at")?,
+            stats_reset_age_s: get(row, "stats_reset_age_s")?,
+            indexes: Vec::new(),
+            skipped_locked: 0,
+        };
+        for row in ctx.query(ctx.sql("unused_indexes")?, &[]).await? {
+            if get::<bool>(&row, "locked")? {
+                sample.skipped_locked += 1;
+                continue;
+            }
+            // The size functions return NULL for a relation dropped since the catalog scan.
+            let (Some(index_size_bytes), Some(table_size_bytes)) = (
+                get::<Option<i64>>(&row, "index_size_bytes")?,
+                get::<Option<i64>>(&row, "table_size_bytes")?,
+            ) else {
+                continue;
+            };
+            sample.indexes.push(UnusedIndex {
+                indexrelid: get(&row, "indexrelid")?,
+                schemaname: get_text_or_empty(&row, "schemaname")?,
+                relname: get_text_or_empty(&row, "relname")?,
+                indexrelname: get_text_or_empty(&row, "indexrelname")?,
+                idx_scan: get(&row, "idx_scan")?,
+                index_size_bytes,
+                table_size_bytes,
+                last_idx_scan_age_s: get(&row, "last_idx_scan_age_s")?,
+                is_valid: get(&row, "is_valid")?,
+            });
+        }
+        Ok(sample)
+    }
+}

@@ -1,0 +1,35 @@
+-- replication_status: this server's role and, on a standby, its receive/replay position.
+-- Safe on both roles: every recovery-only function is guarded by pg_is_in_recovery() in the
+-- same statement, so a server promoted under an open connection never fails the poll.
+-- Reads: pg_is_in_recovery(), pg_current_wal_lsn() (primary only),
+--   pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn(), pg_last_xact_replay_timestamp(),
+--   pg_is_wal_replay_paused() (standby only), pg_stat_wal_receiver (at most one row).
+-- Privileges: none; sender_host / sender_port / last_msg_receipt_time of
+--   pg_stat_wal_receiver need pg_read_all_stats (pg_monitor), else NULL.
+-- One row; every column is a gauge.
+--   collected_at float8 (epoch seconds, server clock), in_recovery bool,
+--   current_wal_lsn text (primary only), receive_lsn text, replay_lsn text (standby only),
+--   replay_lag_bytes int8 (receive - replay, bytes, never negative),
+--   last_replay_age_s float8 (seconds since pg_last_xact_replay_timestamp()),
+--   replay_paused bool (PostgreSQL 12-13: pause requested), wal_receiver_status text
+--   (NULL: no WAL receiver runs), sender_host text, sender_port int4,
+--   last_msg_receipt_age_s float8 (seconds)
+/* pgvitals */
+SELECT extract(epoch FROM now())::float8 AS collected_at,
+       r.in_recovery,
+       CASE WHEN NOT r.in_recovery THEN pg_current_wal_lsn()::text END AS current_wal_lsn,
+       CASE WHEN r.in_recovery THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,
+       CASE WHEN r.in_recovery THEN pg_last_wal_replay_lsn()::text END AS replay_lsn,
+       CASE WHEN r.in_recovery
+            THEN greatest(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::int8
+       END AS replay_lag_bytes,
+       CASE WHEN r.in_recovery
+            THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8
+       END AS last_replay_age_s,
+       CASE WHEN r.in_recovery THEN pg_is_wal_replay_paused() ELSE false END AS replay_paused,
+       w.status::text AS wal_receiver_status,
+       w.sender_host::text AS sender_host,
+       w.sender_port::int4 AS sender_port,
+       extract(epoch FROM now() - w.last_msg_receipt_time)::float8 AS last_msg_receipt_age_s
+  FROM (SELECT pg_is_in_recovery() AS in_recovery) r
+  LEFT JOIN pg_stat_wal_receiver w ON r.in_recovery AND w.pid IS NOT NULL
