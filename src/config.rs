@@ -1,1 +1,482 @@
-//! config (in progress)
+//! The TOML config file: polling intervals and alert thresholds.
+//!
+//! Read from `--config PATH`, else `$XDG_CONFIG_HOME/pgvitals/config.toml` (when present).
+//! Every key is optional; unknown keys are errors (a typo must not silently keep a default).
+//!
+//! ```toml
+//! interval = "2s"          # how often fast areas are polled
+//! slow_interval = "60s"    # unused indexes, database sizes
+//! query_timeout = "5s"     # statement_timeout of the monitoring session
+//! [thresholds.xid_age]
+//! warning = 500000000
+//! critical = 1200000000
+//! [thresholds.replication_lag_bytes]
+//! warning = "10MB"         # byte rules also take sizes, time rules durations ("5m")
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// The alert rules, by their config/JSON names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Client backends as % of usable connections (max_connections minus reserved slots).
+    Connections,
+    /// Seconds a query has been running (state active).
+    LongQuery,
+    /// Seconds a session has been idle in transaction.
+    IdleInTransaction,
+    /// Seconds a session has been waiting on a lock (approximated by its query's age).
+    Blocked,
+    /// Buffer cache hit ratio over the last interval (0..1, lower is worse); evaluated only
+    /// with at least `min` blocks accessed per second.
+    CacheHitRatio,
+    /// Bytes a standby's replay is behind (either side's view).
+    ReplicationLagBytes,
+    /// Seconds of replay lag.
+    ReplicationLagTime,
+    /// Bytes of WAL a replication slot retains.
+    SlotRetainedWal,
+    /// An inactive (non-temporary) slot retaining at least `min` bytes; critical when its WAL is
+    /// `unreserved` or `lost`.
+    InactiveSlot,
+    /// `age(datfrozenxid)`, transactions.
+    XidAge,
+    /// `mxid_age(datminmxid)`, multixacts.
+    MxidAge,
+    /// Dead tuple ratio of a table (0..1), evaluated only with at least `min` dead tuples.
+    DeadTuples,
+    /// The server cannot be reached (seconds since the last good contact). Always critical.
+    ServerUnreachable,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 13] = [
+        Rule::Connections,
+        Rule::LongQuery,
+        Rule::IdleInTransaction,
+        Rule::Blocked,
+        Rule::CacheHitRatio,
+        Rule::ReplicationLagBytes,
+        Rule::ReplicationLagTime,
+        Rule::SlotRetainedWal,
+        Rule::InactiveSlot,
+        Rule::XidAge,
+        Rule::MxidAge,
+        Rule::DeadTuples,
+        Rule::ServerUnreachable,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Connections => "connections",
+            Rule::LongQuery => "long_query",
+            Rule::IdleInTransaction => "idle_in_transaction",
+            Rule::Blocked => "blocked",
+            Rule::CacheHitRatio => "cache_hit_ratio",
+            Rule::ReplicationLagBytes => "replication_lag_bytes",
+            Rule::ReplicationLagTime => "replication_lag_time",
+            Rule::SlotRetainedWal => "slot_retained_wal",
+            Rule::InactiveSlot => "inactive_slot",
+            Rule::XidAge => "xid_age",
+            Rule::MxidAge => "mxid_age",
+            Rule::DeadTuples => "dead_tuples",
+            Rule::ServerUnreachable => "server_unreachable",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// True when a lower value is worse (only the cache hit ratio).
+    pub fn lower_is_worse(self) -> bool {
+        matches!(self, Rule::CacheHitRatio)
+    }
+
+    /// The unit of values and thresholds, for messages and config parsing.
+    pub fn unit(self) -> Unit {
+        match self {
+            Rule::Connections => Unit::Percent,
+            Rule::LongQuery
+            | Rule::IdleInTransaction
+            | Rule::Blocked
+            | Rule::ReplicationLagTime
+            | Rule::ServerUnreachable => Unit::Seconds,
+            Rule::CacheHitRatio | Rule::DeadTuples => Unit::Ratio,
+            Rule::ReplicationLagBytes | Rule::SlotRetainedWal | Rule::InactiveSlot => Unit::Bytes,
+            Rule::XidAge | Rule::MxidAge => Unit::Transactions,
+        }
+    }
+}
+
+/// Units of rule values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Percent,
+    Seconds,
+    Ratio,
+    Bytes,
+    Transactions,
+}
+
+/// Warning and critical levels of one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Threshold {
+    pub warning: f64,
+    pub critical: f64,
+    /// Volume floor below which the rule is not evaluated (cache: blocks/s; dead tuples:
+    /// dead tuples; inactive slot: bytes), or 0.
+    pub min: f64,
+}
+
+/// Thresholds of every rule.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Thresholds(pub BTreeMap<Rule, Threshold>);
+
+const MB: f64 = 1024.0 * 1024.0;
+const GB: f64 = 1024.0 * MB;
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        let t = |warning, critical, min| Threshold {
+            warning,
+            critical,
+            min,
+        };
+        let map = Rule::ALL
+            .into_iter()
+            .map(|rule| {
+                let th = match rule {
+                    Rule::Connections => t(80.0, 95.0, 0.0),
+                    Rule::LongQuery => t(300.0, 1800.0, 0.0),
+                    Rule::IdleInTransaction => t(60.0, 600.0, 0.0),
+                    Rule::Blocked => t(30.0, 300.0, 0.0),
+                    Rule::CacheHitRatio => t(0.95, 0.90, 500.0),
+                    Rule::ReplicationLagBytes => t(10.0 * MB, 1.0 * GB, 0.0),
+                    Rule::ReplicationLagTime => t(30.0, 300.0, 0.0),
+                    Rule::SlotRetainedWal => t(1.0 * GB, 10.0 * GB, 0.0),
+                    // warning/critical unused: inactive is a warning, unreserved/lost critical
+                    Rule::InactiveSlot => t(1.0, 1.0, 16.0 * MB),
+                    Rule::XidAge => t(500_000_000.0, 1_200_000_000.0, 0.0),
+                    Rule::MxidAge => t(500_000_000.0, 1_200_000_000.0, 0.0),
+                    Rule::DeadTuples => t(0.2, 0.5, 10_000.0),
+                    Rule::ServerUnreachable => t(0.0, 0.0, 0.0),
+                };
+                (rule, th)
+            })
+            .collect();
+        Thresholds(map)
+    }
+}
+
+impl Thresholds {
+    pub fn get(&self, rule: Rule) -> Threshold {
+        self.0.get(&rule).copied().unwrap_or(Threshold {
+            warning: f64::INFINITY,
+            critical: f64::INFINITY,
+            min: 0.0,
+        })
+    }
+}
+
+/// The whole configuration, defaults filled in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    /// Poll interval of the fast areas (default 2 s).
+    pub interval: Duration,
+    /// Poll interval of the slow areas and of database sizes (default 60 s).
+    pub slow_interval: Duration,
+    /// statement_timeout of the monitoring session (default 5 s); lock_timeout is a fifth of it.
+    pub query_timeout: Duration,
+    pub thresholds: Thresholds,
+    /// Where the config was read from, if anywhere.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            interval: Duration::from_secs(2),
+            slow_interval: Duration::from_secs(60),
+            query_timeout: Duration::from_secs(5),
+            thresholds: Thresholds::default(),
+            source: None,
+        }
+    }
+}
+
+/// A config file problem: one line naming the file and what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    interval: Option<String>,
+    slow_interval: Option<String>,
+    query_timeout: Option<String>,
+    #[serde(default)]
+    thresholds: BTreeMap<String, RawThreshold>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawThreshold {
+    warning: Option<RawValue>,
+    critical: Option<RawValue>,
+    min: Option<RawValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawValue {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+impl Config {
+    /// Load from `path`, or from the XDG config dir when `path` is None and the file exists,
+    /// else the defaults.
+    ///
+    /// Errors: the file cannot be read (an explicit path that is missing is an error), it is
+    /// not valid TOML, it has unknown keys, a value has the wrong type or unit, or a warning
+    /// level is beyond its critical level.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => match default_path() {
+                Some(p) if p.exists() => p,
+                _ => return Ok(Config::default()),
+            },
+        };
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.clone(),
+            message,
+        })?;
+        config.source = Some(path);
+        Ok(config)
+    }
+
+    /// Parse the TOML text. Errors are one line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| one_line(&e.to_string()))?;
+        let mut config = Config::default();
+        let duration = |key: &str, v: &Option<String>, into: &mut Duration| -> Result<(), String> {
+            if let Some(s) = v {
+                let d = humantime::parse_duration(s.trim()).map_err(|e| {
+                    format!("{key} = {s:?}: {e} (write it like \"500ms\", \"2s\", \"1m\")")
+                })?;
+                if d.is_zero() {
+                    return Err(format!("{key} must be more than zero"));
+                }
+                *into = d;
+            }
+            Ok(())
+        };
+        duration("interval", &raw.interval, &mut config.interval)?;
+        duration(
+            "slow_interval",
+            &raw.slow_interval,
+            &mut config.slow_interval,
+        )?;
+        duration(
+            "query_timeout",
+            &raw.query_timeout,
+            &mut config.query_timeout,
+        )?;
+        for (name, raw_t) in &raw.thresholds {
+            let rule = Rule::from_name(name).ok_or_else(|| {
+                let known: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
+                format!(
+                    "unknown rule thresholds.{name} (known: {})",
+                    known.join(", ")
+                )
+            })?;
+            let mut t = config.thresholds.get(rule);
+            let unit = rule.unit();
+            if let Some(v) = &raw_t.warning {
+                t.warning = value(name, "warning", v, unit)?;
+            }
+            if let Some(v) = &raw_t.critical {
+                t.critical = value(name, "critical", v, unit)?;
+            }
+            if let Some(v) = &raw_t.min {
+                t.min = value(name, "min", v, unit)?;
+            }
+            let ordered = if rule.lower_is_worse() {
+                t.warning >= t.critical
+            } else {
+                t.warning <= t.critical
+            };
+            if !ordered {
+                return Err(format!(
+                    "thresholds.{name}: warning ({}) is beyond critical ({})",
+                    t.warning, t.critical
+                ));
+            }
+            config.thresholds.0.insert(rule, t);
+        }
+        Ok(config)
+    }
+}
+
+fn value(rule: &str, key: &str, v: &RawValue, unit: Unit) -> Result<f64, String> {
+    let n = match v {
+        RawValue::Int(i) => *i as f64,
+        RawValue::Float(f) => *f,
+        RawValue::Text(s) => match unit {
+            Unit::Seconds => humantime::parse_duration(s.trim())
+                .map(|d| d.as_secs_f64())
+                .map_err(|e| format!("thresholds.{rule}.{key} = {s:?}: {e}"))?,
+            Unit::Bytes => parse_size(s).ok_or_else(|| {
+                format!("thresholds.{rule}.{key} = {s:?}: not a size like \"10MB\"")
+            })?,
+            _ => {
+                return Err(format!(
+                    "thresholds.{rule}.{key} = {s:?}: expected a number"
+                ));
+            }
+        },
+    };
+    if !n.is_finite() || n < 0.0 {
+        return Err(format!(
+            "thresholds.{rule}.{key} must be a non-negative number"
+        ));
+    }
+    if unit == Unit::Ratio && n > 1.0 && key != "min" {
+        return Err(format!(
+            "thresholds.{rule}.{key} = {n}: a ratio between 0 and 1"
+        ));
+    }
+    Ok(n)
+}
+
+/// "10MB", "1.5 GiB", "512kB", "100" (bytes). kB/MB/GB/TB are powers of 1024, as in
+/// PostgreSQL's own settings.
+pub fn parse_size(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "kib" | "k" => 1024.0,
+        "mb" | "mib" | "m" => MB,
+        "gb" | "gib" | "g" => GB,
+        "tb" | "tib" | "t" => GB * 1024.0,
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// `$XDG_CONFIG_HOME/pgvitals/config.toml` (or `~/.config/...`).
+pub fn default_path() -> Option<PathBuf> {
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy()
+        .ok()
+        .map(|s| s.config_dir().join("pgvitals").join("config.toml"))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_the_defaults() {
+        let c = Config::parse("").expect("empty parses");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.thresholds.get(Rule::Connections).warning, 80.0);
+        assert_eq!(c.thresholds.get(Rule::CacheHitRatio).warning, 0.95);
+        assert_eq!(
+            c.thresholds.get(Rule::ReplicationLagBytes).warning,
+            10.0 * MB
+        );
+        assert_eq!(c.thresholds.get(Rule::LongQuery).warning, 300.0);
+    }
+
+    #[test]
+    fn overrides_keep_the_other_level() {
+        let c = Config::parse(
+            "interval = \"500ms\"\n[thresholds.xid_age]\nwarning = 100\n[thresholds.replication_lag_bytes]\ncritical = \"2GB\"\n[thresholds.long_query]\nwarning = \"1m\"\n",
+        )
+        .expect("parses");
+        assert_eq!(c.interval, Duration::from_millis(500));
+        let x = c.thresholds.get(Rule::XidAge);
+        assert_eq!((x.warning, x.critical), (100.0, 1_200_000_000.0));
+        assert_eq!(
+            c.thresholds.get(Rule::ReplicationLagBytes).critical,
+            2.0 * GB
+        );
+        assert_eq!(c.thresholds.get(Rule::LongQuery).warning, 60.0);
+    }
+
+    #[test]
+    fn bad_configs_are_one_line_errors() {
+        for (text, needle) in [
+            ("intervall = \"2s\"", "unknown field"),
+            ("interval = \"2 parsecs\"", "interval"),
+            ("interval = 2", "invalid type"),
+            (
+                "[thresholds.nope]\nwarning = 1",
+                "unknown rule thresholds.nope",
+            ),
+            (
+                "[thresholds.xid_age]\nwarning = \"lots\"",
+                "expected a number",
+            ),
+            ("[thresholds.xid_age]\nwarnin = 1", "unknown field"),
+            (
+                "[thresholds.xid_age]\nwarning = 2000000000",
+                "beyond critical",
+            ),
+            ("[thresholds.cache_hit_ratio]\nwarning = 95", "ratio"),
+            ("[thresholds.connections]\nwarning = -1", "non-negative"),
+            ("this is not toml", ""),
+        ] {
+            let err = Config::parse(text).expect_err(text);
+            assert!(!err.contains('\n'), "{err:?} is not one line");
+            assert!(err.contains(needle), "{text:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse_like_postgres_settings() {
+        assert_eq!(parse_size("10MB"), Some(10.0 * MB));
+        assert_eq!(parse_size("1.5 GB"), Some(1.5 * GB));
+        assert_eq!(parse_size("512kB"), Some(512.0 * 1024.0));
+        assert_eq!(parse_size("100"), Some(100.0));
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("10 parsecs"), None);
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error_naming_it() {
+        let err = Config::load(Some(Path::new("/nonexistent/pgvitals.toml"))).expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/pgvitals.toml"));
+    }
+}

@@ -230,3 +230,49 @@ pub fn get_text(row: &Row, column: &str) -> Result<Option<String>, CollectError>
 pub fn get_text_or_empty(row: &Row, column: &str) -> Result<String, CollectError> {
     Ok(get_text(row, column)?.unwrap_or_default())
 }
+
+/// What the workers send to the model, over one bounded channel.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// A fresh sample of one area.
+    Sample {
+        server: usize,
+        sample: Box<Sample>,
+        /// Client clock when the sample arrived.
+        at: std::time::SystemTime,
+    },
+    /// A poll of one area failed; the area keeps its last good sample and turns stale.
+    Failed {
+        server: usize,
+        area: Area,
+        error: CollectError,
+        at: std::time::SystemTime,
+    },
+    /// The server's connection state changed.
+    Link {
+        server: usize,
+        event: LinkEvent,
+        at: std::time::SystemTime,
+    },
+}
+
+/// Connection events of one server.
+#[derive(Debug, Clone)]
+pub enum LinkEvent {
+    /// Connected (or reconnected) and probed: the facts may differ from before (a promotion).
+    Connected(Box<ServerFacts>),
+    /// Cannot connect; the next attempt is at `next_attempt`.
+    Down {
+        error: CollectError,
+        next_attempt: std::time::SystemTime,
+    },
+}
+
+/// A request from the screen to the workers of one server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `pg_cancel_backend(pid)`, confirmed by the user.
+    CancelBackend { server: usize, pid: i32 },
+    /// `pg_terminate_backend(pid)`, confirmed by the user.
+    TerminateBackend { server: usize, pid: i32 },
+}

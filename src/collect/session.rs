@@ -1,1 +1,478 @@
-//! session (in progress)
+//! Connections to one server and the polling workers that use them.
+//!
+//! * **At most two connections per server**, pooled by deadpool-postgres (fast recycling: no
+//!   extra round trip per poll). Each connection is persistent; nothing reconnects per
+//!   refresh.
+//! * **Session settings** travel as startup parameters (`options=-c ...`), so they cost no
+//!   round trip and are in force before the first query: `default_transaction_read_only=on`,
+//!   `statement_timeout`, `lock_timeout` (a catalog query never queues behind an ACCESS
+//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`. `application_name` is
+//!   `pgvitals` unless the user set one.
+//! * **Probe** after every new connection ([`super::probe::probe`]): the facts (version,
+//!   recovery, privileges, pg_stat_statements) choose the query variants. A promoted standby
+//!   is noticed at the next reconnect, and also by the replication collector, which reports
+//!   the role it sees.
+//! * **Backoff**: after a failed connect, no worker tries again before the next attempt time
+//!   (exponential from 250 ms, capped at 2 s, with jitter), so a dead server sees one attempt
+//!   at a time, and a returning one is picked up within 2 s.
+//! * **Workers**: one tokio task per area, each on its own interval with
+//!   `MissedTickBehavior::Skip`: a poll still running is never queued twice, and a slow area
+//!   delays only itself.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio::sync::{mpsc, watch};
+use tokio::time::MissedTickBehavior;
+
+use super::{
+    Area, CollectError, Command, Ctx, ErrorKind, LinkEvent, Sample, ServerFacts, Update, activity,
+    cache, probe, replication, server, statements, unused_indexes, vacuum,
+};
+use crate::conninfo::ConnSpec;
+
+/// Connections per server, at most.
+pub const MAX_CONNECTIONS: usize = 2;
+
+/// Timing of the workers of one server.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    /// statement_timeout of the session; lock_timeout is a fifth of it (at least 100 ms); the
+    /// client-side deadline is this plus 2 s.
+    pub query_timeout: Duration,
+    /// Poll interval of the slow areas (unused indexes, database sizes).
+    pub slow_interval: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            query_timeout: Duration::from_secs(5),
+            slow_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How often `area` is polled, given the fast and slow intervals.
+pub fn period(area: Area, interval: Duration, slow_interval: Duration) -> Duration {
+    match area {
+        Area::UnusedIndexes => slow_interval.max(interval),
+        // catalog-wide scans of pg_class and pg_stat_user_tables: every 5th fast tick
+        Area::Vacuum => (interval * 5).min(slow_interval.max(interval)),
+        _ => interval,
+    }
+}
+
+/// Exponential backoff with jitter between connection attempts.
+#[derive(Debug)]
+struct Backoff {
+    failures: u32,
+    next_attempt: Option<Instant>,
+}
+
+impl Backoff {
+    const BASE: Duration = Duration::from_millis(250);
+    const CAP: Duration = Duration::from_secs(2);
+
+    fn delay(failures: u32) -> Duration {
+        let exp = Self::BASE.saturating_mul(1u32 << failures.min(8));
+        let capped = exp.min(Self::CAP);
+        // jitter: 75..100 % of the delay, so a fleet of dashboards does not reconnect in step
+        capped.mul_f64(0.75 + 0.25 * rand::random::<f64>())
+    }
+}
+
+/// The connections to one server, shared by its workers.
+pub struct Session {
+    pool: Pool,
+    label: String,
+    timing: Timing,
+    state: Mutex<SessionState>,
+}
+
+struct SessionState {
+    backoff: Backoff,
+    facts: Option<Arc<ServerFacts>>,
+    /// True while the link is known to be up (a Connected event was sent).
+    up: bool,
+}
+
+/// A connection with the facts that go with it.
+pub struct Lease {
+    pub client: deadpool_postgres::Client,
+    pub facts: Arc<ServerFacts>,
+}
+
+/// Why no connection could be had.
+pub enum NoConnection {
+    /// Backing off: the next attempt is later; nothing to report.
+    Waiting,
+    /// The attempt failed now.
+    Failed {
+        error: CollectError,
+        next_attempt: SystemTime,
+    },
+}
+
+impl Session {
+    /// Build the pool (connects lazily). Errors: a TLS configuration that cannot be built
+    /// (unreadable sslrootcert, ...).
+    pub fn new(spec: &ConnSpec, timing: Timing) -> Result<Session, CollectError> {
+        let mut config = spec.to_pg_config();
+        let statement_ms = timing.query_timeout.as_millis().max(100);
+        let lock_ms = (statement_ms / 5).max(100);
+        let ours = format!(
+            "-c default_transaction_read_only=on -c statement_timeout={statement_ms} -c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={}",
+            statement_ms * 2
+        );
+        let options = match config.get_options() {
+            Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
+            _ => ours,
+        };
+        config.options(&options);
+        let tls = spec
+            .make_tls()
+            .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
+        let manager = Manager::from_config(
+            config,
+            tls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let connect_timeout = spec
+            .connect_timeout
+            .unwrap_or(Duration::from_secs(10))
+            .max(Duration::from_secs(2));
+        let pool = Pool::builder(manager)
+            .max_size(MAX_CONNECTIONS)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(timing.query_timeout + Duration::from_secs(2)))
+            .create_timeout(Some(connect_timeout))
+            .recycle_timeout(Some(Duration::from_secs(2)))
+            .build()
+            .map_err(|e| CollectError::new(ErrorKind::Query, e.to_string()))?;
+        Ok(Session {
+            pool,
+            label: spec.label(),
+            timing,
+            state: Mutex::new(SessionState {
+                backoff: Backoff {
+                    failures: 0,
+                    next_attempt: None,
+                },
+                facts: None,
+                up: false,
+            }),
+        })
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The client-side deadline of one query.
+    pub fn query_deadline(&self) -> Duration {
+        self.timing.query_timeout + Duration::from_secs(2)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection (creating and probing one when needed) with its facts. Returns the
+    /// `LinkEvent` to report when the link changed (connected with new facts, or down).
+    pub async fn lease(&self) -> (Result<Lease, NoConnection>, Option<LinkEvent>) {
+        {
+            let st = self.lock();
+            if let Some(t) = st.backoff.next_attempt {
+                if Instant::now() < t {
+                    return (Err(NoConnection::Waiting), None);
+                }
+            }
+        }
+        let client = match self.pool.get().await {
+            Ok(c) => c,
+            Err(e) => {
+                let error = pool_error(e);
+                if error.kind == ErrorKind::ClientTimeout && self.lock().up {
+                    // every connection busy with a slow query: not a link failure
+                    return (
+                        Err(NoConnection::Failed {
+                            next_attempt: SystemTime::now(),
+                            error,
+                        }),
+                        None,
+                    );
+                }
+                return self.failed(error);
+            }
+        };
+        let fresh = {
+            let m = deadpool_postgres::Object::metrics(&client);
+            m.recycle_count == 0 && m.recycled.is_none()
+        };
+        let known = self.lock().facts.clone();
+        let facts = match (fresh, known) {
+            (false, Some(f)) => f,
+            _ => {
+                let probed =
+                    tokio::time::timeout(self.query_deadline(), probe::probe(&client)).await;
+                match probed {
+                    Ok(Ok(f)) => Arc::new(f),
+                    Ok(Err(e)) => {
+                        let _ = deadpool_postgres::Object::take(client);
+                        return self.failed(e);
+                    }
+                    Err(_) => {
+                        let _ = deadpool_postgres::Object::take(client);
+                        return self.failed(CollectError::new(
+                            ErrorKind::ClientTimeout,
+                            "the server accepted the connection but did not answer the probe",
+                        ));
+                    }
+                }
+            }
+        };
+        let event = {
+            let mut st = self.lock();
+            st.backoff = Backoff {
+                failures: 0,
+                next_attempt: None,
+            };
+            let changed = st.facts.as_deref() != Some(&*facts);
+            let event =
+                (!st.up || changed).then(|| LinkEvent::Connected(Box::new((*facts).clone())));
+            st.up = true;
+            st.facts = Some(facts.clone());
+            event
+        };
+        (Ok(Lease { client, facts }), event)
+    }
+
+    fn failed(&self, error: CollectError) -> (Result<Lease, NoConnection>, Option<LinkEvent>) {
+        let mut st = self.lock();
+        let delay = Backoff::delay(st.backoff.failures);
+        st.backoff.failures = st.backoff.failures.saturating_add(1);
+        st.backoff.next_attempt = Some(Instant::now() + delay);
+        st.up = false;
+        let next_attempt = SystemTime::now() + delay;
+        let event = LinkEvent::Down {
+            error: error.clone(),
+            next_attempt,
+        };
+        (
+            Err(NoConnection::Failed {
+                error,
+                next_attempt,
+            }),
+            Some(event),
+        )
+    }
+
+    /// A query on `lease` broke the connection (the server went away, or a client-side
+    /// timeout left the protocol state unknown): drop it so the pool makes a new one.
+    pub fn discard(&self, lease: Lease) {
+        let _ = deadpool_postgres::Object::take(lease.client);
+        let mut st = self.lock();
+        st.up = false;
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> CollectError {
+    use deadpool_postgres::PoolError;
+    match e {
+        PoolError::Backend(pg) => CollectError::from_pg(&pg, ""),
+        PoolError::Timeout(deadpool_postgres::TimeoutType::Create) => {
+            CollectError::new(ErrorKind::Unreachable, "connection attempt timed out")
+        }
+        PoolError::Timeout(_) => CollectError::new(
+            ErrorKind::ClientTimeout,
+            "all monitoring connections are busy with slow queries",
+        ),
+        other => CollectError::new(ErrorKind::Unreachable, super::error::error_chain(&other)),
+    }
+}
+
+/// One area's collector, whichever it is.
+pub enum AnyCollector {
+    Server(server::ServerCollector),
+    Activity(activity::ActivityCollector),
+    Statements(statements::StatementsCollector),
+    Cache(cache::CacheCollector),
+    Replication(replication::ReplicationCollector),
+    UnusedIndexes(unused_indexes::UnusedIndexesCollector),
+    Vacuum(vacuum::VacuumCollector),
+}
+
+impl AnyCollector {
+    pub fn new(area: Area) -> Self {
+        match area {
+            Area::Server => AnyCollector::Server(server::ServerCollector::new()),
+            Area::Activity => AnyCollector::Activity(activity::ActivityCollector::new()),
+            Area::Statements => AnyCollector::Statements(statements::StatementsCollector::new()),
+            Area::Cache => AnyCollector::Cache(cache::CacheCollector::new()),
+            Area::Replication => {
+                AnyCollector::Replication(replication::ReplicationCollector::new())
+            }
+            Area::UnusedIndexes => {
+                AnyCollector::UnusedIndexes(unused_indexes::UnusedIndexesCollector::new())
+            }
+            Area::Vacuum => AnyCollector::Vacuum(vacuum::VacuumCollector::new()),
+        }
+    }
+
+    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<Sample, CollectError> {
+        Ok(match self {
+            AnyCollector::Server(c) => Sample::Server(c.collect(ctx).await?),
+            AnyCollector::Activity(c) => Sample::Activity(c.collect(ctx).await?),
+            AnyCollector::Statements(c) => Sample::Statements(c.collect(ctx).await?),
+            AnyCollector::Cache(c) => Sample::Cache(c.collect(ctx).await?),
+            AnyCollector::Replication(c) => Sample::Replication(c.collect(ctx).await?),
+            AnyCollector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
+            AnyCollector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
+        })
+    }
+}
+
+/// Poll `area` once on `session`: lease a connection, run the collector, report. Returns the
+/// updates to send (a link event first, when the link changed).
+pub async fn poll_once(
+    server: usize,
+    area: Area,
+    session: &Session,
+    collector: &mut AnyCollector,
+) -> Vec<Update> {
+    let mut out = Vec::new();
+    let (lease, event) = session.lease().await;
+    if let Some(event) = event {
+        out.push(Update::Link {
+            server,
+            event,
+            at: SystemTime::now(),
+        });
+    }
+    let lease = match lease {
+        Ok(l) => l,
+        Err(NoConnection::Waiting) => return out,
+        Err(NoConnection::Failed { error, .. }) => {
+            if error.kind == ErrorKind::ClientTimeout {
+                out.push(Update::Failed {
+                    server,
+                    area,
+                    error,
+                    at: SystemTime::now(),
+                });
+            }
+            return out;
+        }
+    };
+    let ctx = Ctx {
+        client: &lease.client,
+        facts: &lease.facts,
+        timeout: session.query_deadline(),
+    };
+    let result = collector.collect(&ctx).await;
+    let at = SystemTime::now();
+    match result {
+        Ok(sample) => out.push(Update::Sample {
+            server,
+            sample: Box::new(sample),
+            at,
+        }),
+        Err(error) => {
+            let broken = error.breaks_connection() || lease.client.is_closed();
+            if broken {
+                session.discard(lease);
+            }
+            out.push(Update::Failed {
+                server,
+                area,
+                error,
+                at,
+            });
+        }
+    }
+    out
+}
+
+/// Start the workers of one server: one task per area on its interval, and one that runs
+/// confirmed commands (cancel / terminate). They end when `updates` is closed.
+pub fn spawn_server(
+    server: usize,
+    session: Arc<Session>,
+    updates: mpsc::Sender<Update>,
+    interval: watch::Receiver<Duration>,
+    mut commands: mpsc::Receiver<Command>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for area in Area::ALL {
+        let session = session.clone();
+        let updates = updates.clone();
+        let mut interval = interval.clone();
+        handles.push(tokio::spawn(async move {
+            let mut collector = AnyCollector::new(area);
+            loop {
+                let every = period(
+                    area,
+                    *interval.borrow_and_update(),
+                    session.timing.slow_interval,
+                );
+                let mut ticker = tokio::time::interval(every);
+                ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+                loop {
+                    tokio::select! {
+                        _ = ticker.tick() => {}
+                        changed = interval.changed() => {
+                            if changed.is_err() { return; }
+                            break; // new interval: rebuild the ticker
+                        }
+                        _ = updates.closed() => return,
+                    }
+                    for update in poll_once(server, area, &session, &mut collector).await {
+                        if updates.send(update).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    let updates_for_commands = updates;
+    handles.push(tokio::spawn(async move {
+        while let Some(command) = commands.recv().await {
+            let (function, pid) = match command {
+                Command::CancelBackend { pid, .. } => ("pg_cancel_backend", pid),
+                Command::TerminateBackend { pid, .. } => ("pg_terminate_backend", pid),
+            };
+            let (lease, _) = session.lease().await;
+            let outcome = match lease {
+                Ok(lease) => {
+                    let sql = match function {
+                        "pg_cancel_backend" => "/* pgvitals */ SELECT pg_cancel_backend($1)",
+                        _ => "/* pgvitals */ SELECT pg_terminate_backend($1)",
+                    };
+                    match tokio::time::timeout(session.query_deadline(), lease.client.query_one(sql, &[&pid])).await {
+                        Ok(Ok(row)) => match row.try_get::<_, bool>(0) {
+                            Ok(true) => Ok(()),
+                            Ok(false) => Err(format!("{function}({pid}) returned false: no such backend, or not allowed")),
+                            Err(e) => Err(e.to_string()),
+                        },
+                        Ok(Err(e)) => Err(CollectError::from_pg(&e, &lease.facts.current_user).message),
+                        Err(_) => Err("timed out".to_string()),
+                    }
+                }
+                Err(_) => Err("not connected".to_string()),
+            };
+            match &outcome {
+                Ok(()) => tracing::warn!(server = %session.label(), pid, "{function}({pid}) done at the user's request"),
+                Err(e) => tracing::warn!(server = %session.label(), pid, "{function}({pid}) failed: {e}"),
+            }
+            if updates_for_commands.is_closed() {
+                return;
+            }
+        }
+    }));
+    handles
+}

@@ -1,1 +1,328 @@
-//! model (in progress)
+//! The model: the only place where samples become state.
+//!
+//! [`Store::apply`] takes each [`Update`] from the workers, keeps the latest sample per server
+//! and area with its derived rates ([`rates`]) computed against the previous one, records
+//! history for sparklines ([`history`]), and re-evaluates the alerts ([`alerts`]). The screen
+//! and `pgvitals snapshot` ([`snapshot`]) both read the same `Store`, so they always show the
+//! same numbers. Times are the client's wall clock (`SystemTime`) and are passed in, so tests
+//! are deterministic.
+
+pub mod alerts;
+pub mod history;
+pub mod rates;
+pub mod snapshot;
+pub mod units;
+
+pub use units::{format_bytes, format_count, format_duration_s, format_rate};
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::collect::{Area, CollectError, LinkEvent, Sample, ServerFacts, Update};
+use crate::config::Thresholds;
+use crate::sample::*;
+
+pub use alerts::{ActiveAlert, Alert, AlertBook, ResolvedAlert, Severity};
+pub use history::History;
+
+/// Connection state of one server, as the workers report it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Link {
+    /// No connection yet.
+    Connecting { since: SystemTime },
+    /// Connected and probed.
+    Up { since: SystemTime },
+    /// Unreachable (or refusing us) since `since`; the workers retry at `next_attempt`.
+    Down {
+        since: SystemTime,
+        error: CollectError,
+        next_attempt: SystemTime,
+    },
+}
+
+/// One area of one server.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AreaState {
+    /// The latest good sample, derived fields filled.
+    pub sample: Option<Sample>,
+    /// When `sample` arrived (client clock).
+    pub sample_at: Option<SystemTime>,
+    /// The error of the latest poll, if it failed, and since when polls have failed.
+    pub error: Option<(CollectError, SystemTime)>,
+    /// The next sample starts a fresh baseline (after a reconnect): no rates from it.
+    rebaseline: bool,
+}
+
+/// How fresh an area's data is, for labels like "stale for 12 s".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Freshness<'a> {
+    /// No sample and no error yet.
+    Waiting,
+    /// The latest poll succeeded and is recent.
+    Fresh { at: SystemTime },
+    /// The data shown is older than expected or the latest poll failed.
+    Stale {
+        last_ok: Option<SystemTime>,
+        error: Option<&'a CollectError>,
+        since: SystemTime,
+    },
+    /// Never collected; the error explains why (missing extension, privilege, ...).
+    Unavailable { error: &'a CollectError },
+}
+
+impl AreaState {
+    /// Freshness at `now`, where a sample older than `max_age` is stale.
+    pub fn freshness(&self, now: SystemTime, max_age: Duration) -> Freshness<'_> {
+        match (&self.sample_at, &self.error) {
+            (None, None) => Freshness::Waiting,
+            (None, Some((e, _))) => Freshness::Unavailable { error: e },
+            (Some(at), Some((e, since))) => Freshness::Stale {
+                last_ok: Some(*at),
+                error: Some(e),
+                since: *since,
+            },
+            (Some(at), None) => {
+                if now.duration_since(*at).unwrap_or_default() > max_age {
+                    Freshness::Stale {
+                        last_ok: Some(*at),
+                        error: None,
+                        since: *at + max_age,
+                    }
+                } else {
+                    Freshness::Fresh { at: *at }
+                }
+            }
+        }
+    }
+}
+
+/// Everything known about one server.
+#[derive(Debug, Clone)]
+pub struct ServerState {
+    /// `host:port/dbname`, never a password.
+    pub label: String,
+    pub facts: Option<ServerFacts>,
+    pub link: Link,
+    pub areas: BTreeMap<Area, AreaState>,
+    pub history: History,
+    pub alerts: AlertBook,
+}
+
+macro_rules! accessor {
+    ($name:ident, $variant:ident, $ty:ty) => {
+        #[doc = concat!("The latest `", stringify!($ty), "`, if any.")]
+        pub fn $name(&self) -> Option<&$ty> {
+            match self
+                .areas
+                .get(&Area::$variant)
+                .and_then(|a| a.sample.as_ref())
+            {
+                Some(Sample::$variant(s)) => Some(s),
+                _ => None,
+            }
+        }
+    };
+}
+
+impl ServerState {
+    pub fn new(label: String, now: SystemTime) -> Self {
+        ServerState {
+            label,
+            facts: None,
+            link: Link::Connecting { since: now },
+            areas: Area::ALL
+                .into_iter()
+                .map(|a| (a, AreaState::default()))
+                .collect(),
+            history: History::default(),
+            alerts: AlertBook::default(),
+        }
+    }
+
+    pub fn area(&self, area: Area) -> &AreaState {
+        static EMPTY: std::sync::OnceLock<AreaState> = std::sync::OnceLock::new();
+        self.areas
+            .get(&area)
+            .unwrap_or_else(|| EMPTY.get_or_init(AreaState::default))
+    }
+
+    accessor!(server, Server, ServerSample);
+    accessor!(activity, Activity, ActivitySample);
+    accessor!(statements, Statements, StatementsSample);
+    accessor!(cache, Cache, CacheSample);
+    accessor!(replication, Replication, ReplicationSample);
+    accessor!(unused_indexes, UnusedIndexes, UnusedIndexesSample);
+    accessor!(vacuum, Vacuum, VacuumSample);
+
+    /// Primary or standby, from the freshest source.
+    pub fn role(&self) -> Option<ServerRole> {
+        if let Some(r) = self.replication() {
+            return Some(r.role);
+        }
+        self.facts.as_ref().map(|f| {
+            if f.in_recovery {
+                ServerRole::Standby
+            } else {
+                ServerRole::Primary
+            }
+        })
+    }
+
+    /// Interval hit ratio over all databases (0..1) and blocks accessed per second, from the
+    /// cache sample's derived rates.
+    pub fn interval_hit_ratio(&self) -> Option<(f64, f64)> {
+        let cache = self.cache()?;
+        let (mut hit, mut read, mut any) = (0.0, 0.0, false);
+        for d in &cache.databases {
+            if let (Some(h), Some(r)) = (d.blks_hit_per_s, d.blks_read_per_s) {
+                hit += h;
+                read += r;
+                any = true;
+            }
+        }
+        (any && hit + read > 0.0).then(|| (hit / (hit + read), hit + read))
+    }
+
+    /// The worst replication lag in bytes this server knows of: the largest replay lag of its
+    /// standbys (primary) or its own replay lag (standby).
+    pub fn worst_replay_lag_bytes(&self) -> Option<i64> {
+        let r = self.replication()?;
+        let standbys = r.standbys.iter().filter_map(|s| s.replay_lag_bytes).max();
+        let own = r.standby_status.as_ref().and_then(|s| s.replay_lag_bytes);
+        standbys.into_iter().chain(own).max()
+    }
+
+    /// The oldest database by xid age: (datname, xid_age, % of the way to wraparound).
+    pub fn worst_xid_age(&self) -> Option<(&str, i64, f64)> {
+        self.vacuum()?
+            .databases
+            .iter()
+            .max_by_key(|d| d.xid_age)
+            .map(|d| (d.datname.as_str(), d.xid_age, d.xid_wraparound_pct))
+    }
+}
+
+/// The state of every server being watched.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub servers: Vec<ServerState>,
+    pub thresholds: Thresholds,
+    /// Poll interval of the fast areas (for staleness).
+    pub interval: Duration,
+    /// Poll interval of the slow areas.
+    pub slow_interval: Duration,
+}
+
+impl Store {
+    pub fn new(
+        labels: Vec<String>,
+        thresholds: Thresholds,
+        interval: Duration,
+        slow_interval: Duration,
+        now: SystemTime,
+    ) -> Self {
+        Store {
+            servers: labels
+                .into_iter()
+                .map(|l| ServerState::new(l, now))
+                .collect(),
+            thresholds,
+            interval,
+            slow_interval,
+        }
+    }
+
+    /// The age after which an area's sample counts as stale.
+    pub fn max_age(&self, area: Area) -> Duration {
+        let base = if matches!(area, Area::UnusedIndexes) {
+            self.slow_interval
+        } else {
+            self.interval
+        };
+        base * 3 + Duration::from_secs(2)
+    }
+
+    /// Apply one update from the workers, then re-evaluate that server's alerts.
+    pub fn apply(&mut self, update: Update, now: SystemTime) {
+        let index = match &update {
+            Update::Sample { server, .. }
+            | Update::Failed { server, .. }
+            | Update::Link { server, .. } => *server,
+        };
+        let Some(server) = self.servers.get_mut(index) else {
+            return;
+        };
+        match update {
+            Update::Sample { sample, at, .. } => {
+                let area = sample.area();
+                let state = server.areas.entry(area).or_default();
+                let mut sample = *sample;
+                if !state.rebaseline {
+                    rates::derive(&mut sample, state.sample.as_ref());
+                }
+                state.rebaseline = false;
+                state.sample = Some(sample);
+                state.sample_at = Some(at);
+                state.error = None;
+                for (series, value) in history::points(server, area) {
+                    server.history.push(series, at, value);
+                }
+                if matches!(server.link, Link::Down { .. } | Link::Connecting { .. }) {
+                    server.link = Link::Up { since: at };
+                }
+            }
+            Update::Failed {
+                area, error, at, ..
+            } => {
+                let state = server.areas.entry(area).or_default();
+                let since = match &state.error {
+                    Some((_, since)) => *since,
+                    None => at,
+                };
+                state.error = Some((error, since));
+            }
+            Update::Link { event, at, .. } => match event {
+                LinkEvent::Connected(facts) => {
+                    server.facts = Some(*facts);
+                    server.link = Link::Up { since: at };
+                    for state in server.areas.values_mut() {
+                        state.rebaseline = true;
+                    }
+                }
+                LinkEvent::Down {
+                    error,
+                    next_attempt,
+                } => {
+                    let since = match &server.link {
+                        Link::Down { since, .. } => *since,
+                        Link::Connecting { since } => *since,
+                        Link::Up { .. } => at,
+                    };
+                    server.link = Link::Down {
+                        since,
+                        error,
+                        next_attempt,
+                    };
+                }
+            },
+        }
+        let current = alerts::evaluate(server, &self.thresholds, now);
+        server.alerts.update(current, now);
+    }
+
+    /// Re-evaluate time-based alerts (unreachable for N s) without a new sample.
+    pub fn tick(&mut self, now: SystemTime) {
+        for server in &mut self.servers {
+            let current = alerts::evaluate(server, &self.thresholds, now);
+            server.alerts.update(current, now);
+        }
+    }
+
+    /// Count of active (warning, critical) alerts over all servers.
+    pub fn alert_counts(&self) -> (usize, usize) {
+        self.servers.iter().fold((0, 0), |(w, c), s| {
+            let (sw, sc) = s.alerts.counts();
+            (w + sw, c + sc)
+        })
+    }
+}
