@@ -1,0 +1,543 @@
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use proptest::prelude::*;
+use tokio_postgres::config::Host;
+
+use super::*;
+
+/// Parses with a fixed environment and no home directory.
+fn parse_env(arg: Option<&str>, vars: &[(&str, &str)]) -> Result<ConnSpec, ConnInfoError> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    ConnSpec::parse_with(arg, &|k| map.get(k).cloned(), None)
+}
+
+fn p(arg: &str) -> ConnSpec {
+    parse_env(Some(arg), &[]).unwrap()
+}
+
+#[test]
+fn defaults_without_anything() {
+    let spec = parse_env(None, &[]).unwrap();
+    assert_eq!(spec.hosts, vec![default_socket_dir().to_owned()]);
+    assert_eq!(spec.port, 5432);
+    assert_eq!(spec.ports, vec![5432]);
+    let os_user = os_user_name().unwrap();
+    assert_eq!(spec.user, os_user);
+    assert_eq!(spec.dbname, os_user);
+    assert_eq!(spec.password, None);
+    assert_eq!(spec.sslmode, SslMode::Prefer);
+    assert_eq!(spec.sslrootcert, None);
+    assert_eq!(spec.application_name, None);
+    assert_eq!(spec.connect_timeout, None);
+    assert_eq!(spec.options, None);
+    assert!(spec.warnings.is_empty());
+    // The empty string and whitespace are "no argument" too.
+    assert_eq!(parse_env(Some(""), &[]).unwrap(), spec);
+    assert_eq!(parse_env(Some("  "), &[]).unwrap(), spec);
+}
+
+#[test]
+fn default_socket_dir_follows_the_filesystem() {
+    let dir = default_socket_dir();
+    if Path::new("/var/run/postgresql").is_dir() {
+        assert_eq!(dir, "/var/run/postgresql");
+    } else {
+        assert_eq!(dir, "/tmp");
+    }
+}
+
+#[test]
+fn environment_fills_what_the_argument_leaves_out() {
+    let env = [
+        ("PGHOST", "envhost"),
+        ("PGPORT", "6000"),
+        ("PGUSER", "envuser"),
+        ("PGDATABASE", "envdb"),
+        ("PGPASSWORD", "envpw"),
+        ("PGSSLMODE", "require"),
+        ("PGSSLROOTCERT", "/etc/root.crt"),
+        ("PGSSLCERT", "/etc/c.crt"),
+        ("PGSSLKEY", "/etc/c.key"),
+        ("PGAPPNAME", "envapp"),
+        ("PGCONNECT_TIMEOUT", "7"),
+        ("PGOPTIONS", "-c statement_timeout=5s"),
+    ];
+    let spec = parse_env(None, &env).unwrap();
+    assert_eq!(spec.hosts, vec!["envhost"]);
+    assert_eq!(spec.port, 6000);
+    assert_eq!(spec.user, "envuser");
+    assert_eq!(spec.dbname, "envdb");
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("envpw"));
+    assert_eq!(spec.sslmode, SslMode::Require);
+    assert_eq!(spec.sslrootcert, Some(PathBuf::from("/etc/root.crt")));
+    assert_eq!(spec.sslcert, Some(PathBuf::from("/etc/c.crt")));
+    assert_eq!(spec.sslkey, Some(PathBuf::from("/etc/c.key")));
+    assert_eq!(spec.application_name.as_deref(), Some("envapp"));
+    assert_eq!(spec.connect_timeout, Some(Duration::from_secs(7)));
+    assert_eq!(spec.options.as_deref(), Some("-c statement_timeout=5s"));
+    // The root file does not exist and sslmode=require: a warning says so.
+    assert_eq!(spec.warnings.len(), 1, "{:?}", spec.warnings);
+    assert!(spec.warnings[0].contains("/etc/root.crt"));
+
+    // The argument wins over every variable.
+    let spec = parse_env(
+        Some(
+            "host=arghost port=7000 user=arguser dbname=argdb password=argpw sslmode=disable \
+             application_name=argapp connect_timeout=3 options=-cx=y",
+        ),
+        &env,
+    )
+    .unwrap();
+    assert_eq!(spec.hosts, vec!["arghost"]);
+    assert_eq!(spec.port, 7000);
+    assert_eq!(spec.user, "arguser");
+    assert_eq!(spec.dbname, "argdb");
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("argpw"));
+    assert_eq!(spec.sslmode, SslMode::Disable);
+    assert_eq!(spec.application_name.as_deref(), Some("argapp"));
+    assert_eq!(spec.connect_timeout, Some(Duration::from_secs(3)));
+    assert_eq!(spec.options.as_deref(), Some("-cx=y"));
+
+    // Empty values count as not given.
+    let spec = parse_env(Some("host='' user=''"), &[("PGHOST", "h"), ("PGUSER", "")]).unwrap();
+    assert_eq!(spec.hosts, vec!["h"]);
+    assert_eq!(spec.user, os_user_name().unwrap());
+}
+
+#[test]
+fn dbname_defaults_to_the_user() {
+    assert_eq!(p("user=alice").dbname, "alice");
+    assert_eq!(parse_env(None, &[("PGUSER", "bob")]).unwrap().dbname, "bob");
+}
+
+#[test]
+fn bare_word_is_the_database() {
+    let spec = p("mydb");
+    assert_eq!(spec.dbname, "mydb");
+    assert_eq!(spec.hosts, vec![default_socket_dir()]);
+}
+
+#[test]
+fn later_keyword_wins() {
+    assert_eq!(p("dbname=a dbname=b").dbname, "b");
+    assert_eq!(p("postgresql:///a?dbname=b").dbname, "b");
+}
+
+#[test]
+fn uri_forms() {
+    let spec =
+        p("postgresql://alice:s3cr%40t@db.example:6543/app?sslmode=verify-full&application_name=x");
+    assert_eq!(spec.user, "alice");
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("s3cr@t"));
+    assert_eq!(spec.hosts, vec!["db.example"]);
+    assert_eq!(spec.port, 6543);
+    assert_eq!(spec.dbname, "app");
+    assert_eq!(spec.sslmode, SslMode::VerifyFull);
+    assert_eq!(spec.application_name.as_deref(), Some("x"));
+
+    let spec = p("postgres://h1:5432,h2:5433,[::1]/db?user=u");
+    assert_eq!(spec.hosts, vec!["h1", "h2", "::1"]);
+    assert_eq!(spec.ports, vec![5432, 5433, 5432]);
+    assert_eq!(spec.label(), "h1:5432,h2:5433,[::1]:5432/db");
+
+    let spec = p("postgresql:///db?host=/var/run/postgresql&port=5499&user=u");
+    assert_eq!(spec.hosts, vec!["/var/run/postgresql"]);
+    assert_eq!(spec.label(), "/var/run/postgresql:5499/db");
+
+    let spec = p("postgresql://%2Ftmp%2Fsock/db?user=u");
+    assert_eq!(spec.hosts, vec!["/tmp/sock"]);
+
+    let spec = p(
+        "postgresql://h/db?user=u&connect_timeout=1&options=-c%20work_mem%3D64MB\
+         &sslrootcert=/r.crt&sslcert=/c.crt&sslkey=/c.key&port=5555&password=pw&dbname=other",
+    );
+    assert_eq!(spec.connect_timeout, Some(Duration::from_secs(2)));
+    assert_eq!(spec.options.as_deref(), Some("-c work_mem=64MB"));
+    assert_eq!(spec.sslrootcert, Some(PathBuf::from("/r.crt")));
+    assert_eq!(spec.sslcert, Some(PathBuf::from("/c.crt")));
+    assert_eq!(spec.sslkey, Some(PathBuf::from("/c.key")));
+    assert_eq!(spec.port, 5555);
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("pw"));
+    assert_eq!(spec.dbname, "other");
+}
+
+#[test]
+fn keyword_value_multiple_hosts_and_ports() {
+    let spec = p("host=a,b,c port=1,2,3 user=u");
+    assert_eq!(spec.ports, vec![1, 2, 3]);
+    assert_eq!(spec.port, 1);
+    let spec = p("host=a,b port=7 user=u");
+    assert_eq!(spec.ports, vec![7, 7]);
+    let spec = p("host=a,b port=,6 user=u");
+    assert_eq!(spec.ports, vec![5432, 6]);
+    assert!(matches!(
+        parse_env(Some("host=a,b,c port=1,2"), &[]),
+        Err(ConnInfoError::PortCount { hosts: 3, ports: 2 })
+    ));
+}
+
+#[test]
+fn connect_timeout_rules() {
+    assert_eq!(p("connect_timeout=0").connect_timeout, None);
+    assert_eq!(p("connect_timeout=-5").connect_timeout, None);
+    assert_eq!(
+        p("connect_timeout=1").connect_timeout,
+        Some(Duration::from_secs(2))
+    );
+    assert_eq!(
+        p("connect_timeout=' 30 '").connect_timeout,
+        Some(Duration::from_secs(30))
+    );
+    assert!(matches!(
+        parse_env(Some("connect_timeout=2.5"), &[]),
+        Err(ConnInfoError::BadConnectTimeout { .. })
+    ));
+    assert!(matches!(
+        parse_env(None, &[("PGCONNECT_TIMEOUT", "soon")]),
+        Err(ConnInfoError::BadConnectTimeout { .. })
+    ));
+}
+
+#[test]
+fn errors_are_clear() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "port=abc",
+            "invalid port number in the connection string: not a number",
+        ),
+        ("port=0", "must be between 1 and 65535"),
+        ("port=65536", "must be between 1 and 65535"),
+        ("port=-1", "not a number"),
+        ("postgresql://h:99999/db", "must be between 1 and 65535"),
+        ("host=a,,b", "empty host name"),
+        ("postgresql://a,,b/db", "empty host name"),
+        (
+            "dbname='abc",
+            "unterminated quoted string in the value of \"dbname\"",
+        ),
+        (
+            "postgresql://h/%zz",
+            "invalid percent-encoding in the URI database name",
+        ),
+        ("sslmode=sometimes", "invalid sslmode value \"sometimes\""),
+        ("bogus=1", "invalid connection option \"bogus\""),
+        (
+            "postgresql://h/db?bogus=1",
+            "invalid connection option \"bogus\"",
+        ),
+        ("hostaddr=127.0.0.1", "\"hostaddr\" is not supported"),
+        ("service=mine", "\"service\" is not supported"),
+        ("host=a dbname", "missing \"=\" after \"dbname\""),
+        (
+            "sslrootcert=system sslmode=require",
+            "requires sslmode=verify-full",
+        ),
+    ];
+    for (arg, expected) in cases {
+        let err = parse_env(Some(arg), &[("PGUSER", "u")]).err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains(expected),
+            "{arg}: got {msg:?}, expected {expected:?}"
+        );
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+    let err = parse_env(None, &[("PGPORT", "x")]).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "invalid port number in PGPORT: not a number"
+    );
+    let err = parse_env(None, &[("PGSSLMODE", "on")]).err().unwrap();
+    assert!(matches!(err, ConnInfoError::BadSslMode { .. }));
+}
+
+#[test]
+fn ignored_keywords_warn() {
+    let spec = p("host=h keepalives=1 target_session_attrs=read-write");
+    assert_eq!(spec.warnings.len(), 2, "{:?}", spec.warnings);
+    assert!(spec.warnings[0].contains("keepalives"));
+    let spec = parse_env(Some("host=h"), &[("PGSERVICE", "x")]).unwrap();
+    assert!(spec.warnings[0].contains("PGSERVICE"));
+}
+
+#[test]
+fn sslmode_words_round_trip() {
+    for mode in [
+        SslMode::Disable,
+        SslMode::Allow,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyCa,
+        SslMode::VerifyFull,
+    ] {
+        assert_eq!(mode.to_string().parse::<SslMode>().unwrap(), mode);
+        assert_eq!(p(&format!("sslmode={mode}")).sslmode, mode);
+    }
+    assert_eq!(SslMode::VerifyCa.to_string(), "verify-ca");
+    assert_eq!(p("sslrootcert=system").sslmode, SslMode::VerifyFull);
+}
+
+#[test]
+fn to_pg_config_maps_everything() {
+    let spec = p(
+        "host=/run/pg,db.example,::1 port=5,6,7 user=u dbname=d password=pw options=-cx=1 \
+         sslmode=verify-ca",
+    );
+    let c = spec.to_pg_config();
+    assert_eq!(
+        c.get_hosts(),
+        &[
+            Host::Unix(PathBuf::from("/run/pg")),
+            Host::Tcp("db.example".to_owned()),
+            Host::Tcp("::1".to_owned()),
+        ]
+    );
+    assert_eq!(c.get_ports(), &[5, 6, 7]);
+    assert_eq!(c.get_user(), Some("u"));
+    assert_eq!(c.get_dbname(), Some("d"));
+    assert_eq!(c.get_password(), Some(&b"pw"[..]));
+    assert_eq!(c.get_options(), Some("-cx=1"));
+    assert_eq!(c.get_application_name(), Some("pgvitals"));
+    assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(10)));
+    assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+
+    let c = p("host=h application_name=mine connect_timeout=3 sslmode=allow").to_pg_config();
+    assert_eq!(c.get_application_name(), Some("mine"));
+    assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
+    assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Prefer);
+    assert_eq!(c.get_password(), None);
+    let c = p("host=h sslmode=disable").to_pg_config();
+    assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
+    let c = p("host=h fallback_application_name=fb").to_pg_config();
+    assert_eq!(c.get_application_name(), Some("fb"));
+}
+
+#[test]
+fn label_forms() {
+    assert_eq!(p("host=db port=5433 dbname=x user=u").label(), "db:5433/x");
+    assert_eq!(p("host=/tmp dbname=x user=u").to_string(), "/tmp:5432/x");
+    assert_eq!(p("host=::1 dbname=x user=u").label(), "[::1]:5432/x");
+    // ports out of step with hosts: `port` for all.
+    let mut spec = p("host=a,b dbname=x user=u");
+    spec.ports.clear();
+    spec.port = 9;
+    assert_eq!(spec.label(), "a:9,b:9/x");
+    assert_eq!(spec.to_pg_config().get_ports(), &[9, 9]);
+}
+
+fn write_pgpass(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+    path
+}
+
+#[test]
+fn pgpass_from_home_and_precedence() {
+    let home = tempfile::tempdir().unwrap();
+    write_pgpass(
+        home.path(),
+        ".pgpass",
+        "db.example:5432:app:alice:from-pgpass\nlocalhost:*:*:bob:local-bob\n",
+        0o600,
+    );
+    let none = |_: &str| None;
+    let parse = |arg: &str, env: &dyn Fn(&str) -> Option<String>| {
+        ConnSpec::parse_with(Some(arg), env, Some(home.path())).unwrap()
+    };
+    let spec = parse("postgresql://alice@db.example/app", &none);
+    assert_eq!(
+        spec.password.as_ref().map(Secret::expose),
+        Some("from-pgpass")
+    );
+    // The argument's password wins, then PGPASSWORD.
+    let spec = parse("postgresql://alice:given@db.example/app", &none);
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("given"));
+    let env_pw = |k: &str| (k == "PGPASSWORD").then(|| "env-pw".to_owned());
+    let spec = parse("postgresql://alice@db.example/app", &env_pw);
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("env-pw"));
+    // No match: no password.
+    let spec = parse("postgresql://alice@db.example/other", &none);
+    assert_eq!(spec.password, None);
+    // The default socket directory matches "localhost".
+    let spec = parse("user=bob", &none);
+    assert_eq!(
+        spec.password.as_ref().map(Secret::expose),
+        Some("local-bob")
+    );
+}
+
+#[test]
+fn pgpass_permissions_and_passfile() {
+    let home = tempfile::tempdir().unwrap();
+    let path = write_pgpass(home.path(), ".pgpass", "*:*:*:*:secret-x\n", 0o644);
+    let none = |_: &str| None;
+    let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
+    assert_eq!(spec.password, None);
+    assert_eq!(spec.warnings.len(), 1);
+    assert!(spec.warnings[0].contains("group or world access"));
+    assert!(!spec.warnings[0].contains("secret-x"));
+
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("secret-x"));
+    assert!(spec.warnings.is_empty());
+
+    // PGPASSFILE and passfile= point elsewhere (passfile= wins).
+    let other = write_pgpass(home.path(), "other", "*:*:*:*:other-pw\n", 0o600);
+    let third = write_pgpass(home.path(), "third", "*:*:*:*:third-pw\n", 0o400);
+    let other_s = other.display().to_string();
+    let env = |k: &str| (k == "PGPASSFILE").then(|| other_s.clone());
+    let spec = ConnSpec::parse_with(Some("host=h user=u"), &env, Some(home.path())).unwrap();
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("other-pw"));
+    let arg = format!("host=h user=u passfile={}", third.display());
+    let spec = ConnSpec::parse_with(Some(&arg), &env, Some(home.path())).unwrap();
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("third-pw"));
+}
+
+#[test]
+fn default_client_files_from_home() {
+    let home = tempfile::tempdir().unwrap();
+    let pgdir = home.path().join(".postgresql");
+    fs::create_dir(&pgdir).unwrap();
+    let none = |_: &str| None;
+    let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
+    assert_eq!(
+        (spec.sslrootcert, spec.sslcert, spec.sslkey),
+        (None, None, None)
+    );
+    fs::write(pgdir.join("root.crt"), "x").unwrap();
+    fs::write(pgdir.join("postgresql.crt"), "x").unwrap();
+    let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
+    assert_eq!(spec.sslrootcert, Some(pgdir.join("root.crt")));
+    // A certificate without its key is not picked up.
+    assert_eq!(spec.sslcert, None);
+    fs::write(pgdir.join("postgresql.key"), "x").unwrap();
+    let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
+    assert_eq!(spec.sslcert, Some(pgdir.join("postgresql.crt")));
+    assert_eq!(spec.sslkey, Some(pgdir.join("postgresql.key")));
+}
+
+/// Every rendering a user or a log could see.
+fn renderings(spec: &ConnSpec) -> Vec<String> {
+    vec![
+        format!("{spec:?}"),
+        format!("{spec:#?}"),
+        format!("{spec}"),
+        spec.label(),
+        spec.warnings.join("\n"),
+        format!("{:?}", spec.password),
+    ]
+}
+
+#[test]
+fn passwords_never_shown() {
+    let pw = "Sup3r-S3cret";
+    let home = tempfile::tempdir().unwrap();
+    write_pgpass(home.path(), ".pgpass", &format!("*:*:*:*:{pw}\n"), 0o600);
+    let none = |_: &str| None;
+    let env_pw = |k: &str| (k == "PGPASSWORD").then(|| pw.to_owned());
+    let args = [
+        format!("postgresql://u:{pw}@h/db"),
+        format!("host=h user=u password={pw}"),
+        format!("host=h user=u password='{pw}'"),
+        "host=h user=u".to_owned(),
+    ];
+    for arg in &args {
+        for env in [&none as &dyn Fn(&str) -> Option<String>, &env_pw] {
+            let spec = ConnSpec::parse_with(Some(arg), env, Some(home.path())).unwrap();
+            assert_eq!(
+                spec.password.as_ref().map(Secret::expose),
+                Some(pw),
+                "{arg}"
+            );
+            for text in renderings(&spec) {
+                assert!(!text.contains(pw), "{arg}: {text}");
+            }
+            assert!(format!("{spec:?}").contains("********"));
+        }
+    }
+    // Errors from strings that carry a password.
+    let bad = [
+        format!("postgresql://u:{pw}@h:x/db"),
+        format!("postgresql://u:{pw}@h/%zz"),
+        format!("postgresql://u:{pw}%@h/db"),
+        format!("postgresql://u:{pw}/db"),
+        format!("postgresql://u:{pw}@h/db?bogus=1"),
+        format!("password={pw} bogus=1"),
+        format!("password={pw} port=0"),
+        format!("password='{pw}"),
+        format!("password=Sup3r {pw}"),
+        format!("password={pw} sslmode=no"),
+    ];
+    for arg in &bad {
+        let err = ConnSpec::parse_with(Some(arg), &none, None).err();
+        let err = err.unwrap_or_else(|| panic!("{arg} should fail"));
+        assert!(!err.to_string().contains(pw), "{arg}: {err}");
+        assert!(!format!("{err:?}").contains(pw), "{arg}: {err:?}");
+    }
+}
+
+/// Percent-encodes everything but unreserved characters.
+fn uri_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Quotes for the keyword/value form.
+fn kv_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+proptest! {
+    #[test]
+    fn never_panics(arg in "\\PC{0,80}") {
+        let _ = parse_env(Some(&arg), &[("PGUSER", "u")]);
+    }
+
+    #[test]
+    fn never_panics_on_uri_like_input(rest in "[a-z0-9:/?&=%@\\[\\],.'\\\\ ]{0,60}") {
+        let _ = parse_env(Some(&format!("postgresql://{rest}")), &[("PGUSER", "u")]);
+        let _ = parse_env(Some(&format!("host={rest}")), &[("PGUSER", "u")]);
+    }
+
+    #[test]
+    fn password_round_trips_and_stays_hidden(
+        pw in "Zq9[ -~]{1,24}",
+        host in "[a-z]{1,10}",
+        db in "[a-z]{1,10}",
+        port in 1u16..,
+        user in "[a-z]{1,8}",
+    ) {
+        let uri = format!("postgresql://{user}:{}@{host}:{port}/{db}", uri_encode(&pw));
+        let kv = format!(
+            "host={host} port={port} dbname={db} user={user} password={}",
+            kv_quote(&pw)
+        );
+        for arg in [uri, kv] {
+            let spec = parse_env(Some(&arg), &[]).unwrap();
+            prop_assert_eq!(spec.password.as_ref().map(Secret::expose), Some(pw.as_str()));
+            prop_assert_eq!(&spec.hosts, &vec![host.clone()]);
+            prop_assert_eq!(spec.port, port);
+            prop_assert_eq!(&spec.dbname, &db);
+            prop_assert_eq!(spec.label(), format!("{host}:{port}/{db}"));
+            for text in renderings(&spec) {
+                prop_assert!(!text.contains(&pw), "{}", text);
+            }
+        }
+    }
+}
