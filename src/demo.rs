@@ -196,10 +196,9 @@ fn workload(primary: String, standby: Option<String>, run_for: Duration) -> Vec<
                         &[&id],
                     )
                     .await;
-                    if r.is_err() || r2.is_err() || r3.is_err() || r4.is_err() {
-                        if c.is_closed() {
-                            return;
-                        }
+                    let failed = r.is_err() || r2.is_err() || r3.is_err() || r4.is_err();
+                    if failed && c.is_closed() {
+                        return;
                     }
                 }
             },
