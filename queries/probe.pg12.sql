@@ -4,7 +4,10 @@
 --   server_version_num int4, in_recovery bool, current_user text, datname text,
 --   backend_pid int4, is_superuser bool, pg_monitor / pg_read_all_stats / pg_signal_backend
 --   bool (membership, inherited), pgss_schema text (NULL: not installed here),
---   pgss_version text, pgss_default_version text, pgss_preloaded bool, block_size int4
+--   pgss_version text, pgss_default_version text, pgss_preloaded bool, block_size int4.
+-- shared_preload_libraries is visible only to superusers and pg_read_all_settings (pg_monitor):
+-- for other roles pg_settings hides the row, and pgss_preloaded falls back to whether the
+-- library's own setting pg_stat_statements.max exists (it is defined only when preloaded).
 /* pgvitals */
 SELECT current_setting('server_version_num')::int4 AS server_version_num,
        pg_is_in_recovery() AS in_recovery,
@@ -20,6 +23,7 @@ SELECT current_setting('server_version_num')::int4 AS server_version_num,
        (SELECT extversion::text FROM pg_extension WHERE extname = 'pg_stat_statements') AS pgss_version,
        (SELECT default_version::text FROM pg_available_extensions
          WHERE name = 'pg_stat_statements') AS pgss_default_version,
-       'pg_stat_statements' = ANY (string_to_array(
-           replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) AS pgss_preloaded,
+       coalesce((SELECT 'pg_stat_statements' = ANY (string_to_array(replace(setting, ' ', ''), ','))
+                   FROM pg_settings WHERE name = 'shared_preload_libraries'),
+                current_setting('pg_stat_statements.max', true) IS NOT NULL) AS pgss_preloaded,
        current_setting('block_size')::int4 AS block_size

@@ -10,7 +10,10 @@
 //!
 //! The sessions leave out pgvitals' own backend and the other connections of the same pgvitals
 //! pool (same session user and the same non-empty `application_name`); they still count in
-//! `client_backends` and `states`, since they occupy connection slots. Texts and names are
+//! `client_backends` and `states`, since they occupy connection slots. Without
+//! pg_read_all_stats, other roles' backends show no `backend_type` and no `state`: those
+//! connected to a database count as client backends in state `unknown`, and their
+//! `backend_type` reads `unknown`. Texts and names are
 //! decoded leniently: a byte that is not UTF-8 (a LATIN1 or SQL_ASCII database) becomes U+FFFD.
 //! Ages are seconds on the server clock; xid ages are transactions.
 
@@ -22,7 +25,8 @@ use crate::sample::{ActivitySample, Session, StateCount};
 /// `backend_type` of the backends that count against `max_connections`.
 const CLIENT_BACKEND: &str = "client backend";
 
-/// State name counted for client backends whose `state` the role may not see.
+/// The `state` counted (and the `backend_type` shown) for backends of other roles when the
+/// monitoring role lacks pg_read_all_stats: PostgreSQL shows neither.
 pub const UNKNOWN_STATE: &str = "unknown";
 
 /// Polls [`ActivitySample`]s. Stateless.
@@ -54,10 +58,17 @@ impl ActivityCollector {
         for row in &rows {
             collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
             let own: bool = get::<Option<bool>>(row, "pgvitals_own")?.unwrap_or(false);
-            let backend_type = get_text_or_empty(row, "backend_type")?;
+            let backend_type = get_text(row, "backend_type")?;
+            let datname = get_text(row, "datname")?;
             let state = get_text(row, "state")?;
             let wait_event_type = get_text(row, "wait_event_type")?;
-            if backend_type == CLIENT_BACKEND {
+            // Without pg_read_all_stats, another role's backend_type is NULL too: a backend
+            // connected to a database is then most likely a client backend.
+            let is_client = match backend_type.as_deref() {
+                Some(t) => t == CLIENT_BACKEND,
+                None => datname.is_some(),
+            };
+            if is_client {
                 client_backends += 1;
                 let name = state.clone().unwrap_or_else(|| UNKNOWN_STATE.to_string());
                 *states.entry(name).or_insert(0) += 1;
@@ -71,10 +82,10 @@ impl ActivityCollector {
             sessions.push(Session {
                 pid: get(row, "pid")?,
                 usename: get_text(row, "usename")?,
-                datname: get_text(row, "datname")?,
+                datname,
                 application_name: get_text_or_empty(row, "application_name")?,
                 client_addr: get_text(row, "client_addr")?,
-                backend_type,
+                backend_type: backend_type.unwrap_or_else(|| UNKNOWN_STATE.to_string()),
                 state,
                 wait_event_type,
                 wait_event: get_text(row, "wait_event")?,

@@ -26,12 +26,14 @@ pub fn parse_extension_version(text: &str) -> Option<(u32, u32)> {
 /// pg_stat_statements version does not parse.
 pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, CollectError> {
     let sql = crate::queries::for_server("probe", crate::queries::MIN_MAJOR)?;
-    // The user is not known yet: an empty name gives a GRANT fix without a role, which the
-    // message's own text still explains.
-    let row = client
-        .query_one(sql, &[])
-        .await
-        .map_err(|e| CollectError::from_pg(&e, ""))?;
+    // The role is not known before the probe answers: the GRANT fix names it generically.
+    let row = client.query_one(sql, &[]).await.map_err(|e| {
+        let mut err = CollectError::from_pg(&e, "");
+        if err.kind == ErrorKind::PermissionDenied {
+            err.fix = Some("GRANT pg_monitor TO <the monitoring role>".to_string());
+        }
+        err
+    })?;
     let pgss = match (
         get_text(&row, "pgss_schema")?,
         get_text(&row, "pgss_version")?,

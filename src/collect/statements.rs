@@ -48,6 +48,8 @@ pub struct StatementsCollector {
     own: HashSet<Key>,
     /// How many times the text query ran.
     text_fetches: u64,
+    /// The keys the last text query asked for.
+    last_fetch_keys: Vec<Key>,
     /// After a conversion failure: no text fetch before this instant, and why.
     texts_blocked: Option<(Instant, String)>,
 }
@@ -113,6 +115,17 @@ impl StatementsCollector {
         self.text_fetches
     }
 
+    /// The keys (userid, dbid, queryid, toplevel) the last text query asked for; empty
+    /// before the first.
+    pub fn last_fetch_keys(&self) -> &[(u32, u32, i64, bool)] {
+        &self.last_fetch_keys
+    }
+
+    /// How many keys are known as pgvitals' own statements (left out of the samples).
+    pub fn own_keys(&self) -> usize {
+        self.own.len()
+    }
+
     /// One poll.
     ///
     /// Errors: [`ErrorKind::ExtensionMissing`] when the probe found no pg_stat_statements in
@@ -129,10 +142,11 @@ impl StatementsCollector {
         let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
 
         let mut collected_at = None;
-        let mut statements = Vec::with_capacity(rows.len());
+        let mut statements: Vec<Statement> = Vec::with_capacity(rows.len());
+        let mut index: HashMap<Key, usize> = HashMap::with_capacity(rows.len());
         for row in &rows {
             collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
-            statements.push(Statement {
+            let s = Statement {
                 userid: get(row, "userid")?,
                 dbid: get(row, "dbid")?,
                 queryid: get(row, "queryid")?,
@@ -150,7 +164,14 @@ impl StatementsCollector {
                 temp_blks_written: get(row, "temp_blks_written")?,
                 stats_since: get(row, "stats_since")?,
                 ..Statement::default()
-            });
+            };
+            match index.get(&key(&s)) {
+                Some(&i) => merge(&mut statements[i], &s),
+                None => {
+                    index.insert(key(&s), statements.len());
+                    statements.push(s);
+                }
+            }
         }
 
         // Forget keys that are gone (evicted or reset).
@@ -232,6 +253,7 @@ impl StatementsCollector {
         queryids.dedup();
         let sql = crate::queries::for_pgss("statements_text", pgss.version, &pgss.schema)?;
         self.text_fetches += 1;
+        self.last_fetch_keys.clone_from(&new);
         let rows = match ctx.query(&sql, &[&queryids]).await {
             Ok(rows) => rows,
             Err(e) if matches!(e.sqlstate.as_deref(), Some("22021") | Some("22P05")) => {
@@ -276,6 +298,32 @@ impl StatementsCollector {
     }
 }
 
+/// Add `other`'s counters to `into`: two rows with the same key come from an extension older
+/// than 1.9 on a server that keeps nested (`toplevel = false`) entries apart (PostgreSQL 14+
+/// after pg_upgrade): the old view shows both without the column that tells them apart.
+fn merge(into: &mut Statement, other: &Statement) {
+    into.calls += other.calls;
+    into.total_exec_time_ms += other.total_exec_time_ms;
+    into.mean_exec_time_ms = if into.calls > 0 {
+        into.total_exec_time_ms / into.calls as f64
+    } else {
+        0.0
+    };
+    into.total_plan_time_ms = match (into.total_plan_time_ms, other.total_plan_time_ms) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    };
+    into.rows += other.rows;
+    into.shared_blks_hit += other.shared_blks_hit;
+    into.shared_blks_read += other.shared_blks_read;
+    into.temp_blks_read += other.temp_blks_read;
+    into.temp_blks_written += other.temp_blks_written;
+    into.stats_since = match (into.stats_since, other.stats_since) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+}
+
 fn key(s: &Statement) -> Key {
     (s.userid, s.dbid, s.queryid, s.toplevel)
 }
@@ -306,6 +354,31 @@ mod tests {
         assert!(!is_own_text("SELECT 1 /* pgvitals */"));
         assert!(!is_own_text("-- only a comment"));
         assert!(!is_own_text("SELECT pg_sleep($1)"));
+    }
+
+    #[test]
+    fn rows_with_the_same_key_are_merged() {
+        let mut a = Statement {
+            calls: 2,
+            total_exec_time_ms: 10.0,
+            mean_exec_time_ms: 5.0,
+            rows: 2,
+            shared_blks_hit: 3,
+            ..Statement::default()
+        };
+        let b = Statement {
+            calls: 3,
+            total_exec_time_ms: 5.0,
+            mean_exec_time_ms: 5.0 / 3.0,
+            rows: 1,
+            shared_blks_hit: 4,
+            ..Statement::default()
+        };
+        merge(&mut a, &b);
+        assert_eq!(a.calls, 5);
+        assert_eq!(a.rows, 3);
+        assert_eq!(a.shared_blks_hit, 7);
+        assert!((a.mean_exec_time_ms - 3.0).abs() < 1e-9);
     }
 
     #[test]
