@@ -615,7 +615,9 @@ impl ConnSpec {
     /// dbname, password, application_name (`pgvitals` when none was set), connect_timeout
     /// (10 s when none was set), options, and ssl_mode (disable → Disable, allow/prefer →
     /// Prefer, require/verify-ca/verify-full → Require; the verification itself is in
-    /// [`ConnSpec::make_tls`]).
+    /// [`ConnSpec::make_tls`]). When every host is a unix socket, ssl_mode is Disable whatever
+    /// sslmode says, as libpq never uses TLS on a unix socket (in a list mixing sockets and TCP
+    /// hosts, require and stronger modes make the socket hosts fail).
     pub fn to_pg_config(&self) -> tokio_postgres::Config {
         let mut config = tokio_postgres::Config::new();
         for host in &self.hosts {
@@ -638,7 +640,11 @@ impl ConnSpec {
         if let Some(options) = &self.options {
             config.options(options);
         }
+        // libpq never asks for TLS on a unix socket; tokio-postgres would, and fail with
+        // Require.
+        let sockets_only = self.hosts.iter().all(|h| h.starts_with('/'));
         config.ssl_mode(match self.sslmode {
+            _ if sockets_only => tokio_postgres::config::SslMode::Disable,
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {

@@ -313,6 +313,8 @@ fn to_pg_config_maps_everything() {
     assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
     assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Prefer);
     assert_eq!(c.get_password(), None);
+    let c = p("host=/tmp,/run sslmode=verify-full").to_pg_config();
+    assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
     let c = p("host=h sslmode=disable").to_pg_config();
     assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
     let c = p("host=h fallback_application_name=fb").to_pg_config();
@@ -540,4 +542,23 @@ proptest! {
             }
         }
     }
+}
+
+#[test]
+fn fuzz_seeds_parse_as_named() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz-corpus/conninfo");
+    let mut seen = 0;
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = fs::read_to_string(&path).unwrap();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let result = parse_env(Some(&text), &[("PGUSER", "u")]);
+        assert_eq!(
+            result.is_err(),
+            name.contains("error"),
+            "{name}: {result:?}"
+        );
+        seen += 1;
+    }
+    assert!(seen >= 5);
 }
