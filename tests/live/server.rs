@@ -1,0 +1,68 @@
+//! Live tests of the server collector.
+
+use pgvitals::collect::server::ServerCollector;
+
+use crate::common::{connect, primary, standby};
+use crate::probe::monitor;
+
+#[tokio::test]
+async fn xact_commit_grows_and_the_size_runs_on_the_slow_timer() {
+    let m = monitor(primary(), "postgres").await;
+    let mut collector = ServerCollector::new();
+    let first = collector.collect(&m.ctx()).await.expect("first sample");
+    assert!(!first.in_recovery);
+    assert_eq!(first.datname, "postgres");
+    assert_eq!(first.server_version_num, m.facts.server_version_num);
+    assert!(
+        first
+            .server_version
+            .starts_with(&format!("{}.", primary().major()))
+    );
+    assert!(first.uptime_s > 0.0);
+    assert!(first.max_connections > first.superuser_reserved_connections);
+    if primary().major() < 16 {
+        assert_eq!(first.reserved_connections, 0);
+    }
+    let size = first.database_size_bytes.expect("size on the first poll");
+    assert!(size > 1_000_000, "several databases of a few MB: {size}");
+    assert_eq!(collector.size_queries(), 1);
+
+    let w = connect(primary(), "postgres").await;
+    for _ in 0..5 {
+        w.batch_execute("BEGIN; SELECT 1; COMMIT").await.expect("xact");
+    }
+    w.batch_execute("BEGIN; SELECT 1; ROLLBACK").await.expect("rollback");
+    // Backends report their counters when idle, at most once a second.
+    let mut second = collector.collect(&m.ctx()).await.expect("second sample");
+    for _ in 0..50 {
+        if second.xact_commit >= first.xact_commit + 5 && second.xact_rollback > first.xact_rollback
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        second = collector.collect(&m.ctx()).await.expect("sample");
+    }
+    assert!(
+        second.xact_commit >= first.xact_commit + 5,
+        "{} -> {}",
+        first.xact_commit,
+        second.xact_commit
+    );
+    assert!(second.xact_rollback > first.xact_rollback);
+    assert!(second.collected_at > first.collected_at);
+    // The size is carried forward, not measured again within the minute.
+    assert_eq!(collector.size_queries(), 1);
+    assert_eq!(second.database_size_bytes, Some(size));
+    assert_eq!(second.xact_per_s, None, "derived fields are the model's");
+}
+
+#[tokio::test]
+async fn the_standby_is_in_recovery() {
+    let m = monitor(standby(), "postgres").await;
+    let sample = ServerCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("standby sample");
+    assert!(sample.in_recovery);
+    assert!(sample.database_size_bytes.is_some());
+}
