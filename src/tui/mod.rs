@@ -1,1 +1,341 @@
-//! tui (in progress)
+//! The dashboard: a ratatui front-end that reads the [`crate::model::Store`] and never touches
+//! a connection.
+//!
+//! * [`run`] owns the terminal and the loop: one `tokio::select!` over terminal events, the
+//!   update channel and a 1 s tick. Every queued update is applied to the store before one
+//!   draw, and a frame is drawn only when something changed (no fixed frame rate: over SSH in
+//!   an incident that is wasted bandwidth).
+//! * [`state`] holds what the screen remembers (server, area, selection, sort, filter, pause,
+//!   dialogs) and [`state::UiState::handle_key`], the one place it changes.
+//! * [`draw`] renders a frame from the store, the UI state and `now` (a parameter, so tests
+//!   are deterministic): [`header`], the tab bar, one of [`panels`] (at 160 columns or more,
+//!   with history and alerts beside it), the status line, and the popups ([`detail`],
+//!   [`help`]).
+//! * [`text`] makes server text safe for a cell; [`theme`] holds the styles (`NO_COLOR`
+//!   turns colours off, modifiers stay).
+
+pub mod detail;
+pub mod header;
+pub mod help;
+pub mod panels;
+pub mod state;
+pub mod text;
+pub mod theme;
+
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+use tokio::sync::{mpsc, watch};
+
+use crate::collect::{Area, Command, Update};
+use crate::config::Rule;
+use crate::model::{ServerState, Severity, Store};
+use panels::View;
+use state::{Action, Tab, UiState};
+
+/// Options of the dashboard, from the command line and the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UiOptions {
+    /// Cancel/terminate (`c`/`k`) are offered (after a confirmation); read-only otherwise.
+    pub actions_enabled: bool,
+    /// Colours on; `false` when `NO_COLOR` is set (only bold/reversed/underlined are used).
+    pub color: bool,
+}
+
+/// Width from which the body shows the area, the history and the alerts side by side.
+pub const WIDE: u16 = 160;
+
+/// Runs the dashboard until the user quits. Owns the terminal: `ratatui::init()` (which also
+/// restores the terminal on panic) and `ratatui::restore()` on the way out, error or not.
+/// Never awaits the database: updates arrive on `updates`; confirmed cancel/terminate
+/// requests leave on `commands` (with `try_send`, never blocking the screen); `+`/`-` publish
+/// the new poll interval on `interval`.
+///
+/// Errors: reading terminal events or drawing failed (the terminal went away).
+pub async fn run(
+    store: Store,
+    updates: mpsc::Receiver<Update>,
+    commands: mpsc::Sender<Command>,
+    interval: watch::Sender<Duration>,
+    options: UiOptions,
+) -> anyhow::Result<()> {
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, store, updates, commands, interval, options).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    mut store: Store,
+    mut updates: mpsc::Receiver<Update>,
+    commands: mpsc::Sender<Command>,
+    interval: watch::Sender<Duration>,
+    options: UiOptions,
+) -> anyhow::Result<()> {
+    let mut ui = UiState::new(options.actions_enabled, options.color, *interval.borrow());
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut updates_open = true;
+    loop {
+        if dirty {
+            let size = terminal.size()?;
+            ui.page = usize::from(size.height.saturating_sub(12)).max(1);
+            let now = SystemTime::now();
+            terminal.draw(|frame| draw(frame, &store, &ui, now))?;
+            dirty = false;
+        }
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) => match ui.handle_key(key, &store) {
+                    Action::Nothing => {}
+                    Action::Redraw => dirty = true,
+                    Action::Quit => return Ok(()),
+                    Action::SetInterval(d) => {
+                        interval.send_replace(d);
+                        store.interval = d;
+                        dirty = true;
+                    }
+                    Action::Send(command) => {
+                        if let Err(e) = commands.try_send(command) {
+                            ui.message = Some(format!("not sent: {e}"));
+                        }
+                        dirty = true;
+                    }
+                },
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            update = updates.recv(), if updates_open => match update {
+                Some(update) => {
+                    store.apply(update, SystemTime::now());
+                    while let Ok(more) = updates.try_recv() {
+                        store.apply(more, SystemTime::now());
+                    }
+                    dirty = true;
+                }
+                None => {
+                    updates_open = false;
+                    ui.message = Some("the collectors stopped: no more samples".into());
+                    dirty = true;
+                }
+            },
+            _ = tick.tick() => {
+                store.tick(SystemTime::now());
+                dirty = true;
+            }
+        }
+    }
+}
+
+/// The rules whose alerts colour a tab's title.
+pub fn tab_rules(tab: Tab) -> &'static [Rule] {
+    match tab {
+        Tab::Activity => &[
+            Rule::Connections,
+            Rule::LongQuery,
+            Rule::IdleInTransaction,
+            Rule::Blocked,
+        ],
+        Tab::Cache => &[Rule::CacheHitRatio],
+        Tab::Replication => &[
+            Rule::ReplicationLagBytes,
+            Rule::ReplicationLagTime,
+            Rule::SlotRetainedWal,
+            Rule::InactiveSlot,
+        ],
+        Tab::Vacuum => &[Rule::XidAge, Rule::MxidAge, Rule::DeadTuples],
+        Tab::Alerts => &Rule::ALL,
+        Tab::Statements | Tab::UnusedIndexes => &[],
+    }
+}
+
+fn tab_area(tab: Tab) -> Option<Area> {
+    match tab {
+        Tab::Activity => Some(Area::Activity),
+        Tab::Statements => Some(Area::Statements),
+        Tab::Cache => Some(Area::Cache),
+        Tab::Replication => Some(Area::Replication),
+        Tab::UnusedIndexes => Some(Area::UnusedIndexes),
+        Tab::Vacuum => Some(Area::Vacuum),
+        Tab::Alerts => None,
+    }
+}
+
+fn tab_severity(server: &ServerState, tab: Tab) -> Option<Severity> {
+    let rules = tab_rules(tab);
+    server
+        .alerts
+        .active
+        .values()
+        .filter(|a| rules.contains(&a.alert.rule))
+        .map(|a| a.alert.severity)
+        .max()
+}
+
+fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
+    let short = width < 100;
+    let theme = ui.theme;
+    let mut spans = Vec::new();
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        let mut title = format!(" {} {}", i + 1, tab.title(short));
+        if tab_area(*tab).is_some_and(|a| server.area(a).error.is_some()) {
+            title.push('!');
+        }
+        title.push(' ');
+        let mut style = theme.severity(tab_severity(server, *tab));
+        if *tab == ui.tab {
+            style = style.patch(theme.active_tab());
+        }
+        spans.push(Span::styled(title, style));
+    }
+    Line::from(spans)
+}
+
+fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
+    let theme = ui.theme;
+    if ui.filter_editing {
+        return Line::from(vec![
+            Span::styled(format!("/{}▏", text::clean(&ui.filter)), theme.active_tab()),
+            Span::raw("  Enter keep · Esc clear"),
+        ]);
+    }
+    let mut spans = Vec::new();
+    if ui.paused() {
+        spans.push(Span::styled(" PAUSED ", theme.active_tab()));
+        spans.push(Span::raw(" "));
+    }
+    if !ui.filter.is_empty() {
+        spans.push(Span::styled(
+            format!("filter /{} ", text::clean(&ui.filter)),
+            theme.heading(),
+        ));
+    }
+    if let Some(m) = &ui.message {
+        spans.push(Span::styled(text::clean(m), theme.problem()));
+        spans.push(Span::raw("  "));
+    }
+    let hints = if width >= 120 {
+        "q quit · ? help · Tab/1-7 area · [ ] server · s sort · r reverse · / filter · p pause · +/- interval · Enter details"
+    } else {
+        "q quit · ? help · Tab area · / filter · p pause · Enter details"
+    };
+    spans.push(Span::styled(hints.to_string(), theme.dim()));
+    if !ui.actions_enabled {
+        spans.push(Span::styled(" · read-only", theme.dim()));
+    } else {
+        spans.push(Span::styled(" · c cancel · k terminate", theme.dim()));
+    }
+    Line::from(spans)
+}
+
+fn draw_panel(tab: Tab, v: View<'_>, rect: Rect, buf: &mut ratatui::buffer::Buffer) {
+    match tab {
+        Tab::Activity => panels::activity::ActivityPanel { view: v }.render(rect, buf),
+        Tab::Statements => panels::statements::StatementsPanel { view: v }.render(rect, buf),
+        Tab::Cache => panels::cache::CachePanel { view: v }.render(rect, buf),
+        Tab::Replication => panels::replication::ReplicationPanel { view: v }.render(rect, buf),
+        Tab::UnusedIndexes => {
+            panels::unused_indexes::UnusedIndexesPanel { view: v }.render(rect, buf)
+        }
+        Tab::Vacuum => panels::vacuum::VacuumPanel { view: v }.render(rect, buf),
+        Tab::Alerts => panels::alerts::AlertsPanel {
+            view: v,
+            focused: true,
+        }
+        .render(rect, buf),
+    }
+}
+
+/// Draw one frame of `store` (the live store: the frozen copy is used while paused) as `ui`
+/// says, at `now`. Never panics, whatever the size of the frame.
+pub fn draw(frame: &mut Frame, store: &Store, ui: &UiState, now: SystemTime) {
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    let store = ui.view(store);
+    if area.width < 20 || area.height < 4 {
+        Paragraph::new("pgvitals: enlarge the terminal")
+            .wrap(Wrap { trim: true })
+            .render(area, buf);
+        return;
+    }
+    let hh = header::height(store.servers.len(), area.height);
+    let [head, tabs, body, status] = Layout::vertical([
+        Constraint::Length(hh),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::Header { store, ui, now }.render(head, buf);
+    Paragraph::new(status_bar(ui, area.width)).render(status, buf);
+    let index = ui.server.min(store.servers.len().saturating_sub(1));
+    let Some(server) = store.servers.get(index) else {
+        Paragraph::new("no server to watch").render(body, buf);
+        return;
+    };
+    Paragraph::new(tab_bar(server, ui, area.width)).render(tabs, buf);
+    let v = View {
+        store,
+        server,
+        server_index: index,
+        ui,
+        now,
+    };
+    if area.width >= WIDE && body.height >= 20 {
+        let side = (area.width * 2 / 5).min(90);
+        let [main, right] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side)]).areas(body);
+        draw_panel(ui.tab, v, main, buf);
+        if ui.tab == Tab::Alerts {
+            panels::history::HistoryPanel { view: v }.render(right, buf);
+        } else {
+            let [hist, alerts] =
+                Layout::vertical([Constraint::Length(14), Constraint::Fill(1)]).areas(right);
+            panels::history::HistoryPanel { view: v }.render(hist, buf);
+            panels::alerts::AlertsPanel {
+                view: v,
+                focused: false,
+            }
+            .render(alerts, buf);
+        }
+    } else {
+        draw_panel(ui.tab, v, body, buf);
+    }
+    if let Some(d) = &ui.detail {
+        detail::DetailView {
+            view: v,
+            detail: d,
+            scroll: ui.detail_scroll,
+        }
+        .render(body, buf);
+    }
+    if ui.help {
+        help::HelpView {
+            theme: ui.theme,
+            actions_enabled: ui.actions_enabled,
+        }
+        .render(body, buf);
+    }
+    if let Some(c) = &ui.confirm {
+        let label = store
+            .servers
+            .get(c.server)
+            .map_or("?", |s| s.label.as_str());
+        help::ConfirmView {
+            theme: ui.theme,
+            confirm: c,
+            label,
+        }
+        .render(body, buf);
+    }
+}

@@ -1,0 +1,299 @@
+//! The detail view (Enter): a session's whole row, what it blocks and what blocks it, or a
+//! statement's counters and rates; then the full query text, sanitized and wrapped.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+use super::panels::statements::ms;
+use super::panels::{View, bytes, dur, rate};
+use super::state::Detail;
+use super::text;
+use super::theme::Theme;
+use crate::model::format_count;
+use crate::sample::{Session, Statement};
+
+/// Query texts longer than this are cut in the detail view (bytes).
+pub const MAX_DETAIL_TEXT: usize = 64 * 1024;
+
+/// A rectangle of `pct_w` × `pct_h` percent centred in `r`.
+pub fn centered(r: Rect, pct_w: u16, pct_h: u16) -> Rect {
+    let w = (r.width as u32 * pct_w as u32 / 100) as u16;
+    let h = (r.height as u32 * pct_h as u32 / 100) as u16;
+    Rect {
+        x: r.x + (r.width - w) / 2,
+        y: r.y + (r.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn kv(theme: Theme, k: &str, v: String) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{k:>18}: "), theme.heading()),
+        Span::raw(v),
+    ])
+}
+
+/// The full text of a query, sanitized, cut at [`MAX_DETAIL_TEXT`] with a note.
+pub fn full_text(q: &str) -> Vec<Line<'static>> {
+    let (cut, rest) = if q.len() > MAX_DETAIL_TEXT {
+        let mut end = MAX_DETAIL_TEXT;
+        while !q.is_char_boundary(end) {
+            end -= 1;
+        }
+        (&q[..end], q.len() - end)
+    } else {
+        (q, 0)
+    };
+    let mut lines: Vec<Line<'static>> = text::sanitize(cut)
+        .split('\n')
+        .map(|l| Line::from(l.to_string()))
+        .collect();
+    if rest > 0 {
+        lines.push(Line::from(format!(
+            "… ({} more not shown)",
+            crate::model::format_bytes(rest as f64)
+        )));
+    }
+    lines
+}
+
+fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let c = |o: &Option<String>| o.as_deref().map_or("-".into(), text::clean);
+    let mut lines = Vec::new();
+    if gone {
+        lines.push(Line::from(Span::styled(
+            "this session is gone: showing it as it was",
+            theme.problem(),
+        )));
+    }
+    lines.extend([
+        kv(theme, "pid", s.pid.to_string()),
+        kv(theme, "user", c(&s.usename)),
+        kv(theme, "database", c(&s.datname)),
+        kv(theme, "application_name", text::clean(&s.application_name)),
+        kv(theme, "client_addr", c(&s.client_addr)),
+        kv(theme, "backend_type", text::clean(&s.backend_type)),
+        kv(theme, "state", c(&s.state)),
+        kv(
+            theme,
+            "wait_event",
+            format!("{} {}", c(&s.wait_event_type), c(&s.wait_event)),
+        ),
+        kv(theme, "backend age", dur(s.backend_age_s)),
+        kv(theme, "transaction age", dur(s.xact_age_s)),
+        kv(theme, "query age", dur(s.query_age_s)),
+        kv(theme, "state age", dur(s.state_age_s)),
+        kv(
+            theme,
+            "backend_xid age",
+            s.backend_xid_age
+                .map_or("-".into(), |x| format_count(x as f64)),
+        ),
+        kv(
+            theme,
+            "backend_xmin age",
+            s.backend_xmin_age
+                .map_or("-".into(), |x| format_count(x as f64)),
+        ),
+    ]);
+    let sessions = v
+        .server
+        .activity()
+        .map(|a| a.sessions.as_slice())
+        .unwrap_or(&[]);
+    let describe = |pid: i32| match sessions.iter().find(|x| x.pid == pid) {
+        Some(x) => text::one_line(
+            &format!(
+                "pid {pid} {} {} {}: {}",
+                super::panels::activity::who(x),
+                super::panels::activity::short_state(x.state.as_deref()),
+                dur(x.query_age_s),
+                x.query
+            ),
+            200,
+        ),
+        None => format!("pid {pid} (not in pg_stat_activity)"),
+    };
+    if s.blocked_by.is_empty() {
+        lines.push(kv(theme, "blocked by", "nobody".into()));
+    } else {
+        lines.push(kv(theme, "blocked by", String::new()));
+        for b in &s.blocked_by {
+            lines.push(Line::from(Span::styled(
+                format!("    {}", describe(*b)),
+                theme.problem(),
+            )));
+        }
+    }
+    let blocks: Vec<i32> = sessions
+        .iter()
+        .filter(|x| x.blocked_by.contains(&s.pid))
+        .map(|x| x.pid)
+        .collect();
+    if blocks.is_empty() {
+        lines.push(kv(theme, "blocks", "nobody".into()));
+    } else {
+        lines.push(kv(theme, "blocks", format!("{} session(s)", blocks.len())));
+        for b in blocks {
+            lines.push(Line::from(format!("    {}", describe(b))));
+        }
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("query:", theme.heading())));
+    lines.extend(full_text(&s.query));
+    lines
+}
+
+fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let c = |o: &Option<String>| o.as_deref().map_or("-".into(), text::clean);
+    let mut lines = Vec::new();
+    if gone {
+        lines.push(Line::from(Span::styled(
+            "this entry is gone from pg_stat_statements: showing it as it was",
+            theme.problem(),
+        )));
+    }
+    lines.extend([
+        kv(theme, "queryid", s.queryid.to_string()),
+        kv(theme, "user", c(&s.usename)),
+        kv(theme, "database", c(&s.datname)),
+        kv(theme, "toplevel", s.toplevel.to_string()),
+        kv(
+            theme,
+            "calls",
+            format!("{} ({})", format_count(s.calls as f64), rate(s.calls_per_s)),
+        ),
+        kv(
+            theme,
+            "exec time",
+            format!(
+                "{} total, {} per second of wall time",
+                ms(Some(s.total_exec_time_ms)),
+                ms(s.exec_time_ms_per_s)
+            ),
+        ),
+        kv(
+            theme,
+            "mean exec time",
+            format!(
+                "{} lifetime, {} over the interval",
+                ms(Some(s.mean_exec_time_ms)),
+                ms(s.interval_mean_exec_time_ms)
+            ),
+        ),
+        kv(theme, "plan time", ms(s.total_plan_time_ms)),
+        kv(
+            theme,
+            "rows",
+            format!("{} ({})", format_count(s.rows as f64), rate(s.rows_per_s)),
+        ),
+        kv(
+            theme,
+            "shared_blks_hit",
+            format!(
+                "{} ({})",
+                format_count(s.shared_blks_hit as f64),
+                rate(s.shared_blks_hit_per_s)
+            ),
+        ),
+        kv(
+            theme,
+            "shared_blks_read",
+            format!(
+                "{} ({})",
+                format_count(s.shared_blks_read as f64),
+                rate(s.shared_blks_read_per_s)
+            ),
+        ),
+        kv(
+            theme,
+            "temp_blks_written",
+            format!(
+                "{} ({})",
+                format_count(s.temp_blks_written as f64),
+                rate(s.temp_blks_written_per_s)
+            ),
+        ),
+        kv(
+            theme,
+            "temp read",
+            bytes(
+                v.server
+                    .facts
+                    .as_ref()
+                    .map(|f| s.temp_blks_read * i64::from(f.block_size)),
+            ),
+        ),
+        Line::from(""),
+        Line::from(Span::styled("query:", theme.heading())),
+    ]);
+    match &s.query {
+        Some(q) => lines.extend(full_text(q)),
+        None => lines.push(Line::from("(text not fetched yet)")),
+    }
+    lines
+}
+
+/// The detail popup.
+pub struct DetailView<'a> {
+    pub view: View<'a>,
+    pub detail: &'a Detail,
+    pub scroll: u16,
+}
+
+impl Widget for DetailView<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let (title, lines) = match self.detail {
+            Detail::Session { session, .. } => {
+                let live = v
+                    .server
+                    .activity()
+                    .and_then(|a| a.sessions.iter().find(|s| s.pid == session.pid));
+                (
+                    format!(" Session {} ", session.pid),
+                    session_lines(v, live.unwrap_or(session), live.is_none()),
+                )
+            }
+            Detail::Statement { statement, .. } => {
+                let live = v.server.statements().and_then(|st| {
+                    st.statements.iter().find(|s| {
+                        (s.userid, s.dbid, s.queryid, s.toplevel)
+                            == (
+                                statement.userid,
+                                statement.dbid,
+                                statement.queryid,
+                                statement.toplevel,
+                            )
+                    })
+                });
+                (
+                    format!(" Statement {} ", statement.queryid),
+                    statement_lines(v, live.unwrap_or(statement), live.is_none()),
+                )
+            }
+        };
+        let area = centered(rect, 90, 90);
+        Clear.render(area, buf);
+        let hint = if v.ui.actions_enabled {
+            " Esc close · ↑↓ PgUp PgDn scroll · c cancel · k terminate "
+        } else {
+            " Esc close · ↑↓ PgUp PgDn scroll "
+        };
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(Span::styled(title, v.theme().heading()))
+                    .title_bottom(hint),
+            )
+            .wrap(Wrap { trim: false })
+            .scroll((self.scroll, 0))
+            .render(area, buf);
+    }
+}

@@ -1,0 +1,280 @@
+//! The header: one overview line per server (the selected one marked: it doubles as the
+//! server tab bar), the alert summary (red and reversed when anything is critical, to be seen
+//! across the room) with the time of the last sample, and small text sparklines.
+
+use std::time::SystemTime;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::panels::history::{SERIES, label, spark_text};
+use super::panels::{age_s, clock};
+use super::state::UiState;
+use super::text;
+use super::theme::Theme;
+use crate::config::Rule;
+use crate::model::alerts::subject;
+use crate::model::{Link, ServerState, Severity, Store, format_count, format_duration_s};
+
+/// The short version: `15.18` from `15.18 (Debian ...)`, else from `server_version_num`.
+pub fn short_version(server: &ServerState) -> Option<String> {
+    if let Some(s) = server.server() {
+        if let Some(first) = s.server_version.split_whitespace().next() {
+            return Some(text::clean(first));
+        }
+    }
+    server.facts.as_ref().map(|f| {
+        let n = f.server_version_num;
+        format!("{}.{}", n / 10000, n % 10000)
+    })
+}
+
+/// When the newest sample of any area arrived.
+pub fn last_sample(server: &ServerState) -> Option<SystemTime> {
+    server.areas.values().filter_map(|a| a.sample_at).max()
+}
+
+/// The overview line of one server.
+pub fn overview_line(
+    index: usize,
+    server: &ServerState,
+    selected: bool,
+    theme: Theme,
+    now: SystemTime,
+) -> Line<'static> {
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    let marker = if selected { "▶" } else { " " };
+    let label_style = if selected {
+        theme.active_tab()
+    } else {
+        Style::default()
+    };
+    spans.push(Span::styled(
+        format!(
+            "{marker}{} {} ",
+            index + 1,
+            text::one_line(&server.label, 40)
+        ),
+        label_style,
+    ));
+    match &server.link {
+        Link::Down {
+            since,
+            next_attempt,
+            error,
+        } => {
+            spans.push(Span::styled(
+                format!(
+                    "UNREACHABLE since {} (retrying at {}): {}",
+                    clock(*since),
+                    clock(*next_attempt),
+                    text::one_line(&error.message, 60)
+                ),
+                theme.severity(Some(Severity::Critical)),
+            ));
+            return Line::from(spans);
+        }
+        Link::Connecting { since } if server.facts.is_none() => {
+            spans.push(Span::styled(
+                format!("connecting (since {})…", clock(*since)),
+                theme.dim(),
+            ));
+            return Line::from(spans);
+        }
+        _ => {}
+    }
+    let role = match server.role() {
+        Some(crate::sample::ServerRole::Primary) => "primary",
+        Some(crate::sample::ServerRole::Standby) => "standby",
+        None => "?",
+    };
+    spans.push(Span::raw(format!(
+        "{role} {}",
+        short_version(server).unwrap_or_else(|| "?".into())
+    )));
+    if let Some(s) = server.server() {
+        spans.push(Span::raw(format!(" up {}", format_duration_s(s.uptime_s))));
+    }
+    if let Some(a) = server.activity() {
+        let sev = server
+            .alerts
+            .severity_of(Rule::Connections, subject::SERVER);
+        spans.push(Span::styled(
+            format!(" conn {}/{}", a.client_backends, a.usable_connections),
+            theme.severity(sev),
+        ));
+    }
+    if let Some(x) = server.server().and_then(|s| s.xact_per_s) {
+        spans.push(Span::raw(format!(" {} xact/s", format_count(x))));
+    }
+    if let Some((ratio, _)) = server.interval_hit_ratio() {
+        let sev = server
+            .alerts
+            .active
+            .values()
+            .filter(|a| a.alert.rule == Rule::CacheHitRatio)
+            .map(|a| a.alert.severity)
+            .max();
+        spans.push(Span::styled(
+            format!(" hit {:.1}%", ratio * 100.0),
+            theme.severity(sev),
+        ));
+    }
+    if let Some(lag) = server.worst_replay_lag_bytes() {
+        let sev = server
+            .alerts
+            .active
+            .values()
+            .filter(|a| {
+                matches!(
+                    a.alert.rule,
+                    Rule::ReplicationLagBytes | Rule::ReplicationLagTime
+                )
+            })
+            .map(|a| a.alert.severity)
+            .max();
+        spans.push(Span::styled(
+            format!(" lag {}", crate::model::format_bytes(lag as f64)),
+            theme.severity(sev),
+        ));
+    }
+    if let Some((db, age, pct)) = server.worst_xid_age() {
+        let sev = server
+            .alerts
+            .severity_of(Rule::XidAge, &subject::database(db));
+        spans.push(Span::styled(
+            format!(" xid age {} ({pct:.1}%)", format_count(age as f64)),
+            theme.severity(sev),
+        ));
+    }
+    let (w, c) = server.alerts.counts();
+    if c > 0 {
+        spans.push(Span::styled(
+            format!(" {c} critical"),
+            theme.severity(Some(Severity::Critical)),
+        ));
+    }
+    if w > 0 {
+        spans.push(Span::styled(
+            format!(" {w} warning"),
+            theme.severity(Some(Severity::Warning)),
+        ));
+    }
+    if let Some(at) = last_sample(server) {
+        let age = age_s(now, at);
+        spans.push(Span::styled(format!(" · {}", clock(at)), theme.dim()));
+        if age > 10.0 {
+            spans.push(Span::styled(
+                format!(" stale {}", format_duration_s(age.round())),
+                theme.problem(),
+            ));
+        }
+    }
+    Line::from(spans)
+}
+
+/// How many lines the header takes for `servers` servers in `height` rows.
+pub fn height(servers: usize, height: u16) -> u16 {
+    let overview = servers.clamp(1, 5) as u16;
+    if height < 12 {
+        1
+    } else if height < 20 {
+        overview + 1
+    } else {
+        overview + 2
+    }
+}
+
+/// The header widget.
+pub struct Header<'a> {
+    pub store: &'a Store,
+    pub ui: &'a UiState,
+    pub now: SystemTime,
+}
+
+impl Widget for Header<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let theme = self.ui.theme;
+        let n = self.store.servers.len();
+        let mut lines: Vec<Line<'static>> = Vec::new();
+        let (warn, crit) = self.store.alert_counts();
+
+        // the alert summary line, first when space is short
+        let mut summary: Vec<Span<'static>> = Vec::new();
+        let style = if crit > 0 {
+            theme.alarm()
+        } else if warn > 0 {
+            theme.caution()
+        } else {
+            theme.ok()
+        };
+        let worst = self
+            .store
+            .servers
+            .iter()
+            .flat_map(|s| s.alerts.sorted().into_iter().take(1).map(move |a| (s, a)))
+            .max_by_key(|(_, a)| a.alert.severity);
+        let text_ = if crit + warn == 0 {
+            "no alerts".to_string()
+        } else {
+            let first = worst
+                .map(|(s, a)| {
+                    let who = if n > 1 {
+                        format!("{}: ", text::clean(&s.label))
+                    } else {
+                        String::new()
+                    };
+                    format!(" · {who}{}", text::clean(&a.alert.message))
+                })
+                .unwrap_or_default();
+            format!("{crit} CRITICAL, {warn} warning{first}")
+        };
+        summary.push(Span::styled(format!(" {text_} "), style));
+        let mut right = format!(" every {}", humantime::format_duration(self.ui.interval));
+        if self.ui.paused() {
+            right.push_str(" · PAUSED");
+        }
+        summary.push(Span::raw(right));
+
+        let h = rect.height;
+        if h == 0 {
+            return;
+        }
+        if h == 1 {
+            Paragraph::new(Line::from(summary)).render(rect, buf);
+            return;
+        }
+        let room_for_servers = (h - 1).min(5) as usize;
+        let servers = self.store.servers.iter().enumerate();
+        // keep the selected server visible when there are more than fit
+        let skip = self
+            .ui
+            .server
+            .saturating_sub(room_for_servers.saturating_sub(1));
+        for (i, s) in servers.skip(skip).take(room_for_servers) {
+            lines.push(overview_line(i, s, i == self.ui.server, theme, self.now));
+        }
+        lines.push(Line::from(summary));
+        if (lines.len() as u16) < h {
+            if let Some(server) = self.store.servers.get(self.ui.server) {
+                let mut spans = Vec::new();
+                let each = (rect.width as usize / 4).saturating_sub(2).max(8);
+                for (series, title) in SERIES {
+                    let values: Vec<f64> = server.history.values(series).collect();
+                    let last = values.last().map_or("-".into(), |v| label(series, *v));
+                    let short = title.split(' ').next().unwrap_or(title);
+                    let head = format!("{short} {last} ");
+                    let room = each.saturating_sub(text::width(&head)).min(30);
+                    spans.push(Span::styled(head, theme.dim()));
+                    spans.push(Span::styled(spark_text(series, &values, room), theme.ok()));
+                    spans.push(Span::raw("  "));
+                }
+                lines.push(Line::from(spans));
+            }
+        }
+        Paragraph::new(lines).render(rect, buf);
+    }
+}

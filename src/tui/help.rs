@@ -1,0 +1,125 @@
+//! Popups: the key help (`?`) and the confirmation of a cancel/terminate, which names the pid,
+//! the user and the query.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+
+use super::detail::centered;
+use super::state::{ActionKind, Confirm};
+use super::text;
+use super::theme::Theme;
+
+/// The keys, as shown by `?`.
+pub const KEYS: &[(&str, &str)] = &[
+    ("q, Ctrl-C", "quit (the terminal is restored)"),
+    ("Tab, Shift-Tab", "next / previous area"),
+    (
+        "1-6, 7 or a",
+        "activity, statements, cache, replication, unused indexes, vacuum; alerts",
+    ),
+    ("[ ], ← →", "previous / next server"),
+    ("↑ ↓ PgUp PgDn Home End", "move within the table"),
+    ("s / r", "cycle the sort column / reverse the sort"),
+    ("/", "filter rows by text (Enter keeps it, Esc clears it)"),
+    (
+        "Enter",
+        "details of the selected session or statement; Esc closes",
+    ),
+    ("p", "pause: the screen holds, samples keep arriving"),
+    ("+ / -", "poll less / more often (250ms .. 1m)"),
+    (
+        "c / k",
+        "cancel the query / terminate the backend (asks first; only with actions enabled)",
+    ),
+    ("?, F1", "this help"),
+];
+
+/// The help popup.
+pub struct HelpView {
+    pub theme: Theme,
+    pub actions_enabled: bool,
+}
+
+impl Widget for HelpView {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let area = centered(rect, 80, 80);
+        Clear.render(area, buf);
+        let mut lines: Vec<Line<'static>> = KEYS
+            .iter()
+            .map(|(k, d)| {
+                Line::from(vec![
+                    Span::styled(format!("{k:>22}  "), self.theme.heading()),
+                    Span::raw(*d),
+                ])
+            })
+            .collect();
+        lines.push(Line::from(""));
+        lines.push(Line::from(if self.actions_enabled {
+            "actions are enabled: c and k act on the server after a confirmation"
+        } else {
+            "read-only: cancel/terminate are disabled"
+        }));
+        lines.push(Line::from(
+            "Markers in the activity table: B blocks others, W waits on a lock, X both.",
+        ));
+        lines.push(Line::from(
+            "Rates are per second over the measured interval; '-' means no baseline yet.",
+        ));
+        lines.push(Line::from("Times are UTC."));
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" Keys ")
+                    .title_bottom(" any key closes "),
+            )
+            .wrap(Wrap { trim: false })
+            .render(area, buf);
+    }
+}
+
+/// The confirmation dialog.
+pub struct ConfirmView<'a> {
+    pub theme: Theme,
+    pub confirm: &'a Confirm,
+    pub label: &'a str,
+}
+
+impl Widget for ConfirmView<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let area = centered(rect, 70, 50);
+        Clear.render(area, buf);
+        let c = self.confirm;
+        let (verb, func) = match c.kind {
+            ActionKind::Cancel => ("Cancel the query of", "pg_cancel_backend"),
+            ActionKind::Terminate => ("Terminate", "pg_terminate_backend"),
+        };
+        let width = area.width.saturating_sub(4) as usize;
+        let lines = vec![
+            Line::from(Span::styled(
+                format!(
+                    "{verb} backend pid {} (user {}) on {}?",
+                    c.pid,
+                    text::clean(c.usename.as_deref().unwrap_or("?")),
+                    text::clean(self.label)
+                ),
+                self.theme.alarm(),
+            )),
+            Line::from(format!("runs {func}({})", c.pid)),
+            Line::from(""),
+            Line::from(Span::styled("query:", self.theme.heading())),
+            Line::from(text::one_line(&c.query, width.saturating_mul(3))),
+            Line::from(""),
+            Line::from(Span::styled(
+                "y to confirm · any other key: do nothing",
+                self.theme.heading(),
+            )),
+        ];
+        Paragraph::new(lines)
+            .block(Block::default().borders(Borders::ALL).title(" Confirm "))
+            .wrap(Wrap { trim: false })
+            .render(area, buf);
+    }
+}

@@ -1,0 +1,523 @@
+//! Activity: sessions from `pg_stat_activity` (sortable, filterable; blocked and blocking
+//! sessions marked) and the lock tree built from `pg_blocking_pids()` ([`lock_tree`]).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Widget};
+
+use super::{View, dur, frame, note, render_table, rest_width, split_top};
+use crate::collect::Area;
+use crate::model::alerts::subject;
+use crate::sample::{ActivitySample, Session};
+use crate::tui::state::{Tab, UiState};
+use crate::tui::text;
+
+/// Sort columns of the sessions table, in the order `s` cycles them.
+pub const SORT_NAMES: &[&str] = &[
+    "query age",
+    "xact age",
+    "state age",
+    "pid",
+    "user",
+    "database",
+    "state",
+];
+
+/// One session in the lock tree with every session waiting behind it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockNode {
+    pub pid: i32,
+    /// Seconds this session has been waiting (`query_age_s` of a blocked session); `None` for
+    /// a session that waits on nobody.
+    pub wait_s: Option<f64>,
+    /// The pid is in the sessions list (a blocker can be a backend we do not see: another
+    /// role's session without pg_read_all_stats, a background process, a prepared
+    /// transaction).
+    pub known: bool,
+    /// The pid already appears above on this chain: a cycle (a deadlock until the detector
+    /// ends it). Not expanded further.
+    pub cycle: bool,
+    /// The sessions waiting on this one, longest wait first.
+    pub waiters: Vec<LockNode>,
+}
+
+/// More nodes than this are not built (a pathological fan-out must not stall the screen).
+const MAX_NODES: usize = 2000;
+
+/// Build the lock forest from each session's `blocked_by`: every root blocker (a session
+/// that blocks others and waits on nobody, or, when every blocker waits, one member of the
+/// cycle) with the whole chain of sessions waiting behind it, recursively. A waiter blocked
+/// by several sessions appears under each of them. Roots are ordered by the number of
+/// sessions behind them, then pid.
+pub fn lock_tree(sessions: &[Session]) -> Vec<LockNode> {
+    let by_pid: HashMap<i32, &Session> = sessions.iter().map(|s| (s.pid, s)).collect();
+    let mut waiters_of: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    for s in sessions {
+        let mut seen = BTreeSet::new();
+        for &b in &s.blocked_by {
+            if seen.insert(b) {
+                waiters_of.entry(b).or_default().push(s.pid);
+            }
+        }
+    }
+    let wait_of = |pid: i32| {
+        by_pid
+            .get(&pid)
+            .filter(|s| !s.blocked_by.is_empty())
+            .and_then(|s| s.query_age_s)
+    };
+    for ws in waiters_of.values_mut() {
+        ws.sort_by(|a, b| {
+            wait_of(*b)
+                .unwrap_or(0.0)
+                .total_cmp(&wait_of(*a).unwrap_or(0.0))
+                .then(a.cmp(b))
+        });
+    }
+    let is_blocked = |pid: i32| by_pid.get(&pid).is_some_and(|s| !s.blocked_by.is_empty());
+
+    struct Builder<'a> {
+        by_pid: &'a HashMap<i32, &'a Session>,
+        waiters_of: &'a BTreeMap<i32, Vec<i32>>,
+        visited: BTreeSet<i32>,
+        nodes: usize,
+    }
+    impl Builder<'_> {
+        fn build(&mut self, pid: i32, path: &mut Vec<i32>) -> LockNode {
+            self.visited.insert(pid);
+            self.nodes += 1;
+            let session = self.by_pid.get(&pid);
+            let mut node = LockNode {
+                pid,
+                wait_s: session
+                    .filter(|s| !s.blocked_by.is_empty())
+                    .and_then(|s| s.query_age_s),
+                known: session.is_some(),
+                cycle: false,
+                waiters: Vec::new(),
+            };
+            path.push(pid);
+            if let Some(ws) = self.waiters_of.get(&pid) {
+                for &w in ws {
+                    if self.nodes >= MAX_NODES {
+                        break;
+                    }
+                    if path.contains(&w) {
+                        self.nodes += 1;
+                        node.waiters.push(LockNode {
+                            pid: w,
+                            wait_s: self
+                                .by_pid
+                                .get(&w)
+                                .filter(|s| !s.blocked_by.is_empty())
+                                .and_then(|s| s.query_age_s),
+                            known: self.by_pid.contains_key(&w),
+                            cycle: true,
+                            waiters: Vec::new(),
+                        });
+                    } else {
+                        let child = self.build(w, path);
+                        node.waiters.push(child);
+                    }
+                }
+            }
+            path.pop();
+            node
+        }
+    }
+
+    let mut b = Builder {
+        by_pid: &by_pid,
+        waiters_of: &waiters_of,
+        visited: BTreeSet::new(),
+        nodes: 0,
+    };
+    let mut roots: Vec<LockNode> = Vec::new();
+    for &pid in waiters_of.keys() {
+        if !is_blocked(pid) {
+            let node = b.build(pid, &mut Vec::new());
+            roots.push(node);
+        }
+    }
+    // Blockers not reached from a free root wait in a cycle (or behind one): start from a
+    // member of the cycle, found by walking up the first blocker until a pid repeats.
+    while let Some(&start) = waiters_of.keys().find(|p| !b.visited.contains(p)) {
+        let mut walk = vec![start];
+        let mut cur = start;
+        let root = loop {
+            let next = by_pid.get(&cur).and_then(|s| s.blocked_by.first().copied());
+            match next {
+                Some(n) if walk.contains(&n) => break n,
+                Some(n) if by_pid.contains_key(&n) && !b.visited.contains(&n) => {
+                    walk.push(n);
+                    cur = n;
+                }
+                _ => break cur,
+            }
+        };
+        let node = b.build(root, &mut Vec::new());
+        roots.push(node);
+        if b.nodes >= MAX_NODES {
+            break;
+        }
+    }
+    fn count(n: &LockNode) -> usize {
+        n.waiters.iter().map(|w| 1 + count(w)).sum()
+    }
+    roots.sort_by(|a, b| count(b).cmp(&count(a)).then(a.pid.cmp(&b.pid)));
+    roots
+}
+
+/// The lock forest as display lines: (tree prefix, node).
+pub fn flatten(roots: &[LockNode]) -> Vec<(String, &LockNode)> {
+    fn walk<'a>(
+        node: &'a LockNode,
+        prefix: &str,
+        last: bool,
+        root: bool,
+        out: &mut Vec<(String, &'a LockNode)>,
+    ) {
+        let (here, below) = if root {
+            (String::new(), String::new())
+        } else if last {
+            (format!("{prefix}└─ "), format!("{prefix}   "))
+        } else {
+            (format!("{prefix}├─ "), format!("{prefix}│  "))
+        };
+        out.push((here, node));
+        let n = node.waiters.len();
+        for (i, w) in node.waiters.iter().enumerate() {
+            walk(w, &below, i + 1 == n, false, out);
+        }
+    }
+    let mut out = Vec::new();
+    for r in roots {
+        walk(r, "", true, true, &mut out);
+    }
+    out
+}
+
+/// Sessions shown in the table: client backends and workers with a state (background
+/// processes without one are left out), filtered and sorted as the UI asks.
+pub fn rows<'a>(a: &'a ActivitySample, ui: &UiState) -> Vec<&'a Session> {
+    let mut rows: Vec<&Session> = a
+        .sessions
+        .iter()
+        .filter(|s| s.state.is_some() || !s.blocked_by.is_empty())
+        .filter(|s| {
+            ui.matches(&[
+                &s.pid.to_string(),
+                s.usename.as_deref().unwrap_or(""),
+                s.datname.as_deref().unwrap_or(""),
+                &s.application_name,
+                s.state.as_deref().unwrap_or(""),
+                s.wait_event.as_deref().unwrap_or(""),
+                s.client_addr.as_deref().unwrap_or(""),
+                &s.backend_type,
+                &s.query,
+            ])
+        })
+        .collect();
+    let key = ui.sort_of(Tab::Activity);
+    let num = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
+    rows.sort_by(|x, y| {
+        match key {
+            0 => num(y.query_age_s).total_cmp(&num(x.query_age_s)),
+            1 => num(y.xact_age_s).total_cmp(&num(x.xact_age_s)),
+            2 => num(y.state_age_s).total_cmp(&num(x.state_age_s)),
+            3 => x.pid.cmp(&y.pid),
+            4 => x.usename.cmp(&y.usename),
+            5 => x.datname.cmp(&y.datname),
+            _ => x.state.cmp(&y.state),
+        }
+        .then(x.pid.cmp(&y.pid))
+    });
+    if ui.reversed(Tab::Activity) {
+        rows.reverse();
+    }
+    rows
+}
+
+/// `user@database` of a session.
+pub fn who(s: &Session) -> String {
+    text::clean(&format!(
+        "{}@{}",
+        s.usename.as_deref().unwrap_or("?"),
+        s.datname.as_deref().unwrap_or("?")
+    ))
+}
+
+/// A short state: `idle in transaction` → `idle in xact`.
+pub fn short_state(state: Option<&str>) -> String {
+    match state {
+        Some("idle in transaction") => "idle in xact".into(),
+        Some("idle in transaction (aborted)") => "idle in xact (ab)".into(),
+        Some(s) => text::clean(s),
+        None => "-".into(),
+    }
+}
+
+/// The activity panel.
+pub struct ActivityPanel<'a> {
+    pub view: View<'a>,
+}
+
+impl Widget for ActivityPanel<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let theme = v.theme();
+        let Some(inner) = frame("Activity", v, Area::Activity, rect, buf) else {
+            return;
+        };
+        let Some(a) = v.server.activity() else {
+            return;
+        };
+        let alerts = &v.server.alerts;
+
+        // summary line
+        let conn_sev = alerts.severity_of(crate::config::Rule::Connections, subject::SERVER);
+        let mut spans = vec![Span::styled(
+            format!(
+                "connections {}/{} usable",
+                a.client_backends, a.usable_connections
+            ),
+            theme.severity(conn_sev),
+        )];
+        for st in &a.states {
+            spans.push(Span::raw(format!(
+                " · {} {}",
+                text::clean(&st.state),
+                st.count
+            )));
+        }
+        if a.waiting_on_lock > 0 {
+            spans.push(Span::styled(
+                format!(" · waiting on a lock {}", a.waiting_on_lock),
+                theme.problem(),
+            ));
+        }
+        let (top, rest) = split_top(inner, 1);
+        Paragraph::new(Line::from(spans)).render(top, buf);
+
+        // lock tree
+        let tree = lock_tree(&a.sessions);
+        let by_pid: HashMap<i32, &Session> = a.sessions.iter().map(|s| (s.pid, s)).collect();
+        let rest = if tree.is_empty() || rest.height < 4 {
+            rest
+        } else {
+            let lines = flatten(&tree);
+            let room = (rest.height / 3).max(2);
+            let n = (lines.len() as u16 + 1).min(room);
+            let (tree_rect, rest) = split_top(rest, n);
+            let mut out = vec![Line::from(Span::styled(
+                format!("Lock tree: {} root blocker(s)", tree.len()),
+                theme.heading(),
+            ))];
+            for (prefix, node) in lines.iter().take(n.saturating_sub(1) as usize) {
+                let sev = alerts.worst_for_subject(&subject::pid(node.pid));
+                let mut line = format!("{prefix}{}", node.pid);
+                if let Some(w) = node.wait_s {
+                    line.push_str(&format!(" waits {}", crate::model::format_duration_s(w)));
+                }
+                if node.cycle {
+                    line.push_str(" (cycle: a deadlock until the detector ends it)");
+                } else if !node.known {
+                    line.push_str(" (not in pg_stat_activity: background process, prepared transaction or not visible)");
+                } else if let Some(s) = by_pid.get(&node.pid) {
+                    if s.blocked_by.is_empty() {
+                        line.push_str(&format!(
+                            " {} {} for {}",
+                            who(s),
+                            short_state(s.state.as_deref()),
+                            dur(s.state_age_s)
+                        ));
+                    } else {
+                        line.push_str(&format!(" {}", who(s)));
+                    }
+                    line.push_str(" · ");
+                    let room = (tree_rect.width as usize).saturating_sub(text::width(&line));
+                    line.push_str(&text::one_line(&s.query, room));
+                }
+                out.push(Line::from(Span::styled(
+                    text::truncate(&line, tree_rect.width as usize),
+                    theme.severity(sev),
+                )));
+            }
+            Paragraph::new(out).render(tree_rect, buf);
+            rest
+        };
+
+        // sessions table
+        let list = rows(a, v.ui);
+        if list.is_empty() {
+            let msg = if v.ui.filter.is_empty() {
+                "no sessions".to_string()
+            } else {
+                format!(
+                    "no session matches the filter {:?}",
+                    text::clean(&v.ui.filter)
+                )
+            };
+            note(rest, buf, msg, theme.dim());
+            return;
+        }
+        let blocking: BTreeSet<i32> = a
+            .sessions
+            .iter()
+            .flat_map(|s| s.blocked_by.iter().copied())
+            .collect();
+        let wide = rest.width >= 140;
+        let mut fixed: Vec<u16> = vec![1, 7, 16, 12, 16, 7, 7];
+        let mut header: Vec<String> = ["", "pid", "user@db", "state", "wait", "xact", "query"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        if wide {
+            fixed.extend([16, 15]);
+            header.extend(["application".into(), "client".into()]);
+        }
+        header.push("query text".into());
+        let qw = rest_width(rest.width, &fixed);
+        let table_rows: Vec<Row<'static>> = list
+            .iter()
+            .map(|s| {
+                let mark = match (blocking.contains(&s.pid), !s.blocked_by.is_empty()) {
+                    (true, true) => "X",
+                    (true, false) => "B",
+                    (false, true) => "W",
+                    (false, false) => " ",
+                };
+                let wait = match (&s.wait_event_type, &s.wait_event) {
+                    (Some(t), Some(e)) => format!("{t}:{e}"),
+                    (Some(t), None) => t.clone(),
+                    _ => String::new(),
+                };
+                let mut cells = vec![
+                    Cell::from(mark),
+                    Cell::from(s.pid.to_string()),
+                    Cell::from(text::one_line(&who(s), 16)),
+                    Cell::from(text::one_line(&short_state(s.state.as_deref()), 12)),
+                    Cell::from(text::one_line(&wait, 16)),
+                    Cell::from(dur(s.xact_age_s)),
+                    Cell::from(dur(s.query_age_s)),
+                ];
+                if wide {
+                    cells.push(Cell::from(text::one_line(&s.application_name, 16)));
+                    cells.push(Cell::from(text::one_line(
+                        s.client_addr.as_deref().unwrap_or("local"),
+                        15,
+                    )));
+                }
+                cells.push(Cell::from(text::one_line(&s.query, qw)));
+                let sev = alerts.worst_for_subject(&subject::pid(s.pid));
+                Row::new(cells).style(theme.severity(sev))
+            })
+            .collect();
+        let mut widths: Vec<Constraint> = fixed.iter().map(|w| Constraint::Length(*w)).collect();
+        widths.push(Constraint::Fill(1));
+        render_table(
+            rest,
+            buf,
+            theme,
+            header,
+            table_rows,
+            widths,
+            Some(v.ui.selected[Tab::Activity.index()]),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(pid: i32, blocked_by: &[i32], wait: f64) -> Session {
+        Session {
+            pid,
+            state: Some("active".into()),
+            blocked_by: blocked_by.to_vec(),
+            query_age_s: Some(wait),
+            ..Default::default()
+        }
+    }
+
+    fn pids(n: &LockNode) -> Vec<i32> {
+        n.waiters.iter().map(|w| w.pid).collect()
+    }
+
+    #[test]
+    fn a_chain_is_one_root_with_the_whole_chain_below() {
+        let tree = lock_tree(&[s(1, &[], 100.0), s(2, &[1], 50.0), s(3, &[2], 20.0)]);
+        assert_eq!(tree.len(), 1);
+        let root = &tree[0];
+        assert_eq!(root.pid, 1);
+        assert_eq!(root.wait_s, None, "the root waits on nobody");
+        assert_eq!(pids(root), vec![2]);
+        assert_eq!(root.waiters[0].wait_s, Some(50.0));
+        assert_eq!(pids(&root.waiters[0]), vec![3]);
+        assert_eq!(root.waiters[0].waiters[0].wait_s, Some(20.0));
+        let lines = flatten(&tree);
+        let prefixes: Vec<&str> = lines.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(prefixes, vec!["", "└─ ", "   └─ "]);
+    }
+
+    #[test]
+    fn fan_out_lists_waiters_longest_wait_first() {
+        let tree = lock_tree(&[
+            s(1, &[], 100.0),
+            s(2, &[1], 5.0),
+            s(3, &[1], 60.0),
+            s(4, &[1], 30.0),
+            s(5, &[], 1.0),
+        ]);
+        assert_eq!(tree.len(), 1, "an unrelated session is no root");
+        assert_eq!(pids(&tree[0]), vec![3, 4, 2]);
+        let lines = flatten(&tree);
+        assert_eq!(lines[1].0, "├─ ");
+        assert_eq!(lines[3].0, "└─ ");
+    }
+
+    #[test]
+    fn a_cycle_gets_a_root_and_is_not_expanded_forever() {
+        // 2 and 3 wait on each other; 4 waits behind 3
+        let tree = lock_tree(&[s(2, &[3], 10.0), s(3, &[2], 12.0), s(4, &[3], 5.0)]);
+        assert_eq!(tree.len(), 1);
+        let root = &tree[0];
+        assert!(root.pid == 2 || root.pid == 3);
+        let flat = flatten(&tree);
+        assert!(flat.iter().any(|(_, n)| n.cycle), "the back edge is marked");
+        assert!(flat.iter().any(|(_, n)| n.pid == 4));
+        assert!(flat.len() <= 5);
+    }
+
+    #[test]
+    fn a_blocker_missing_from_the_sessions_is_a_root_marked_unknown() {
+        let tree = lock_tree(&[s(2, &[999], 40.0), s(3, &[2], 10.0)]);
+        assert_eq!(tree.len(), 1);
+        assert_eq!(tree[0].pid, 999);
+        assert!(!tree[0].known);
+        assert_eq!(pids(&tree[0]), vec![2]);
+        assert_eq!(pids(&tree[0].waiters[0]), vec![3]);
+    }
+
+    #[test]
+    fn a_waiter_with_two_blockers_appears_under_both_and_roots_order_by_size() {
+        let tree = lock_tree(&[
+            s(1, &[], 0.0),
+            s(2, &[], 0.0),
+            s(3, &[1, 2], 9.0),
+            s(4, &[2], 3.0),
+        ]);
+        assert_eq!(tree.iter().map(|n| n.pid).collect::<Vec<_>>(), vec![2, 1]);
+        assert_eq!(pids(&tree[0]), vec![3, 4]);
+        assert_eq!(pids(&tree[1]), vec![3]);
+    }
+
+    #[test]
+    fn no_blocking_no_tree() {
+        assert!(lock_tree(&[s(1, &[], 1.0), s(2, &[], 2.0)]).is_empty());
+    }
+}

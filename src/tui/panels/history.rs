@@ -1,0 +1,122 @@
+//! Small history: sparklines of transactions/s, connections, interval cache hit ratio and
+//! replication lag over the last minutes (the model keeps the points, see
+//! [`crate::model::history`]).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline, Widget};
+
+use super::{View, panel_block};
+use crate::model::history::Series;
+use crate::model::{format_bytes, format_count};
+
+/// The series drawn, with their titles.
+pub const SERIES: [(Series, &str); 4] = [
+    (Series::XactPerS, "transactions/s"),
+    (Series::Connections, "connections"),
+    (Series::CacheHitRatio, "cache hit % (interval)"),
+    (Series::ReplayLagBytes, "replay lag"),
+];
+
+/// A value of `series` for a label.
+pub fn label(series: Series, v: f64) -> String {
+    match series {
+        Series::XactPerS => format!("{}/s", format_count(v)),
+        Series::Connections => format_count(v),
+        Series::CacheHitRatio => format!("{:.1}%", v * 100.0),
+        Series::ReplayLagBytes => format_bytes(v),
+    }
+}
+
+/// Scale values to sparkline bars (u64). The hit ratio is drawn over 0.9..1 (where it
+/// matters), the others from 0 to their maximum.
+pub fn bars(series: Series, values: &[f64]) -> Vec<u64> {
+    match series {
+        Series::CacheHitRatio => values
+            .iter()
+            .map(|v| (((v - 0.9).max(0.0)) * 1000.0).round() as u64)
+            .collect(),
+        _ => values
+            .iter()
+            .map(|v| {
+                if v.is_finite() {
+                    v.max(0.0).round() as u64
+                } else {
+                    0
+                }
+            })
+            .collect(),
+    }
+}
+
+/// A sparkline as text (`▁▂▃▅▇`) of the last `width` values, for one-line displays.
+pub fn spark_text(series: Series, values: &[f64], width: usize) -> String {
+    const TICKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let start = values.len().saturating_sub(width);
+    let b = bars(series, &values[start..]);
+    let max = b.iter().copied().max().unwrap_or(0);
+    b.iter()
+        .map(|&x| {
+            if max == 0 {
+                TICKS[0]
+            } else {
+                TICKS[((x as f64 / max as f64) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+/// The history panel: one titled sparkline per series.
+pub struct HistoryPanel<'a> {
+    pub view: View<'a>,
+}
+
+impl Widget for HistoryPanel<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let theme = v.theme();
+        let block = panel_block("History", v, None);
+        let inner = block.inner(rect);
+        block.render(rect, buf);
+        if inner.height < 2 {
+            return;
+        }
+        let parts = Layout::vertical([Constraint::Fill(1); 4]).split(inner);
+        for ((series, title), part) in SERIES.iter().zip(parts.iter()) {
+            let values: Vec<f64> = v.server.history.values(*series).collect();
+            let last = values
+                .last()
+                .map_or_else(|| "-".into(), |x| label(*series, *x));
+            let head = Line::from(vec![
+                Span::styled(format!("{title} "), theme.heading()),
+                Span::raw(last),
+            ]);
+            let (t, rest) = super::split_top(*part, 1);
+            Paragraph::new(head).render(t, buf);
+            if rest.height == 0 {
+                continue;
+            }
+            let start = values.len().saturating_sub(rest.width as usize);
+            let data = bars(*series, &values[start..]);
+            Sparkline::default()
+                .data(&data)
+                .style(theme.ok())
+                .render(rest, buf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spark_text_scales_to_the_maximum_and_keeps_the_newest() {
+        let s = spark_text(Series::XactPerS, &[0.0, 50.0, 100.0], 10);
+        assert_eq!(s, "▁▅█");
+        let s = spark_text(Series::XactPerS, &[100.0, 0.0, 0.0], 2);
+        assert_eq!(s, "▁▁");
+        assert_eq!(spark_text(Series::Connections, &[], 5), "");
+    }
+}

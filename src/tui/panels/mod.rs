@@ -1,0 +1,282 @@
+//! One panel per area, each a struct borrowing what it draws and implementing `Widget`.
+//!
+//! Shared here: the [`View`] every panel reads (store, server, UI state, `now`), the banner
+//! that explains a missing or stale area in place ([`status_lines`]), wall-clock formatting
+//! ([`clock`]) and table helpers.
+
+pub mod activity;
+pub mod alerts;
+pub mod cache;
+pub mod history;
+pub mod replication;
+pub mod statements;
+pub mod unused_indexes;
+pub mod vacuum;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
+};
+
+use super::state::{Tab, UiState};
+use super::text;
+use super::theme::Theme;
+use crate::collect::{Area, CollectError};
+use crate::model::{Freshness, Link, ServerState, Store};
+
+/// What a panel draws from: the store shown (frozen while paused), one server, the UI state
+/// and the time of the frame.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub store: &'a Store,
+    pub server: &'a ServerState,
+    pub server_index: usize,
+    pub ui: &'a UiState,
+    pub now: SystemTime,
+}
+
+impl View<'_> {
+    pub fn theme(&self) -> Theme {
+        self.ui.theme
+    }
+}
+
+/// Wall-clock time as `HH:MM:SS UTC` (no time-zone database is linked, so UTC, labelled).
+pub fn clock(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        day / 3600,
+        (day % 3600) / 60,
+        day % 60
+    )
+}
+
+/// Seconds from `then` to `now` (0 when `then` is in the future).
+pub fn age_s(now: SystemTime, then: SystemTime) -> f64 {
+    now.duration_since(then).unwrap_or_default().as_secs_f64()
+}
+
+/// An optional number of seconds as a duration, `-` when unknown.
+pub fn dur(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), crate::model::format_duration_s)
+}
+
+/// Optional bytes, `-` when unknown.
+pub fn bytes(v: Option<i64>) -> String {
+    v.map_or_else(|| "-".into(), |b| crate::model::format_bytes(b as f64))
+}
+
+/// An optional rate per second, `-` when there is no baseline yet.
+pub fn rate(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), crate::model::format_rate)
+}
+
+/// An optional ratio 0..1 as a percentage, `-` when unknown.
+pub fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// Rows of `tab` after sort and filter, for selection bounds.
+pub fn row_count(tab: Tab, server: &ServerState, ui: &UiState) -> usize {
+    match tab {
+        Tab::Activity => server.activity().map_or(0, |a| activity::rows(a, ui).len()),
+        Tab::Statements => server
+            .statements()
+            .map_or(0, |s| statements::rows(s, ui).len()),
+        Tab::Cache => server.cache().map_or(0, |c| cache::rows(c, ui).len()),
+        Tab::UnusedIndexes => server
+            .unused_indexes()
+            .map_or(0, |u| unused_indexes::rows(u, ui).len()),
+        Tab::Alerts => alerts::row_count(server, ui),
+        Tab::Replication | Tab::Vacuum => 0,
+    }
+}
+
+fn error_lines(prefix: String, error: &CollectError, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(Span::styled(
+        format!("{prefix}{}", text::clean(&error.message)),
+        theme.problem(),
+    ))];
+    if let Some(fix) = &error.fix {
+        lines.push(Line::from(vec![
+            Span::styled("fix: ", theme.heading()),
+            Span::raw(text::clean(fix)),
+        ]));
+    }
+    lines
+}
+
+/// Lines that explain, in place, why `area` shows nothing or old data: the server is
+/// unreachable, the first sample has not come, the data is stale (with the error), or the area
+/// is unavailable (with the fix). Empty when the data is fresh.
+pub fn status_lines(v: &View<'_>, area: Area) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let mut lines = Vec::new();
+    match &v.server.link {
+        Link::Down {
+            since,
+            error,
+            next_attempt,
+        } => {
+            lines.extend(error_lines(
+                format!(
+                    "server unreachable since {} (retrying at {}): ",
+                    clock(*since),
+                    clock(*next_attempt)
+                ),
+                error,
+                theme,
+            ));
+        }
+        Link::Connecting { since } if v.server.area(area).sample.is_none() => {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "connecting to {} (since {})…",
+                    text::clean(&v.server.label),
+                    clock(*since)
+                ),
+                theme.dim(),
+            )));
+            return lines;
+        }
+        _ => {}
+    }
+    let state = v.server.area(area);
+    match state.freshness(v.now, v.store.max_age(area)) {
+        Freshness::Waiting => {
+            if lines.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    "waiting for the first sample…",
+                    theme.dim(),
+                )));
+            }
+        }
+        Freshness::Fresh { .. } => {}
+        Freshness::Stale {
+            last_ok,
+            error,
+            since,
+        } => {
+            let last = last_ok.map_or_else(|| "never".into(), clock);
+            let prefix = format!(
+                "stale for {} (last sample {last})",
+                crate::model::format_duration_s(age_s(v.now, since).round())
+            );
+            match error {
+                Some(e) => lines.extend(error_lines(format!("{prefix}: "), e, theme)),
+                None => lines.push(Line::from(Span::styled(prefix, theme.problem()))),
+            }
+        }
+        Freshness::Unavailable { error } => {
+            lines.extend(error_lines(String::new(), error, theme));
+        }
+    }
+    lines
+}
+
+/// The bordered block of a panel, titled with the area and the time of its sample.
+pub fn panel_block<'a>(title: &str, v: &View<'_>, area: Option<Area>) -> Block<'a> {
+    let mut spans = vec![Span::styled(format!(" {title} "), v.theme().heading())];
+    if let Some(at) = area.and_then(|a| v.server.area(a).sample_at) {
+        spans.push(Span::styled(format!("{} ", clock(at)), v.theme().dim()));
+    }
+    if v.ui.paused() {
+        spans.push(Span::styled("PAUSED ", v.theme().active_tab()));
+    }
+    Block::default()
+        .borders(Borders::ALL)
+        .title(Line::from(spans))
+}
+
+/// Draw the block and the status lines; returns the space left for the panel's data and
+/// whether it should be drawn (a sample exists).
+pub fn frame(title: &str, v: &View<'_>, area: Area, rect: Rect, buf: &mut Buffer) -> Option<Rect> {
+    let block = panel_block(title, v, Some(area));
+    let inner = block.inner(rect);
+    block.render(rect, buf);
+    let lines = status_lines(v, area);
+    let has_sample = v.server.area(area).sample.is_some();
+    if inner.height == 0 || inner.width == 0 {
+        return None;
+    }
+    if lines.is_empty() {
+        return has_sample.then_some(inner);
+    }
+    let n = if has_sample {
+        (lines.len() as u16).min(inner.height / 2)
+    } else {
+        inner.height
+    };
+    let (top, rest) = split_top(inner, n);
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .render(top, buf);
+    has_sample.then_some(rest)
+}
+
+/// Split `rect` into the first `n` lines and the rest.
+pub fn split_top(rect: Rect, n: u16) -> (Rect, Rect) {
+    let n = n.min(rect.height);
+    (
+        Rect { height: n, ..rect },
+        Rect {
+            y: rect.y + n,
+            height: rect.height - n,
+            ..rect
+        },
+    )
+}
+
+/// A table with a heading row and the selected row highlighted (reversed over the row style).
+pub fn render_table(
+    rect: Rect,
+    buf: &mut Buffer,
+    theme: Theme,
+    header: Vec<String>,
+    rows: Vec<Row<'static>>,
+    widths: Vec<Constraint>,
+    selected: Option<usize>,
+) {
+    let count = rows.len();
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(theme.heading()))
+        .column_spacing(1)
+        .row_highlight_style(theme.selected());
+    let mut state =
+        TableState::default().with_selected(selected.map(|s| s.min(count.saturating_sub(1))));
+    if count == 0 {
+        state = TableState::default();
+    }
+    StatefulWidget::render(table, rect, buf, &mut state);
+}
+
+/// Width left for a last, flexible column after `fixed` columns and their spacing.
+pub fn rest_width(total: u16, fixed: &[u16]) -> usize {
+    let used: u16 = fixed.iter().sum::<u16>() + fixed.len() as u16;
+    total.saturating_sub(used) as usize
+}
+
+/// A one-line note (empty table, filter without match).
+pub fn note(rect: Rect, buf: &mut Buffer, text: String, style: Style) {
+    Paragraph::new(Line::from(Span::styled(text, style))).render(rect, buf);
+}
+
+/// How long ago, as `3m12s ago`.
+pub fn ago(secs: Option<f64>) -> String {
+    match secs {
+        Some(s) => format!("{} ago", crate::model::format_duration_s(s)),
+        None => "never".into(),
+    }
+}
+
+/// Duration as seconds, for `Duration` arithmetic in labels.
+pub fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}

@@ -1,0 +1,151 @@
+//! Unused indexes: never scanned since the statistics were reset, with their sizes and how
+//! old the statistics are (young statistics make a weekly-used index look unused).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Widget};
+
+use super::{View, bytes, frame, note, render_table, rest_width, split_top};
+use crate::collect::Area;
+use crate::sample::{UnusedIndex, UnusedIndexesSample};
+use crate::tui::state::{Tab, UiState};
+use crate::tui::text;
+
+/// Sort columns, in the order `s` cycles them.
+pub const SORT_NAMES: &[&str] = &["index size", "table size", "name"];
+
+/// Statistics younger than this make the list doubtful (seconds: 7 days).
+pub const YOUNG_STATS_S: f64 = 7.0 * 86_400.0;
+
+/// Indexes after filter and sort.
+pub fn rows<'a>(u: &'a UnusedIndexesSample, ui: &UiState) -> Vec<&'a UnusedIndex> {
+    let mut rows: Vec<&UnusedIndex> = u
+        .indexes
+        .iter()
+        .filter(|i| ui.matches(&[&i.schemaname, &i.relname, &i.indexrelname]))
+        .collect();
+    match ui.sort_of(Tab::UnusedIndexes) {
+        0 => rows.sort_by_key(|i| std::cmp::Reverse(i.index_size_bytes)),
+        1 => rows.sort_by_key(|i| std::cmp::Reverse(i.table_size_bytes)),
+        _ => rows.sort_by(|a, b| {
+            (&a.schemaname, &a.indexrelname).cmp(&(&b.schemaname, &b.indexrelname))
+        }),
+    }
+    if ui.reversed(Tab::UnusedIndexes) {
+        rows.reverse();
+    }
+    rows
+}
+
+/// The unused indexes panel.
+pub struct UnusedIndexesPanel<'a> {
+    pub view: View<'a>,
+}
+
+impl Widget for UnusedIndexesPanel<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let theme = v.theme();
+        let Some(inner) = frame("Unused indexes", v, Area::UnusedIndexes, rect, buf) else {
+            return;
+        };
+        let Some(u) = v.server.unused_indexes() else {
+            return;
+        };
+        let total: i64 = u.indexes.iter().map(|i| i.index_size_bytes).sum();
+        let stats_age = u
+            .stats_reset_age_s
+            .or_else(|| v.server.server().map(|s| s.uptime_s));
+        let since = match u.stats_reset_age_s {
+            Some(a) => format!("statistics reset {}", super::ago(Some(a))),
+            None => match v.server.server() {
+                Some(s) => format!(
+                    "statistics never reset: as old as the server (up {})",
+                    crate::model::format_duration_s(s.uptime_s)
+                ),
+                None => "statistics never reset".into(),
+            },
+        };
+        let mut lines = vec![Line::from(vec![
+            Span::raw(format!(
+                "{} unused index(es), {} in all · ",
+                u.indexes.len(),
+                crate::model::format_bytes(total as f64)
+            )),
+            Span::raw(since),
+        ])];
+        if stats_age.is_some_and(|a| a < YOUNG_STATS_S) {
+            lines.push(Line::from(Span::styled(
+                "statistics are younger than 7 days: an index used weekly or monthly may look unused",
+                theme.problem(),
+            )));
+        }
+        if u.skipped_locked > 0 {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "{} relation(s) skipped: someone holds an ACCESS EXCLUSIVE lock on them",
+                    u.skipped_locked
+                ),
+                theme.dim(),
+            )));
+        }
+        let (top, rest) = split_top(inner, lines.len() as u16);
+        Paragraph::new(lines).render(top, buf);
+        let list = rows(u, v.ui);
+        if list.is_empty() {
+            let msg = if v.ui.filter.is_empty() {
+                "no unused index: every index has been scanned".to_string()
+            } else {
+                format!(
+                    "no index matches the filter {:?}",
+                    text::clean(&v.ui.filter)
+                )
+            };
+            note(rest, buf, msg, theme.dim());
+            return;
+        }
+        let fixed = [10u16, 10, 6, 7];
+        let nw = rest_width(rest.width, &fixed);
+        let (iw, tw) = (nw * 3 / 5, nw.saturating_sub(nw * 3 / 5 + 1));
+        let table_rows: Vec<Row<'static>> = list
+            .iter()
+            .map(|i| {
+                let row = Row::new(vec![
+                    Cell::from(bytes(Some(i.index_size_bytes))),
+                    Cell::from(bytes(Some(i.table_size_bytes))),
+                    Cell::from(i.idx_scan.to_string()),
+                    Cell::from(if i.is_valid { "valid" } else { "INVALID" }),
+                    Cell::from(text::one_line(
+                        &format!("{}.{}", i.schemaname, i.indexrelname),
+                        iw,
+                    )),
+                    Cell::from(text::one_line(&i.relname, tw)),
+                ]);
+                if i.is_valid {
+                    row
+                } else {
+                    row.style(theme.problem())
+                }
+            })
+            .collect();
+        render_table(
+            rest,
+            buf,
+            theme,
+            ["size", "table size", "scans", "valid", "index", "table"]
+                .map(String::from)
+                .to_vec(),
+            table_rows,
+            vec![
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(6),
+                Constraint::Length(7),
+                Constraint::Length(iw as u16),
+                Constraint::Fill(1),
+            ],
+            Some(v.ui.selected[Tab::UnusedIndexes.index()]),
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! Vacuum: xid and multixact age of every database as a gauge towards wraparound, running
+//! vacuum workers with their progress, what holds the xmin horizon back, the tables with the
+//! most dead tuples and the tables with the oldest relfrozenxid.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Widget};
+
+use super::{View, ago, bytes, dur, frame, render_table, split_top};
+use crate::collect::Area;
+use crate::config::Rule;
+use crate::model::alerts::subject;
+use crate::model::format_count;
+use crate::tui::text;
+
+/// A text progress bar of `width` cells for a ratio 0..1.
+pub fn bar(ratio: f64, width: usize) -> String {
+    let r = if ratio.is_finite() {
+        ratio.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let full = (r * width as f64).round() as usize;
+    format!(
+        "{}{}",
+        "█".repeat(full),
+        "░".repeat(width.saturating_sub(full))
+    )
+}
+
+/// The vacuum panel.
+pub struct VacuumPanel<'a> {
+    pub view: View<'a>,
+}
+
+impl Widget for VacuumPanel<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let theme = v.theme();
+        let Some(inner) = frame("Vacuum", v, Area::Vacuum, rect, buf) else {
+            return;
+        };
+        let Some(vac) = v.server.vacuum() else {
+            return;
+        };
+        let alerts = &v.server.alerts;
+
+        // wraparound gauges: one line per database, oldest first
+        let mut dbs: Vec<_> = vac.databases.iter().collect();
+        dbs.sort_by_key(|d| std::cmp::Reverse(d.xid_age));
+        let n = (dbs.len() as u16).min((inner.height / 4).max(1));
+        let (gauges, rest) = split_top(inner, n);
+        for (i, d) in dbs.iter().take(n as usize).enumerate() {
+            let line = Rect {
+                y: gauges.y + i as u16,
+                height: 1,
+                ..gauges
+            };
+            let halves = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+                .spacing(1)
+                .split(line);
+            let sev_x = alerts.severity_of(Rule::XidAge, &subject::database(&d.datname));
+            let sev_m = alerts.severity_of(Rule::MxidAge, &subject::database(&d.datname));
+            let name = text::one_line(&d.datname, 16);
+            LineGauge::default()
+                .ratio((d.xid_wraparound_pct / 100.0).clamp(0.0, 1.0))
+                .label(Span::styled(
+                    format!(
+                        "{name} xid {} {:.1}%",
+                        format_count(d.xid_age as f64),
+                        d.xid_wraparound_pct
+                    ),
+                    theme.severity(sev_x),
+                ))
+                .filled_style(theme.gauge(sev_x))
+                .render(halves[0], buf);
+            LineGauge::default()
+                .ratio((d.mxid_wraparound_pct / 100.0).clamp(0.0, 1.0))
+                .label(Span::styled(
+                    format!(
+                        "mxid {} {:.1}%",
+                        format_count(d.mxid_age as f64),
+                        d.mxid_wraparound_pct
+                    ),
+                    theme.severity(sev_m),
+                ))
+                .filled_style(theme.gauge(sev_m))
+                .render(halves[1], buf);
+        }
+
+        // workers and xmin horizon
+        let mut lines: Vec<Line<'static>> = vec![Line::from(Span::styled(
+            format!(
+                "vacuum workers {}/{} · autovacuum_freeze_max_age {}",
+                vac.workers.len(),
+                vac.autovacuum_max_workers,
+                format_count(vac.autovacuum_freeze_max_age as f64)
+            ),
+            theme.heading(),
+        ))];
+        for w in &vac.workers {
+            let ratio = w.scanned_ratio.unwrap_or(0.0);
+            lines.push(Line::from(format!(
+                "{} {} {} {} {} {:.0}% · {} · index passes {}",
+                if w.is_autovacuum { "auto" } else { "manual" },
+                w.pid,
+                text::one_line(w.relname.as_deref().unwrap_or("?"), 30),
+                text::one_line(&w.phase, 24),
+                bar(ratio, 10),
+                ratio * 100.0,
+                dur(w.running_s),
+                w.index_vacuum_count
+            )));
+        }
+        if !vac.xmin_horizon.is_empty() {
+            lines.push(Line::from(Span::styled(
+                "holding the xmin horizon back (oldest first)",
+                theme.heading(),
+            )));
+            for h in vac.xmin_horizon.iter().take(5) {
+                lines.push(Line::from(format!(
+                    "{} {}: xmin age {} · {}",
+                    text::one_line(&h.kind, 30),
+                    text::one_line(&h.name, 30),
+                    format_count(h.xmin_age as f64),
+                    text::clean(&h.detail)
+                )));
+            }
+        }
+        let n = (lines.len() as u16).min(rest.height / 2);
+        let (mid, rest) = split_top(rest, n);
+        Paragraph::new(lines).render(mid, buf);
+        if rest.height < 2 {
+            return;
+        }
+
+        // dead tuples and oldest tables
+        let (dead_rect, old_rect) = if rest.width >= 120 {
+            let halves = Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)])
+                .spacing(1)
+                .split(rest);
+            (halves[0], halves[1])
+        } else {
+            let h = rest.height / 2 + rest.height % 2;
+            split_top(rest, h)
+        };
+        let dead_rows: Vec<Row<'static>> = vac
+            .dead_tuples
+            .iter()
+            .map(|t| {
+                let sev = alerts.worst_for_subject(&subject::table(&t.schemaname, &t.relname));
+                Row::new(vec![
+                    Cell::from(format_count(t.n_dead_tup as f64)),
+                    Cell::from(super::pct(t.dead_tup_ratio)),
+                    Cell::from(ago(t.last_autovacuum_age_s.or(t.last_vacuum_age_s))),
+                    Cell::from(text::one_line(
+                        &format!("{}.{}", t.schemaname, t.relname),
+                        (dead_rect.width as usize).saturating_sub(34),
+                    )),
+                ])
+                .style(theme.severity(sev))
+            })
+            .collect();
+        render_table(
+            dead_rect,
+            buf,
+            theme,
+            ["dead", "dead %", "vacuumed", "table (most dead tuples)"]
+                .map(String::from)
+                .to_vec(),
+            dead_rows,
+            vec![
+                Constraint::Length(8),
+                Constraint::Length(7),
+                Constraint::Length(15),
+                Constraint::Fill(1),
+            ],
+            None,
+        );
+        let old_rows: Vec<Row<'static>> = vac
+            .oldest_tables
+            .iter()
+            .map(|t| {
+                Row::new(vec![
+                    Cell::from(format_count(t.xid_age as f64)),
+                    Cell::from(format_count(t.mxid_age as f64)),
+                    Cell::from(bytes(Some(t.table_size_bytes))),
+                    Cell::from(text::one_line(
+                        &format!("{}.{}", t.schemaname, t.relname),
+                        (old_rect.width as usize).saturating_sub(30),
+                    )),
+                ])
+            })
+            .collect();
+        render_table(
+            old_rect,
+            buf,
+            theme,
+            ["xid age", "mxid age", "size", "table (oldest relfrozenxid)"]
+                .map(String::from)
+                .to_vec(),
+            old_rows,
+            vec![
+                Constraint::Length(8),
+                Constraint::Length(8),
+                Constraint::Length(10),
+                Constraint::Fill(1),
+            ],
+            None,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bar;
+
+    #[test]
+    fn bar_is_bounded_whatever_the_ratio() {
+        assert_eq!(bar(0.5, 4), "██░░");
+        assert_eq!(bar(2.0, 3), "███");
+        assert_eq!(bar(-1.0, 2), "░░");
+        assert_eq!(bar(f64::NAN, 2), "░░");
+    }
+}
