@@ -15,11 +15,13 @@
 //! * [`sample`]: the typed samples the collectors send.
 //! * [`model`]: the only place samples become state: rates, history, alerts, snapshot JSON.
 //! * [`tui`]: the ratatui front-end; it reads the model and never touches a connection.
+//! * [`app`]: the wiring of sessions, workers and store, shared by the commands and tests.
 //! * [`cluster`]: throwaway PostgreSQL clusters (primary + standby) for tests and the demo.
 //! * [`demo`]: `pgvitals demo`, a cluster with a bounded workload and the dashboard on it.
 //!
 //! Dependency rule: `collect` → `sample`; `model` → `sample`; `tui` → `model`.
 
+pub mod app;
 pub mod cluster;
 pub mod collect;
 pub mod config;

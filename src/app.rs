@@ -1,0 +1,131 @@
+//! Wiring: sessions and workers for a list of servers, feeding a [`Store`]. Used by `main`
+//! (dashboard, snapshot, demo) and by the tests, so both run the same code.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::collect::session::{self, AnyCollector, Session, Timing};
+use crate::collect::{Area, Command, LinkEvent, Update};
+use crate::config::Config;
+use crate::conninfo::ConnSpec;
+use crate::model::Store;
+
+/// Workers running for every server; the screen takes the receiving ends.
+pub struct Running {
+    /// A store with one (empty) server state per spec, in order.
+    pub store: Store,
+    pub updates: mpsc::Receiver<Update>,
+    pub commands: mpsc::Sender<Command>,
+    /// The fast poll interval; the workers follow changes.
+    pub interval: watch::Sender<Duration>,
+}
+
+fn timing(config: &Config) -> Timing {
+    Timing {
+        query_timeout: config.query_timeout,
+        slow_interval: config.slow_interval,
+    }
+}
+
+fn new_store(specs: &[ConnSpec], config: &Config) -> Store {
+    Store::new(
+        specs.iter().map(ConnSpec::label).collect(),
+        config.thresholds.clone(),
+        config.interval,
+        config.slow_interval,
+        SystemTime::now(),
+    )
+}
+
+/// Start the workers of every server (connections are made lazily by the workers).
+///
+/// Errors: a TLS configuration that cannot be built for a server (message names it).
+pub fn start_workers(specs: &[ConnSpec], config: &Config) -> Result<Running, String> {
+    let store = new_store(specs, config);
+    let (update_tx, update_rx) = mpsc::channel(256);
+    let (interval_tx, interval_rx) = watch::channel(config.interval);
+    let (command_tx, mut command_rx) = mpsc::channel::<Command>(8);
+    let mut per_server = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let session = Arc::new(
+            Session::new(spec, timing(config))
+                .map_err(|e| format!("{}: {}", spec.label(), e.message))?,
+        );
+        let (tx, rx) = mpsc::channel(8);
+        per_server.push(tx);
+        session::spawn_server(i, session, update_tx.clone(), interval_rx.clone(), rx);
+    }
+    tokio::spawn(async move {
+        while let Some(command) = command_rx.recv().await {
+            let server = match &command {
+                Command::CancelBackend { server, .. }
+                | Command::TerminateBackend { server, .. } => *server,
+            };
+            if let Some(tx) = per_server.get(server) {
+                let _ = tx.send(command).await;
+            }
+        }
+    });
+    Ok(Running {
+        store,
+        updates: update_rx,
+        commands: command_tx,
+        interval: interval_tx,
+    })
+}
+
+/// Two rounds of every area on every server, `config.interval` apart (so rates exist),
+/// applied to a fresh store. Servers are collected concurrently; an unreachable server ends
+/// after its first failed connect.
+///
+/// Errors: a TLS configuration that cannot be built.
+pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store, String> {
+    let mut store = new_store(specs, config);
+    let mut tasks = Vec::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let session = Session::new(spec, timing(config))
+            .map_err(|e| format!("{}: {}", spec.label(), e.message))?;
+        let interval = config.interval;
+        tasks.push(tokio::spawn(async move {
+            let mut collectors: Vec<(Area, AnyCollector)> = Area::ALL
+                .into_iter()
+                .map(|a| (a, AnyCollector::new(a)))
+                .collect();
+            let mut updates = Vec::new();
+            'rounds: for round in 0..2 {
+                if round == 1 {
+                    tokio::time::sleep(interval).await;
+                }
+                for (area, collector) in &mut collectors {
+                    let got = session::poll_once(i, *area, &session, collector).await;
+                    let down = got.iter().any(|u| {
+                        matches!(
+                            u,
+                            Update::Link {
+                                event: LinkEvent::Down { .. },
+                                ..
+                            }
+                        )
+                    });
+                    updates.extend(got);
+                    if down {
+                        break 'rounds;
+                    }
+                }
+            }
+            updates
+        }));
+    }
+    for task in tasks {
+        let updates = task
+            .await
+            .map_err(|e| format!("a collection task failed: {e}"))?;
+        for update in updates {
+            store.apply(update, SystemTime::now());
+        }
+    }
+    store.tick(SystemTime::now());
+    Ok(store)
+}

@@ -1,0 +1,400 @@
+//! The whole collection pipeline (sessions, workers' polls, model, alerts, snapshot JSON)
+//! against the shared primary and standby.
+
+use std::time::Duration;
+
+use pgvitals::app::take_snapshot;
+use pgvitals::collect::Area;
+use pgvitals::config::{Config, Rule};
+use pgvitals::conninfo::ConnSpec;
+use pgvitals::model::{ServerState, Severity, snapshot};
+use pgvitals::sample::ServerRole;
+
+use crate::common::{connect, primary, standby, unique};
+
+fn spec(conninfo: &str) -> ConnSpec {
+    ConnSpec::parse(conninfo).expect("the harness conninfo parses")
+}
+
+fn config(interval_ms: u64, thresholds: &str) -> Config {
+    let mut c = Config::parse(thresholds).expect("test thresholds parse");
+    c.interval = Duration::from_millis(interval_ms);
+    c
+}
+
+fn alert<'a>(server: &'a ServerState, rule: Rule, subject: &str) -> Option<Severity> {
+    server.alerts.severity_of(rule, subject)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_of_primary_and_standby_has_every_area_with_real_numbers() {
+    let specs = [
+        spec(&primary().conninfo("postgres")),
+        spec(&standby().conninfo("postgres")),
+    ];
+    let store = take_snapshot(&specs, &config(500, ""))
+        .await
+        .expect("snapshot runs");
+    assert_eq!(store.servers.len(), 2);
+    let (p, s) = (&store.servers[0], &store.servers[1]);
+    for server in [p, s] {
+        for area in Area::ALL {
+            let st = server.area(area);
+            assert!(
+                st.error.is_none(),
+                "{} {}: {:?}",
+                server.label,
+                area.key(),
+                st.error
+            );
+            assert!(
+                st.sample.is_some(),
+                "{} {} has no sample",
+                server.label,
+                area.key()
+            );
+        }
+    }
+    assert_eq!(p.role(), Some(ServerRole::Primary));
+    assert_eq!(s.role(), Some(ServerRole::Standby));
+    // two rounds: rates exist
+    assert!(
+        p.server().and_then(|x| x.xact_per_s).is_some(),
+        "no xact rate"
+    );
+    assert!(p.interval_hit_ratio().is_some() || p.cache().is_some());
+    // the primary sees its standby; the standby sees its own receiver
+    let repl = p.replication().expect("replication sample");
+    assert!(!repl.standbys.is_empty(), "primary lists no standby");
+    let own = s
+        .replication()
+        .and_then(|r| r.standby_status.clone())
+        .expect("standby status");
+    assert_eq!(own.wal_receiver_status.as_deref(), Some("streaming"));
+
+    let doc = snapshot::document(&store);
+    let list = doc.as_array().expect("two servers make an array");
+    for server in list {
+        for key in [
+            "server",
+            "activity",
+            "statements",
+            "cache",
+            "replication",
+            "unused_indexes",
+            "vacuum",
+            "alerts",
+        ] {
+            assert!(server.get(key).is_some(), "missing {key}");
+        }
+        assert!(server["server"]["target"].as_str().is_some());
+        assert!(
+            server["vacuum"]["databases"][0]["xid_age"]
+                .as_i64()
+                .is_some()
+        );
+        assert!(server["activity"]["max_connections"].as_i64().is_some());
+    }
+    assert_eq!(list[0]["server"]["role"], "primary");
+    assert_eq!(list[1]["server"]["role"], "standby");
+    assert!(snapshot::exit_code(&store) <= 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_alerts_fire_for_the_sessions_that_deserve_them_and_clear() {
+    let thresholds = r#"
+        [thresholds.idle_in_transaction]
+        warning = "1s"
+        critical = "1h"
+        [thresholds.blocked]
+        warning = "1s"
+        critical = "1h"
+        [thresholds.long_query]
+        warning = "1s"
+        critical = "1h"
+        [thresholds.connections]
+        warning = 1
+        critical = 100
+    "#;
+    let db = unique("alerts");
+    let admin = connect(primary(), "postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let setup = connect(primary(), &db).await;
+    setup
+        .batch_execute("CREATE TABLE t (id int PRIMARY KEY, v int); INSERT INTO t VALUES (1, 0);")
+        .await
+        .expect("setup");
+
+    let holder = connect(primary(), &db).await;
+    holder
+        .batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 1;")
+        .await
+        .expect("hold");
+    let holder_pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let waiter = connect(primary(), &db).await;
+    let waiter_pid: i32 = waiter
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let wait = tokio::spawn(async move {
+        let _ = waiter
+            .execute("UPDATE t SET v = v + 1 WHERE id = 1", &[])
+            .await;
+        waiter
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let cfg = config(300, thresholds);
+    let specs = [spec(&primary().conninfo(&db))];
+    let store = take_snapshot(&specs, &cfg).await.expect("snapshot");
+    let server = &store.servers[0];
+    assert_eq!(
+        alert(
+            server,
+            Rule::IdleInTransaction,
+            &format!("pid {holder_pid}")
+        ),
+        Some(Severity::Warning),
+        "alerts: {:?}",
+        server.alerts.active.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        alert(server, Rule::Blocked, &format!("pid {waiter_pid}")),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        alert(server, Rule::LongQuery, &format!("pid {waiter_pid}")),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        alert(server, Rule::Connections, "server"),
+        Some(Severity::Warning)
+    );
+    let blocked = server
+        .alerts
+        .active
+        .values()
+        .find(|a| a.alert.rule == Rule::Blocked)
+        .expect("blocked alert");
+    assert!(
+        blocked.alert.message.contains(&holder_pid.to_string()),
+        "{}",
+        blocked.alert.message
+    );
+    assert_eq!(snapshot::exit_code(&store), 1);
+
+    // clear: commit the holder, the waiter finishes
+    holder.batch_execute("COMMIT").await.expect("commit");
+    let _waiter = wait.await.expect("waiter");
+    let store = take_snapshot(&specs, &cfg).await.expect("snapshot");
+    let server = &store.servers[0];
+    assert_eq!(
+        alert(
+            server,
+            Rule::IdleInTransaction,
+            &format!("pid {holder_pid}")
+        ),
+        None
+    );
+    assert_eq!(
+        alert(server, Rule::Blocked, &format!("pid {waiter_pid}")),
+        None
+    );
+    drop(setup);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_and_replication_alerts_fire_and_clear() {
+    let slot = unique("alert_slot");
+    let table = unique("dead");
+    let db = unique("alerts_storage");
+    let admin = connect(primary(), "postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let c = connect(primary(), &db).await;
+    c.batch_execute(&format!(
+        "CREATE TABLE {table} (id int PRIMARY KEY, v int) WITH (autovacuum_enabled = false);
+         INSERT INTO {table} SELECT i, 0 FROM generate_series(1, 20000) i;
+         UPDATE {table} SET v = 1;
+         SELECT pg_create_physical_replication_slot('{slot}', true);
+         CREATE TABLE {table}_wal AS SELECT i, repeat('x', 100) AS f FROM generate_series(1, 20000) i;"
+    ))
+    .await
+    .expect("setup");
+    // a backend flushes its statistics at exit for sure (PostgreSQL 15+ may hold them up to
+    // 10 s in an idle session): close it
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let thresholds = r#"
+        [thresholds.dead_tuples]
+        warning = 0.3
+        critical = 0.9
+        min = 100
+        [thresholds.slot_retained_wal]
+        warning = "1kB"
+        critical = "100GB"
+        [thresholds.inactive_slot]
+        min = "1kB"
+        [thresholds.xid_age]
+        warning = 1
+        critical = 2000000000
+    "#;
+    let cfg = config(300, thresholds);
+    let specs = [spec(&primary().conninfo(&db))];
+    let store = take_snapshot(&specs, &cfg).await.expect("snapshot");
+    let server = &store.servers[0];
+    let keys: Vec<_> = server.alerts.active.keys().collect();
+    assert_eq!(
+        alert(server, Rule::DeadTuples, &format!("table public.{table}")),
+        Some(Severity::Warning),
+        "{keys:?} {:?} {:?}",
+        server.vacuum().map(|v| &v.dead_tuples),
+        server.area(Area::Vacuum).error
+    );
+    assert_eq!(
+        alert(server, Rule::SlotRetainedWal, &format!("slot {slot}")),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        alert(server, Rule::InactiveSlot, &format!("slot {slot}")),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        alert(server, Rule::XidAge, &format!("database {db}")),
+        Some(Severity::Warning)
+    );
+
+    let c = connect(primary(), &db).await;
+    // TRUNCATE, not VACUUM: other tests' open transactions and the standby's feedback may
+    // hold the xmin horizon, and VACUUM would then keep the dead tuples
+    c.batch_execute(&format!("TRUNCATE {table}"))
+        .await
+        .expect("truncate");
+    c.batch_execute(&format!("SELECT pg_drop_replication_slot('{slot}')"))
+        .await
+        .expect("drop slot");
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let store = take_snapshot(&specs, &cfg).await.expect("snapshot");
+    let server = &store.servers[0];
+    assert_eq!(
+        alert(server, Rule::DeadTuples, &format!("table public.{table}")),
+        None
+    );
+    assert_eq!(
+        alert(server, Rule::SlotRetainedWal, &format!("slot {slot}")),
+        None
+    );
+    assert_eq!(
+        alert(server, Rule::InactiveSlot, &format!("slot {slot}")),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_reset_between_samples_gives_no_negative_rates() {
+    use pgvitals::collect::session::{AnyCollector, Session, Timing, poll_once};
+    use pgvitals::collect::{Sample, Update};
+    use pgvitals::model::Store;
+    use std::time::SystemTime;
+
+    let db = unique("reset");
+    let admin = connect(primary(), "postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let c = connect(primary(), &db).await;
+    c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .await
+        .expect("extension");
+    let marker = unique("resetme");
+    let q = format!("SELECT count(*) AS {marker} FROM generate_series(1, 10)");
+    for _ in 0..50 {
+        c.query(q.as_str(), &[]).await.expect("run");
+    }
+
+    let s = spec(&primary().conninfo(&db));
+    let session = Session::new(&s, Timing::default()).expect("session");
+    let mut collector = AnyCollector::new(Area::Statements);
+    let mut store = Store::new(
+        vec![s.label()],
+        Default::default(),
+        Duration::from_secs(1),
+        Duration::from_secs(60),
+        SystemTime::now(),
+    );
+    for u in poll_once(0, Area::Statements, &session, &mut collector).await {
+        store.apply(u, SystemTime::now());
+    }
+    let find = |store: &Store| {
+        store.servers[0].statements().and_then(|st| {
+            st.statements
+                .iter()
+                .find(|x| x.query.as_deref().is_some_and(|t| t.contains(&marker)))
+                .cloned()
+        })
+    };
+    let before = find(&store).expect("the statement is listed");
+    assert!(before.calls >= 50);
+
+    // reset only this statement's entry (other tests share the server), run it 3 more times
+    c.query(
+        "SELECT pg_stat_statements_reset($1::oid, $2::oid, $3::bigint)",
+        &[&before.userid, &before.dbid, &before.queryid],
+    )
+    .await
+    .expect("reset one entry");
+    for _ in 0..3 {
+        c.query(q.as_str(), &[]).await.expect("run");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for u in poll_once(0, Area::Statements, &session, &mut collector).await {
+        if let Update::Sample { sample, .. } = &u {
+            assert!(matches!(**sample, Sample::Statements(_)));
+        }
+        store.apply(u, SystemTime::now());
+    }
+    let after = find(&store).expect("still listed");
+    assert!(after.calls < before.calls, "the counter went backwards");
+    assert_eq!(
+        after.calls_per_s, None,
+        "a reset must start a fresh baseline"
+    );
+    for st in store.servers[0]
+        .statements()
+        .map(|s| s.statements.as_slice())
+        .unwrap_or(&[])
+    {
+        for r in [
+            st.calls_per_s,
+            st.exec_time_ms_per_s,
+            st.rows_per_s,
+            st.shared_blks_read_per_s,
+        ] {
+            assert!(r.is_none_or(|v| v >= 0.0), "negative rate in {st:?}");
+        }
+    }
+    // and the next interval rates against the post-reset baseline
+    for _ in 0..4 {
+        c.query(q.as_str(), &[]).await.expect("run");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for u in poll_once(0, Area::Statements, &session, &mut collector).await {
+        store.apply(u, SystemTime::now());
+    }
+    let next = find(&store).expect("still listed");
+    let rate = next.calls_per_s.expect("a rate after the new baseline");
+    assert!(rate > 0.0);
+}
