@@ -109,7 +109,9 @@ async fn a_lock_chain_shows_who_blocks_whom() {
 async fn idle_in_transaction_has_a_transaction_age_and_we_are_not_listed() {
     let d = connect(primary(), "postgres").await;
     let pid_d = pid_of(&d).await;
-    d.batch_execute("BEGIN; SELECT 1").await.expect("open transaction");
+    d.batch_execute("BEGIN; SELECT 1")
+        .await
+        .expect("open transaction");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let m = monitor(primary(), "postgres").await;
@@ -140,7 +142,10 @@ async fn idle_in_transaction_has_a_transaction_age_and_we_are_not_listed() {
         .iter()
         .filter(|s| s.backend_type == "client backend")
         .count() as i32;
-    assert!(listed_clients < sample.client_backends, "ours is not listed");
+    assert!(
+        listed_clients < sample.client_backends,
+        "ours is not listed"
+    );
     // Background processes are listed with their type and no state.
     let checkpointer = sample
         .sessions
@@ -244,7 +249,9 @@ async fn an_unprivileged_role_sees_insufficient_privilege() {
     .expect("pool");
     let client = pool.get().await.expect("client");
     let m = Monitor {
-        facts: pgvitals::collect::probe::probe(&client).await.expect("probe"),
+        facts: pgvitals::collect::probe::probe(&client)
+            .await
+            .expect("probe"),
         client,
     };
     assert_eq!(m.facts.current_user, facts.current_user);

@@ -55,7 +55,9 @@ async fn reading_a_table_larger_than_shared_buffers_shows_misses() {
         .map(|t| t.heap_blks_read)
         .unwrap_or(0);
 
-    w.batch_execute("SELECT count(*) FROM big").await.expect("seq scan");
+    w.batch_execute("SELECT count(*) FROM big")
+        .await
+        .expect("seq scan");
     let blocks = bytes / i64::from(m.facts.block_size);
     let mut after = collector.collect(&m.ctx()).await.expect("sample");
     for _ in 0..50 {

@@ -137,7 +137,10 @@ pub fn create_role(prefix: &str) -> DropRole {
 async fn probe_sees_an_old_extension_and_a_plain_role() {
     let db = create_db("probe_old");
     primary()
-        .psql(&db.name, "CREATE EXTENSION pg_stat_statements VERSION '1.8'")
+        .psql(
+            &db.name,
+            "CREATE EXTENSION pg_stat_statements VERSION '1.8'",
+        )
         .expect("old extension");
     let m = monitor(primary(), &db.name).await;
     let pgss = m.facts.pgss.clone().expect("installed");

@@ -29,9 +29,13 @@ async fn xact_commit_grows_and_the_size_runs_on_the_slow_timer() {
 
     let w = connect(primary(), "postgres").await;
     for _ in 0..5 {
-        w.batch_execute("BEGIN; SELECT 1; COMMIT").await.expect("xact");
+        w.batch_execute("BEGIN; SELECT 1; COMMIT")
+            .await
+            .expect("xact");
     }
-    w.batch_execute("BEGIN; SELECT 1; ROLLBACK").await.expect("rollback");
+    w.batch_execute("BEGIN; SELECT 1; ROLLBACK")
+        .await
+        .expect("rollback");
     // Backends report their counters when idle, at most once a second.
     let mut second = collector.collect(&m.ctx()).await.expect("second sample");
     for _ in 0..50 {

@@ -1,0 +1,369 @@
+//! Live tests of the statements collector: a slow statement and its text fetched once, our
+//! own statements left out, old extension versions, a missing or not preloaded extension, and
+//! a text that does not convert to UTF-8.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use pgvitals::cluster::{Cluster, ClusterOptions};
+use pgvitals::collect::ErrorKind;
+use pgvitals::collect::statements::{StatementsCollector, is_own_text};
+use pgvitals::sample::StatementsSample;
+
+use crate::common::{connect, primary, unique};
+use crate::probe::{DropDb, create_db, monitor};
+
+/// Tests that need readable texts and the one that makes them unreadable (an SQL_ASCII entry
+/// holding bytes that are not UTF-8 breaks `pg_stat_statements(true)` for the whole cluster)
+/// take turns.
+static TEXTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn dbid(name: &str) -> u32 {
+    let c = connect(primary(), "postgres").await;
+    c.query_one("SELECT oid FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .expect("dbid")
+        .get(0)
+}
+
+fn keys_are_unique(sample: &StatementsSample) {
+    let keys: HashSet<_> = sample
+        .statements
+        .iter()
+        .map(|s| (s.userid, s.dbid, s.queryid, s.toplevel))
+        .collect();
+    assert_eq!(keys.len(), sample.statements.len(), "one row per key");
+}
+
+#[tokio::test]
+async fn a_slow_statement_tops_the_list_and_its_text_is_fetched_once() {
+    let _turn = TEXTS.lock().await;
+    let db = create_db("stmt_slow");
+    let oid = dbid(&db.name).await;
+    let w = connect(primary(), &db.name).await;
+    w.batch_execute("CREATE TABLE quick (id int); INSERT INTO quick VALUES (1)")
+        .await
+        .expect("setup");
+    for _ in 0..4 {
+        w.batch_execute("SELECT pg_sleep(0.3) /* slow \u{1} one */")
+            .await
+            .expect("slow");
+        w.batch_execute("SELECT count(*) FROM quick")
+            .await
+            .expect("quick");
+    }
+
+    let m = monitor(primary(), "postgres").await;
+    let mut collector = StatementsCollector::new();
+    let first = collector.collect(&m.ctx()).await.expect("first sample");
+    assert_eq!(first.extension_version, "1.10");
+    assert_eq!(first.extension_schema, "public");
+    assert!(first.stats_reset.is_some_and(|t| t > 0.0));
+    assert!(first.dealloc.is_some());
+    assert_eq!(first.notice, None);
+    keys_are_unique(&first);
+    assert_eq!(collector.text_fetches(), 1);
+
+    let mut ours: Vec<_> = first.statements.iter().filter(|s| s.dbid == oid).collect();
+    ours.sort_by(|a, b| b.mean_exec_time_ms.total_cmp(&a.mean_exec_time_ms));
+    let slow = ours.first().expect("entries of the test database");
+    let text = slow.query.as_deref().expect("the text was fetched");
+    assert!(text.contains("pg_sleep"), "top is the sleep: {text:?}");
+    assert!(
+        text.contains('\u{1}'),
+        "control bytes are kept raw: {text:?}"
+    );
+    assert_eq!(slow.calls, 4);
+    assert!(slow.mean_exec_time_ms >= 290.0, "{slow:?}");
+    assert!(slow.total_exec_time_ms >= 4.0 * 290.0);
+    assert!(slow.total_plan_time_ms.is_some());
+    assert!(slow.toplevel);
+    assert_eq!(slow.datname.as_deref(), Some(db.name.as_str()));
+    assert_eq!(slow.usename.as_deref(), Some("postgres"));
+    assert_eq!(slow.stats_since, None, "1.10 has no stats_since");
+    let quick = ours
+        .iter()
+        .find(|s| s.query.as_deref().is_some_and(|q| q.contains("FROM quick")))
+        .expect("the quick statement");
+    assert_eq!(quick.calls, 4);
+    assert_eq!(quick.rows, 4);
+    assert!(quick.shared_blks_hit + quick.shared_blks_read > 0);
+
+    // Our own queries (the probe, the statements query itself) are not in the sample.
+    assert!(collector.own_keys() >= 1);
+    for s in &first.statements {
+        if let Some(q) = &s.query {
+            assert!(!is_own_text(q), "own statement listed: {q:?}");
+            assert!(!q.contains("pg_stat_statements(false)"), "{q:?}");
+        }
+    }
+
+    // The second poll does not ask for the texts it already has.
+    let slow_key = (slow.userid, slow.dbid, slow.queryid, slow.toplevel);
+    let fetches = collector.text_fetches();
+    let second = collector.collect(&m.ctx()).await.expect("second sample");
+    assert!(
+        collector.text_fetches() == fetches || !collector.last_fetch_keys().contains(&slow_key),
+        "the slow statement's text was fetched again"
+    );
+    if collector.text_fetches() > fetches {
+        // Only keys that are new since the first poll (our own statements query, other tests).
+        let known: HashSet<_> = first
+            .statements
+            .iter()
+            .map(|s| (s.userid, s.dbid, s.queryid, s.toplevel))
+            .collect();
+        assert!(
+            collector
+                .last_fetch_keys()
+                .iter()
+                .all(|k| !known.contains(k))
+        );
+    }
+    let again = second
+        .statements
+        .iter()
+        .find(|s| (s.userid, s.dbid, s.queryid, s.toplevel) == slow_key)
+        .expect("still there");
+    assert_eq!(
+        again.query.as_deref(),
+        Some(text),
+        "text kept from the cache"
+    );
+    // Our statements query ran once by now: its key is known as our own, and absent.
+    assert!(collector.own_keys() >= 2);
+    for s in &second.statements {
+        assert!(!s.query.as_deref().is_some_and(is_own_text));
+    }
+}
+
+#[tokio::test]
+async fn a_database_without_the_extension_says_how_to_fix_it() {
+    let db = create_db("stmt_none");
+    let m = monitor(primary(), &db.name).await;
+    let err = StatementsCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect_err("no extension here");
+    assert_eq!(err.kind, ErrorKind::ExtensionMissing);
+    assert_eq!(
+        err.message,
+        format!(
+            "pg_stat_statements is not installed in database {}",
+            db.name
+        )
+    );
+    assert_eq!(
+        err.fix.as_deref(),
+        Some("CREATE EXTENSION pg_stat_statements;"),
+        "preloaded already: only the CREATE EXTENSION"
+    );
+}
+
+#[tokio::test]
+async fn old_extension_versions_use_their_own_columns() {
+    let db = create_db("stmt_old");
+    primary()
+        .psql(
+            &db.name,
+            "CREATE EXTENSION pg_stat_statements VERSION '1.4'",
+        )
+        .expect("extension 1.4");
+    let w = connect(primary(), &db.name).await;
+    // The same statement top level and nested (track = all): two entries on this server,
+    // one key in the 1.4 view (which has no toplevel column).
+    w.batch_execute(
+        "SELECT 1 AS one; \
+         CREATE FUNCTION nested_one() RETURNS int LANGUAGE plpgsql AS \
+           $$ BEGIN RETURN (SELECT 1 AS one); END $$; \
+         SELECT nested_one()",
+    )
+    .await
+    .expect("workload");
+    let oid = dbid(&db.name).await;
+
+    let mut m = monitor(primary(), &db.name).await;
+    let mut collector = StatementsCollector::new();
+    let s14 = collector.collect(&m.ctx()).await.expect("1.4 sample");
+    assert_eq!(s14.extension_version, "1.4");
+    let notice = s14.notice.clone().expect("older than the server's");
+    assert!(
+        notice.starts_with("pg_stat_statements 1.4 is older than this server's 1."),
+        "{notice}"
+    );
+    assert!(notice.contains("ALTER EXTENSION pg_stat_statements UPDATE"));
+    assert_eq!(s14.stats_reset, None);
+    assert_eq!(s14.dealloc, None);
+    assert!(
+        s14.statements
+            .iter()
+            .all(|s| s.total_plan_time_ms.is_none())
+    );
+    assert!(s14.statements.iter().all(|s| s.toplevel));
+    keys_are_unique(&s14);
+    assert!(s14.statements.iter().any(|s| s.dbid == oid && s.calls > 0));
+
+    primary()
+        .psql(
+            &db.name,
+            "ALTER EXTENSION pg_stat_statements UPDATE TO '1.8'",
+        )
+        .expect("1.8");
+    m.reprobe().await;
+    let s18 = collector.collect(&m.ctx()).await.expect("1.8 sample");
+    assert_eq!(s18.extension_version, "1.8");
+    assert!(
+        s18.statements
+            .iter()
+            .all(|s| s.total_plan_time_ms.is_some())
+    );
+    assert_eq!(s18.stats_reset, None);
+    keys_are_unique(&s18);
+
+    primary()
+        .psql(
+            &db.name,
+            "ALTER EXTENSION pg_stat_statements UPDATE TO '1.9'",
+        )
+        .expect("1.9");
+    m.reprobe().await;
+    let s19 = collector.collect(&m.ctx()).await.expect("1.9 sample");
+    assert_eq!(s19.extension_version, "1.9");
+    assert!(s19.stats_reset.is_some());
+    assert!(s19.dealloc.is_some());
+    keys_are_unique(&s19);
+    // Now the nested and the top-level SELECT 1 are two entries.
+    let ones: Vec<_> = s19
+        .statements
+        .iter()
+        .filter(|s| s.dbid == oid && s.query.as_deref().is_some_and(|q| q.contains("AS one")))
+        .collect();
+    assert!(ones.iter().any(|s| s.toplevel), "{ones:?}");
+    assert!(ones.iter().any(|s| !s.toplevel), "{ones:?}");
+}
+
+/// Removes a database's pg_stat_statements entries and then the database.
+struct ResetAndDrop {
+    db: DropDb,
+}
+
+impl Drop for ResetAndDrop {
+    fn drop(&mut self) {
+        let _ = primary().psql(
+            "postgres",
+            &format!(
+                "SELECT pg_stat_statements_reset(0, oid, 0) FROM pg_database WHERE datname = '{}'",
+                self.db.name
+            ),
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_text_that_is_not_utf8_does_not_fail_the_sample() {
+    let _turn = TEXTS.lock().await;
+    let name = unique("stmt_ascii");
+    primary()
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' \
+                 TEMPLATE template0"
+            ),
+        )
+        .expect("SQL_ASCII database");
+    let guard = ResetAndDrop {
+        db: DropDb { name: name.clone() },
+    };
+    let oid = dbid(&name).await;
+    // A nested statement whose text holds the byte 0xE9 ("caf\xe9"), valid in SQL_ASCII.
+    let w = connect(primary(), &name).await;
+    w.batch_execute(
+        "SET pg_stat_statements.track = 'all'; \
+         DO $$ BEGIN EXECUTE convert_from('\\x53454c45435420312041532022636166e97822'::bytea, \
+         'SQL_ASCII'); END $$",
+    )
+    .await
+    .expect("the nested statement");
+
+    let m = monitor(primary(), "postgres").await;
+    let mut collector = StatementsCollector::new();
+    let sample = collector
+        .collect(&m.ctx())
+        .await
+        .expect("the numbers still arrive");
+    let notice = sample.notice.clone().expect("a notice about the texts");
+    assert!(notice.contains("query texts unavailable"), "{notice}");
+    assert!(
+        sample
+            .statements
+            .iter()
+            .any(|s| s.dbid == oid && !s.toplevel)
+    );
+    assert!(sample.statements.iter().all(|s| s.query.is_none()));
+    // Not retried on every poll.
+    let fetches = collector.text_fetches();
+    let again = collector.collect(&m.ctx()).await.expect("second sample");
+    assert_eq!(collector.text_fetches(), fetches);
+    assert!(
+        again
+            .notice
+            .is_some_and(|n| n.contains("query texts unavailable"))
+    );
+
+    drop(w);
+    drop(guard);
+    // With the entry gone, a new collector reads texts again.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let fresh = StatementsCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("sample");
+    assert_eq!(fresh.notice, None);
+    assert!(fresh.statements.iter().any(|s| s.query.is_some()));
+}
+
+#[test]
+fn an_extension_that_is_not_preloaded_says_so() {
+    let cluster = Cluster::start(ClusterOptions {
+        extra_conf: vec!["shared_preload_libraries = ''".to_string()],
+        ..ClusterOptions::default()
+    })
+    .expect("a cluster without pg_stat_statements preloaded");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let m = monitor(&cluster.primary, "postgres").await;
+        assert!(!m.facts.pgss_preloaded);
+        assert!(m.facts.pgss.is_some(), "created, just not loaded");
+        let err = StatementsCollector::new()
+            .collect(&m.ctx())
+            .await
+            .expect_err("not preloaded");
+        assert_eq!(err.kind, ErrorKind::NotPreloaded);
+        assert_eq!(err.sqlstate.as_deref(), Some("55000"));
+        assert!(
+            err.fix
+                .as_deref()
+                .is_some_and(|f| f.contains("shared_preload_libraries"))
+        );
+
+        // And a database without it gets both halves of the fix.
+        m.client
+            .batch_execute("CREATE DATABASE nopgss")
+            .await
+            .expect("database");
+        let other = monitor(&cluster.primary, "nopgss").await;
+        let err = StatementsCollector::new()
+            .collect(&other.ctx())
+            .await
+            .expect_err("missing");
+        assert_eq!(err.kind, ErrorKind::ExtensionMissing);
+        assert_eq!(
+            err.fix.as_deref(),
+            Some(
+                "CREATE EXTENSION pg_stat_statements; and add pg_stat_statements to \
+                 shared_preload_libraries, then restart"
+            )
+        );
+    });
+}
