@@ -1,5 +1,246 @@
-//! The `pgvitals` command line (being wired up; see the lead's notes).
-fn main() {
-    eprintln!("pgvitals: the command line is being wired up");
-    std::process::exit(3);
+//! The `pgvitals` command line: the dashboard (default), `snapshot` and `demo`.
+//!
+//! Exit status (Nagios convention, so `snapshot` can serve as a check): 0 ok, 1 a warning
+//! alert, 2 a critical alert, 3 unknown (could not collect, bad arguments, bad config).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use pgvitals::app::{start_workers, take_snapshot};
+use pgvitals::config::Config;
+use pgvitals::conninfo::ConnSpec;
+use pgvitals::model::snapshot;
+
+/// Exit status for "unknown": could not collect, bad arguments or config.
+const EXIT_UNKNOWN: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pgvitals",
+    version,
+    about = "Live health dashboard for PostgreSQL: statements, activity, cache, replication, unused indexes, vacuum",
+    args_conflicts_with_subcommands = true,
+    after_help = "CONNINFO is a URI (postgresql://user@host:5432/db?sslmode=require) or keyword/value \
+string (\"host=db1 port=5432 dbname=app\"); none means the libpq defaults and PG* environment \
+variables. Give several to watch a primary and its standbys side by side.\n\nExit status: 0 ok, \
+1 warning alert, 2 critical alert, 3 unknown (could not collect, bad arguments)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+    #[command(flatten)]
+    watch: WatchArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Sub {
+    /// Take two samples --interval apart and print them as JSON (one object per server, an
+    /// array for several); the exit status is the worst alert's.
+    Snapshot(WatchArgs),
+    /// Start a throwaway local primary and standby with a demo workload and watch them;
+    /// everything is removed on quit.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct WatchArgs {
+    /// Servers to watch (URI or keyword/value connection strings).
+    #[arg(value_name = "CONNINFO")]
+    conninfo: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CommonArgs {
+    /// Poll interval, like 500ms, 2s, 1m [default: 2s, or the config file's].
+    #[arg(short, long, value_parser = parse_duration)]
+    interval: Option<Duration>,
+    /// Config file [default: $XDG_CONFIG_HOME/pgvitals/config.toml when present].
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// statement_timeout of the monitoring session [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    query_timeout: Option<Duration>,
+    /// Allow cancelling / terminating backends (c / k), each after a confirmation.
+    #[arg(long)]
+    enable_actions: bool,
+    /// Write a log (connections, errors, actions) to this file.
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct DemoArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Stop the demo workload after this long (the dashboard stays) [default: 30m].
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    workload_for: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e} (write it like 500ms, 2s, 1m)"))?;
+    if d < Duration::from_millis(100) {
+        return Err("must be at least 100ms".into());
+    }
+    Ok(d)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let code = match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+                _ => EXIT_UNKNOWN,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pgvitals: {}", one_line(&format!("{e:#}")));
+            ExitCode::from(EXIT_UNKNOWN)
+        }
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    match cli.command {
+        None => runtime.block_on(dashboard(cli.watch)),
+        Some(Sub::Snapshot(args)) => runtime.block_on(snapshot_cmd(args)),
+        Some(Sub::Demo(args)) => runtime.block_on(demo(args)),
+    }
+}
+
+/// Config file merged with the command line.
+fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
+    let mut config = Config::load(common.config.as_deref())?;
+    if let Some(i) = common.interval {
+        config.interval = i;
+    }
+    if let Some(t) = common.query_timeout {
+        config.query_timeout = t;
+    }
+    Ok(config)
+}
+
+fn parse_specs(args: &[String]) -> anyhow::Result<Vec<ConnSpec>> {
+    let specs = if args.is_empty() {
+        vec![ConnSpec::from_env()?]
+    } else {
+        args.iter()
+            .map(|a| ConnSpec::parse(a))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    for spec in &specs {
+        for w in &spec.warnings {
+            eprintln!("pgvitals: warning: {w}");
+        }
+    }
+    Ok(specs)
+}
+
+fn init_log(
+    path: Option<&PathBuf>,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    let Some(path) = path else { return Ok(None) };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open log file {}", path.display()))?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PGVITALS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    Ok(Some(guard))
+}
+
+fn ui_options(common: &CommonArgs) -> pgvitals::tui::UiOptions {
+    pgvitals::tui::UiOptions {
+        actions_enabled: common.enable_actions,
+        color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    }
+}
+
+async fn dashboard(args: WatchArgs) -> anyhow::Result<u8> {
+    let config = load_config(&args.common)?;
+    let specs = parse_specs(&args.conninfo)?;
+    let _log = init_log(args.common.log.as_ref())?;
+    let running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    pgvitals::tui::run(
+        running.store,
+        running.updates,
+        running.commands,
+        running.interval,
+        ui_options(&args.common),
+    )
+    .await?;
+    Ok(0)
+}
+
+async fn snapshot_cmd(args: WatchArgs) -> anyhow::Result<u8> {
+    let config = load_config(&args.common)?;
+    let specs = parse_specs(&args.conninfo)?;
+    let _log = init_log(args.common.log.as_ref())?;
+    let store = take_snapshot(&specs, &config)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let doc = snapshot::document(&store);
+    println!("{}", serde_json::to_string_pretty(&doc)?);
+    for server in &store.servers {
+        if let pgvitals::model::Link::Down { error, .. } = &server.link {
+            eprintln!("pgvitals: {}: {}", server.label, one_line(&error.message));
+        }
+    }
+    Ok(snapshot::exit_code(&store) as u8)
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
+    let config = load_config(&args.common)?;
+    let _log = init_log(args.common.log.as_ref())?;
+    eprintln!("pgvitals demo: starting a throwaway PostgreSQL primary and standby...");
+    let demo = pgvitals::demo::Demo::start(args.workload_for)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let specs = demo
+        .conninfos()
+        .iter()
+        .map(|c| ConnSpec::parse(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    let result = pgvitals::tui::run(
+        running.store,
+        running.updates,
+        running.commands,
+        running.interval,
+        ui_options(&args.common),
+    )
+    .await;
+    demo.stop().await;
+    result?;
+    Ok(0)
 }
