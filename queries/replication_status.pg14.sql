@@ -12,8 +12,9 @@
 --   replay_lag_bytes int8 (receive - replay, bytes, never negative),
 --   last_replay_age_s float8 (seconds since pg_last_xact_replay_timestamp()),
 --   replay_paused bool (pause requested or paused), wal_receiver_status text
---   (NULL: no WAL receiver runs), sender_host text, sender_port int4,
---   last_msg_receipt_age_s float8 (seconds)
+--   (NULL: no WAL receiver runs, or hidden without pg_read_all_stats), sender_host text,
+--   sender_port int4, last_msg_receipt_age_s float8 (seconds), wal_receiver_running bool
+--   (a WAL receiver process exists; its pid is visible to every role)
 /* pgvitals */
 SELECT extract(epoch FROM now())::float8 AS collected_at,
        r.in_recovery,
@@ -30,6 +31,7 @@ SELECT extract(epoch FROM now())::float8 AS collected_at,
        w.status::text AS wal_receiver_status,
        w.sender_host::text AS sender_host,
        w.sender_port::int4 AS sender_port,
-       extract(epoch FROM now() - w.last_msg_receipt_time)::float8 AS last_msg_receipt_age_s
+       extract(epoch FROM now() - w.last_msg_receipt_time)::float8 AS last_msg_receipt_age_s,
+       (w.pid IS NOT NULL) AS wal_receiver_running
   FROM (SELECT pg_is_in_recovery() AS in_recovery) r
   LEFT JOIN pg_stat_wal_receiver w ON r.in_recovery AND w.pid IS NOT NULL

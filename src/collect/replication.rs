@@ -63,7 +63,8 @@ impl ReplicationCollector {
                 sender_port: get(row, "sender_port")?,
                 last_msg_receipt_age_s: get(row, "last_msg_receipt_age_s")?,
             };
-            let (lag_state, replay_lag_s) = standby_lag_state(&status);
+            let receiver_running: bool = get(row, "wal_receiver_running")?;
+            let (lag_state, replay_lag_s) = standby_lag_state(&status, receiver_running);
             status.lag_state = lag_state.to_string();
             status.replay_lag_s = replay_lag_s;
             Some(status)
@@ -149,14 +150,19 @@ pub fn walsender_lag_state(standby: &Standby) -> &'static str {
 
 /// `lag_state` and `replay_lag_s` of a standby's own status, in this order:
 /// * `paused` when replay is paused (or a pause is requested);
-/// * `disconnected` when no WAL receiver is streaming: a broken link must not read as zero lag;
+/// * `disconnected` when no WAL receiver is streaming: a broken link must not read as zero lag
+///   (`receiver_running` with no status means the role may not see the status, without
+///   pg_read_all_stats: the link is then taken as up rather than raising a false alarm);
 /// * `idle` when everything received is replayed (`replay_lag_bytes` 0 or unknown): an idle
 ///   primary must not read as growing lag, so `replay_lag_s` is `None`;
 /// * `replaying` otherwise.
 ///
 /// `replay_lag_s` is `now - pg_last_xact_replay_timestamp()` (`last_replay_age_s`) whenever
 /// there is received WAL left to replay (paused, disconnected or replaying), else `None`.
-pub fn standby_lag_state(status: &StandbyStatus) -> (&'static str, Option<f64>) {
+pub fn standby_lag_state(
+    status: &StandbyStatus,
+    receiver_running: bool,
+) -> (&'static str, Option<f64>) {
     let pending = status.replay_lag_bytes.is_some_and(|b| b > 0);
     let replay_lag_s = if pending {
         status.last_replay_age_s
@@ -165,7 +171,10 @@ pub fn standby_lag_state(status: &StandbyStatus) -> (&'static str, Option<f64>) 
     };
     let state = if status.replay_paused {
         "paused"
-    } else if status.wal_receiver_status.as_deref() != Some("streaming") {
+    } else if !match status.wal_receiver_status.as_deref() {
+        Some(s) => s == "streaming",
+        None => receiver_running,
+    } {
         "disconnected"
     } else if !pending {
         "idle"
@@ -206,7 +215,7 @@ mod tests {
         assert_eq!(walsender_lag_state(&Standby::default()), "catching_up");
     }
 
-    fn status(paused: bool, receiver: Option<&str>, lag_bytes: Option<i64>) -> StandbyStatus {
+    fn status_of(paused: bool, receiver: Option<&str>, lag_bytes: Option<i64>) -> StandbyStatus {
         StandbyStatus {
             replay_lag_bytes: lag_bytes,
             last_replay_age_s: Some(42.0),
@@ -219,31 +228,36 @@ mod tests {
     #[test]
     fn standby_states() {
         assert_eq!(
-            standby_lag_state(&status(false, Some("streaming"), Some(0))),
+            standby_lag_state(&status_of(false, Some("streaming"), Some(0)), true),
             ("idle", None)
         );
         assert_eq!(
-            standby_lag_state(&status(false, Some("streaming"), Some(100))),
+            standby_lag_state(&status_of(false, Some("streaming"), Some(100)), true),
             ("replaying", Some(42.0))
         );
         assert_eq!(
-            standby_lag_state(&status(true, Some("streaming"), Some(100))),
+            standby_lag_state(&status_of(true, Some("streaming"), Some(100)), true),
             ("paused", Some(42.0))
         );
         assert_eq!(
-            standby_lag_state(&status(true, Some("streaming"), Some(0))),
+            standby_lag_state(&status_of(true, Some("streaming"), Some(0)), true),
             ("paused", None)
         );
         assert_eq!(
-            standby_lag_state(&status(false, None, Some(0))),
+            standby_lag_state(&status_of(false, None, Some(0)), false),
             ("disconnected", None)
         );
+        // Status hidden from an unprivileged role while a receiver runs.
         assert_eq!(
-            standby_lag_state(&status(false, Some("waiting"), Some(5))),
+            standby_lag_state(&status_of(false, None, Some(10)), true),
+            ("replaying", Some(42.0))
+        );
+        assert_eq!(
+            standby_lag_state(&status_of(false, Some("waiting"), Some(5)), true),
             ("disconnected", Some(42.0))
         );
         assert_eq!(
-            standby_lag_state(&status(false, Some("streaming"), None)),
+            standby_lag_state(&status_of(false, Some("streaming"), None), true),
             ("idle", None)
         );
     }

@@ -303,13 +303,47 @@ async fn promoted_standby_reads_as_primary_on_the_same_connection() {
     let before = poll(&mon).await;
     assert_eq!(before.role, ServerRole::Standby);
 
+    assert_eq!(
+        before
+            .standby_status
+            .as_ref()
+            .map(|st| st.lag_state.as_str()),
+        Some("idle"),
+        "{before:?}"
+    );
+
+    // The upstream goes away: the standby must read "disconnected", never zero lag.
     let cluster = tokio::task::spawn_blocking(move || {
+        let stopped = cluster.primary.stop("fast");
+        (cluster, stopped)
+    })
+    .await
+    .expect("join");
+    let (cluster, stopped) = cluster;
+    stopped.expect("stop the private primary");
+    let (disconnected, sample) = poll_until(
+        Duration::from_secs(15),
+        || poll(&mon),
+        |sample| {
+            sample
+                .standby_status
+                .as_ref()
+                .is_some_and(|st| st.lag_state == "disconnected")
+        },
+    )
+    .await;
+    assert!(disconnected, "{sample:?}");
+    let st = sample.standby_status.as_ref().expect("standby status");
+    assert_ne!(st.wal_receiver_status.as_deref(), Some("streaming"));
+    assert!(st.replay_lag_s.is_none(), "{st:?}");
+
+    let (cluster, promoted) = tokio::task::spawn_blocking(move || {
         let promoted = cluster.standby.as_ref().map(|node| node.promote());
         (cluster, promoted)
     })
     .await
     .expect("join");
-    match cluster.1 {
+    match promoted {
         Some(Ok(())) => {}
         other => panic!("promote failed: {other:?}"),
     }
@@ -319,4 +353,5 @@ async fn promoted_standby_reads_as_primary_on_the_same_connection() {
     assert_eq!(after.role, ServerRole::Primary, "{after:?}");
     assert!(after.current_wal_lsn.is_some());
     assert!(after.standby_status.is_none());
+    drop(cluster);
 }
