@@ -15,3 +15,4 @@ mod activity;
 mod server;
 mod cache;
 mod statements;
+mod tui;
