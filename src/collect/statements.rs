@@ -16,6 +16,10 @@
 //! queryid is NULL and they are left out. The extension must be in `shared_preload_libraries`
 //! (SQLSTATE 55000 otherwise → [`ErrorKind::NotPreloaded`]). Statistics are never reset.
 //!
+//! Before 1.9 the view has no `toplevel` column, but a server of PostgreSQL 14+ (after
+//! pg_upgrade) still keeps nested entries apart: rows with the same key are merged (counters
+//! summed, mean recomputed), so every key appears once.
+//!
 //! pgvitals' own statements (texts starting with `/* pgvitals */`, after leading `--` comment
 //! lines) are remembered by key and left out of the sample.
 //!

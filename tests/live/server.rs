@@ -1,6 +1,9 @@
 //! Live tests of the server collector.
 
+use pgvitals::collect::activity::ActivityCollector;
+use pgvitals::collect::cache::CacheCollector;
 use pgvitals::collect::server::ServerCollector;
+use pgvitals::collect::statements::StatementsCollector;
 
 use crate::common::{connect, primary, standby};
 use crate::probe::monitor;
@@ -58,6 +61,39 @@ async fn xact_commit_grows_and_the_size_runs_on_the_slow_timer() {
     assert_eq!(collector.size_queries(), 1);
     assert_eq!(second.database_size_bytes, Some(size));
     assert_eq!(second.xact_per_s, None, "derived fields are the model's");
+}
+
+#[tokio::test]
+async fn activity_statements_and_cache_work_on_the_standby() {
+    let m = monitor(standby(), "postgres").await;
+    let activity = ActivityCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("activity on the standby");
+    assert!(
+        activity
+            .sessions
+            .iter()
+            .any(|s| s.backend_type == "startup"),
+        "the startup process replays WAL"
+    );
+    let statements = StatementsCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("statements on the standby");
+    assert_eq!(
+        statements.extension_version,
+        m.facts
+            .pgss
+            .as_ref()
+            .map(|p| format!("{}.{}", p.version.0, p.version.1))
+            .expect("installed")
+    );
+    let cache = CacheCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("cache on the standby");
+    assert!(cache.databases.iter().any(|d| d.datname == "postgres"));
 }
 
 #[tokio::test]
