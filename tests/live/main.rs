@@ -5,14 +5,14 @@
 
 mod common;
 
-mod app;
-mod cluster;
-mod replication;
-mod unused_indexes;
-mod vacuum;
-mod probe;
 mod activity;
-mod server;
+mod app;
 mod cache;
+mod cluster;
+mod probe;
+mod replication;
+mod server;
 mod statements;
 mod tui;
+mod unused_indexes;
+mod vacuum;
