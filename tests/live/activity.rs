@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use pgvitals::collect::activity::ActivityCollector;
 use pgvitals::sample::{ActivitySample, Session};
 
-use crate::common::{connect, primary, unique};
+use crate::common::{connect, primary, unique, wait_until_async};
 use crate::probe::{Monitor, create_db, monitor};
 
 /// Poll until `done` holds for a sample (→ that sample) or 15 s pass (→ panic with the last).
@@ -62,6 +62,19 @@ async fn a_lock_chain_shows_who_blocks_whom() {
     let update = format!("UPDATE {table} SET v = v + 1 WHERE id = 1");
     let ub = update.clone();
     let task_b = tokio::spawn(async move { b.execute(ub.as_str(), &[]).await.map(|_| b) });
+    // C queues only once B waits, so B (not C) is first in line behind A
+    let watcher = connect(primary(), "postgres").await;
+    let b_waits = wait_until_async(Duration::from_secs(10), || async {
+        watcher
+            .query_one(
+                "SELECT wait_event_type IS NOT DISTINCT FROM 'Lock' FROM pg_stat_activity WHERE pid = $1",
+                &[&pid_b],
+            )
+            .await
+            .is_ok_and(|r| r.get::<_, bool>(0))
+    })
+    .await;
+    assert!(b_waits, "B never waited on A's lock");
     let uc = update.clone();
     let task_c = tokio::spawn(async move { c.execute(uc.as_str(), &[]).await.map(|_| c) });
 
