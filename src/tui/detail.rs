@@ -72,33 +72,19 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
     }
     lines.extend([
         kv(theme, "pid", s.pid.to_string()),
-        kv(theme, "user", c(&s.usename)),
-        kv(theme, "database", c(&s.datname)),
-        kv(theme, "application_name", text::clean(&s.application_name)),
-        kv(theme, "client_addr", c(&s.client_addr)),
-        kv(theme, "backend_type", text::clean(&s.backend_type)),
+        kv(
+            theme,
+            "user@database",
+            format!("{}@{}", c(&s.usename), c(&s.datname)),
+        ),
         kv(theme, "state", c(&s.state)),
         kv(
             theme,
             "wait_event",
             format!("{} {}", c(&s.wait_event_type), c(&s.wait_event)),
         ),
-        kv(theme, "backend age", dur(s.backend_age_s)),
-        kv(theme, "transaction age", dur(s.xact_age_s)),
         kv(theme, "query age", dur(s.query_age_s)),
-        kv(theme, "state age", dur(s.state_age_s)),
-        kv(
-            theme,
-            "backend_xid age",
-            s.backend_xid_age
-                .map_or("-".into(), |x| format_count(x as f64)),
-        ),
-        kv(
-            theme,
-            "backend_xmin age",
-            s.backend_xmin_age
-                .map_or("-".into(), |x| format_count(x as f64)),
-        ),
+        kv(theme, "transaction age", dur(s.xact_age_s)),
     ]);
     let sessions = v
         .server
@@ -142,6 +128,22 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
             lines.push(Line::from(format!("    {}", describe(b))));
         }
     }
+    lines.push(kv(
+        theme,
+        "more",
+        format!(
+            "application_name {} · client {} · {} · backend age {} · state age {} · backend_xid age {} · backend_xmin age {}",
+            text::clean(&s.application_name),
+            c(&s.client_addr),
+            text::clean(&s.backend_type),
+            dur(s.backend_age_s),
+            dur(s.state_age_s),
+            s.backend_xid_age
+                .map_or("-".into(), |x| format_count(x as f64)),
+            s.backend_xmin_age
+                .map_or("-".into(), |x| format_count(x as f64)),
+        ),
+    ));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled("query:", theme.heading())));
     lines.extend(full_text(&s.query));

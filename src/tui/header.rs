@@ -87,13 +87,13 @@ pub fn overview_line(
         _ => {}
     }
     let role = match server.role() {
-        Some(crate::sample::ServerRole::Primary) => "primary",
-        Some(crate::sample::ServerRole::Standby) => "standby",
-        None => "?",
+        Some(crate::sample::ServerRole::Primary) => "primary ",
+        Some(crate::sample::ServerRole::Standby) => "standby ",
+        None => "",
     };
     spans.push(Span::raw(format!(
-        "{role} {}",
-        short_version(server).unwrap_or_else(|| "?".into())
+        "{role}{}",
+        short_version(server).unwrap_or_default()
     )));
     if let Some(s) = server.server() {
         spans.push(Span::raw(format!(" up {}", format_duration_s(s.uptime_s))));
@@ -222,7 +222,7 @@ impl Widget for Header<'_> {
         } else {
             let first = worst
                 .map(|(s, a)| {
-                    let who = if n > 1 {
+                    let who = if n > 1 && !a.alert.message.contains(&s.label) {
                         format!("{}: ", text::clean(&s.label))
                     } else {
                         String::new()

@@ -369,12 +369,19 @@ impl Widget for ActivityPanel<'_> {
             .iter()
             .flat_map(|s| s.blocked_by.iter().copied())
             .collect();
+        // 80 columns: marker, pid, user@db, state (or what it waits on), query age, query;
+        // from 110: wait event and transaction age; from 140: application and client.
+        let medium = rest.width >= 110;
         let wide = rest.width >= 140;
-        let mut fixed: Vec<u16> = vec![1, 7, 16, 12, 16, 7, 7];
-        let mut header: Vec<String> = ["", "pid", "user@db", "state", "wait", "xact", "query"]
+        let mut fixed: Vec<u16> = vec![1, 7, 14, 14, 7];
+        let mut header: Vec<String> = ["", "pid", "user@db", "state", "query"]
             .into_iter()
             .map(String::from)
             .collect();
+        if medium {
+            fixed.extend([16, 7]);
+            header.extend(["wait".into(), "xact".into()]);
+        }
         if wide {
             fixed.extend([16, 15]);
             header.extend(["application".into(), "client".into()]);
@@ -395,15 +402,24 @@ impl Widget for ActivityPanel<'_> {
                     (Some(t), None) => t.clone(),
                     _ => String::new(),
                 };
+                // narrow: a session waiting on a lock shows what it waits on instead of
+                // "active"
+                let state = if !medium && s.wait_event_type.as_deref() == Some("Lock") {
+                    wait.clone()
+                } else {
+                    short_state(s.state.as_deref())
+                };
                 let mut cells = vec![
                     Cell::from(mark),
                     Cell::from(s.pid.to_string()),
-                    Cell::from(text::one_line(&who(s), 16)),
-                    Cell::from(text::one_line(&short_state(s.state.as_deref()), 12)),
-                    Cell::from(text::one_line(&wait, 16)),
-                    Cell::from(dur(s.xact_age_s)),
+                    Cell::from(text::one_line(&who(s), 14)),
+                    Cell::from(text::one_line(&state, 14)),
                     Cell::from(dur(s.query_age_s)),
                 ];
+                if medium {
+                    cells.push(Cell::from(text::one_line(&wait, 16)));
+                    cells.push(Cell::from(dur(s.xact_age_s)));
+                }
                 if wide {
                     cells.push(Cell::from(text::one_line(&s.application_name, 16)));
                     cells.push(Cell::from(text::one_line(

@@ -29,13 +29,13 @@ pub fn label(series: Series, v: f64) -> String {
     }
 }
 
-/// Scale values to sparkline bars (u64). The hit ratio is drawn over 0.9..1 (where it
+/// Scale values to sparkline bars (u64). The hit ratio is drawn over 0.5..1 (where it
 /// matters), the others from 0 to their maximum.
 pub fn bars(series: Series, values: &[f64]) -> Vec<u64> {
     match series {
         Series::CacheHitRatio => values
             .iter()
-            .map(|v| (((v - 0.9).max(0.0)) * 1000.0).round() as u64)
+            .map(|v| (((v - 0.5).max(0.0)) * 1000.0).round() as u64)
             .collect(),
         _ => values
             .iter()

@@ -135,6 +135,16 @@ impl Widget for ReplicationPanel<'_> {
                     theme.dim(),
                 );
             } else {
+                // narrow terminals keep standby, state/sync, sent lag, replay lag, lag time
+                // and reply age
+                let keep = |i: usize| standby_rect.width >= 110 || [0, 2, 3, 5, 6, 7].contains(&i);
+                let pick = |v: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
+                    v.into_iter()
+                        .enumerate()
+                        .filter(|(i, _)| keep(*i))
+                        .map(|(_, c)| c)
+                        .collect()
+                };
                 let rows: Vec<Row<'static>> = r
                     .standbys
                     .iter()
@@ -146,7 +156,7 @@ impl Widget for ReplicationPanel<'_> {
                             (_, Some(x)) => crate::model::format_duration_s(x),
                             _ => "-".into(),
                         };
-                        Row::new(vec![
+                        Row::new(pick(vec![
                             Cell::from(text::one_line(&name, 16)),
                             Cell::from(text::one_line(
                                 s.client_addr.as_deref().unwrap_or("local"),
@@ -169,7 +179,7 @@ impl Widget for ReplicationPanel<'_> {
                                 s.backend_xmin_age
                                     .map_or("-".into(), |x| crate::model::format_count(x as f64)),
                             ),
-                        ])
+                        ]))
                         .style(theme.severity(sev))
                     })
                     .collect();
@@ -188,10 +198,13 @@ impl Widget for ReplicationPanel<'_> {
                         "reply",
                         "xmin age",
                     ]
-                    .map(String::from)
-                    .to_vec(),
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, h)| h.to_string())
+                    .collect(),
                     rows,
-                    vec![
+                    [
                         Constraint::Length(16),
                         Constraint::Length(15),
                         Constraint::Length(16),
@@ -201,7 +214,12 @@ impl Widget for ReplicationPanel<'_> {
                         Constraint::Length(8),
                         Constraint::Length(7),
                         Constraint::Length(8),
-                    ],
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, c)| c)
+                    .collect(),
                     None,
                 );
             }

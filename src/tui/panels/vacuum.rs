@@ -74,6 +74,8 @@ impl Widget for VacuumPanel<'_> {
                     theme.severity(sev_x),
                 ))
                 .filled_style(theme.gauge(sev_x))
+                .filled_symbol("█")
+                .unfilled_symbol("░")
                 .render(halves[0], buf);
             LineGauge::default()
                 .ratio((d.mxid_wraparound_pct / 100.0).clamp(0.0, 1.0))
@@ -86,6 +88,8 @@ impl Widget for VacuumPanel<'_> {
                     theme.severity(sev_m),
                 ))
                 .filled_style(theme.gauge(sev_m))
+                .filled_symbol("█")
+                .unfilled_symbol("░")
                 .render(halves[1], buf);
         }
 

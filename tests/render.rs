@@ -1,0 +1,1151 @@
+//! Rendering tests of the dashboard on ratatui's `TestBackend`: samples built here are fed
+//! through `Store::apply` (so the real rates and alerts run), drawn at 80x24 and 160x48, and
+//! checked for content, cell styles (alert colours), in-place explanations of missing data,
+//! hostile server text, tiny sizes and key handling.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgvitals::collect::{
+    Area, CollectError, Command, ErrorKind, LinkEvent, PgssInfo, Sample, ServerFacts, Update,
+};
+use pgvitals::config::Thresholds;
+use pgvitals::model::Store;
+use pgvitals::sample::*;
+use pgvitals::tui::draw;
+use pgvitals::tui::state::{Action, Tab, UiState};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::{Color, Modifier};
+
+fn t0() -> SystemTime {
+    // 22:13:20 UTC
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+}
+
+fn at(secs: u64) -> SystemTime {
+    t0() + Duration::from_secs(secs)
+}
+
+fn facts() -> ServerFacts {
+    ServerFacts {
+        server_version_num: 150018,
+        in_recovery: false,
+        current_user: "monitor".into(),
+        datname: "shop".into(),
+        backend_pid: 4242,
+        is_superuser: false,
+        pg_monitor: true,
+        pg_read_all_stats: true,
+        pg_signal_backend: false,
+        pgss: Some(PgssInfo {
+            schema: "public".into(),
+            version: (1, 10),
+            default_version: None,
+        }),
+        pgss_preloaded: true,
+        block_size: 8192,
+    }
+}
+
+fn apply(store: &mut Store, server: usize, sample: Sample, when: SystemTime) {
+    store.apply(
+        Update::Sample {
+            server,
+            sample: Box::new(sample),
+            at: when,
+        },
+        when,
+    );
+}
+
+fn session(pid: i32, user: &str, state: &str, age: f64, query: &str) -> Session {
+    Session {
+        pid,
+        usename: Some(user.into()),
+        datname: Some("shop".into()),
+        application_name: "app".into(),
+        client_addr: Some("10.0.0.7".into()),
+        backend_type: "client backend".into(),
+        state: Some(state.into()),
+        query_age_s: Some(age),
+        state_age_s: Some(age),
+        xact_age_s: Some(age),
+        backend_age_s: Some(age + 100.0),
+        query: query.into(),
+        ..Default::default()
+    }
+}
+
+fn activity(sessions: Vec<Session>) -> Sample {
+    Sample::Activity(ActivitySample {
+        collected_at: 1002.0,
+        max_connections: 100,
+        usable_connections: 97,
+        client_backends: 90,
+        states: vec![
+            StateCount {
+                state: "active".into(),
+                count: 4,
+            },
+            StateCount {
+                state: "idle in transaction".into(),
+                count: 1,
+            },
+        ],
+        waiting_on_lock: 2,
+        sessions,
+    })
+}
+
+fn default_sessions() -> Vec<Session> {
+    let mut blocked = session(
+        102,
+        "bob",
+        "active",
+        45.0,
+        "UPDATE stock SET n = n - 1 WHERE id = 7",
+    );
+    blocked.wait_event_type = Some("Lock".into());
+    blocked.wait_event = Some("transactionid".into());
+    blocked.blocked_by = vec![101];
+    let mut behind = session(
+        103,
+        "carol",
+        "active",
+        20.0,
+        "DELETE FROM stock WHERE id = 7",
+    );
+    behind.wait_event_type = Some("Lock".into());
+    behind.wait_event = Some("tuple".into());
+    behind.blocked_by = vec![102];
+    let mut av = session(
+        105,
+        "postgres",
+        "active",
+        30.0,
+        "autovacuum: VACUUM public.orders",
+    );
+    av.backend_type = "autovacuum worker".into();
+    vec![
+        session(
+            101,
+            "alice",
+            "idle in transaction",
+            700.0,
+            "UPDATE stock SET n = 0 WHERE id = 7",
+        ),
+        blocked,
+        behind,
+        session(104, "dave", "active", 2.0, "SELECT now()"),
+        av,
+        // a background process: not listed
+        Session {
+            pid: 50,
+            backend_type: "checkpointer".into(),
+            ..Default::default()
+        },
+    ]
+}
+
+fn statement(queryid: i64, query: Option<&str>, calls: i64, total_ms: f64, read: i64) -> Statement {
+    Statement {
+        userid: 10,
+        dbid: 5,
+        queryid,
+        toplevel: true,
+        usename: Some("app".into()),
+        datname: Some("shop".into()),
+        calls,
+        total_exec_time_ms: total_ms,
+        mean_exec_time_ms: total_ms / calls as f64,
+        rows: calls * 2,
+        shared_blks_hit: calls * 10,
+        shared_blks_read: read,
+        query: query.map(String::from),
+        ..Default::default()
+    }
+}
+
+fn statements(collected_at: f64, list: Vec<Statement>) -> Sample {
+    Sample::Statements(StatementsSample {
+        collected_at,
+        extension_version: "1.10".into(),
+        extension_schema: "public".into(),
+        stats_reset: Some(0.0),
+        dealloc: Some(0),
+        notice: None,
+        statements: list,
+    })
+}
+
+fn cache(collected_at: f64, hit: i64, read: i64) -> Sample {
+    Sample::Cache(CacheSample {
+        collected_at,
+        databases: vec![DatabaseCache {
+            datname: "shop".into(),
+            blks_hit: hit,
+            blks_read: read,
+            hit_ratio: Some(hit as f64 / (hit + read) as f64),
+            stats_reset: None,
+            ..Default::default()
+        }],
+        tables: vec![
+            TableCache {
+                relid: 1,
+                schemaname: "public".into(),
+                relname: "orders".into(),
+                heap_blks_read: read / 2,
+                heap_blks_hit: hit / 2,
+                ..Default::default()
+            },
+            TableCache {
+                relid: 2,
+                schemaname: "public".into(),
+                relname: "stock".into(),
+                heap_blks_read: read / 4,
+                heap_blks_hit: hit / 4,
+                ..Default::default()
+            },
+        ],
+    })
+}
+
+/// A primary with something in every area: alerts of both severities included.
+fn populated(servers: usize) -> Store {
+    let labels = (0..servers)
+        .map(|i| format!("db{i}.example:5432/shop"))
+        .collect();
+    let mut store = Store::new(
+        labels,
+        Thresholds::default(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        t0(),
+    );
+    store.apply(
+        Update::Link {
+            server: 0,
+            event: LinkEvent::Connected(Box::new(facts())),
+            at: t0(),
+        },
+        t0(),
+    );
+    for (i, (collected, commit)) in [(1000.0, 10_000), (1002.0, 10_400)].into_iter().enumerate() {
+        apply(
+            &mut store,
+            0,
+            Sample::Server(ServerSample {
+                collected_at: collected,
+                server_version: "15.18 (Debian 15.18-0+deb12u1)".into(),
+                server_version_num: 150018,
+                uptime_s: 3.0 * 86400.0 + 4.0 * 3600.0,
+                datname: "shop".into(),
+                max_connections: 100,
+                superuser_reserved_connections: 3,
+                xact_commit: commit,
+                ..Default::default()
+            }),
+            at(i as u64 * 2),
+        );
+    }
+    apply(&mut store, 0, activity(default_sessions()), at(2));
+    apply(
+        &mut store,
+        0,
+        statements(
+            1000.0,
+            vec![
+                statement(
+                    1,
+                    Some("SELECT * FROM orders WHERE id = $1"),
+                    1000,
+                    500.0,
+                    10,
+                ),
+                statement(2, Some("UPDATE stock SET n = n - $1"), 10, 10_000.0, 100),
+            ],
+        ),
+        at(0),
+    );
+    apply(
+        &mut store,
+        0,
+        statements(
+            1002.0,
+            vec![
+                statement(
+                    1,
+                    Some("SELECT * FROM orders WHERE id = $1"),
+                    1200,
+                    600.0,
+                    30,
+                ),
+                statement(2, Some("UPDATE stock SET n = n - $1"), 12, 14_000.0, 100),
+                statement(
+                    3,
+                    Some("DELETE FROM logs WHERE at < now() - interval '1 day'"),
+                    5,
+                    99_999.0,
+                    7,
+                ),
+            ],
+        ),
+        at(2),
+    );
+    apply(&mut store, 0, cache(1000.0, 1000, 100), at(0));
+    apply(&mut store, 0, cache(1002.0, 3000, 500), at(2));
+    apply(
+        &mut store,
+        0,
+        Sample::Replication(ReplicationSample {
+            collected_at: 1002.0,
+            role: ServerRole::Primary,
+            current_wal_lsn: Some("0/3000148".into()),
+            standbys: vec![Standby {
+                pid: 77,
+                application_name: "replica1".into(),
+                client_addr: Some("10.0.0.9".into()),
+                state: Some("streaming".into()),
+                sync_state: Some("async".into()),
+                replay_lag_bytes: Some(20 * 1024 * 1024),
+                sent_lag_bytes: Some(0),
+                flush_lag_bytes: Some(1024),
+                replay_lag_s: Some(3.5),
+                lag_state: "streaming".into(),
+                reply_age_s: Some(0.4),
+                ..Default::default()
+            }],
+            slots: vec![Slot {
+                slot_name: "old_slot".into(),
+                slot_type: "physical".into(),
+                active: false,
+                retained_wal_bytes: Some(64 * 1024 * 1024),
+                wal_status: Some("extended".into()),
+                ..Default::default()
+            }],
+            standby_status: None,
+        }),
+        at(2),
+    );
+    apply(
+        &mut store,
+        0,
+        Sample::UnusedIndexes(UnusedIndexesSample {
+            collected_at: 1002.0,
+            stats_reset_age_s: Some(3.0 * 86400.0),
+            indexes: vec![
+                UnusedIndex {
+                    indexrelid: 1,
+                    schemaname: "public".into(),
+                    relname: "orders".into(),
+                    indexrelname: "orders_note_idx".into(),
+                    index_size_bytes: 8 * 1024 * 1024,
+                    table_size_bytes: 100 * 1024 * 1024,
+                    is_valid: true,
+                    ..Default::default()
+                },
+                UnusedIndex {
+                    indexrelid: 2,
+                    schemaname: "public".into(),
+                    relname: "stock".into(),
+                    indexrelname: "stock_broken_idx".into(),
+                    index_size_bytes: 16 * 1024,
+                    table_size_bytes: 1024 * 1024,
+                    is_valid: false,
+                    ..Default::default()
+                },
+            ],
+            skipped_locked: 0,
+        }),
+        at(2),
+    );
+    apply(
+        &mut store,
+        0,
+        Sample::Vacuum(VacuumSample {
+            collected_at: 1002.0,
+            autovacuum_freeze_max_age: 200_000_000,
+            autovacuum_multixact_freeze_max_age: 400_000_000,
+            autovacuum_max_workers: 3,
+            databases: vec![
+                DatabaseAge {
+                    datname: "shop".into(),
+                    xid_age: 1_500_000_000,
+                    mxid_age: 1000,
+                    xid_freeze_max_age_pct: 750.0,
+                    xid_wraparound_pct: 69.8,
+                    mxid_freeze_max_age_pct: 0.0,
+                    mxid_wraparound_pct: 0.0,
+                },
+                DatabaseAge {
+                    datname: "postgres".into(),
+                    xid_age: 1000,
+                    ..Default::default()
+                },
+            ],
+            oldest_tables: vec![TableAge {
+                schemaname: "public".into(),
+                relname: "orders".into(),
+                xid_age: 1_400_000_000,
+                mxid_age: 10,
+                table_size_bytes: 100 * 1024 * 1024,
+            }],
+            dead_tuples: vec![TableDeadTuples {
+                schemaname: "public".into(),
+                relname: "big".into(),
+                n_live_tup: 40_000,
+                n_dead_tup: 60_000,
+                dead_tup_ratio: Some(0.6),
+                last_autovacuum_age_s: Some(7200.0),
+                ..Default::default()
+            }],
+            workers: vec![VacuumProgress {
+                pid: 105,
+                datname: Some("shop".into()),
+                relname: Some("public.orders".into()),
+                phase: "scanning heap".into(),
+                is_autovacuum: true,
+                running_s: Some(30.0),
+                heap_blks_total: 100,
+                heap_blks_scanned: 45,
+                scanned_ratio: Some(0.45),
+                ..Default::default()
+            }],
+            xmin_horizon: vec![XminHolder {
+                kind: "backend_xmin".into(),
+                name: "101".into(),
+                xmin_age: 12_345,
+                detail: "alice@shop idle in transaction for 11m40s".into(),
+            }],
+        }),
+        at(2),
+    );
+    store
+}
+
+fn now() -> SystemTime {
+    at(3)
+}
+
+fn render(store: &Store, ui: &UiState, w: u16, h: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    terminal.draw(|f| draw(f, store, ui, now())).expect("draw");
+    terminal.backend().buffer().clone()
+}
+
+fn lines(buf: &Buffer) -> Vec<String> {
+    let area = buf.area;
+    (0..area.height)
+        .map(|y| {
+            // a double-width character covers the next cell: skip it
+            let mut line = String::new();
+            let mut x = 0;
+            while x < area.width {
+                let sym = buf[(x, y)].symbol();
+                line.push_str(sym);
+                x += unicode_width::UnicodeWidthStr::width(sym).max(1) as u16;
+            }
+            line
+        })
+        .collect()
+}
+
+fn screen(buf: &Buffer) -> String {
+    lines(buf)
+        .iter()
+        .map(|l| l.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// (x, y) of the first cell where `needle` starts, on a line that also contains `with`.
+fn find(buf: &Buffer, needle: &str, with: &str) -> Option<(u16, u16)> {
+    for (y, line) in lines(buf).iter().enumerate() {
+        if !line.contains(with) {
+            continue;
+        }
+        // cells hold one grapheme each (wide ones followed by a blank cell): match on cells
+        let cells: Vec<String> = (0..buf.area.width)
+            .map(|x| buf[(x, y as u16)].symbol().to_string())
+            .collect();
+        for x in 0..cells.len() {
+            let mut s = String::new();
+            for c in &cells[x..] {
+                s.push_str(c);
+                if s.len() >= needle.len() {
+                    break;
+                }
+            }
+            if s.starts_with(needle) {
+                return Some((x as u16, y as u16));
+            }
+        }
+    }
+    None
+}
+
+fn ui(color: bool) -> UiState {
+    UiState::new(false, color, Duration::from_secs(2))
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn press(ui: &mut UiState, store: &Store, code: KeyCode) -> Action {
+    ui.handle_key(key(code), store)
+}
+
+const TABS: [(Tab, &str); 7] = [
+    (Tab::Activity, "activity"),
+    (Tab::Statements, "statements"),
+    (Tab::Cache, "cache"),
+    (Tab::Replication, "replication"),
+    (Tab::UnusedIndexes, "unused_indexes"),
+    (Tab::Vacuum, "vacuum"),
+    (Tab::Alerts, "alerts"),
+];
+
+#[test]
+fn every_panel_at_80x24_and_160x48() {
+    let store = populated(1);
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        for (tab, name) in TABS {
+            let mut u = ui(true);
+            u.tab = tab;
+            let buf = render(&store, &u, w, h);
+            let text = screen(&buf);
+            // the header names the server and its state everywhere
+            assert!(
+                text.contains("db0.example:5432/shop"),
+                "{name} {w}x{h}:\n{text}"
+            );
+            assert!(text.contains("primary 15.18"), "{name} {w}x{h}:\n{text}");
+            let expect: &[&str] = match tab {
+                Tab::Activity => &[
+                    "Lock tree",
+                    "101",
+                    "102",
+                    "103",
+                    "idle in xact",
+                    "UPDATE stock",
+                ],
+                Tab::Statements => &["UPDATE stock SET n = n - $1", "2.0s/s", "100/s"],
+                Tab::Cache => &["shop", "83.3%", "public.orders"],
+                Tab::Replication => &["replica1", "20 MiB", "old_slot", "64 MiB"],
+                Tab::UnusedIndexes => &["orders_note_idx", "8 MiB", "INVALID", "reset 3d00h ago"],
+                Tab::Vacuum => &[
+                    "shop xid 1.50G 69.8%",
+                    "public.big",
+                    "scanning heap",
+                    "backend_xmin",
+                ],
+                Tab::Alerts => &["CRITICAL", "idle in transaction"],
+            };
+            for e in expect {
+                assert!(text.contains(e), "{name} {w}x{h} lacks {e:?}:\n{text}");
+            }
+            insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+        }
+    }
+}
+
+#[test]
+fn rows_of_an_alert_are_coloured_and_not_without_colour() {
+    let store = populated(1);
+    // pid 101 is idle in transaction for 700 s: critical
+    let buf = render(&store, &ui(true), 80, 24);
+    let (x, y) = find(&buf, "idle in xact", "101").expect("row of pid 101");
+    assert_eq!(buf[(x, y)].fg, Color::Red, "critical row is red");
+    // pid 102 waits on a lock for 45 s: warning
+    let (x, y) = find(&buf, "bob@shop", "102").expect("row of pid 102");
+    assert_eq!(buf[(x, y)].fg, Color::Yellow, "warning row is yellow");
+    // pid 104 is fine
+    let (x, y) = find(&buf, "dave@shop", "104").expect("row of pid 104");
+    assert_eq!(buf[(x, y)].fg, Color::Reset);
+
+    let buf = render(&store, &ui(false), 80, 24);
+    let (x, y) = find(&buf, "idle in xact", "101").expect("row of pid 101");
+    assert_ne!(buf[(x, y)].fg, Color::Red);
+    assert_eq!(
+        buf[(x, y)].fg,
+        Color::Reset,
+        "no colour at all with NO_COLOR"
+    );
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::BOLD),
+        "but still marked"
+    );
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            assert_eq!(buf[(x, y)].fg, Color::Reset, "colour at {x},{y}");
+            assert_eq!(buf[(x, y)].bg, Color::Reset, "colour at {x},{y}");
+        }
+    }
+}
+
+#[test]
+fn header_shouts_when_anything_is_critical() {
+    let store = populated(1);
+    let buf = render(&store, &ui(true), 80, 24);
+    let (x, y) = find(&buf, "CRITICAL", "CRITICAL").expect("summary");
+    assert!(y < 4, "in the header");
+    assert_eq!(buf[(x, y)].bg, Color::Red);
+    assert!(buf[(x, y)].modifier.contains(Modifier::BOLD));
+    let buf = render(&store, &ui(false), 80, 24);
+    let (x, y) = find(&buf, "CRITICAL", "CRITICAL").expect("summary");
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn coloured_cells_elsewhere() {
+    let store = populated(1);
+    let mut u = ui(true);
+    u.tab = Tab::Cache;
+    let buf = render(&store, &u, 80, 24);
+    let (x, y) = find(&buf, "83.3%", "│shop").expect("database row");
+    assert_eq!(buf[(x, y)].fg, Color::Red, "hit ratio 83 % is critical");
+    u.tab = Tab::Replication;
+    let buf = render(&store, &u, 80, 24);
+    let (x, y) = find(&buf, "replica1", "replica1").expect("standby row");
+    assert_eq!(buf[(x, y)].fg, Color::Yellow, "20 MiB behind is a warning");
+    u.tab = Tab::Vacuum;
+    let buf = render(&store, &u, 80, 24);
+    let (x, y) = find(&buf, "public.big", "public.big").expect("dead tuples row");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn waiting_and_error_states_explain_themselves() {
+    let mut store = Store::new(
+        vec![
+            "db.example:5432/shop".into(),
+            "down.example:5432/shop".into(),
+        ],
+        Thresholds::default(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        t0(),
+    );
+    // nothing yet
+    let buf = render(&store, &ui(true), 80, 24);
+    assert!(
+        screen(&buf).contains("connecting to db.example:5432/shop"),
+        "{}",
+        screen(&buf)
+    );
+
+    store.apply(
+        Update::Link {
+            server: 0,
+            event: LinkEvent::Connected(Box::new(facts())),
+            at: t0(),
+        },
+        t0(),
+    );
+    let buf = render(&store, &ui(true), 80, 24);
+    assert!(
+        screen(&buf).contains("waiting for the first sample"),
+        "{}",
+        screen(&buf)
+    );
+
+    store.apply(
+        Update::Failed {
+            server: 0,
+            area: Area::Statements,
+            error: CollectError::new(
+                ErrorKind::ExtensionMissing,
+                "pg_stat_statements is not installed in database shop",
+            )
+            .with_fix("CREATE EXTENSION pg_stat_statements;"),
+            at: at(1),
+        },
+        at(1),
+    );
+    let mut u = ui(true);
+    u.tab = Tab::Statements;
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(
+        text.contains("pg_stat_statements is not installed in database shop"),
+        "{text}"
+    );
+    assert!(
+        text.contains("fix: CREATE EXTENSION pg_stat_statements;"),
+        "{text}"
+    );
+    assert!(
+        text.contains("2 Stmts!"),
+        "the tab shows the area has a problem:\n{text}"
+    );
+
+    // a stale area keeps its data and says why
+    apply(&mut store, 0, activity(default_sessions()), at(1));
+    store.apply(
+        Update::Failed {
+            server: 0,
+            area: Area::Activity,
+            error: CollectError::new(ErrorKind::PermissionDenied, "permission denied for view x")
+                .with_fix("GRANT pg_monitor TO monitor"),
+            at: at(2),
+        },
+        at(2),
+    );
+    let text = screen(&render(&store, &ui(true), 80, 24));
+    assert!(text.contains("stale for"), "{text}");
+    assert!(text.contains("fix: GRANT pg_monitor TO monitor"), "{text}");
+    assert!(
+        text.contains("dave@shop"),
+        "the last data is still shown:\n{text}"
+    );
+
+    // the second server is down
+    store.apply(
+        Update::Link {
+            server: 1,
+            event: LinkEvent::Down {
+                error: CollectError::new(ErrorKind::Unreachable, "connection refused"),
+                next_attempt: at(10),
+            },
+            at: at(1),
+        },
+        at(1),
+    );
+    let mut u = ui(true);
+    u.server = 1;
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(
+        text.contains(
+            "server unreachable since 22:13:20 UTC (retrying at 22:13:30 UTC): connection"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("UNREACHABLE since 22:13:20 UTC"),
+        "overview line:\n{text}"
+    );
+}
+
+const HOSTILE: &str = "SELECT '\u{1b}]0;pwned title\u{07}' \u{1b}[2J\u{1b}[H, 'a\rb\u{08}c', \u{202E}fdp.exe\u{202C}, \u{9b}31mred, \u{FFFD}\u{FFFD}, 日本語のテキスト FROM t\u{200B}\u{2066}x\u{0}\u{7f}";
+
+fn assert_clean(buf: &Buffer, what: &str) {
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            for c in sym.chars() {
+                assert!(
+                    !c.is_control()
+                        && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}'..='\u{200F}'),
+                    "{what}: control or bidi character {c:?} in cell {x},{y}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn hostile_query_text_never_reaches_a_cell_and_the_layout_holds() {
+    let mut huge = String::from(HOSTILE);
+    huge.push_str(&" OR x = 1".repeat(120_000)); // > 1 MB
+    for query in [HOSTILE.to_string(), huge] {
+        let mut hostile = session(666, "mallory\u{1b}[31m", "active", 5.0, &query);
+        hostile.application_name = "evil\u{1b}]0;x\u{07}app\n".into();
+        let mut sessions = default_sessions();
+        sessions.push(hostile);
+        let mut plain_sessions = default_sessions();
+        plain_sessions.push(session(666, "mallory", "active", 5.0, "SELECT 1"));
+
+        let mut store = populated(1);
+        apply(&mut store, 0, activity(sessions), at(2));
+        let mut baseline = populated(1);
+        apply(&mut baseline, 0, activity(plain_sessions), at(2));
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let buf = render(&store, &ui(true), w, h);
+            assert_clean(&buf, "activity");
+            let got = lines(&buf);
+            let want = lines(&render(&baseline, &ui(true), w, h));
+            // every line but the hostile session's row is exactly as with a plain query
+            for (i, (g, b)) in got.iter().zip(&want).enumerate() {
+                if g.contains("666") {
+                    assert!(g.contains("SELECT"), "{g}");
+                    assert_eq!(
+                        unicode_width::UnicodeWidthStr::width(g.as_str()),
+                        w as usize,
+                        "row keeps its width"
+                    );
+                    continue;
+                }
+                assert_eq!(g, b, "line {i} moved at {w}x{h}");
+            }
+
+            // the detail view wraps the full, sanitized text
+            let mut u = ui(true);
+            u.selected[Tab::Activity.index()] = 0;
+            u.filter = "666".into();
+            assert_eq!(press(&mut u, &store, KeyCode::Enter), Action::Redraw);
+            assert!(u.detail.is_some());
+            let buf = render(&store, &u, w, h);
+            assert_clean(&buf, "detail");
+            let text = screen(&buf);
+            assert!(
+                text.contains("pid 666") || text.contains("Session 666"),
+                "{text}"
+            );
+            assert!(text.contains("fdp.exe"), "{text}");
+            assert!(text.contains("日本語"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn tiny_and_odd_sizes_never_panic() {
+    let store = populated(2);
+    let sizes = [
+        (1u16, 1u16),
+        (20, 5),
+        (10, 3),
+        (0, 0),
+        (40, 10),
+        (79, 23),
+        (160, 20),
+        (300, 100),
+        (25, 12),
+    ];
+    for (w, h) in sizes {
+        for (tab, _) in TABS {
+            let mut u = ui(true);
+            u.tab = tab;
+            render(&store, &u, w, h);
+            u.help = true;
+            render(&store, &u, w, h);
+            u.help = false;
+            let mut u = UiState::new(true, true, Duration::from_secs(2));
+            u.tab = Tab::Activity;
+            press(&mut u, &store, KeyCode::Enter);
+            render(&store, &u, w, h);
+            press(&mut u, &store, KeyCode::Char('k'));
+            assert!(u.confirm.is_some());
+            render(&store, &u, w, h);
+        }
+    }
+}
+
+#[test]
+fn several_servers_have_an_overview_line_each_and_switch_with_brackets() {
+    let mut store = populated(2);
+    apply(
+        &mut store,
+        1,
+        activity(vec![session(900, "zed", "active", 1.0, "SELECT 42")]),
+        at(2),
+    );
+    let mut u = ui(true);
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("▶1 db0.example:5432/shop"), "{text}");
+    assert!(text.contains(" 2 db1.example:5432/shop"), "{text}");
+    assert!(!text.contains("SELECT 42"));
+    press(&mut u, &store, KeyCode::Char(']'));
+    assert_eq!(u.server, 1);
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("▶2 db1.example:5432/shop"), "{text}");
+    assert!(text.contains("SELECT 42"), "{text}");
+    press(&mut u, &store, KeyCode::Char(']'));
+    assert_eq!(u.server, 0, "wraps around");
+    press(&mut u, &store, KeyCode::Char('['));
+    assert_eq!(u.server, 1);
+}
+
+#[test]
+fn tabs_switch_with_tab_backtab_and_digits() {
+    let store = populated(1);
+    let mut u = ui(true);
+    assert_eq!(u.tab, Tab::Activity);
+    press(&mut u, &store, KeyCode::Tab);
+    assert_eq!(u.tab, Tab::Statements);
+    press(&mut u, &store, KeyCode::BackTab);
+    press(&mut u, &store, KeyCode::BackTab);
+    assert_eq!(u.tab, Tab::Alerts);
+    press(&mut u, &store, KeyCode::Char('6'));
+    assert_eq!(u.tab, Tab::Vacuum);
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("Vacuum"), "{text}");
+    press(&mut u, &store, KeyCode::Char('q'));
+    assert_eq!(
+        u.handle_key(
+            KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL),
+            &store
+        ),
+        Action::Quit
+    );
+    assert_eq!(press(&mut u, &store, KeyCode::Char('q')), Action::Quit);
+}
+
+fn statement_order(store: &Store, u: &UiState) -> Vec<i64> {
+    let st = store.servers[0].statements().expect("statements");
+    pgvitals::tui::panels::statements::rows(st, u)
+        .iter()
+        .map(|s| s.queryid)
+        .collect()
+}
+
+#[test]
+fn sort_cycles_and_reverses_and_rows_without_rate_stay_last() {
+    let store = populated(1);
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('2'));
+    // default: execution time per second; the new entry 3 has no rate yet
+    assert_eq!(statement_order(&store, &u), vec![2, 1, 3]);
+    let text = screen(&render(&store, &u, 80, 24));
+    let row3 = text
+        .lines()
+        .find(|l| l.contains("DELETE FROM logs"))
+        .expect("row 3");
+    assert!(
+        row3.trim_start_matches(['│', ' ']).starts_with('-'),
+        "no rate: '-', not the lifetime counter: {row3}"
+    );
+    press(&mut u, &store, KeyCode::Char('s')); // interval mean
+    assert_eq!(statement_order(&store, &u), vec![2, 1, 3]);
+    press(&mut u, &store, KeyCode::Char('s')); // lifetime mean
+    assert_eq!(statement_order(&store, &u), vec![3, 2, 1]);
+    press(&mut u, &store, KeyCode::Char('s')); // calls/s
+    assert_eq!(statement_order(&store, &u), vec![1, 2, 3]);
+    press(&mut u, &store, KeyCode::Char('r'));
+    assert_eq!(
+        statement_order(&store, &u),
+        vec![2, 1, 3],
+        "reversed, no-rate row still last"
+    );
+    for _ in 0..3 {
+        press(&mut u, &store, KeyCode::Char('s'));
+    }
+    press(&mut u, &store, KeyCode::Char('r'));
+    assert_eq!(u.message.as_deref(), None);
+    // total time (lifetime)
+    assert_eq!(statement_order(&store, &u), vec![3, 2, 1]);
+    press(&mut u, &store, KeyCode::Char('s'));
+    assert_eq!(
+        statement_order(&store, &u),
+        vec![2, 1, 3],
+        "wrapped to time/s"
+    );
+
+    // activity: query age by default, pid next
+    press(&mut u, &store, KeyCode::Char('1'));
+    let order = |u: &UiState| -> Vec<i32> {
+        let a = store.servers[0].activity().expect("activity");
+        pgvitals::tui::panels::activity::rows(a, u)
+            .iter()
+            .map(|s| s.pid)
+            .collect()
+    };
+    assert_eq!(order(&u), vec![101, 102, 105, 103, 104]);
+    press(&mut u, &store, KeyCode::Char('s'));
+    press(&mut u, &store, KeyCode::Char('s'));
+    press(&mut u, &store, KeyCode::Char('s'));
+    assert_eq!(order(&u), vec![101, 102, 103, 104, 105]);
+}
+
+#[test]
+fn filter_keeps_matching_rows() {
+    let store = populated(1);
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('/'));
+    assert!(u.filter_editing);
+    for c in "stock".chars() {
+        press(&mut u, &store, KeyCode::Char(c));
+    }
+    // while typing, letters are text, not commands
+    assert_eq!(u.tab, Tab::Activity);
+    press(&mut u, &store, KeyCode::Enter);
+    assert!(!u.filter_editing);
+    assert_eq!(u.filter, "stock");
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("filter /stock"), "{text}");
+    assert!(!text.contains("dave@shop"), "{text}");
+    assert!(text.contains("carol@shop"), "{text}");
+    press(&mut u, &store, KeyCode::Char('2'));
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("UPDATE stock"), "{text}");
+    assert!(!text.contains("SELECT * FROM orders"), "{text}");
+    press(&mut u, &store, KeyCode::Esc);
+    assert!(u.filter.is_empty());
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("SELECT * FROM orders"), "{text}");
+}
+
+#[test]
+fn pause_holds_the_screen_while_the_live_store_changes() {
+    let mut store = populated(1);
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('p'));
+    assert!(u.paused());
+    apply(
+        &mut store,
+        0,
+        activity(vec![session(777, "eve", "active", 1.0, "SELECT 'new'")]),
+        at(3),
+    );
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("PAUSED"), "{text}");
+    assert!(
+        text.contains("alice@shop"),
+        "still the old sessions:\n{text}"
+    );
+    assert!(!text.contains("777"), "{text}");
+    assert_eq!(
+        store.servers[0].activity().map(|a| a.sessions.len()),
+        Some(1),
+        "live store moved on"
+    );
+    press(&mut u, &store, KeyCode::Char('p'));
+    assert!(!u.paused());
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(text.contains("777"), "{text}");
+}
+
+#[test]
+fn detail_opens_on_the_selected_row_and_closes() {
+    let store = populated(1);
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Down); // 101 -> 102
+    press(&mut u, &store, KeyCode::Enter);
+    match &u.detail {
+        Some(pgvitals::tui::state::Detail::Session { session, .. }) => assert_eq!(session.pid, 102),
+        other => panic!("{other:?}"),
+    }
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(text.contains("Session 102"), "{text}");
+    assert!(text.contains("blocked by"), "{text}");
+    assert!(
+        text.contains("pid 101 alice@shop"),
+        "what blocks it:\n{text}"
+    );
+    assert!(
+        text.contains("pid 103 carol@shop"),
+        "what it blocks:\n{text}"
+    );
+    press(&mut u, &store, KeyCode::Esc);
+    assert!(u.detail.is_none());
+
+    press(&mut u, &store, KeyCode::Char('2'));
+    press(&mut u, &store, KeyCode::End);
+    press(&mut u, &store, KeyCode::Enter);
+    match &u.detail {
+        Some(pgvitals::tui::state::Detail::Statement { statement, .. }) => {
+            assert_eq!(statement.queryid, 3)
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(
+        text.contains("DELETE FROM logs WHERE at < now() - interval '1 day'"),
+        "{text}"
+    );
+    press(&mut u, &store, KeyCode::Enter);
+    assert!(u.detail.is_none());
+}
+
+#[test]
+fn cancel_and_terminate_need_actions_enabled_and_a_confirmation() {
+    let store = populated(1);
+    // read-only
+    let mut u = ui(true);
+    assert_eq!(press(&mut u, &store, KeyCode::Char('c')), Action::Redraw);
+    assert!(u.confirm.is_none());
+    let text = screen(&render(&store, &u, 120, 30));
+    assert!(text.contains("read-only"), "{text}");
+
+    // enabled: the dialog names pid, user and query; only y sends
+    let mut u = UiState::new(true, true, Duration::from_secs(2));
+    press(&mut u, &store, KeyCode::Char('k'));
+    let c = u.confirm.clone().expect("confirmation");
+    assert_eq!(c.pid, 101);
+    let text = screen(&render(&store, &u, 80, 24));
+    assert!(
+        text.contains("Terminate backend pid 101 (user alice)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("UPDATE stock SET n = 0 WHERE id = 7"),
+        "{text}"
+    );
+    assert_eq!(press(&mut u, &store, KeyCode::Char('n')), Action::Redraw);
+    assert!(u.confirm.is_none());
+
+    press(&mut u, &store, KeyCode::Down);
+    press(&mut u, &store, KeyCode::Char('c'));
+    assert_eq!(
+        press(&mut u, &store, KeyCode::Char('y')),
+        Action::Send(Command::CancelBackend {
+            server: 0,
+            pid: 102
+        })
+    );
+    press(&mut u, &store, KeyCode::Char('k'));
+    assert_eq!(
+        press(&mut u, &store, KeyCode::Char('y')),
+        Action::Send(Command::TerminateBackend {
+            server: 0,
+            pid: 102
+        })
+    );
+    // not on other tabs
+    press(&mut u, &store, KeyCode::Char('3'));
+    press(&mut u, &store, KeyCode::Char('c'));
+    assert!(u.confirm.is_none());
+}
+
+#[test]
+fn interval_steps_within_bounds() {
+    let store = populated(1);
+    let mut u = ui(true);
+    assert_eq!(
+        press(&mut u, &store, KeyCode::Char('+')),
+        Action::SetInterval(Duration::from_secs(3))
+    );
+    assert_eq!(
+        press(&mut u, &store, KeyCode::Char('-')),
+        Action::SetInterval(Duration::from_secs(2))
+    );
+    for _ in 0..20 {
+        press(&mut u, &store, KeyCode::Char('-'));
+    }
+    assert_eq!(u.interval, Duration::from_millis(250));
+    assert_eq!(press(&mut u, &store, KeyCode::Char('-')), Action::Redraw);
+    for _ in 0..20 {
+        press(&mut u, &store, KeyCode::Char('+'));
+    }
+    assert_eq!(u.interval, Duration::from_secs(60));
+}
+
+#[test]
+fn selection_stays_within_the_rows() {
+    let store = populated(1);
+    let mut u = ui(true);
+    for _ in 0..50 {
+        press(&mut u, &store, KeyCode::Down);
+    }
+    assert_eq!(u.selected_row(), 4, "5 sessions listed");
+    press(&mut u, &store, KeyCode::PageUp);
+    assert_eq!(u.selected_row(), 0);
+    press(&mut u, &store, KeyCode::End);
+    assert_eq!(u.selected_row(), 4);
+    press(&mut u, &store, KeyCode::Home);
+    assert_eq!(u.selected_row(), 0);
+}
+
+#[test]
+fn help_lists_the_keys() {
+    let store = populated(1);
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('?'));
+    let text = screen(&render(&store, &u, 100, 30));
+    for k in ["Tab, Shift-Tab", "filter rows by text", "pause", "[ ]"] {
+        assert!(text.contains(k), "{k}:\n{text}");
+    }
+    press(&mut u, &store, KeyCode::Esc);
+    assert!(!u.help);
+}
