@@ -224,17 +224,17 @@ fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
         spans.push(Span::styled(text::clean(m), theme.problem()));
         spans.push(Span::raw("  "));
     }
-    let hints = if width >= 120 {
+    if ui.actions_enabled {
+        spans.push(Span::styled("c cancel · k terminate · ", theme.dim()));
+    } else {
+        spans.push(Span::styled("read-only · ", theme.dim()));
+    }
+    let hints = if width >= 140 {
         "q quit · ? help · Tab/1-7 area · [ ] server · s sort · r reverse · / filter · p pause · +/- interval · Enter details"
     } else {
         "q quit · ? help · Tab area · / filter · p pause · Enter details"
     };
     spans.push(Span::styled(hints.to_string(), theme.dim()));
-    if !ui.actions_enabled {
-        spans.push(Span::styled(" · read-only", theme.dim()));
-    } else {
-        spans.push(Span::styled(" · c cancel · k terminate", theme.dim()));
-    }
     Line::from(spans)
 }
 

@@ -309,7 +309,7 @@ impl UiState {
     fn ask(&mut self, kind: ActionKind, live: &Store) -> Action {
         if !self.actions_enabled {
             self.message = Some(
-                "read-only: cancel/terminate are disabled (start pgvitals with actions enabled, see --help)"
+                "read-only: cancel/terminate are disabled (start pgvitals with --enable-actions)"
                     .into(),
             );
             return Action::Redraw;
