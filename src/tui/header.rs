@@ -37,13 +37,14 @@ pub fn last_sample(server: &ServerState) -> Option<SystemTime> {
     server.areas.values().filter_map(|a| a.sample_at).max()
 }
 
-/// The overview line of one server.
+/// The overview line of one server; its newest sample counts as stale after `stale_after`.
 pub fn overview_line(
     index: usize,
     server: &ServerState,
     selected: bool,
     theme: Theme,
     now: SystemTime,
+    stale_after: std::time::Duration,
 ) -> Line<'static> {
     let mut spans: Vec<Span<'static>> = Vec::new();
     let marker = if selected { "▶" } else { " " };
@@ -166,7 +167,7 @@ pub fn overview_line(
     if let Some(at) = last_sample(server) {
         let age = age_s(now, at);
         spans.push(Span::styled(format!(" · {}", clock(at)), theme.dim()));
-        if age > 10.0 {
+        if age > stale_after.as_secs_f64() {
             spans.push(Span::styled(
                 format!(" stale {}", format_duration_s(age.round())),
                 theme.problem(),
@@ -255,7 +256,14 @@ impl Widget for Header<'_> {
             .server
             .saturating_sub(room_for_servers.saturating_sub(1));
         for (i, s) in servers.skip(skip).take(room_for_servers) {
-            lines.push(overview_line(i, s, i == self.ui.server, theme, self.now));
+            lines.push(overview_line(
+                i,
+                s,
+                i == self.ui.server,
+                theme,
+                self.now,
+                self.store.max_age(crate::collect::Area::Activity),
+            ));
         }
         lines.push(Line::from(summary));
         if (lines.len() as u16) < h {
