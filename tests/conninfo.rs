@@ -1,22 +1,34 @@
-//! Real TLS handshakes against a throwaway PostgreSQL (15 here) started with `ssl=on` and the
-//! test certificates of `src/conninfo/testdata` (a CA, a server certificate for `localhost` and
+//! Real TLS handshakes against a throwaway PostgreSQL started with the project's cluster
+//! harness ([`pgvitals::cluster::Cluster`]), then switched to `ssl = on` with the test
+//! certificates of `src/conninfo/testdata` (a CA, a server certificate for `localhost` and
 //! 127.0.0.1 signed by it, a client certificate for the role `pgvitals`, and an unrelated
 //! self-signed certificate). pg_hba rejects every non-TLS TCP connection, so a successful TCP
 //! connection proves TLS was used; `pg_stat_ssl` confirms it.
 //!
-//! Needs root (initdb runs as the `postgres` OS user) and PostgreSQL server binaries; without
-//! them the test says so on stderr and passes.
+//! Needs PostgreSQL server binaries: without them the test fails with the harness' message
+//! naming what to install. Works as root (the harness runs the server as the `postgres` OS
+//! user) and as a normal user.
 #![allow(clippy::unwrap_used)]
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::{Duration, Instant};
 
+use pgvitals::cluster::{Cluster, ClusterOptions, Node};
 use pgvitals::conninfo::ConnSpec;
-use rand::Rng;
 
 const PASSWORD: &str = "Tls-Pw-9cZ";
+
+/// TLS-only TCP: `cert` for `pgvitals`, SCRAM for `pwuser`, trust for `postgres`, and every
+/// other TCP connection (including every non-TLS one) rejected. The `local` line keeps the
+/// harness' psql (unix socket, trust) working.
+const PG_HBA: &str = "local all all trust\n\
+                      hostssl all pgvitals all cert\n\
+                      hostssl all pwuser all scram-sha-256\n\
+                      hostssl all postgres all trust\n\
+                      host all all all reject\n";
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,136 +36,91 @@ fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn bin_dir() -> Option<PathBuf> {
-    let out = Command::new("pg_config").arg("--bindir").output().ok();
-    let from_pg_config = out
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    [
-        from_pg_config,
-        Some(PathBuf::from("/usr/lib/postgresql/15/bin")),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+/// Writes `bytes` to `<data_dir>/<name>` with mode 0600 and the owner of the data directory
+/// (the server refuses a key file readable by others, and must be able to read it).
+fn write_owned(node: &Node, name: &str, bytes: &[u8]) {
+    let meta = fs::metadata(&node.data_dir).unwrap();
+    let path = node.data_dir.join(name);
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    file.write_all(bytes).unwrap();
+    drop(file);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    if nix::unistd::geteuid().is_root() {
+        nix::unistd::chown(
+            &path,
+            Some(nix::unistd::Uid::from_raw(meta.uid())),
+            Some(nix::unistd::Gid::from_raw(meta.gid())),
+        )
+        .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+    }
 }
 
-/// A server for this test only; stopped and removed on drop.
-struct Server {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-}
-
-impl Server {
-    fn run(&self, program: &str, args: &[&str]) {
-        let out = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join(program))
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// A fresh cluster with TLS on, TLS-only pg_hba and the roles `pgvitals` (certificate) and
+/// `pwuser` (password [`PASSWORD`]). Panics with the harness' error (e.g. no server binaries,
+/// naming the package to install) when it cannot be started.
+fn start_tls_cluster() -> Cluster {
+    let cluster = Cluster::start(ClusterOptions {
+        standby: false,
+        shared_buffers: "16MB".to_string(),
+        // 127.0.0.2 is outside the server certificate's names (for the verify-ca/verify-full
+        // cases); `localhost` resolves to 127.0.0.1 only on this kind of host.
+        extra_conf: vec!["listen_addresses = '127.0.0.1,127.0.0.2'".to_string()],
+    })
+    .unwrap_or_else(|e| {
+        panic!("the conninfo TLS test needs a throwaway PostgreSQL server, which failed: {e}")
+    });
+    let node = &cluster.primary;
+    for name in ["server.crt", "server.key", "ca.crt"] {
+        let bytes = fs::read(testdata(name))
+            .unwrap_or_else(|e| panic!("read {}: {e}", testdata(name).display()));
+        write_owned(node, name, &bytes);
     }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn start() -> Option<Server> {
-        if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to run initdb as the postgres user");
-            return None;
-        }
-        let Some(bin) = bin_dir() else {
-            eprintln!("skipped: no PostgreSQL server binaries");
-            return None;
-        };
-        let postgres = nix::unistd::User::from_name("postgres").unwrap().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let port = rand::rng().random_range(20000..30000);
-        let server = Server { dir, bin, port };
-        nix::unistd::chown(server.dir.path(), Some(postgres.uid), Some(postgres.gid)).unwrap();
-        let data = server.data();
-        server.run(
-            "initdb",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                "postgres",
-                "-A",
-                "trust",
-            ],
-        );
-        for name in ["server.crt", "server.key", "ca.crt"] {
-            let to = data.join(name);
-            fs::copy(testdata(name), &to).unwrap();
-            nix::unistd::chown(to.as_path(), Some(postgres.uid), Some(postgres.gid)).unwrap();
-            fs::set_permissions(&to, fs::Permissions::from_mode(0o600)).unwrap();
-        }
-        fs::write(
-            data.join("pg_hba.conf"),
-            "local all all trust\n\
-             hostssl all pgvitals all cert\n\
-             hostssl all pwuser all scram-sha-256\n\
-             hostssl all postgres all trust\n\
-             host all all all reject\n",
+    // Overwriting keeps the existing file's owner and mode.
+    fs::write(node.data_dir.join("pg_hba.conf"), PG_HBA).unwrap();
+    node.psql(
+        "postgres",
+        "ALTER SYSTEM SET ssl_cert_file = 'server.crt';\n\
+         ALTER SYSTEM SET ssl_key_file = 'server.key';\n\
+         ALTER SYSTEM SET ssl_ca_file = 'ca.crt';\n\
+         ALTER SYSTEM SET ssl = on;\n\
+         SELECT pg_reload_conf();\n",
+    )
+    .unwrap_or_else(|e| panic!("configure TLS: {e}"));
+    let hba_errors = node
+        .psql(
+            "postgres",
+            "SELECT string_agg(line_number || ': ' || error, '; ') FROM pg_hba_file_rules \
+             WHERE error IS NOT NULL",
         )
         .unwrap();
-        let conf = format!(
-            "\nport = {port}\nlisten_addresses = 'localhost,127.0.0.2'\nunix_socket_directories = '{}'\n\
-             ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n\
-             ssl_ca_file = 'ca.crt'\nfsync = off\n",
-            server.dir.path().display()
-        );
-        let mut text = fs::read_to_string(data.join("postgresql.conf")).unwrap();
-        text.push_str(&conf);
-        fs::write(data.join("postgresql.conf"), text).unwrap();
-        let log = server.dir.path().join("log");
-        server.run(
-            "pg_ctl",
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-l",
-                log.to_str().unwrap(),
-                "-w",
-                "start",
-            ],
-        );
-        let out = Command::new("psql")
-            .args(["-X", "-v", "ON_ERROR_STOP=1", "-h"])
-            .arg(server.dir.path())
-            .args(["-p", &port.to_string(), "-U", "postgres", "-c"])
-            .arg(format!(
-                "create role pgvitals login; create role pwuser login password '{PASSWORD}'"
-            ))
-            .output()
-            .unwrap();
+    assert_eq!(hba_errors, "", "pg_hba.conf errors");
+    // pg_reload_conf() only signals the postmaster. A new session shows `ssl = on` once the
+    // postmaster has reloaded (and with it the TLS context and pg_hba.conf).
+    let started = Instant::now();
+    loop {
+        let ssl = node.psql("postgres", "SHOW ssl").unwrap();
+        if ssl == "on" {
+            break;
+        }
         assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            started.elapsed() < Duration::from_secs(30),
+            "ssl still {ssl:?} 30 s after pg_reload_conf(); server log {}",
+            node.log_file().display()
         );
-        Some(server)
+        std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let data = self.data();
-        let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--"])
-            .arg(self.bin.join("pg_ctl"))
-            .args(["-D", data.to_str().unwrap_or(""), "-m", "immediate", "stop"])
-            .output();
-    }
+    node.psql(
+        "postgres",
+        &format!("CREATE ROLE pgvitals LOGIN; CREATE ROLE pwuser LOGIN PASSWORD '{PASSWORD}'"),
+    )
+    .unwrap_or_else(|e| panic!("create roles: {e}"));
+    cluster
 }
 
 /// Connects and returns whether the session uses TLS (pg_stat_ssl.ssl), or the error text.
@@ -178,16 +145,15 @@ async fn connect(spec: &ConnSpec) -> Result<bool, String> {
     Ok(ssl)
 }
 
-fn spec(server: &Server, extra: &str, home: Option<&Path>) -> ConnSpec {
-    let arg = format!("port={} dbname=postgres {extra}", server.port);
+fn spec(node: &Node, extra: &str, home: Option<&Path>) -> ConnSpec {
+    let arg = format!("port={} dbname=postgres {extra}", node.port);
     ConnSpec::parse_with(Some(&arg), &|_| None, home).unwrap()
 }
 
 #[tokio::test]
 async fn tls_modes_against_a_real_server() {
-    let Some(server) = Server::start() else {
-        return;
-    };
+    let cluster = start_tls_cluster();
+    let node = &cluster.primary;
     let ca = testdata("ca.crt");
     let other = testdata("other.crt");
     let (ca, other) = (ca.display(), other.display());
@@ -204,25 +170,49 @@ async fn tls_modes_against_a_real_server() {
         &format!("host=127.0.0.2 user=postgres sslmode=require sslrootcert={ca}"),
     ];
     for extra in ok {
-        let result = connect(&spec(&server, extra, None)).await;
+        let result = connect(&spec(node, extra, None)).await;
         assert_eq!(result, Ok(true), "{extra}");
     }
-    let refused: &[&str] = &[
+    // Each refused case with a piece of the error that says why (rustls' verifier or the
+    // server's FATAL message), so a refusal for another reason (say, no server) fails.
+    let refused: &[(&str, &str)] = &[
         // libpq: require with an existing root file verifies the chain.
-        &format!("host=localhost user=postgres sslmode=require sslrootcert={other}"),
-        &format!("host=localhost user=postgres sslmode=verify-ca sslrootcert={other}"),
-        &format!("host=localhost user=postgres sslmode=verify-full sslrootcert={other}"),
+        (
+            &format!("host=localhost user=postgres sslmode=require sslrootcert={other}"),
+            "UnknownIssuer",
+        ),
+        (
+            &format!("host=localhost user=postgres sslmode=verify-ca sslrootcert={other}"),
+            "UnknownIssuer",
+        ),
+        (
+            &format!("host=localhost user=postgres sslmode=verify-full sslrootcert={other}"),
+            "UnknownIssuer",
+        ),
         // verify-full checks the host name.
-        &format!("host=127.0.0.2 user=postgres sslmode=verify-full sslrootcert={ca}"),
+        (
+            &format!("host=127.0.0.2 user=postgres sslmode=verify-full sslrootcert={ca}"),
+            "NotValidForName",
+        ),
         // pg_hba rejects plain TCP: disable really disables TLS.
-        "host=localhost user=postgres sslmode=disable",
+        (
+            "host=localhost user=postgres sslmode=disable",
+            "pg_hba.conf rejects connection",
+        ),
         // The client certificate is required for the role pgvitals.
-        &format!("host=localhost user=pgvitals sslmode=verify-full sslrootcert={ca}"),
+        (
+            &format!("host=localhost user=pgvitals sslmode=verify-full sslrootcert={ca}"),
+            "connection requires a valid client certificate",
+        ),
     ];
-    for extra in refused {
-        let result = connect(&spec(&server, extra, None)).await;
-        assert!(result.is_err(), "{extra}: {result:?}");
-        eprintln!("refused as expected: {extra}: {result:?}");
+    for (extra, reason) in refused {
+        let result = connect(&spec(node, extra, None)).await;
+        match &result {
+            Err(e) if e.contains(reason) => {
+                eprintln!("refused as expected: {extra}: {e}");
+            }
+            _ => panic!("{extra}: expected an error containing {reason:?}, got {result:?}"),
+        }
     }
 
     // Client certificate authentication.
@@ -231,26 +221,26 @@ async fn tls_modes_against_a_real_server() {
         testdata("client.crt").display(),
         testdata("client.key").display()
     );
-    assert_eq!(connect(&spec(&server, &client, None)).await, Ok(true));
+    assert_eq!(connect(&spec(node, &client, None)).await, Ok(true));
 
     // The unix socket never uses TLS, whatever sslmode says (libpq's rule).
     let socket = format!(
         "host={} user=postgres sslmode=require",
-        server.dir.path().display()
+        node.socket_dir.display()
     );
-    assert_eq!(connect(&spec(&server, &socket, None)).await, Ok(false));
+    assert_eq!(connect(&spec(node, &socket, None)).await, Ok(false));
 
     // The password from ~/.pgpass over TLS, and the permission rule.
     let home = tempfile::tempdir().unwrap();
     let pgpass = home.path().join(".pgpass");
     fs::write(
         &pgpass,
-        format!("localhost:{}:*:pwuser:{PASSWORD}\n", server.port),
+        format!("localhost:{}:*:pwuser:{PASSWORD}\n", node.port),
     )
     .unwrap();
     fs::set_permissions(&pgpass, fs::Permissions::from_mode(0o600)).unwrap();
     let pw_spec = spec(
-        &server,
+        node,
         "host=localhost user=pwuser sslmode=require",
         Some(home.path()),
     );
@@ -258,12 +248,15 @@ async fn tls_modes_against_a_real_server() {
     assert_eq!(connect(&pw_spec).await, Ok(true));
     fs::set_permissions(&pgpass, fs::Permissions::from_mode(0o644)).unwrap();
     let pw_spec = spec(
-        &server,
+        node,
         "host=localhost user=pwuser sslmode=require",
         Some(home.path()),
     );
     assert!(pw_spec.password.is_none());
     assert_eq!(pw_spec.warnings.len(), 1);
     let err = connect(&pw_spec).await.unwrap_err();
+    eprintln!("no password from a 0644 .pgpass: {err}");
+    // The server asked for the SCRAM password and the client had none to give.
+    assert!(err.contains("password missing"), "{err}");
     assert!(!err.contains(PASSWORD), "{err}");
 }
