@@ -244,6 +244,7 @@ impl Cluster {
     /// log tail); [`ClusterError::Timeout`] when the standby does not stream within 30 s;
     /// [`ClusterError::Io`] for file system errors.
     pub fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
+        let started = Instant::now();
         let bin_dir = find_bin_dir()?;
         let run_as = server_os_user()?;
         let root = tempfile::Builder::new()
@@ -293,6 +294,13 @@ impl Cluster {
             cluster.standby = Some(standby);
             result?;
         }
+        tracing::debug!(
+            dir = %cluster.root.display(),
+            primary_port = cluster.primary.port,
+            standby_port = cluster.standby.as_ref().map(|s| s.port),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "throwaway cluster started"
+        );
         Ok(cluster)
     }
 
