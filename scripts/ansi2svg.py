@@ -111,6 +111,15 @@ def main():
             px, py = 8 + run_start * CW, 8 + y * CH
             if bg:
                 out.append(f'<rect x="{px:.1f}" y="{py}" width="{(x - run_start) * CW:.1f}" height="{CH}" fill="{bg}"/>')
+            # block elements (sparklines, gauges) as rectangles: fonts disagree on them
+            blocks = "▁▂▃▄▅▆▇█"
+            if text and all(c in blocks or c == " " for c in text) and any(c in blocks for c in text):
+                for k, c in enumerate(text):
+                    if c in blocks:
+                        hh = CH * (blocks.index(c) + 1) / 8
+                        out.append(f'<rect x="{px + k * CW:.1f}" y="{py + CH - hh:.1f}" width="{CW:.1f}" '
+                                   f'height="{hh:.1f}" fill="{fg}"/>')
+                continue
             if text.strip():
                 attrs = f'fill="{fg}"'
                 if st["bold"]:

@@ -88,10 +88,15 @@ impl Demo {
                 &format!("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;{SETUP_SQL}"),
             )
             .map_err(DemoError::Cluster)?;
+        // the workload uses the unix sockets; the dashboard connects over TCP, like to a
+        // real server, so the header reads 127.0.0.1:port/shop
         let primary = cluster.primary.conninfo("shop");
         let standby = cluster.standby.as_ref().map(|s| s.conninfo("shop"));
-        let mut conninfos = vec![cluster.primary.conninfo("shop")];
-        conninfos.extend(standby.clone());
+        let tcp = |port: u16| {
+            format!("host=127.0.0.1 port={port} user=postgres dbname=shop sslmode=disable")
+        };
+        let mut conninfos = vec![tcp(cluster.primary.port)];
+        conninfos.extend(cluster.standby.as_ref().map(|s| tcp(s.port)));
         let tasks = workload(primary, standby, workload_for);
         Ok(Demo {
             cluster: Some(cluster),
@@ -242,54 +247,39 @@ fn workload(primary: String, standby: Option<String>, run_for: Duration) -> Vec<
         },
     ));
 
-    // a lock chain every minute: holder 25 s, two waiters
-    tasks.push(looped(
-        primary.clone(),
-        "shop-batch",
-        deadline,
-        |c| async move {
-            loop {
-                let _ = c
-                    .batch_execute(
-                        "BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id = 42;",
-                    )
-                    .await;
+    // a lock chain every minute: one session holds a row lock for 25 s, a second queues
+    // behind it, a third behind the second
+    let chain_conninfo = primary.clone();
+    tasks.push(tokio::spawn(async move {
+        while tokio::time::Instant::now() < deadline {
+            let (Some(holder), Some(w1), Some(w2)) = (
+                connect(&chain_conninfo, "shop-batch").await,
+                connect(&chain_conninfo, "shop-checkout").await,
+                connect(&chain_conninfo, "shop-refunds").await,
+            ) else {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                continue;
+            };
+            let update = "UPDATE accounts SET balance = balance + 1 WHERE id = 42";
+            let _ = holder
+                .batch_execute("BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id = 42;")
+                .await;
+            let first = async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                let _ = w1.execute(update, &[]).await;
+            };
+            let second = async {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                let _ = w2.execute(update, &[]).await;
+            };
+            let release = async {
                 tokio::time::sleep(Duration::from_secs(25)).await;
-                let _ = c.batch_execute("COMMIT").await;
-                if c.is_closed() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(35)).await;
-            }
-        },
-    ));
-    for (n, delay) in [(1u64, 2u64), (2, 4)] {
-        let app: &'static str = if n == 1 {
-            "shop-checkout"
-        } else {
-            "shop-refunds"
-        };
-        tasks.push(looped(
-            primary.clone(),
-            app,
-            deadline,
-            move |c| async move {
-                tokio::time::sleep(Duration::from_secs(delay)).await;
-                loop {
-                    let _ = c
-                        .execute(
-                            "UPDATE accounts SET balance = balance + 1 WHERE id = 42",
-                            &[],
-                        )
-                        .await;
-                    if c.is_closed() {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_secs(60)).await;
-                }
-            },
-        ));
-    }
+                let _ = holder.batch_execute("COMMIT").await;
+            };
+            tokio::join!(first, second, release);
+            tokio::time::sleep(Duration::from_secs(35)).await;
+        }
+    }));
 
     // idle in transaction for 90 s of every 2 minutes
     tasks.push(looped(

@@ -1,0 +1,279 @@
+//! What pgvitals costs, on a throwaway server with 1,000 statements and 200 sessions:
+//!
+//! * **server**: execution + planning time of pgvitals' own queries per collection cycle
+//!   (from pg_stat_statements, filtered to pgvitals' own role), the CPU time of its backends
+//!   (from /proc), and the most connections it ever held;
+//! * **client**: CPU and peak RSS of the real dashboard in a pseudo terminal at a 1 s
+//!   interval.
+//!
+//! Run with `cargo bench --bench cost` (about 3 minutes). Environment: `BENCH_SECONDS`
+//! (default 60) for each measurement. Prints numbers; asserts nothing.
+
+use std::io::Read;
+use std::time::{Duration, Instant, SystemTime};
+
+use pgvitals::cluster::{Cluster, ClusterOptions, Node};
+use pgvitals::config::Config;
+use pgvitals::conninfo::ConnSpec;
+use tokio_postgres::{Client, NoTls};
+
+const ROLE: &str = "pgvitals_bench";
+
+fn clock_ticks() -> f64 {
+    // sysconf(_SC_CLK_TCK) is 100 on Linux
+    100.0
+}
+
+/// utime + stime of a process, seconds.
+fn cpu_seconds(pid: i32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+/// Peak resident set size, bytes.
+fn peak_rss(pid: i32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+async fn connect(node: &Node, user: &str, app: &str) -> Client {
+    let mut config = tokio_postgres::Config::new();
+    config
+        .host_path(&node.socket_dir)
+        .port(node.port)
+        .user(user)
+        .dbname("postgres")
+        .application_name(app);
+    let (client, conn) = config.connect(NoTls).await.expect("connect");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cluster = Cluster::start(ClusterOptions {
+        standby: true,
+        shared_buffers: "128MB".into(),
+        extra_conf: vec![
+            "max_connections = 300".into(),
+            "pg_stat_statements.max = 5000".into(),
+        ],
+    })
+    .expect("start a cluster");
+    rt.block_on(run(&cluster, Duration::from_secs(seconds)));
+}
+
+async fn run(cluster: &Cluster, span: Duration) {
+    let node = &cluster.primary;
+    let admin = connect(node, "postgres", "bench-setup").await;
+    println!("setting up: 1,000 distinct statements, 200 sessions ...");
+    let mut setup = format!("CREATE ROLE {ROLE} LOGIN; GRANT pg_monitor TO {ROLE};");
+    for t in 0..40 {
+        setup.push_str(&format!(
+            "CREATE TABLE bench_t{t} (x int); INSERT INTO bench_t{t} SELECT generate_series(1, 100);"
+        ));
+    }
+    admin.batch_execute(&setup).await.expect("setup");
+    for t in 0..40 {
+        for k in 1..=25 {
+            let cols = vec!["x"; k].join(", ");
+            admin
+                .query(&format!("SELECT {cols} FROM bench_t{t} LIMIT 1"), &[])
+                .await
+                .expect("statement");
+        }
+    }
+    let mut sessions = Vec::new();
+    for i in 0..200 {
+        let c = connect(node, "postgres", &format!("bench-app-{}", i % 7)).await;
+        if i % 10 == 0 {
+            c.batch_execute("BEGIN; SELECT 1").await.expect("idle in xact");
+        } else if i % 10 == 1 {
+            let c2 = connect(node, "postgres", "bench-sleeper").await;
+            tokio::spawn(async move {
+                let _ = c2.simple_query("SELECT pg_sleep(3600)").await;
+            });
+        }
+        sessions.push(c);
+    }
+    let counted: i64 = admin
+        .query_one("SELECT count(*) FROM pg_stat_statements", &[])
+        .await
+        .expect("count")
+        .get(0);
+    println!("pg_stat_statements entries: {counted}; sessions: {}", sessions.len() + 20);
+
+    // ---- server cost: the workers (every area, both servers) at a 1 s interval ----
+    let mut config = Config::default();
+    config.interval = Duration::from_secs(1);
+    let specs = vec![
+        ConnSpec::parse(&node.conninfo_as(ROLE, "postgres")).expect("spec"),
+        ConnSpec::parse(
+            &cluster
+                .standby
+                .as_ref()
+                .expect("standby")
+                .conninfo_as(ROLE, "postgres"),
+        )
+        .expect("spec"),
+    ];
+    admin
+        .query(
+            "SELECT pg_stat_statements_reset((SELECT oid FROM pg_roles WHERE rolname = $1), 0, 0)",
+            &[&ROLE],
+        )
+        .await
+        .expect("reset our role's statements only");
+    let mut running = pgvitals::app::start_workers(&specs[..1], &config).expect("workers");
+    let watcher = connect(node, "postgres", "bench-watch").await;
+    let started = Instant::now();
+    let mut cycles = 0u64;
+    let mut max_conns = 0i64;
+    let mut cpu_start: std::collections::HashMap<i32, f64> = Default::default();
+    let mut cpu_last: std::collections::HashMap<i32, f64> = Default::default();
+    let mut last_check = Instant::now() - Duration::from_secs(1);
+    while started.elapsed() < span {
+        match tokio::time::timeout(Duration::from_millis(200), running.updates.recv()).await {
+            Ok(Some(update)) => {
+                if let pgvitals::collect::Update::Sample { sample, .. } = &update {
+                    if matches!(**sample, pgvitals::collect::Sample::Server(_)) {
+                        cycles += 1;
+                    }
+                }
+                running.store.apply(update, SystemTime::now());
+            }
+            Ok(None) => break,
+            Err(_) => {}
+        }
+        if last_check.elapsed() >= Duration::from_secs(1) {
+            last_check = Instant::now();
+            let rows = watcher
+                .query(
+                    "SELECT pid FROM pg_stat_activity WHERE usename = $1",
+                    &[&ROLE],
+                )
+                .await
+                .expect("our backends");
+            max_conns = max_conns.max(rows.len() as i64);
+            for r in rows {
+                let pid: i32 = r.get(0);
+                if let Some(cpu) = cpu_seconds(pid) {
+                    cpu_start.entry(pid).or_insert(cpu);
+                    cpu_last.insert(pid, cpu);
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let backend_cpu: f64 = cpu_last
+        .iter()
+        .map(|(pid, last)| last - cpu_start.get(pid).copied().unwrap_or(*last))
+        .sum();
+    let row = admin
+        .query_one(
+            "SELECT coalesce(sum(calls), 0)::int8, coalesce(sum(total_exec_time), 0)::float8,
+                    coalesce(sum(total_plan_time), 0)::float8
+               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+              WHERE r.rolname = $1",
+            &[&ROLE],
+        )
+        .await
+        .expect("our statements");
+    let (calls, exec_ms, plan_ms): (i64, f64, f64) = (row.get(0), row.get(1), row.get(2));
+    let per_minute = 60.0 / elapsed;
+    println!();
+    println!("== server cost, 1 s interval, all six areas, {elapsed:.0} s ==");
+    println!("collection cycles (server samples):      {cycles}");
+    println!("queries run by pgvitals:                 {calls} ({:.1} per cycle)", calls as f64 / cycles.max(1) as f64);
+    println!(
+        "exec time per cycle:                     {:.2} ms (+ {:.2} ms planning)",
+        exec_ms / cycles.max(1) as f64,
+        plan_ms / cycles.max(1) as f64
+    );
+    println!(
+        "backend CPU of pgvitals' connections:    {:.3} s per minute",
+        backend_cpu * per_minute
+    );
+    println!("most connections held at once:           {max_conns}");
+    drop(running);
+
+    // ---- client cost: the real dashboard in a pty, 1 s interval, primary + standby ----
+    let bin = env!("CARGO_BIN_EXE_pgvitals");
+    let pty = portable_pty::native_pty_system();
+    let pair = pty
+        .openpty(portable_pty::PtySize {
+            rows: 48,
+            cols: 160,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .expect("pty");
+    let mut cmd = portable_pty::CommandBuilder::new(bin);
+    cmd.arg(&specs_conninfo(cluster, true));
+    cmd.arg(&specs_conninfo(cluster, false));
+    cmd.args(["--interval", "1s"]);
+    cmd.env("TERM", "xterm-256color");
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn dashboard");
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().expect("reader");
+    let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let counter = bytes.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let pid = child.process_id().expect("pid") as i32;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let cpu0 = cpu_seconds(pid).unwrap_or(0.0);
+    let bytes0 = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let t0 = Instant::now();
+    tokio::time::sleep(span).await;
+    let cpu1 = cpu_seconds(pid).unwrap_or(0.0);
+    let rss = peak_rss(pid).unwrap_or(0);
+    let bytes1 = bytes.load(std::sync::atomic::Ordering::Relaxed);
+    let secs = t0.elapsed().as_secs_f64();
+    let _ = child.kill();
+    println!();
+    println!("== client cost: dashboard on primary + standby, 1 s interval, 160x48, {secs:.0} s ==");
+    println!(
+        "CPU: {:.3} s per minute ({:.2} % of a core)",
+        (cpu1 - cpu0) * 60.0 / secs,
+        (cpu1 - cpu0) * 100.0 / secs
+    );
+    println!("peak RSS: {:.1} MiB", rss as f64 / 1024.0 / 1024.0);
+    println!(
+        "terminal output: {:.1} KiB per second",
+        (bytes1 - bytes0) as f64 / 1024.0 / secs
+    );
+    drop(sessions);
+}
+
+fn specs_conninfo(cluster: &Cluster, primary: bool) -> String {
+    let node = if primary {
+        &cluster.primary
+    } else {
+        cluster.standby.as_ref().expect("standby")
+    };
+    node.conninfo_as(ROLE, "postgres")
+}
