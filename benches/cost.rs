@@ -211,7 +211,30 @@ async fn run(cluster: &Cluster, span: Duration) {
         backend_cpu * per_minute
     );
     println!("most connections held at once:           {max_conns}");
+    println!("per query (calls, ms per call, ms per minute):");
+    let rows = admin
+        .query(
+            "SELECT calls::int8, (total_exec_time / greatest(calls, 1))::float8,
+                    total_exec_time::float8, substr(query, strpos(query, '/* pgvitals */') + 15, 400)
+               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+              WHERE r.rolname = $1 ORDER BY total_exec_time DESC LIMIT 25",
+            &[&ROLE],
+        )
+        .await
+        .expect("per query");
+    for r in rows {
+        let (c, per, total, q): (i64, f64, f64, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
+        let name = q
+            .split_whitespace()
+            .take(14)
+            .collect::<Vec<_>>()
+            .join(" ");
+        println!("  {c:>5} {per:>8.3} {:>8.1}  {}", total * per_minute, &name[..name.len().min(90)]);
+    }
     drop(running);
+    if std::env::var("BENCH_CLIENT").is_ok_and(|v| v == "0") {
+        return;
+    }
 
     // ---- client cost: the real dashboard in a pty, 1 s interval, primary + standby ----
     let bin = env!("CARGO_BIN_EXE_pgvitals");
