@@ -34,6 +34,57 @@ fn cpu_seconds(pid: i32) -> Option<f64> {
     Some((utime + stime) / clock_ticks())
 }
 
+/// CPU seconds of a whole cluster: every live process of the postmaster's process group
+/// (utime + stime) plus the postmaster's reaped children (cutime + cstime), so backends that
+/// came and went (a tool that reconnects every refresh) are counted too.
+fn cluster_cpu(postmaster: i32) -> f64 {
+    let mut total = 0.0;
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{postmaster}/stat")) {
+        if let Some((_, after)) = stat.rsplit_once(") ") {
+            let f: Vec<&str> = after.split_whitespace().collect();
+            for i in [13, 14] {
+                total +=
+                    f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / clock_ticks();
+            }
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let Some((_, after)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let f: Vec<&str> = after.split_whitespace().collect();
+            // field 4 of stat is ppid (index 1 here)
+            let ppid: i32 = f.get(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+            if pid == postmaster || ppid == postmaster {
+                total += cpu_seconds(pid).unwrap_or(0.0);
+            }
+        }
+    }
+    total
+}
+
+/// Server time (exec + plan, ms) and calls of one role in pg_stat_statements.
+async fn role_statements(admin: &Client, role: &str) -> (i64, f64) {
+    let row = admin
+        .query_one(
+            "SELECT coalesce(sum(calls), 0)::int8,
+                    coalesce(sum(total_exec_time + total_plan_time), 0)::float8
+               FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+              WHERE r.rolname = $1",
+            &[&role],
+        )
+        .await
+        .expect("role statements");
+    (row.get(0), row.get(1))
+}
+
 /// Peak resident set size, bytes.
 fn peak_rss(pid: i32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -103,7 +154,9 @@ async fn run(cluster: &Cluster, span: Duration) {
     for i in 0..200 {
         let c = connect(node, "postgres", &format!("bench-app-{}", i % 7)).await;
         if i % 10 == 0 {
-            c.batch_execute("BEGIN; SELECT 1").await.expect("idle in xact");
+            c.batch_execute("BEGIN; SELECT 1")
+                .await
+                .expect("idle in xact");
         } else if i % 10 == 1 {
             let c2 = connect(node, "postgres", "bench-sleeper").await;
             tokio::spawn(async move {
@@ -117,12 +170,17 @@ async fn run(cluster: &Cluster, span: Duration) {
         .await
         .expect("count")
         .get(0);
-    println!("pg_stat_statements entries: {counted}; sessions: {}", sessions.len() + 20);
+    println!(
+        "pg_stat_statements entries: {counted}; sessions: {}",
+        sessions.len() + 20
+    );
 
     // ---- server cost: the workers (every area, both servers) at a 1 s interval ----
-    let mut config = Config::default();
-    config.interval = Duration::from_secs(1);
-    let specs = vec![
+    let config = Config {
+        interval: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let specs = [
         ConnSpec::parse(&node.conninfo_as(ROLE, "postgres")).expect("spec"),
         ConnSpec::parse(
             &cluster
@@ -140,6 +198,8 @@ async fn run(cluster: &Cluster, span: Duration) {
         )
         .await
         .expect("reset our role's statements only");
+    let postmaster = node.postmaster_pid().expect("postmaster pid");
+    let cluster_cpu_start = cluster_cpu(postmaster);
     let mut running = pgvitals::app::start_workers(&specs[..1], &config).expect("workers");
     let watcher = connect(node, "postgres", "bench-watch").await;
     let started = Instant::now();
@@ -181,6 +241,7 @@ async fn run(cluster: &Cluster, span: Duration) {
         }
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let pgvitals_cluster_cpu = (cluster_cpu(postmaster) - cluster_cpu_start) * 60.0 / elapsed;
     let backend_cpu: f64 = cpu_last
         .iter()
         .map(|(pid, last)| last - cpu_start.get(pid).copied().unwrap_or(*last))
@@ -200,7 +261,10 @@ async fn run(cluster: &Cluster, span: Duration) {
     println!();
     println!("== server cost, 1 s interval, all six areas, {elapsed:.0} s ==");
     println!("collection cycles (server samples):      {cycles}");
-    println!("queries run by pgvitals:                 {calls} ({:.1} per cycle)", calls as f64 / cycles.max(1) as f64);
+    println!(
+        "queries run by pgvitals:                 {calls} ({:.1} per cycle)",
+        calls as f64 / cycles.max(1) as f64
+    );
     println!(
         "exec time per cycle:                     {:.2} ms (+ {:.2} ms planning)",
         exec_ms / cycles.max(1) as f64,
@@ -224,14 +288,63 @@ async fn run(cluster: &Cluster, span: Duration) {
         .expect("per query");
     for r in rows {
         let (c, per, total, q): (i64, f64, f64, String) = (r.get(0), r.get(1), r.get(2), r.get(3));
-        let name = q
-            .split_whitespace()
-            .take(14)
-            .collect::<Vec<_>>()
-            .join(" ");
-        println!("  {c:>5} {per:>8.3} {:>8.1}  {}", total * per_minute, &name[..name.len().min(90)]);
+        let name = q.split_whitespace().take(14).collect::<Vec<_>>().join(" ");
+        println!(
+            "  {c:>5} {per:>8.3} {:>8.1}  {}",
+            total * per_minute,
+            &name[..name.len().min(90)]
+        );
     }
     drop(running);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // ---- the same cluster with nothing watching it, then with pg_top ----
+    let postmaster = node.postmaster_pid().expect("postmaster pid");
+    let c0 = cluster_cpu(postmaster);
+    tokio::time::sleep(span).await;
+    let idle = (cluster_cpu(postmaster) - c0) * 60.0 / span.as_secs_f64();
+    println!();
+    println!("== whole-cluster server CPU per minute (all processes, reaped backends included) ==");
+    println!("nothing watching:                        {idle:.3} s");
+    println!(
+        "pgvitals (all six areas, 1 s):           {:.3} s  (+{:.3} s over idle)",
+        pgvitals_cluster_cpu,
+        pgvitals_cluster_cpu - idle
+    );
+    if let Ok(pg_top) = which("pg_top") {
+        admin
+            .batch_execute("CREATE ROLE pgtop_bench LOGIN; GRANT pg_monitor TO pgtop_bench;")
+            .await
+            .expect("pg_top role");
+        let count = span.as_secs().to_string();
+        let c0 = cluster_cpu(postmaster);
+        let t0 = Instant::now();
+        let out = std::process::Command::new(pg_top)
+            .args(["-b", "-s", "1", "-x", &count, "-h"])
+            .arg(&node.socket_dir)
+            .args([
+                "-p",
+                &node.port.to_string(),
+                "-U",
+                "pgtop_bench",
+                "-d",
+                "postgres",
+            ])
+            .output()
+            .expect("run pg_top");
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu = (cluster_cpu(postmaster) - c0) * 60.0 / secs;
+        let (calls, ms) = role_statements(&admin, "pgtop_bench").await;
+        println!(
+            "pg_top -b -s 1 (sessions only):          {cpu:.3} s  (+{:.3} s over idle; {calls} queries, {:.2} ms server time per refresh; exit {})",
+            cpu - idle,
+            ms / span.as_secs_f64(),
+            out.status
+        );
+    } else {
+        println!("pg_top: not installed (apt-get install pgtop) — no side-by-side");
+    }
+
     if std::env::var("BENCH_CLIENT").is_ok_and(|v| v == "0") {
         return;
     }
@@ -248,8 +361,8 @@ async fn run(cluster: &Cluster, span: Duration) {
         })
         .expect("pty");
     let mut cmd = portable_pty::CommandBuilder::new(bin);
-    cmd.arg(&specs_conninfo(cluster, true));
-    cmd.arg(&specs_conninfo(cluster, false));
+    cmd.arg(specs_conninfo(cluster, true));
+    cmd.arg(specs_conninfo(cluster, false));
     cmd.args(["--interval", "1s"]);
     cmd.env("TERM", "xterm-256color");
     let mut child = pair.slave.spawn_command(cmd).expect("spawn dashboard");
@@ -278,7 +391,9 @@ async fn run(cluster: &Cluster, span: Duration) {
     let secs = t0.elapsed().as_secs_f64();
     let _ = child.kill();
     println!();
-    println!("== client cost: dashboard on primary + standby, 1 s interval, 160x48, {secs:.0} s ==");
+    println!(
+        "== client cost: dashboard on primary + standby, 1 s interval, 160x48, {secs:.0} s =="
+    );
     println!(
         "CPU: {:.3} s per minute ({:.2} % of a core)",
         (cpu1 - cpu0) * 60.0 / secs,
@@ -290,6 +405,16 @@ async fn run(cluster: &Cluster, span: Duration) {
         (bytes1 - bytes0) as f64 / 1024.0 / secs
     );
     drop(sessions);
+}
+
+fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .ok_or(())
 }
 
 fn specs_conninfo(cluster: &Cluster, primary: bool) -> String {

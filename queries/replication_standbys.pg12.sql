@@ -13,6 +13,10 @@
 --   minus each stage, bytes), write_lag_s / flush_lag_s / replay_lag_s float8 (seconds; NULL
 --   when the standby is caught up and nothing happens), backend_xmin_age int8 (transactions,
 --   hot_standby_feedback), reply_age_s float8 (seconds since reply_time)
+-- Cost: pg_stat_replication joins every backend's status to the walsenders; this reads the
+-- walsenders (pg_stat_get_wal_senders) and then only their own rows of
+-- pg_stat_get_activity(pid), so it stays cheap with hundreds of sessions.
+
 /* pgvitals */
 WITH cur AS (
     SELECT CASE WHEN pg_is_in_recovery()
@@ -20,25 +24,27 @@ WITH cur AS (
                 ELSE pg_current_wal_lsn()
            END AS lsn
 )
-SELECT r.pid::int4 AS pid,
-       r.usename::text AS usename,
-       coalesce(r.application_name, '')::text AS application_name,
-       r.client_addr::text AS client_addr,
-       r.state::text AS state,
-       r.sync_state::text AS sync_state,
-       r.sent_lsn::text AS sent_lsn,
-       r.write_lsn::text AS write_lsn,
-       r.flush_lsn::text AS flush_lsn,
-       r.replay_lsn::text AS replay_lsn,
-       pg_wal_lsn_diff(cur.lsn, r.sent_lsn)::int8 AS sent_lag_bytes,
-       pg_wal_lsn_diff(cur.lsn, r.write_lsn)::int8 AS write_lag_bytes,
-       pg_wal_lsn_diff(cur.lsn, r.flush_lsn)::int8 AS flush_lag_bytes,
-       pg_wal_lsn_diff(cur.lsn, r.replay_lsn)::int8 AS replay_lag_bytes,
-       extract(epoch FROM r.write_lag)::float8 AS write_lag_s,
-       extract(epoch FROM r.flush_lag)::float8 AS flush_lag_s,
-       extract(epoch FROM r.replay_lag)::float8 AS replay_lag_s,
-       age(r.backend_xmin)::int8 AS backend_xmin_age,
-       extract(epoch FROM now() - r.reply_time)::float8 AS reply_age_s
-  FROM pg_stat_replication r
+SELECT w.pid::int4 AS pid,
+       u.rolname::text AS usename,
+       coalesce(a.application_name, '')::text AS application_name,
+       host(a.client_addr) AS client_addr,
+       w.state::text AS state,
+       w.sync_state::text AS sync_state,
+       w.sent_lsn::text AS sent_lsn,
+       w.write_lsn::text AS write_lsn,
+       w.flush_lsn::text AS flush_lsn,
+       w.replay_lsn::text AS replay_lsn,
+       pg_wal_lsn_diff(cur.lsn, w.sent_lsn)::int8 AS sent_lag_bytes,
+       pg_wal_lsn_diff(cur.lsn, w.write_lsn)::int8 AS write_lag_bytes,
+       pg_wal_lsn_diff(cur.lsn, w.flush_lsn)::int8 AS flush_lag_bytes,
+       pg_wal_lsn_diff(cur.lsn, w.replay_lsn)::int8 AS replay_lag_bytes,
+       date_part('epoch', w.write_lag)::float8 AS write_lag_s,
+       date_part('epoch', w.flush_lag)::float8 AS flush_lag_s,
+       date_part('epoch', w.replay_lag)::float8 AS replay_lag_s,
+       age(a.backend_xmin)::int8 AS backend_xmin_age,
+       date_part('epoch', now() - w.reply_time)::float8 AS reply_age_s
+  FROM pg_stat_get_wal_senders() AS w
+ CROSS JOIN LATERAL pg_stat_get_activity(w.pid) AS a
+  LEFT JOIN pg_roles AS u ON u.oid = a.usesysid
  CROSS JOIN cur
- ORDER BY r.application_name, r.pid
+ ORDER BY a.application_name, w.pid

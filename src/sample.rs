@@ -179,6 +179,9 @@ pub struct Statement {
 pub struct CacheSample {
     pub collected_at: EpochSeconds,
     pub databases: Vec<DatabaseCache>,
+    /// Server clock when `tables` were read (epoch seconds). Tables are read at most every
+    /// 5 s (`pg_statio_user_tables` is costly); in between they are carried forward.
+    pub tables_collected_at: Option<EpochSeconds>,
     /// The tables with the most block reads (heap + index + toast), lifetime top 200.
     pub tables: Vec<TableCache>,
 }

@@ -191,6 +191,7 @@ fn cache(collected_at: f64, hit: i64, read: i64) -> Sample {
             stats_reset: None,
             ..Default::default()
         }],
+        tables_collected_at: Some(collected_at),
         tables: vec![
             TableCache {
                 relid: 1,

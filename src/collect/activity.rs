@@ -19,7 +19,9 @@
 
 use std::collections::BTreeMap;
 
-use super::{CollectError, Ctx, ErrorKind, get, get_text, get_text_or_empty};
+use std::time::SystemTime;
+
+use super::{CollectError, Ctx, ErrorKind, age_s, epoch_s, get, get_text, get_text_or_empty};
 use crate::sample::{ActivitySample, Session, StateCount};
 
 /// `backend_type` of the backends that count against `max_connections`.
@@ -56,7 +58,11 @@ impl ActivityCollector {
         let mut states: BTreeMap<String, i32> = BTreeMap::new();
         let mut sessions = Vec::with_capacity(rows.len());
         for row in &rows {
-            collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
+            let now: SystemTime = get(row, "now")?;
+            collected_at.get_or_insert(epoch_s(now));
+            let since = |column: &str| -> Result<Option<f64>, CollectError> {
+                Ok(age_s(now, get::<Option<SystemTime>>(row, column)?))
+            };
             let own: bool = get::<Option<bool>>(row, "pgvitals_own")?.unwrap_or(false);
             let backend_type = get_text(row, "backend_type")?;
             let datname = get_text(row, "datname")?;
@@ -89,16 +95,34 @@ impl ActivityCollector {
                 state,
                 wait_event_type,
                 wait_event: get_text(row, "wait_event")?,
-                backend_age_s: get(row, "backend_age_s")?,
-                xact_age_s: get(row, "xact_age_s")?,
-                query_age_s: get(row, "query_age_s")?,
-                state_age_s: get(row, "state_age_s")?,
+                backend_age_s: since("backend_start")?,
+                xact_age_s: since("xact_start")?,
+                query_age_s: since("query_start")?,
+                state_age_s: since("state_change")?,
                 backend_xid_age: get(row, "backend_xid_age")?,
                 backend_xmin_age: get(row, "backend_xmin_age")?,
                 query: get_text_or_empty(row, "query")?,
                 blocked_by: get::<Option<Vec<i32>>>(row, "blocked_by")?.unwrap_or_default(),
             });
         }
+        // Active first, background processes last, then the oldest transaction first (the
+        // query does not sort: sorting 200 rows here is cheaper than on the server).
+        sessions.sort_by(|a, b| {
+            let rank = |s: &Session| match s.state.as_deref() {
+                Some("active") => 0,
+                None => 2,
+                Some(_) => 1,
+            };
+            let older = |x: Option<f64>, y: Option<f64>| {
+                y.unwrap_or(-1.0)
+                    .partial_cmp(&x.unwrap_or(-1.0))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            };
+            rank(a)
+                .cmp(&rank(b))
+                .then(older(a.xact_age_s, b.xact_age_s))
+                .then(older(a.backend_age_s, b.backend_age_s))
+        });
         // pg_stat_activity always holds our own backend.
         let collected_at = collected_at.ok_or_else(|| {
             CollectError::new(

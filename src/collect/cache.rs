@@ -5,13 +5,25 @@
 //! current database: the 200 tables with the most lifetime block reads, heap + indexes +
 //! TOAST). No privilege beyond LOGIN. PostgreSQL 12+. Units: blocks (counters), ratios 0..1,
 //! `stats_reset` in epoch seconds.
+//!
+//! The per-table query is several times costlier than the per-database one, so tables are
+//! read at most every [`TABLES_INTERVAL`] and carried forward in between, with their own
+//! timestamp (`tables_collected_at`) so their rates are over their own interval.
+
+use std::time::{Duration, Instant};
 
 use super::{CollectError, Ctx, ErrorKind, get, get_text_or_empty};
 use crate::sample::{CacheSample, DatabaseCache, TableCache};
 
-/// Polls [`CacheSample`]s. Stateless.
+/// Tables are read at most this often.
+pub const TABLES_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Polls [`CacheSample`]s; keeps the last table read.
 #[derive(Debug, Default)]
-pub struct CacheCollector {}
+pub struct CacheCollector {
+    /// When the tables were last read (client clock), their server time, and the rows.
+    tables_read: Option<(Instant, f64, Vec<TableCache>)>,
+}
 
 impl CacheCollector {
     pub fn new() -> Self {
@@ -36,6 +48,24 @@ impl CacheCollector {
                 interval_hit_ratio: None,
             });
         }
+        // pg_stat_database always lists template1 at least.
+        let collected_at = collected_at.ok_or_else(|| {
+            CollectError::new(ErrorKind::Decode, "cache: pg_stat_database returned no row")
+        })?;
+        let due = self
+            .tables_read
+            .as_ref()
+            .is_none_or(|(at, _, _)| at.elapsed() >= TABLES_INTERVAL);
+        if !due {
+            if let Some((_, tables_at, tables)) = &self.tables_read {
+                return Ok(CacheSample {
+                    collected_at,
+                    databases,
+                    tables_collected_at: Some(*tables_at),
+                    tables: tables.clone(),
+                });
+            }
+        }
         let rows = ctx.query(ctx.sql("cache_tables")?, &[]).await?;
         let mut tables = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -55,13 +85,11 @@ impl CacheCollector {
                 interval_hit_ratio: None,
             });
         }
-        // pg_stat_database always lists template1 at least.
-        let collected_at = collected_at.ok_or_else(|| {
-            CollectError::new(ErrorKind::Decode, "cache: pg_stat_database returned no row")
-        })?;
+        self.tables_read = Some((Instant::now(), collected_at, tables.clone()));
         Ok(CacheSample {
             collected_at,
             databases,
+            tables_collected_at: Some(collected_at),
             tables,
         })
     }

@@ -276,3 +276,17 @@ pub enum Command {
     /// `pg_terminate_backend(pid)`, confirmed by the user.
     TerminateBackend { server: usize, pid: i32 },
 }
+
+/// Seconds since the Unix epoch of a server timestamp (`timestamptz` decodes as `SystemTime`).
+pub fn epoch_s(t: std::time::SystemTime) -> f64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// Seconds from `ts` to `now`, both on the server clock; 0 when `ts` is a hair after `now`
+/// (another backend's `state_change` can be later than our transaction's `now()`).
+pub fn age_s(now: std::time::SystemTime, ts: Option<std::time::SystemTime>) -> Option<f64> {
+    ts.map(|t| (epoch_s(now) - epoch_s(t)).max(0.0))
+}

@@ -31,7 +31,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::{CollectError, Ctx, ErrorKind, PgssInfo, get, get_text};
+use super::{CollectError, Ctx, ErrorKind, PgssInfo, get, get_text, get_text_or_empty};
 use crate::sample::{Statement, StatementsSample};
 
 /// The marker every pgvitals query carries.
@@ -56,7 +56,16 @@ pub struct StatementsCollector {
     last_fetch_keys: Vec<Key>,
     /// After a conversion failure: no text fetch before this instant, and why.
     texts_blocked: Option<(Instant, String)>,
+    /// Role names by oid (`pg_roles`), cached.
+    role_names: HashMap<u32, String>,
+    /// Database names by oid (`pg_database`), cached.
+    database_names: HashMap<u32, String>,
+    /// When the names were last read.
+    names_read: Option<Instant>,
 }
+
+/// Names are read again for an unknown oid at most this often.
+pub const NAMES_RETRY: Duration = Duration::from_secs(60);
 
 /// True when `text` is one of pgvitals' own queries: it starts with [`OWN_MARKER`], after
 /// whitespace and leading `--` comment lines (the query files' headers).
@@ -155,8 +164,6 @@ impl StatementsCollector {
                 dbid: get(row, "dbid")?,
                 queryid: get(row, "queryid")?,
                 toplevel: get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
-                usename: get_text(row, "usename")?,
-                datname: get_text(row, "datname")?,
                 calls: get(row, "calls")?,
                 total_exec_time_ms: get(row, "total_exec_time_ms")?,
                 mean_exec_time_ms: get(row, "mean_exec_time_ms")?,
@@ -197,8 +204,11 @@ impl StatementsCollector {
         }
 
         statements.retain(|s| !self.own.contains(&key(s)));
+        self.refresh_names(ctx, &statements).await?;
         for s in &mut statements {
             s.query = self.texts.get(&key(s)).cloned().flatten();
+            s.usename = self.role_names.get(&s.userid).cloned();
+            s.datname = self.database_names.get(&s.dbid).cloned();
         }
 
         let (stats_reset, dealloc) = if pgss.version >= (1, 9) {
@@ -229,6 +239,37 @@ impl StatementsCollector {
             },
             statements,
         })
+    }
+
+    /// Read role and database names when an entry names an oid not cached yet (at most once
+    /// per [`NAMES_RETRY`]: a dropped role stays unknown without a query per poll).
+    async fn refresh_names(
+        &mut self,
+        ctx: &Ctx<'_>,
+        statements: &[Statement],
+    ) -> Result<(), CollectError> {
+        let unknown = statements.iter().any(|s| {
+            !self.role_names.contains_key(&s.userid) || !self.database_names.contains_key(&s.dbid)
+        });
+        let due = self.names_read.is_none_or(|t| t.elapsed() >= NAMES_RETRY);
+        if !(unknown && due) {
+            return Ok(());
+        }
+        let rows = ctx.query(ctx.sql("statements_names")?, &[]).await?;
+        self.role_names.clear();
+        self.database_names.clear();
+        for row in &rows {
+            let kind: String = get(row, "kind")?;
+            let oid: u32 = get(row, "oid")?;
+            let name = get_text_or_empty(row, "name")?;
+            if kind == "role" {
+                self.role_names.insert(oid, name);
+            } else {
+                self.database_names.insert(oid, name);
+            }
+        }
+        self.names_read = Some(Instant::now());
+        Ok(())
     }
 
     /// Fetch the texts of keys seen for the first time; returns a notice when texts could not

@@ -232,14 +232,11 @@ impl Store {
         }
     }
 
-    /// The age after which an area's sample counts as stale.
+    /// The age after which an area's sample counts as stale: three of its poll periods, plus
+    /// 2 s.
     pub fn max_age(&self, area: Area) -> Duration {
-        let base = if matches!(area, Area::UnusedIndexes) {
-            self.slow_interval
-        } else {
-            self.interval
-        };
-        base * 3 + Duration::from_secs(2)
+        crate::collect::session::period(area, self.interval, self.slow_interval) * 3
+            + Duration::from_secs(2)
     }
 
     /// Apply one update from the workers, then re-evaluate that server's alerts.

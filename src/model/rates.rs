@@ -125,6 +125,24 @@ fn cache(c: &mut CacheSample, p: &CacheSample) {
         d.interval_hit_ratio = ratio(hit, read);
     }
     let prev: HashMap<u32, &TableCache> = p.tables.iter().map(|t| (t.relid, t)).collect();
+    let tables_dt = match (c.tables_collected_at, p.tables_collected_at) {
+        (Some(ct), Some(pt)) if ct == pt => {
+            // carried forward, not read again: keep the rates of the last read
+            for t in &mut c.tables {
+                if let Some(pt) = prev.get(&t.relid) {
+                    t.blks_read_per_s = pt.blks_read_per_s;
+                    t.blks_hit_per_s = pt.blks_hit_per_s;
+                    t.interval_hit_ratio = pt.interval_hit_ratio;
+                }
+            }
+            return;
+        }
+        (Some(ct), Some(pt)) => elapsed(ct, pt),
+        _ => Some(dt),
+    };
+    let Some(dt) = tables_dt else {
+        return;
+    };
     for t in &mut c.tables {
         let Some(pt) = prev.get(&t.relid) else {
             continue;
@@ -252,11 +270,13 @@ mod tests {
             collected_at: 0.0,
             databases: vec![db("app", 990_000, 10_000)],
             tables: vec![],
+            tables_collected_at: None,
         });
         let mut cur = Sample::Cache(CacheSample {
             collected_at: 2.0,
             databases: vec![db("app", 991_000, 11_000)],
             tables: vec![],
+            tables_collected_at: None,
         });
         derive(&mut cur, Some(&prev));
         let Sample::Cache(c) = &cur else {
@@ -266,17 +286,57 @@ mod tests {
         assert_eq!(c.databases[0].blks_read_per_s, Some(500.0));
     }
 
+    fn table(read: i64, hit: i64) -> TableCache {
+        TableCache {
+            relid: 7,
+            heap_blks_read: read,
+            heap_blks_hit: hit,
+            ..Default::default()
+        }
+    }
+
+    fn tables_sample(at: f64, tables_at: f64, t: TableCache) -> Sample {
+        Sample::Cache(CacheSample {
+            collected_at: at,
+            databases: vec![],
+            tables_collected_at: Some(tables_at),
+            tables: vec![t],
+        })
+    }
+
+    #[test]
+    fn table_rates_use_their_own_read_times_and_survive_carried_forward_polls() {
+        let first = tables_sample(0.0, 0.0, table(100, 100));
+        // tables read again 5 s later, while the databases were polled every second
+        let mut second = tables_sample(5.0, 5.0, table(600, 600));
+        derive(&mut second, Some(&first));
+        let Sample::Cache(c) = &second else {
+            panic!("not cache")
+        };
+        assert_eq!(c.tables[0].blks_read_per_s, Some(100.0));
+        // a poll that carried the tables forward keeps their rates, instead of showing 0
+        let mut third = tables_sample(6.0, 5.0, table(600, 600));
+        derive(&mut third, Some(&second));
+        let Sample::Cache(c) = &third else {
+            panic!("not cache")
+        };
+        assert_eq!(c.tables[0].blks_read_per_s, Some(100.0));
+        assert_eq!(c.tables[0].interval_hit_ratio, Some(0.5));
+    }
+
     #[test]
     fn pg_stat_reset_on_a_database_gives_no_rates() {
         let prev = Sample::Cache(CacheSample {
             collected_at: 0.0,
             databases: vec![db("app", 990_000, 10_000)],
             tables: vec![],
+            tables_collected_at: None,
         });
         let mut cur = Sample::Cache(CacheSample {
             collected_at: 2.0,
             databases: vec![db("app", 50, 5)],
             tables: vec![],
+            tables_collected_at: None,
         });
         derive(&mut cur, Some(&prev));
         let Sample::Cache(c) = &cur else {

@@ -22,7 +22,7 @@ fn config(interval_ms: u64, thresholds: &str) -> Config {
     c
 }
 
-fn alert<'a>(server: &'a ServerState, rule: Rule, subject: &str) -> Option<Severity> {
+fn alert(server: &ServerState, rule: Rule, subject: &str) -> Option<Severity> {
     server.alerts.severity_of(rule, subject)
 }
 
