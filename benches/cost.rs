@@ -175,6 +175,12 @@ async fn run(cluster: &Cluster, span: Duration) {
         sessions.len() + 20
     );
 
+    // BENCH_SERVER=0: only the client measurement (the server phases shrink to a second)
+    let server_span = if std::env::var("BENCH_SERVER").is_ok_and(|v| v == "0") {
+        Duration::from_secs(1)
+    } else {
+        span
+    };
     // ---- server cost: the workers (every area, both servers) at a 1 s interval ----
     let config = Config {
         interval: Duration::from_secs(1),
@@ -208,7 +214,7 @@ async fn run(cluster: &Cluster, span: Duration) {
     let mut cpu_start: std::collections::HashMap<i32, f64> = Default::default();
     let mut cpu_last: std::collections::HashMap<i32, f64> = Default::default();
     let mut last_check = Instant::now() - Duration::from_secs(1);
-    while started.elapsed() < span {
+    while started.elapsed() < server_span {
         match tokio::time::timeout(Duration::from_millis(200), running.updates.recv()).await {
             Ok(Some(update)) => {
                 if let pgvitals::collect::Update::Sample { sample, .. } = &update {
@@ -301,8 +307,8 @@ async fn run(cluster: &Cluster, span: Duration) {
     // ---- the same cluster with nothing watching it, then with pg_top ----
     let postmaster = node.postmaster_pid().expect("postmaster pid");
     let c0 = cluster_cpu(postmaster);
-    tokio::time::sleep(span).await;
-    let idle = (cluster_cpu(postmaster) - c0) * 60.0 / span.as_secs_f64();
+    tokio::time::sleep(server_span).await;
+    let idle = (cluster_cpu(postmaster) - c0) * 60.0 / server_span.as_secs_f64();
     println!();
     println!("== whole-cluster server CPU per minute (all processes, reaped backends included) ==");
     println!("nothing watching:                        {idle:.3} s");
@@ -311,12 +317,12 @@ async fn run(cluster: &Cluster, span: Duration) {
         pgvitals_cluster_cpu,
         pgvitals_cluster_cpu - idle
     );
+    admin
+        .batch_execute("CREATE ROLE pgtop_bench LOGIN; GRANT pg_monitor TO pgtop_bench;")
+        .await
+        .expect("pg_top role");
     if let Ok(pg_top) = which("pg_top") {
-        admin
-            .batch_execute("CREATE ROLE pgtop_bench LOGIN; GRANT pg_monitor TO pgtop_bench;")
-            .await
-            .expect("pg_top role");
-        let count = span.as_secs().to_string();
+        let count = server_span.as_secs().to_string();
         let c0 = cluster_cpu(postmaster);
         let t0 = Instant::now();
         let out = std::process::Command::new(pg_top)
@@ -338,7 +344,7 @@ async fn run(cluster: &Cluster, span: Duration) {
         println!(
             "pg_top -b -s 1 (sessions only):          {cpu:.3} s  (+{:.3} s over idle; {calls} queries, {:.2} ms server time per refresh; exit {})",
             cpu - idle,
-            ms / span.as_secs_f64(),
+            ms / server_span.as_secs_f64(),
             out.status
         );
     } else {
@@ -349,8 +355,57 @@ async fn run(cluster: &Cluster, span: Duration) {
         return;
     }
 
-    // ---- client cost: the real dashboard in a pty, 1 s interval, primary + standby ----
+    // ---- client cost: the real dashboard in a pty at a 1 s interval, and pg_top likewise ----
+    println!();
+    println!(
+        "== client cost in a 160x48 pseudo terminal, 1 s refresh, {}s each ==",
+        span.as_secs()
+    );
+    let primary = specs_conninfo(cluster, true);
+    let standby = specs_conninfo(cluster, false);
     let bin = env!("CARGO_BIN_EXE_pgvitals");
+    client_cost(
+        "pgvitals, primary only",
+        bin,
+        &[primary.as_str(), "--interval", "1s"],
+        span,
+    )
+    .await;
+    client_cost(
+        "pgvitals, primary + standby",
+        bin,
+        &[primary.as_str(), standby.as_str(), "--interval", "1s"],
+        span,
+    )
+    .await;
+    if let Ok(pg_top) = which("pg_top") {
+        let port = node.port.to_string();
+        let host = node.socket_dir.to_string_lossy().into_owned();
+        client_cost(
+            "pg_top -s 1 (sessions only)",
+            &pg_top.to_string_lossy(),
+            &[
+                "-s",
+                "1",
+                "-h",
+                &host,
+                "-p",
+                &port,
+                "-U",
+                "pgtop_bench",
+                "-d",
+                "postgres",
+            ],
+            span,
+        )
+        .await;
+    }
+    drop(sessions);
+}
+
+/// Run `program args` in a 160x48 pty for `span` (after a 3 s warm-up) and print its CPU,
+/// peak RSS and terminal output rate.
+async fn client_cost(label: &str, program: &str, args: &[&str], span: Duration) {
     let pty = portable_pty::native_pty_system();
     let pair = pty
         .openpty(portable_pty::PtySize {
@@ -360,12 +415,10 @@ async fn run(cluster: &Cluster, span: Duration) {
             pixel_height: 0,
         })
         .expect("pty");
-    let mut cmd = portable_pty::CommandBuilder::new(bin);
-    cmd.arg(specs_conninfo(cluster, true));
-    cmd.arg(specs_conninfo(cluster, false));
-    cmd.args(["--interval", "1s"]);
+    let mut cmd = portable_pty::CommandBuilder::new(program);
+    cmd.args(args);
     cmd.env("TERM", "xterm-256color");
-    let mut child = pair.slave.spawn_command(cmd).expect("spawn dashboard");
+    let mut child = pair.slave.spawn_command(cmd).expect("spawn");
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().expect("reader");
     let bytes = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -390,21 +443,14 @@ async fn run(cluster: &Cluster, span: Duration) {
     let bytes1 = bytes.load(std::sync::atomic::Ordering::Relaxed);
     let secs = t0.elapsed().as_secs_f64();
     let _ = child.kill();
-    println!();
+    let _ = child.wait();
     println!(
-        "== client cost: dashboard on primary + standby, 1 s interval, 160x48, {secs:.0} s =="
-    );
-    println!(
-        "CPU: {:.3} s per minute ({:.2} % of a core)",
+        "{label:<32} CPU {:.3} s/min ({:.2} % of a core), peak RSS {:.1} MiB, output {:.1} KiB/s",
         (cpu1 - cpu0) * 60.0 / secs,
-        (cpu1 - cpu0) * 100.0 / secs
-    );
-    println!("peak RSS: {:.1} MiB", rss as f64 / 1024.0 / 1024.0);
-    println!(
-        "terminal output: {:.1} KiB per second",
+        (cpu1 - cpu0) * 100.0 / secs,
+        rss as f64 / 1024.0 / 1024.0,
         (bytes1 - bytes0) as f64 / 1024.0 / secs
     );
-    drop(sessions);
 }
 
 fn which(name: &str) -> Result<std::path::PathBuf, ()> {

@@ -268,13 +268,24 @@ pub enum LinkEvent {
     },
 }
 
-/// A request from the screen to the workers of one server.
+/// A request from the screen to the workers of one server, confirmed by the user. The
+/// session's user and query are carried for the log (what was cancelled, not just a pid).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `pg_cancel_backend(pid)`, confirmed by the user.
-    CancelBackend { server: usize, pid: i32 },
-    /// `pg_terminate_backend(pid)`, confirmed by the user.
-    TerminateBackend { server: usize, pid: i32 },
+    /// `pg_cancel_backend(pid)`.
+    CancelBackend {
+        server: usize,
+        pid: i32,
+        usename: Option<String>,
+        query: String,
+    },
+    /// `pg_terminate_backend(pid)`.
+    TerminateBackend {
+        server: usize,
+        pid: i32,
+        usename: Option<String>,
+        query: String,
+    },
 }
 
 /// Seconds since the Unix epoch of a server timestamp (`timestamptz` decodes as `SystemTime`).

@@ -455,10 +455,27 @@ pub fn spawn_server(
     let updates_for_commands = updates;
     handles.push(tokio::spawn(async move {
         while let Some(command) = commands.recv().await {
-            let (function, pid) = match command {
-                Command::CancelBackend { pid, .. } => ("pg_cancel_backend", pid),
-                Command::TerminateBackend { pid, .. } => ("pg_terminate_backend", pid),
+            let (function, pid, usename, query) = match command {
+                Command::CancelBackend {
+                    pid,
+                    usename,
+                    query,
+                    ..
+                } => ("pg_cancel_backend", pid, usename, query),
+                Command::TerminateBackend {
+                    pid,
+                    usename,
+                    query,
+                    ..
+                } => ("pg_terminate_backend", pid, usename, query),
             };
+            // the log gets the query as an escaped one-liner: no control bytes in log files
+            let query: String = query
+                .chars()
+                .take(500)
+                .flat_map(char::escape_debug)
+                .collect();
+            let usename = usename.unwrap_or_else(|| "?".into());
             let (lease, _) = session.lease().await;
             let outcome = match lease {
                 Ok(lease) => {
@@ -466,21 +483,36 @@ pub fn spawn_server(
                         "pg_cancel_backend" => "/* pgvitals */ SELECT pg_cancel_backend($1)",
                         _ => "/* pgvitals */ SELECT pg_terminate_backend($1)",
                     };
-                    match tokio::time::timeout(session.query_deadline(), lease.client.query_one(sql, &[&pid])).await {
+                    match tokio::time::timeout(
+                        session.query_deadline(),
+                        lease.client.query_one(sql, &[&pid]),
+                    )
+                    .await
+                    {
                         Ok(Ok(row)) => match row.try_get::<_, bool>(0) {
                             Ok(true) => Ok(()),
-                            Ok(false) => Err(format!("{function}({pid}) returned false: no such backend, or not allowed")),
+                            Ok(false) => Err(format!(
+                                "{function}({pid}) returned false: no such backend, or not allowed"
+                            )),
                             Err(e) => Err(e.to_string()),
                         },
-                        Ok(Err(e)) => Err(CollectError::from_pg(&e, &lease.facts.current_user).message),
+                        Ok(Err(e)) => {
+                            Err(CollectError::from_pg(&e, &lease.facts.current_user).message)
+                        }
                         Err(_) => Err("timed out".to_string()),
                     }
                 }
                 Err(_) => Err("not connected".to_string()),
             };
             match &outcome {
-                Ok(()) => tracing::warn!(server = %session.label(), pid, "{function}({pid}) done at the user's request"),
-                Err(e) => tracing::warn!(server = %session.label(), pid, "{function}({pid}) failed: {e}"),
+                Ok(()) => tracing::warn!(
+                    server = %session.label(), pid, usename = %usename, query = %query,
+                    "{function}({pid}) done at the user's request"
+                ),
+                Err(e) => tracing::warn!(
+                    server = %session.label(), pid, usename = %usename, query = %query,
+                    "{function}({pid}) failed: {e}"
+                ),
             }
             if updates_for_commands.is_closed() {
                 return;

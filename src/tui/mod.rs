@@ -84,6 +84,10 @@ async fn event_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
     let mut updates_open = true;
+    // Samples of one poll cycle arrive a few milliseconds apart (one per area and server):
+    // draw once for the lot, a short while after the first, instead of once per sample.
+    let mut draw_at: Option<tokio::time::Instant> = None;
+    let mut last_draw = tokio::time::Instant::now();
     loop {
         if dirty {
             let size = terminal.size()?;
@@ -91,7 +95,15 @@ async fn event_loop(
             let now = SystemTime::now();
             terminal.draw(|frame| draw(frame, &store, &ui, now))?;
             dirty = false;
+            draw_at = None;
+            last_draw = tokio::time::Instant::now();
         }
+        let coalesce = async {
+            match draw_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => match ui.handle_key(key, &store) {
@@ -121,7 +133,7 @@ async fn event_loop(
                     while let Ok(more) = updates.try_recv() {
                         store.apply(more, SystemTime::now());
                     }
-                    dirty = true;
+                    draw_at.get_or_insert(tokio::time::Instant::now() + COALESCE);
                 }
                 None => {
                     updates_open = false;
@@ -129,13 +141,22 @@ async fn event_loop(
                     dirty = true;
                 }
             },
+            _ = coalesce => dirty = true,
             _ = tick.tick() => {
                 store.tick(SystemTime::now());
-                dirty = true;
+                // only to age "stale for 12 s" labels and the clock: skip when a frame was
+                // drawn recently anyway
+                if last_draw.elapsed() >= Duration::from_millis(900) {
+                    dirty = true;
+                }
             }
         }
     }
 }
+
+/// How long after the first sample of a burst the frame is drawn (the rest of the burst
+/// arrives meanwhile).
+const COALESCE: Duration = Duration::from_millis(60);
 
 /// The rules whose alerts colour a tab's title.
 pub fn tab_rules(tab: Tab) -> &'static [Rule] {

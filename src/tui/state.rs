@@ -349,10 +349,14 @@ impl UiState {
                         ActionKind::Cancel => Command::CancelBackend {
                             server: confirm.server,
                             pid: confirm.pid,
+                            usename: confirm.usename.clone(),
+                            query: confirm.query.clone(),
                         },
                         ActionKind::Terminate => Command::TerminateBackend {
                             server: confirm.server,
                             pid: confirm.pid,
+                            usename: confirm.usename.clone(),
+                            query: confirm.query.clone(),
                         },
                     };
                     self.message = Some(format!(
