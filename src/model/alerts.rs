@@ -192,14 +192,21 @@ struct Evaluator<'a> {
 }
 
 impl Evaluator<'_> {
+    /// `subject` is built only when the value is near or past a threshold: this runs for
+    /// every session, table and database on every sample.
     fn check(
         &mut self,
         rule: Rule,
-        subject: String,
+        subject: impl FnOnce() -> String,
         value: f64,
         describe: impl FnOnce(&str) -> String,
     ) {
         let t = self.thresholds.get(rule);
+        // the most lenient verdict (as if critical held already): None means None for sure
+        if judge(rule, value, &t, Some(Severity::Critical)).is_none() {
+            return;
+        }
+        let subject = subject();
         let was = self.server.alerts.severity_of(rule, &subject);
         if let Some(severity) = judge(rule, value, &t, was) {
             let threshold = match severity {
@@ -258,56 +265,77 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
         if a.usable_connections > 0 {
             let pct = f64::from(a.client_backends) * 100.0 / f64::from(a.usable_connections);
             let (used, usable) = (a.client_backends, a.usable_connections);
-            ev.check(Rule::Connections, subject::SERVER.into(), pct, |th| {
-                format!("{used} of {usable} usable connections in use ({pct:.0}% > {th})")
-            });
+            ev.check(
+                Rule::Connections,
+                || subject::SERVER.into(),
+                pct,
+                |th| format!("{used} of {usable} usable connections in use ({pct:.0}% > {th})"),
+            );
         }
         for s in &a.sessions {
             if s.backend_type != "client backend" {
                 continue;
             }
-            let who = format!(
-                "{}@{}",
-                s.usename.as_deref().unwrap_or("?"),
-                s.datname.as_deref().unwrap_or("?")
-            );
+            // formatted only when an alert holds: this runs for every session on every sample
+            let who = || {
+                format!(
+                    "{}@{}",
+                    s.usename.as_deref().unwrap_or("?"),
+                    s.datname.as_deref().unwrap_or("?")
+                )
+            };
             let pid = s.pid;
             match s.state.as_deref() {
                 Some("active") => {
                     if s.wait_event_type.as_deref() == Some("Lock") {
                         if let Some(age) = s.query_age_s {
-                            let by = s
-                                .blocked_by
-                                .iter()
-                                .map(|p| p.to_string())
-                                .collect::<Vec<_>>()
-                                .join(",");
-                            ev.check(Rule::Blocked, subject::pid(pid), age, |th| {
+                            ev.check(Rule::Blocked, || subject::pid(pid), age, |th| {
                                 format!(
-                                    "pid {pid} ({who}) waiting on a lock for {} (> {th}), blocked by {}",
+                                    "pid {pid} ({}) waiting on a lock for {} (> {th}), blocked by {}",
+                                    who(),
                                     crate::model::format_duration_s(age),
-                                    if by.is_empty() { "?".into() } else { by }
+                                    if s.blocked_by.is_empty() {
+                                        "?".into()
+                                    } else {
+                                        s.blocked_by
+                                            .iter()
+                                            .map(|p| p.to_string())
+                                            .collect::<Vec<_>>()
+                                            .join(",")
+                                    }
                                 )
                             });
                         }
                     }
                     if let Some(age) = s.query_age_s {
-                        ev.check(Rule::LongQuery, subject::pid(pid), age, |th| {
-                            format!(
-                                "pid {pid} ({who}) query running for {} (> {th})",
-                                crate::model::format_duration_s(age)
-                            )
-                        });
+                        ev.check(
+                            Rule::LongQuery,
+                            || subject::pid(pid),
+                            age,
+                            |th| {
+                                format!(
+                                    "pid {pid} ({}) query running for {} (> {th})",
+                                    who(),
+                                    crate::model::format_duration_s(age)
+                                )
+                            },
+                        );
                     }
                 }
                 Some("idle in transaction") | Some("idle in transaction (aborted)") => {
                     if let Some(age) = s.state_age_s {
-                        ev.check(Rule::IdleInTransaction, subject::pid(pid), age, |th| {
-                            format!(
-                                "pid {pid} ({who}) idle in transaction for {} (> {th})",
-                                crate::model::format_duration_s(age)
-                            )
-                        });
+                        ev.check(
+                            Rule::IdleInTransaction,
+                            || subject::pid(pid),
+                            age,
+                            |th| {
+                                format!(
+                                    "pid {pid} ({}) idle in transaction for {} (> {th})",
+                                    who(),
+                                    crate::model::format_duration_s(age)
+                                )
+                            },
+                        );
                     }
                 }
                 _ => {}
@@ -327,7 +355,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
                 continue;
             }
             let name = d.datname.clone();
-            ev.check(Rule::CacheHitRatio, subject::database(&d.datname), ratio, |th| {
+            ev.check(Rule::CacheHitRatio, || subject::database(&d.datname), ratio, |th| {
                 format!(
                     "database {name}: cache hit ratio {:.1}% over the last interval (< {th}), {} blocks read/s",
                     ratio * 100.0,
@@ -348,7 +376,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
                 let n = name.clone();
                 ev.check(
                     Rule::ReplicationLagBytes,
-                    subject::standby(&name),
+                    || subject::standby(&name),
                     bytes as f64,
                     |th| {
                         format!(
@@ -362,7 +390,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
                 let n = name.clone();
                 ev.check(
                     Rule::ReplicationLagTime,
-                    subject::standby(&name),
+                    || subject::standby(&name),
                     secs,
                     |th| {
                         format!(
@@ -376,7 +404,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
         if let Some(st) = &r.standby_status {
             if let Some(bytes) = st.replay_lag_bytes {
                 let state = st.lag_state.clone();
-                ev.check(Rule::ReplicationLagBytes, subject::SERVER.into(), bytes as f64, |th| {
+                ev.check(Rule::ReplicationLagBytes, || subject::SERVER.into(), bytes as f64, |th| {
                     format!(
                         "this standby has {} received but not replayed (> {th}, replay {state})",
                         crate::model::format_bytes(bytes as f64)
@@ -386,7 +414,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             if let Some(secs) = st.replay_lag_s {
                 ev.check(
                     Rule::ReplicationLagTime,
-                    subject::SERVER.into(),
+                    || subject::SERVER.into(),
                     secs,
                     |th| {
                         format!(
@@ -416,7 +444,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             let active = if slot.active { "active" } else { "inactive" };
             ev.check(
                 Rule::SlotRetainedWal,
-                subject::slot(&slot.slot_name),
+                || subject::slot(&slot.slot_name),
                 bytes as f64,
                 |th| {
                     format!(
@@ -461,7 +489,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             let (age, pct) = (d.xid_age, d.xid_wraparound_pct);
             ev.check(
                 Rule::XidAge,
-                subject::database(&d.datname),
+                || subject::database(&d.datname),
                 age as f64,
                 |th| {
                     format!(
@@ -472,7 +500,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             );
             let name = d.datname.clone();
             let (age, pct) = (d.mxid_age, d.mxid_wraparound_pct);
-            ev.check(Rule::MxidAge, subject::database(&d.datname), age as f64, |th| {
+            ev.check(Rule::MxidAge, || subject::database(&d.datname), age as f64, |th| {
                 format!(
                     "database {name}: multixact age {} ({pct:.1}% of the way to wraparound, > {th})",
                     crate::model::format_count(age as f64)
@@ -490,7 +518,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             let (schema, rel, dead) = (t.schemaname.clone(), t.relname.clone(), t.n_dead_tup);
             ev.check(
                 Rule::DeadTuples,
-                subject::table(&t.schemaname, &t.relname),
+                || subject::table(&t.schemaname, &t.relname),
                 ratio,
                 |th| {
                     format!(

@@ -398,3 +398,176 @@ async fn a_statement_reset_between_samples_gives_no_negative_rates() {
     let rate = next.calls_per_s.expect("a rate after the new baseline");
     assert!(rate > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_and_multixact_alerts_fire_and_the_cache_alert_clears() {
+    let db = unique("alerts_cache");
+    let admin = connect(primary(), "postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create db");
+    let c = connect(primary(), &db).await;
+    // ~40 MB, more than the 16 MB of shared_buffers: a scan reads from outside the cache
+    c.batch_execute(
+        "CREATE TABLE big (id int, pad text);
+         INSERT INTO big SELECT g, repeat('x', 300) FROM generate_series(1, 120000) g;
+         CREATE TABLE m (id int PRIMARY KEY); INSERT INTO m VALUES (1);",
+    )
+    .await
+    .expect("setup");
+    // a multixact: two transactions share a row lock
+    let a = connect(primary(), &db).await;
+    let b = connect(primary(), &db).await;
+    a.batch_execute("BEGIN; SELECT * FROM m WHERE id = 1 FOR SHARE")
+        .await
+        .expect("share a");
+    b.batch_execute("BEGIN; SELECT * FROM m WHERE id = 1 FOR SHARE")
+        .await
+        .expect("share b");
+    a.batch_execute("COMMIT").await.expect("commit a");
+    b.batch_execute("COMMIT").await.expect("commit b");
+
+    let thresholds = r#"
+        [thresholds.cache_hit_ratio]
+        warning = 0.99
+        critical = 0.0
+        min = 0
+        [thresholds.mxid_age]
+        warning = 0
+        critical = 2000000000
+    "#;
+    let mut cfg = config(1500, thresholds);
+    cfg.slow_interval = Duration::from_secs(60);
+    let specs = [spec(&primary().conninfo(&db))];
+    // scan the table over and over while the snapshot takes its two samples
+    let scanning = tokio::spawn(async move {
+        for _ in 0..40 {
+            if c.batch_execute("SELECT count(*) FROM big").await.is_err() {
+                break;
+            }
+        }
+        c
+    });
+    let store = take_snapshot(&specs, &cfg).await.expect("snapshot");
+    let server = &store.servers[0];
+    let subject = format!("database {db}");
+    let cache = server
+        .cache()
+        .and_then(|c| c.databases.iter().find(|d| d.datname == db).cloned());
+    assert_eq!(
+        alert(server, Rule::CacheHitRatio, &subject),
+        Some(Severity::Warning),
+        "{cache:?}"
+    );
+    assert_eq!(
+        alert(server, Rule::MxidAge, &subject),
+        Some(Severity::Warning)
+    );
+    scanning.abort();
+    let _ = scanning.await;
+
+    // no more reads: the interval ratio has no traffic to judge, the alert clears
+    let store = take_snapshot(&specs, &cfg).await.expect("snapshot");
+    assert_eq!(
+        alert(&store.servers[0], Rule::CacheHitRatio, &subject),
+        None
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_is_a_critical_alert_and_exit_status_3() {
+    // a port nobody listens on
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let specs = [spec(&format!(
+        "host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=2 sslmode=disable"
+    ))];
+    let store = take_snapshot(&specs, &config(200, ""))
+        .await
+        .expect("snapshot");
+    let server = &store.servers[0];
+    assert_eq!(
+        alert(server, Rule::ServerUnreachable, "server"),
+        Some(Severity::Critical)
+    );
+    assert_eq!(snapshot::exit_code(&store), 3);
+    let doc = snapshot::document(&store);
+    assert_eq!(doc["activity"]["error"]["kind"], "unreachable");
+    assert!(!doc.to_string().contains("password"));
+}
+
+/// The real binary: JSON on stdout, Nagios exit codes, one-line errors on stderr.
+#[test]
+fn the_snapshot_command_prints_json_and_exits_like_a_check() {
+    let bin = env!("CARGO_BIN_EXE_pgvitals");
+    let out = std::process::Command::new(bin)
+        .args(["snapshot", "--interval", "300ms"])
+        .arg(primary().conninfo("postgres"))
+        .arg(standby().conninfo("postgres"))
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .expect("run pgvitals snapshot");
+    let code = out.status.code().expect("exit code");
+    assert!(
+        (0..=2).contains(&code),
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let servers = doc.as_array().expect("an array for two servers");
+    assert_eq!(servers.len(), 2);
+    assert_eq!(servers[0]["server"]["role"], "primary");
+    assert_eq!(servers[1]["server"]["role"], "standby");
+    assert!(servers[1]["replication"]["standby_status"]["replay_lsn"].is_string());
+    let worst = servers
+        .iter()
+        .flat_map(|s| s["alerts"].as_array().cloned().unwrap_or_default())
+        .map(|a| match a["severity"].as_str() {
+            Some("critical") => 2,
+            Some("warning") => 1,
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0);
+    assert_eq!(code, worst, "the exit status is the worst alert's");
+
+    // bad input: exit 3 and one line on stderr, never a password
+    for (args, needle) in [
+        (vec!["snapshot", "host=x prt=5"], "prt"),
+        (vec!["snapshot", "postgresql://u:s3cret@[::1"], ""),
+        (vec!["snapshot", "--interval", "soon"], "soon"),
+        (
+            vec!["snapshot", "--config", "/nonexistent/pgvitals.toml"],
+            "/nonexistent/pgvitals.toml",
+        ),
+        (vec!["--no-such-flag"], "no-such-flag"),
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .output()
+            .expect("run pgvitals");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("s3cret"),
+            "{args:?} leaked the password: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+    }
+    let out = std::process::Command::new(bin)
+        .args([
+            "snapshot",
+            "host=127.0.0.1 port=1 user=postgres password=s3cret connect_timeout=2 sslmode=disable",
+        ])
+        .output()
+        .expect("run pgvitals");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    assert!(!stderr.contains("s3cret") && !String::from_utf8_lossy(&out.stdout).contains("s3cret"));
+}

@@ -192,6 +192,41 @@ async fn paused_replay_shows_lag_on_both_sides() {
     );
     assert!(row.reply_age_s.is_some(), "{row:?}");
 
+    // The whole pipeline, both sides: the replication lag alerts fire while replay is paused
+    let thresholds = r#"
+        [thresholds.replication_lag_bytes]
+        warning = "1MB"
+        critical = "1GB"
+    "#;
+    let mut config = pgvitals::config::Config::parse(thresholds).expect("thresholds");
+    config.interval = Duration::from_millis(300);
+    let specs = [
+        pgvitals::conninfo::ConnSpec::parse(&p.conninfo("postgres")).expect("spec"),
+        pgvitals::conninfo::ConnSpec::parse(&s.conninfo("postgres")).expect("spec"),
+    ];
+    let lag_alert = |store: &pgvitals::model::Store, server: usize, subject: &str| {
+        store.servers[server]
+            .alerts
+            .severity_of(pgvitals::config::Rule::ReplicationLagBytes, subject)
+    };
+    let store = pgvitals::app::take_snapshot(&specs, &config)
+        .await
+        .expect("snapshot");
+    let on_primary = format!("standby {STANDBY_APP}");
+    assert_eq!(
+        lag_alert(&store, 0, &on_primary),
+        Some(pgvitals::model::Severity::Warning),
+        "primary's alerts: {:?}",
+        store.servers[0].alerts.active.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lag_alert(&store, 1, "server"),
+        Some(pgvitals::model::Severity::Warning),
+        "standby's alerts: {:?}",
+        store.servers[1].alerts.active.keys().collect::<Vec<_>>()
+    );
+    assert!(pgvitals::model::snapshot::exit_code(&store) >= 1);
+
     drop(_resume);
     assert!(
         wait_until_async(Duration::from_secs(15), || async {
@@ -203,6 +238,18 @@ async fn paused_replay_shows_lag_on_both_sides() {
         .await,
         "replay did not resume"
     );
+    // ... and clear once the standby has caught up
+    let mut cleared = false;
+    for _ in 0..20 {
+        let store = pgvitals::app::take_snapshot(&specs, &config)
+            .await
+            .expect("snapshot");
+        if lag_alert(&store, 0, &on_primary).is_none() && lag_alert(&store, 1, "server").is_none() {
+            cleared = true;
+            break;
+        }
+    }
+    assert!(cleared, "the replication lag alerts never cleared");
     p.psql("postgres", &format!("DROP TABLE {table}"))
         .expect("drop table");
 }
