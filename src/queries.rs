@@ -50,27 +50,30 @@ pub fn parse_file_name(file: &'static str) -> Option<(&'static str, &'static str
     Some((name, family, version))
 }
 
-/// Every query file, parsed. Files with a name that does not parse are left out (the catalog
-/// test fails on them).
-pub fn all() -> Vec<QueryFile> {
-    FILES
-        .iter()
-        .filter_map(|(file, sql)| {
-            let (name, family, version) = parse_file_name(file)?;
-            Some(QueryFile {
-                name,
-                family,
-                version,
-                file,
-                sql,
+/// Every query file, parsed once. Files with a name that does not parse are left out (the
+/// catalog test fails on them).
+pub fn all() -> &'static [QueryFile] {
+    static ALL: std::sync::OnceLock<Vec<QueryFile>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| {
+        FILES
+            .iter()
+            .filter_map(|(file, sql)| {
+                let (name, family, version) = parse_file_name(file)?;
+                Some(QueryFile {
+                    name,
+                    family,
+                    version,
+                    file,
+                    sql,
+                })
             })
-        })
-        .collect()
+            .collect()
+    })
 }
 
-fn choose(name: &str, family: &str, version: (u32, u32)) -> Option<QueryFile> {
+fn choose(name: &str, family: &str, version: (u32, u32)) -> Option<&'static QueryFile> {
     all()
-        .into_iter()
+        .iter()
         .filter(|q| q.name == name && q.family == family && q.version <= version)
         .max_by_key(|q| q.version)
 }

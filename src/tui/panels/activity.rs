@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
-use super::{View, dur, frame, note, render_table, rest_width, split_top};
+use super::{View, dur, frame, note, render_table_window, rest_width, split_top};
 use crate::collect::Area;
 use crate::model::alerts::subject;
 use crate::sample::{ActivitySample, Session};
@@ -388,9 +388,9 @@ impl Widget for ActivityPanel<'_> {
         }
         header.push("query text".into());
         let qw = rest_width(rest.width, &fixed);
-        let table_rows: Vec<Row<'static>> = list
-            .iter()
-            .map(|s| {
+        let row = |i: usize| {
+            let s = list[i];
+            {
                 let mark = match (blocking.contains(&s.pid), !s.blocked_by.is_empty()) {
                     (true, true) => "X",
                     (true, false) => "B",
@@ -430,16 +430,17 @@ impl Widget for ActivityPanel<'_> {
                 cells.push(Cell::from(text::one_line(&s.query, qw)));
                 let sev = alerts.worst_for_subject(&subject::pid(s.pid));
                 Row::new(cells).style(theme.severity(sev))
-            })
-            .collect();
+            }
+        };
         let mut widths: Vec<Constraint> = fixed.iter().map(|w| Constraint::Length(*w)).collect();
         widths.push(Constraint::Fill(1));
-        render_table(
+        render_table_window(
             rest,
             buf,
             theme,
             header,
-            table_rows,
+            list.len(),
+            row,
             widths,
             Some(v.ui.selected[Tab::Activity.index()]),
         );

@@ -257,6 +257,37 @@ pub fn render_table(
     StatefulWidget::render(table, rect, buf, &mut state);
 }
 
+/// Like [`render_table`] for `count` rows of which only the visible ones are built (`row(i)`
+/// is called for the window around the selection): a table of hundreds of sessions or
+/// thousands of statements costs what the screen shows, not what the server holds.
+#[allow(clippy::too_many_arguments)]
+pub fn render_table_window(
+    rect: Rect,
+    buf: &mut Buffer,
+    theme: Theme,
+    header: Vec<String>,
+    count: usize,
+    row: impl Fn(usize) -> Row<'static>,
+    widths: Vec<Constraint>,
+    selected: Option<usize>,
+) {
+    let height = usize::from(rect.height.saturating_sub(1)).max(1);
+    let selected = selected.map(|s| s.min(count.saturating_sub(1)));
+    // the same window Table would scroll to from offset 0: the selection on the last line
+    let start = selected.map_or(0, |s| (s + 1).saturating_sub(height));
+    let end = (start + height).min(count);
+    let rows: Vec<Row<'static>> = (start..end).map(row).collect();
+    render_table(
+        rect,
+        buf,
+        theme,
+        header,
+        rows,
+        widths,
+        selected.map(|s| s - start),
+    );
+}
+
 /// Width left for a last, flexible column after `fixed` columns and their spacing.
 pub fn rest_width(total: u16, fixed: &[u16]) -> usize {
     let used: u16 = fixed.iter().sum::<u16>() + fixed.len() as u16;

@@ -8,7 +8,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
-use super::{View, ago, frame, note, rate, render_table, rest_width, split_top};
+use super::{View, ago, frame, note, rate, render_table_window, rest_width, split_top};
 use crate::collect::Area;
 use crate::model::format_duration_s;
 use crate::sample::{Statement, StatementsSample};
@@ -166,9 +166,9 @@ impl Widget for StatementsPanel<'_> {
         }
         header.push("query".into());
         let qw = rest_width(rest.width, &fixed);
-        let table_rows: Vec<Row<'static>> = list
-            .iter()
-            .map(|s| {
+        let row = |i: usize| {
+            let s = list[i];
+            {
                 let mut cells = vec![
                     Cell::from(s.exec_time_ms_per_s.map_or_else(
                         || "-".into(),
@@ -194,16 +194,17 @@ impl Widget for StatementsPanel<'_> {
                 }
                 cells.push(Cell::from(query_line(s, qw)));
                 Row::new(cells)
-            })
-            .collect();
+            }
+        };
         let mut widths: Vec<Constraint> = fixed.iter().map(|w| Constraint::Length(*w)).collect();
         widths.push(Constraint::Fill(1));
-        render_table(
+        render_table_window(
             rest,
             buf,
             theme,
             header,
-            table_rows,
+            list.len(),
+            row,
             widths,
             Some(v.ui.selected[Tab::Statements.index()]),
         );
