@@ -172,9 +172,11 @@ fn init_log(
     tracing_subscriber::fmt()
         .with_writer(writer)
         .with_ansi(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PGVITALS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        .with_max_level(
+            std::env::var("PGVITALS_LOG")
+                .ok()
+                .and_then(|l| l.parse::<tracing::Level>().ok())
+                .unwrap_or(tracing::Level::INFO),
         )
         .init();
     Ok(Some(guard))

@@ -144,9 +144,10 @@ async fn event_loop(
             _ = coalesce => dirty = true,
             _ = tick.tick() => {
                 store.tick(SystemTime::now());
-                // only to age "stale for 12 s" labels and the clock: skip when a frame was
-                // drawn recently anyway
-                if last_draw.elapsed() >= Duration::from_millis(900) {
+                // only to age "stale for 12 s" labels and the clock when no samples arrive:
+                // while they do, their frames keep the labels fresh (drawing here too would
+                // double the frames whenever the tick falls between two poll cycles)
+                if last_draw.elapsed() >= Duration::from_millis(1900) {
                     dirty = true;
                 }
             }
