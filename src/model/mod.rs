@@ -106,6 +106,8 @@ pub struct ServerState {
     pub areas: BTreeMap<Area, AreaState>,
     pub history: History,
     pub alerts: AlertBook,
+    /// Samples arrived since the alerts were last evaluated.
+    alerts_due: bool,
 }
 
 macro_rules! accessor {
@@ -136,6 +138,7 @@ impl ServerState {
                 .collect(),
             history: History::default(),
             alerts: AlertBook::default(),
+            alerts_due: false,
         }
     }
 
@@ -241,6 +244,13 @@ impl Store {
 
     /// Apply one update from the workers, then re-evaluate that server's alerts.
     pub fn apply(&mut self, update: Update, now: SystemTime) {
+        self.ingest(update);
+        self.evaluate_due(now);
+    }
+
+    /// Apply one update without evaluating the alerts (see [`Store::evaluate_due`]): the
+    /// screen ingests the samples of a poll cycle one by one and evaluates once per frame.
+    pub fn ingest(&mut self, update: Update) {
         let index = match &update {
             Update::Sample { server, .. }
             | Update::Failed { server, .. }
@@ -303,16 +313,28 @@ impl Store {
                 }
             },
         }
-        let current = alerts::evaluate(server, &self.thresholds, now);
-        server.alerts.update(current, now);
+        server.alerts_due = true;
     }
 
-    /// Re-evaluate time-based alerts (unreachable for N s) without a new sample.
+    /// Evaluate the alerts of every server that received something since the last time.
+    pub fn evaluate_due(&mut self, now: SystemTime) {
+        for server in &mut self.servers {
+            if std::mem::take(&mut server.alerts_due) {
+                let current = alerts::evaluate(server, &self.thresholds, now);
+                server.alerts.update(current, now);
+            }
+        }
+    }
+
+    /// Re-evaluate the time-based alerts (unreachable for N s) without a new sample, and
+    /// whatever is due.
     pub fn tick(&mut self, now: SystemTime) {
         for server in &mut self.servers {
-            let current = alerts::evaluate(server, &self.thresholds, now);
-            server.alerts.update(current, now);
+            if matches!(server.link, Link::Down { .. }) {
+                server.alerts_due = true;
+            }
         }
+        self.evaluate_due(now);
     }
 
     /// Count of active (warning, critical) alerts over all servers.

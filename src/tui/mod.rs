@@ -93,6 +93,7 @@ async fn event_loop(
             let size = terminal.size()?;
             ui.page = usize::from(size.height.saturating_sub(12)).max(1);
             let now = SystemTime::now();
+            store.evaluate_due(now);
             terminal.draw(|frame| draw(frame, &store, &ui, now))?;
             dirty = false;
             draw_at = None;
@@ -129,9 +130,10 @@ async fn event_loop(
             },
             update = updates.recv(), if updates_open => match update {
                 Some(update) => {
-                    store.apply(update, SystemTime::now());
+                    // alerts are evaluated once per frame, not once per sample
+                    store.ingest(update);
                     while let Ok(more) = updates.try_recv() {
-                        store.apply(more, SystemTime::now());
+                        store.ingest(more);
                     }
                     draw_at.get_or_insert(tokio::time::Instant::now() + COALESCE);
                 }

@@ -5,7 +5,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Widget};
 
-use super::{View, age_s, panel_block, render_table, rest_width};
+use super::{View, age_s, panel_block, render_table_window, rest_width};
 use crate::model::{ServerState, Severity, format_duration_s};
 use crate::tui::state::{Tab, UiState};
 use crate::tui::text;
@@ -48,61 +48,69 @@ impl Widget for AlertsPanel<'_> {
         let m = |texts: [&str; 3]| v.ui.matches(&texts);
         let fixed = [8u16, 8];
         let mw = rest_width(inner.width, &fixed);
-        let mut rows: Vec<Row<'static>> = Vec::new();
-        for a in book.sorted() {
-            if !m([&a.alert.message, a.alert.rule.name(), &a.alert.subject]) {
-                continue;
-            }
-            let sev = match a.alert.severity {
-                Severity::Warning => "warning",
-                Severity::Critical => "CRITICAL",
-            };
-            rows.push(
+        // what the rows are, cheaply; the rows themselves are built only for the lines on
+        // screen (an incident can hold hundreds of alerts)
+        enum Entry<'e> {
+            Active(&'e crate::model::ActiveAlert),
+            NoneActive,
+            Resolved(&'e crate::model::ResolvedAlert),
+        }
+        let mut entries: Vec<Entry> = book
+            .sorted()
+            .into_iter()
+            .filter(|a| m([&a.alert.message, a.alert.rule.name(), &a.alert.subject]))
+            .map(Entry::Active)
+            .collect();
+        if entries.is_empty() {
+            entries.push(Entry::NoneActive);
+        }
+        entries.extend(
+            book.resolved
+                .iter()
+                .filter(|r| m([&r.alert.message, r.alert.rule.name(), &r.alert.subject]))
+                .map(Entry::Resolved),
+        );
+        let row = |i: usize| match entries[i] {
+            Entry::Active(a) => {
+                let sev = match a.alert.severity {
+                    Severity::Warning => "warning",
+                    Severity::Critical => "CRITICAL",
+                };
                 Row::new(vec![
                     Cell::from(sev),
                     Cell::from(format_duration_s(age_s(v.now, a.since))),
                     Cell::from(text::one_line(&a.alert.message, mw)),
                 ])
-                .style(theme.severity(Some(a.alert.severity))),
-            );
-        }
-        if rows.is_empty() {
-            rows.push(
-                Row::new(vec![
-                    Cell::from("ok"),
-                    Cell::from(""),
-                    Cell::from("no active alert"),
-                ])
-                .style(theme.ok()),
-            );
-        }
-        for r in &book.resolved {
-            if !m([&r.alert.message, r.alert.rule.name(), &r.alert.subject]) {
-                continue;
+                .style(theme.severity(Some(a.alert.severity)))
             }
-            rows.push(
-                Row::new(vec![
-                    Cell::from("resolved"),
-                    Cell::from(format_duration_s(age_s(v.now, r.resolved_at))),
-                    Cell::from(text::one_line(
-                        &format!(
-                            "{} (lasted {})",
-                            r.alert.message,
-                            format_duration_s(age_s(r.resolved_at, r.since))
-                        ),
-                        mw,
-                    )),
-                ])
-                .style(theme.dim()),
-            );
-        }
+            Entry::NoneActive => Row::new(vec![
+                Cell::from("ok"),
+                Cell::from(""),
+                Cell::from("no active alert"),
+            ])
+            .style(theme.ok()),
+            Entry::Resolved(r) => Row::new(vec![
+                Cell::from("resolved"),
+                Cell::from(format_duration_s(age_s(v.now, r.resolved_at))),
+                Cell::from(text::one_line(
+                    &format!(
+                        "{} (lasted {})",
+                        r.alert.message,
+                        format_duration_s(age_s(r.resolved_at, r.since))
+                    ),
+                    mw,
+                )),
+            ])
+            .style(theme.dim()),
+        };
         let selected = self.focused.then(|| v.ui.selected[Tab::Alerts.index()]);
-        render_table(
+        render_table_window(
             inner,
             buf,
             theme,
             ["state", "for/ago", "alert"].map(String::from).to_vec(),
-            rows,
+            entries.len(),
+            row,
             vec![
                 Constraint::Length(8),
                 Constraint::Length(8),
