@@ -346,6 +346,11 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
     if let Some(c) = server.cache() {
         let floor = thresholds.get(Rule::CacheHitRatio).min;
         for d in &c.databases {
+            // template databases only see autovacuum and CREATE DATABASE: a burst of catalog
+            // misses there is noise, not a cache problem of any workload
+            if matches!(d.datname.as_str(), "template0" | "template1") {
+                continue;
+            }
             let (Some(ratio), Some(hit), Some(read)) =
                 (d.interval_hit_ratio, d.blks_hit_per_s, d.blks_read_per_s)
             else {
