@@ -410,6 +410,53 @@ pub async fn poll_once(
     out
 }
 
+tokio::task_local! {
+    /// Set while a collector runs: the panic hook leaves the terminal alone for those panics
+    /// (the supervisor reports and restarts the collector; the screen stays up).
+    pub static IN_WORKER: bool;
+}
+
+/// True when called from inside a collector task (see [`IN_WORKER`]).
+pub fn in_worker() -> bool {
+    IN_WORKER.try_with(|v| *v).unwrap_or(false)
+}
+
+/// The polling loop of one area: poll on its period (never twice at once), follow interval
+/// changes, end when the model side hangs up.
+async fn area_worker(
+    server: usize,
+    area: Area,
+    session: Arc<Session>,
+    updates: mpsc::Sender<Update>,
+    mut interval: watch::Receiver<Duration>,
+) {
+    let mut collector = AnyCollector::new(area);
+    loop {
+        let every = period(
+            area,
+            *interval.borrow_and_update(),
+            session.timing.slow_interval,
+        );
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                changed = interval.changed() => {
+                    if changed.is_err() { return; }
+                    break; // new interval: rebuild the ticker
+                }
+                _ = updates.closed() => return,
+            }
+            for update in poll_once(server, area, &session, &mut collector).await {
+                if updates.send(update).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
 /// Start the workers of one server: one task per area on its interval, and one that runs
 /// confirmed commands (cancel / terminate). They end when `updates` is closed.
 pub fn spawn_server(
@@ -423,31 +470,49 @@ pub fn spawn_server(
     for area in Area::ALL {
         let session = session.clone();
         let updates = updates.clone();
-        let mut interval = interval.clone();
+        let interval = interval.clone();
+        // a supervisor per area: a collector that panics is reported and started again (with
+        // a fresh collector) a second later; the other areas and the screen carry on
         handles.push(tokio::spawn(async move {
-            let mut collector = AnyCollector::new(area);
             loop {
-                let every = period(
-                    area,
-                    *interval.borrow_and_update(),
-                    session.timing.slow_interval,
-                );
-                let mut ticker = tokio::time::interval(every);
-                ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-                loop {
-                    tokio::select! {
-                        _ = ticker.tick() => {}
-                        changed = interval.changed() => {
-                            if changed.is_err() { return; }
-                            break; // new interval: rebuild the ticker
-                        }
-                        _ = updates.closed() => return,
-                    }
-                    for update in poll_once(server, area, &session, &mut collector).await {
-                        if updates.send(update).await.is_err() {
+                let worker = tokio::spawn(IN_WORKER.scope(
+                    true,
+                    area_worker(
+                        server,
+                        area,
+                        session.clone(),
+                        updates.clone(),
+                        interval.clone(),
+                    ),
+                ));
+                match worker.await {
+                    Err(e) if e.is_panic() => {
+                        let panic = e.into_panic();
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| (*s).to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "panic".into());
+                        tracing::error!(server, area = area.key(), "collector panicked: {what}");
+                        let error = CollectError::new(
+                            ErrorKind::Query,
+                            format!(
+                                "the {} collector crashed ({what}); restarting it",
+                                area.key()
+                            ),
+                        );
+                        let failed = Update::Failed {
+                            server,
+                            area,
+                            error,
+                            at: SystemTime::now(),
+                        };
+                        if updates.send(failed).await.is_err() {
                             return;
                         }
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
+                    _ => return,
                 }
             }
         }));

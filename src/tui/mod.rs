@@ -65,6 +65,15 @@ pub async fn run(
     options: UiOptions,
 ) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
+    // ratatui's hook restores the terminal on a panic, which is right for the screen's own
+    // panics; a collector's panic is caught, reported and restarted by its supervisor
+    // (collect::session), and must leave the screen alone
+    let restore_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !crate::collect::session::in_worker() {
+            restore_hook(info);
+        }
+    }));
     let result = event_loop(&mut terminal, store, updates, commands, interval, options).await;
     ratatui::restore();
     result
