@@ -9,6 +9,7 @@ mod activity;
 mod app;
 mod cache;
 mod cluster;
+mod faults;
 mod probe;
 mod replication;
 mod server;
