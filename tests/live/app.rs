@@ -582,3 +582,40 @@ fn the_snapshot_command_prints_json_and_exits_like_a_check() {
     assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     assert!(!stderr.contains("s3cret") && !String::from_utf8_lossy(&out.stdout).contains("s3cret"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmed_cancel_reaches_the_backend() {
+    use pgvitals::collect::Command;
+    let victim = connect(primary(), "postgres").await;
+    let pid: i32 = victim
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    let sleeping = tokio::spawn(async move { victim.simple_query("SELECT pg_sleep(30)").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let running =
+        pgvitals::app::start_workers(&[spec(&primary().conninfo("postgres"))], &config(500, ""))
+            .expect("workers");
+    running
+        .commands
+        .send(Command::CancelBackend {
+            server: 0,
+            pid,
+            usename: Some("postgres".into()),
+            query: "SELECT pg_sleep(30)".into(),
+        })
+        .await
+        .expect("send the command");
+    let result = tokio::time::timeout(Duration::from_secs(10), sleeping)
+        .await
+        .expect("the query was not cancelled within 10 s")
+        .expect("join");
+    let err = result.expect_err("the sleep must end with an error");
+    assert_eq!(
+        err.as_db_error().map(|e| e.code().code()),
+        Some("57014"),
+        "{err}"
+    );
+}
