@@ -67,11 +67,12 @@ fn server_verifier(
     provider: &Arc<CryptoProvider>,
 ) -> Result<Arc<dyn ServerCertVerifier>, ConnInfoError> {
     Ok(match verification(spec) {
-        Verification::None => Arc::new(NoCertificateVerification {
+        Verification::None => Arc::new(LibpqVerifier {
+            roots: None,
             algorithms: provider.signature_verification_algorithms,
         }),
-        Verification::Chain => Arc::new(ChainOnlyVerification {
-            roots: Arc::new(root_store(spec.sslrootcert.as_deref())?),
+        Verification::Chain => Arc::new(LibpqVerifier {
+            roots: Some(Arc::new(root_store(spec.sslrootcert.as_deref())?)),
             algorithms: provider.signature_verification_algorithms,
         }),
         Verification::ChainAndHostName => {
@@ -167,56 +168,18 @@ fn root_store(sslrootcert: Option<&Path>) -> Result<RootCertStore, ConnInfoError
     Ok(roots)
 }
 
-/// Accepts any server certificate (libpq's sslmode=require without a root certificate), but
-/// still checks that the server holds the certificate's key (handshake signatures).
+/// The two verifications rustls does not offer, both checking that the server holds the
+/// certificate's key (handshake signatures):
+/// * `roots: None`: any certificate (libpq's sslmode=require without a root certificate);
+/// * `roots: Some`: verify-ca, the chain must lead to a trusted root, the host name is not
+///   checked.
 #[derive(Debug)]
-struct NoCertificateVerification {
+struct LibpqVerifier {
+    roots: Option<Arc<RootCertStore>>,
     algorithms: WebPkiSupportedAlgorithms,
 }
 
-impl ServerCertVerifier for NoCertificateVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// verify-ca: the chain must lead to a trusted root; the host name is not checked.
-#[derive(Debug)]
-struct ChainOnlyVerification {
-    roots: Arc<RootCertStore>,
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for ChainOnlyVerification {
+impl ServerCertVerifier for LibpqVerifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -225,14 +188,16 @@ impl ServerCertVerifier for ChainOnlyVerification {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
+        if let Some(roots) = &self.roots {
+            let cert = ParsedCertificate::try_from(end_entity)?;
+            verify_server_cert_signed_by_trust_anchor(
+                &cert,
+                roots,
+                intermediates,
+                now,
+                self.algorithms.all,
+            )?;
+        }
         Ok(ServerCertVerified::assertion())
     }
 
