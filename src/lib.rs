@@ -18,6 +18,7 @@
 //! * [`app`]: the wiring of sessions, workers and store, shared by the commands and tests.
 //! * [`cluster`]: throwaway PostgreSQL clusters (primary + standby) for tests and the demo.
 //! * [`demo`]: `pgvitals demo`, a cluster with a bounded workload and the dashboard on it.
+//! * [`fault`]: the `PGVITALS_FAULT` testing hook (injected panics in a collector or a frame).
 //!
 //! Dependency rule: `collect` → `sample`; `model` → `sample`; `tui` → `model`.
 
@@ -27,6 +28,7 @@ pub mod collect;
 pub mod config;
 pub mod conninfo;
 pub mod demo;
+pub mod fault;
 pub mod model;
 pub mod queries;
 pub mod sample;

@@ -386,6 +386,7 @@ pub async fn poll_once(
         facts: &lease.facts,
         timeout: session.query_deadline(),
     };
+    crate::fault::check_in("collect", area.key());
     let result = collector.collect(&ctx).await;
     let at = SystemTime::now();
     match result {

@@ -103,6 +103,7 @@ async fn event_loop(
             ui.page = usize::from(size.height.saturating_sub(12)).max(1);
             let now = SystemTime::now();
             store.evaluate_due(now);
+            crate::fault::check_in("tui", "draw");
             terminal.draw(|frame| draw(frame, &store, &ui, now))?;
             dirty = false;
             draw_at = None;
