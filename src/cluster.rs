@@ -20,7 +20,13 @@
 //! such user) and `initdb`, `pg_ctl`, `pg_basebackup` and the reaper run as that user. `psql`
 //! runs as the calling user.
 //!
-//! Works with PostgreSQL 12 and later server binaries (tested with 15).
+//! Works with PostgreSQL 12 to 18 server binaries: Debian's packages, or those fetched by
+//! `scripts/fetch-postgres.sh` into `target/pg/<major>/` (chosen with [`MAJOR_ENV`]). Builds
+//! whose libraries point at another prefix run with `LD_LIBRARY_PATH=<prefix>/lib`; builds
+//! without `psql` / `pg_basebackup` (the npm builds of 12 and 13) borrow them from a client
+//! of the same or a newer major ([`find_client_bin_dir`]). The standby is made without
+//! `pg_basebackup -R` (a newer client writes connection options an older server rejects):
+//! `standby.signal` and a minimal `primary_conninfo` are written here.
 
 use std::collections::hash_map::DefaultHasher;
 use std::fs;
@@ -37,6 +43,15 @@ use nix::unistd::{Gid, Uid, User};
 /// Environment variable naming a directory holding `initdb`, `pg_ctl`, `postgres`, `psql`
 /// and `pg_basebackup`; it takes precedence over every other place [`find_bin_dir`] looks.
 pub const BIN_DIR_ENV: &str = "PGVITALS_PG_BIN";
+
+/// Environment variable naming the PostgreSQL major to test against, e.g. `14`: the binaries
+/// are then taken from `target/pg/14/bin` (made by `scripts/fetch-postgres.sh 14`) or
+/// `/usr/lib/postgresql/14/bin`. [`BIN_DIR_ENV`] wins over it.
+pub const MAJOR_ENV: &str = "PGVITALS_PG_MAJOR";
+
+/// Environment variable naming a directory with `psql` and `pg_basebackup`, used when the
+/// server's bin directory lacks them (see [`find_client_bin_dir`]).
+pub const CLIENT_BIN_DIR_ENV: &str = "PGVITALS_PG_CLIENT_BIN";
 
 /// Name of the physical replication slot the standby streams from.
 pub const STANDBY_SLOT: &str = "pgvitals_standby";
@@ -140,6 +155,8 @@ pub struct Node {
     /// The data directory (`PGDATA`).
     pub data_dir: PathBuf,
     bin_dir: PathBuf,
+    /// Where `psql` and `pg_basebackup` come from (the bin dir itself when it has them).
+    client_bin_dir: PathBuf,
     run_as: Option<RunAs>,
     root: PathBuf,
     log_file: PathBuf,
@@ -168,7 +185,8 @@ struct Reaper {
 /// Finds the directory holding the PostgreSQL server binaries.
 ///
 /// Order: the environment variable [`BIN_DIR_ENV`] (`PGVITALS_PG_BIN`, must contain
-/// `initdb`), `pg_config --bindir` (only if that directory contains `initdb`), the highest
+/// `initdb`), then [`MAJOR_ENV`] (`PGVITALS_PG_MAJOR=<N>`: `target/pg/<N>/bin`, then
+/// `/usr/lib/postgresql/<N>/bin`; an error when neither has `initdb`), `pg_config --bindir` (only if that directory contains `initdb`), the highest
 /// numbered `/usr/lib/postgresql/<N>/bin` with `initdb` (Debian/Ubuntu), then
 /// `/usr/local/pgsql/bin` (a source build).
 ///
@@ -188,6 +206,23 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         )));
     }
     looked.push(format!("${BIN_DIR_ENV} (unset)"));
+
+    if let Some(major) = std::env::var_os(MAJOR_ENV) {
+        let major = major.to_string_lossy().trim().to_string();
+        let candidates = [
+            fetched_root().join(&major).join("bin"),
+            PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
+        ];
+        if let Some(dir) = candidates.iter().find(|d| d.join("initdb").is_file()) {
+            return Ok(dir.clone());
+        }
+        return Err(ClusterError::NoBinaries(format!(
+            "{MAJOR_ENV}={major}: no initdb in {} or {}; fetch them with \
+             scripts/fetch-postgres.sh {major}",
+            candidates[0].display(),
+            candidates[1].display()
+        )));
+    }
 
     match Command::new("pg_config").arg("--bindir").output() {
         Ok(out) if out.status.success() => {
@@ -231,6 +266,81 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
     )))
 }
 
+/// Where `scripts/fetch-postgres.sh` puts the binaries: `$PGVITALS_PG_CACHE`, else
+/// `<target dir>/pg` (`CARGO_TARGET_DIR`, else `<CARGO_MANIFEST_DIR>/target`, else
+/// `./target`).
+fn fetched_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PGVITALS_PG_CACHE") {
+        return PathBuf::from(dir);
+    }
+    target_dir()
+        .unwrap_or_else(|| PathBuf::from("target"))
+        .join("pg")
+}
+
+/// The cargo target directory, when the environment tells where it is.
+fn target_dir() -> Option<PathBuf> {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("CARGO_MANIFEST_DIR")
+                .map(|d| PathBuf::from(d).join("target"))
+                .filter(|d| d.is_dir())
+        })
+}
+
+/// Finds `psql` and `pg_basebackup` for servers of `major` whose own bin directory
+/// `bin_dir` lacks them.
+///
+/// Order: `bin_dir` itself when it has both; [`CLIENT_BIN_DIR_ENV`]; the lowest fetched
+/// (`target/pg/<N>/bin`) or Debian (`/usr/lib/postgresql/<N>/bin`) major `N >= major` having
+/// both (`pg_basebackup` refuses servers newer than itself); `bin_dir` as a last resort (the
+/// error then names the missing program).
+pub fn find_client_bin_dir(bin_dir: &Path, major: u32) -> PathBuf {
+    let has_both = |d: &Path| d.join("psql").is_file() && d.join("pg_basebackup").is_file();
+    if has_both(bin_dir) {
+        return bin_dir.to_path_buf();
+    }
+    if let Some(dir) = std::env::var_os(CLIENT_BIN_DIR_ENV).map(PathBuf::from) {
+        if has_both(&dir) {
+            return dir;
+        }
+    }
+    let mut found: Vec<(u32, PathBuf)> = Vec::new();
+    for root in [fetched_root(), PathBuf::from("/usr/lib/postgresql")] {
+        if let Ok(rd) = fs::read_dir(&root) {
+            for e in rd.filter_map(|e| e.ok()) {
+                let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+                    continue;
+                };
+                let dir = e.path().join("bin");
+                if n >= major && has_both(&dir) {
+                    found.push((n, dir));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+        .into_iter()
+        .next()
+        .map(|(_, d)| d)
+        .unwrap_or_else(|| bin_dir.to_path_buf())
+}
+
+/// Sets `LD_LIBRARY_PATH=<prefix>/lib` for a program in `<prefix>/bin` when that `lib`
+/// holds its own `libpq.so.5` (relocated builds, whose extension libraries' RUNPATH names
+/// their build prefix); a distribution's install is left alone.
+fn set_lib_path(cmd: &mut Command, program: &Path) {
+    let Some(prefix) = program.parent().and_then(Path::parent) else {
+        return;
+    };
+    let lib = prefix.join("lib");
+    if lib.join("libpq.so.5").exists() {
+        cmd.env("LD_LIBRARY_PATH", lib);
+    }
+}
+
 impl Cluster {
     /// Starts a fresh cluster: a primary, and a streaming standby when `opts.standby`.
     ///
@@ -267,12 +377,14 @@ impl Cluster {
             }
         };
         let major = read_major(&bin_dir);
+        let client_bin_dir = find_client_bin_dir(&bin_dir, major);
         let node = |name: &str, data_dir: &Path| Node {
             name: name.to_string(),
             port: 0,
             socket_dir: root.join(format!("sock_{name}")),
             data_dir: data_dir.to_path_buf(),
             bin_dir: bin_dir.clone(),
+            client_bin_dir: client_bin_dir.clone(),
             run_as: run_as.clone(),
             root: root.clone(),
             log_file: root.join(format!("{name}.log")),
@@ -401,7 +513,9 @@ impl Node {
     ///
     /// Errors: [`ClusterError::Command`] with psql's stderr (the server's ERROR message).
     pub fn psql(&self, dbname: &str, sql: &str) -> Result<String, ClusterError> {
-        let mut cmd = Command::new(self.bin_dir.join("psql"));
+        let psql = self.client_bin_dir.join("psql");
+        let mut cmd = Command::new(&psql);
+        set_lib_path(&mut cmd, &psql);
         cmd.args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
             .arg(self.conninfo(dbname))
             .args(["-f", "-"])
@@ -620,20 +734,44 @@ fn free_port() -> Result<u16, ClusterError> {
 
 /// Makes `standby` a streaming replica of `primary` and starts it.
 ///
-/// `pg_basebackup -R -X stream -C -S pgvitals_standby` (PostgreSQL 12+ binaries). Servers
-/// older than the binaries' `pg_basebackup` would need version-specific arguments here.
+/// Creates the physical slot [`STANDBY_SLOT`] on the primary (reserving WAL at once), copies
+/// the primary with `pg_basebackup -X stream -S <slot>` (the client may be newer than the
+/// server), then writes `standby.signal` and `primary_conninfo` / `primary_slot_name` itself:
+/// `pg_basebackup -R` from a newer client writes options an older server rejects
+/// (`channel_binding` on 12, `sslsni` on 13).
 fn create_standby(primary: &Node, standby: &mut Node) -> Result<(), ClusterError> {
+    primary.psql(
+        "postgres",
+        &format!("SELECT pg_create_physical_replication_slot('{STANDBY_SLOT}', true)"),
+    )?;
     let mut cmd = server_command(
-        &standby.bin_dir.join("pg_basebackup"),
+        &standby.client_bin_dir.join("pg_basebackup"),
         standby.run_as.as_ref(),
         &standby.root,
     );
     cmd.arg("-D")
         .arg(&standby.data_dir)
-        .args(["-R", "-X", "stream", "-C", "-S", STANDBY_SLOT])
+        .args(["-X", "stream", "-S", STANDBY_SLOT])
         .args(["-c", "fast", "--no-sync", "-d"])
         .arg(primary.conninfo("postgres"));
     run(&mut cmd, None)?;
+    let signal = standby.data_dir.join("standby.signal");
+    fs::write(&signal, "").map_err(io_err(format!("write {}", signal.display())))?;
+    let auto_conf = standby.data_dir.join("postgresql.auto.conf");
+    let text = format!(
+        "primary_conninfo = {}\nprimary_slot_name = '{STANDBY_SLOT}'\n",
+        conf_string(&primary.conninfo("postgres"))
+    );
+    fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&auto_conf)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(io_err(format!("append to {}", auto_conf.display())))?;
+    if let Some(user) = &standby.run_as {
+        chown_to(&signal, user)?;
+        chown_to(&auto_conf, user)?;
+    }
     fs::create_dir(&standby.socket_dir)
         .map_err(io_err(format!("create {}", standby.socket_dir.display())))?;
     if let Some(user) = &standby.run_as {
@@ -705,14 +843,7 @@ fn initdb(
 /// `CARGO_TARGET_DIR` or `CARGO_MANIFEST_DIR` tells where that is) or under the temp dir.
 /// Copying takes about 0.05 s where `initdb` takes about 0.8 s.
 fn template_data_dir(bin_dir: &Path, run_as: Option<&RunAs>) -> Result<PathBuf, ClusterError> {
-    let cache_root = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("CARGO_MANIFEST_DIR")
-                .map(|d| PathBuf::from(d).join("target"))
-                .filter(|d| d.is_dir())
-        })
-        .unwrap_or_else(std::env::temp_dir);
+    let cache_root = target_dir().unwrap_or_else(std::env::temp_dir);
     let cache = cache_root.join(format!("pgvitals-initdb-{}", nix::unistd::geteuid()));
 
     let mut hasher = DefaultHasher::new();
@@ -798,6 +929,7 @@ fn chown_to(path: &Path, user: &RunAs) -> Result<(), ClusterError> {
 fn server_command(program: &Path, run_as: Option<&RunAs>, home: &Path) -> Command {
     let mut cmd = Command::new(program);
     clear_pg_env(&mut cmd);
+    set_lib_path(&mut cmd, program);
     cmd.current_dir(home).stdin(Stdio::null());
     if let Some(user) = run_as {
         cmd.uid(user.uid.as_raw())
@@ -835,6 +967,7 @@ done
 rm -rf "$root"
 "#;
     let mut cmd = server_command(Path::new("sh"), run_as, Path::new("/"));
+    set_lib_path(&mut cmd, &bin_dir.join("pg_ctl"));
     cmd.arg("-c")
         .arg(SCRIPT)
         .arg("pgvitals-reaper")
@@ -854,10 +987,10 @@ rm -rf "$root"
 
 /// Major version of the binaries, from `postgres --version` (`postgres (PostgreSQL) 15.18 ...`).
 fn read_major(bin_dir: &Path) -> u32 {
-    let Ok(out) = Command::new(bin_dir.join("postgres"))
-        .arg("--version")
-        .output()
-    else {
+    let postgres = bin_dir.join("postgres");
+    let mut cmd = Command::new(&postgres);
+    set_lib_path(&mut cmd, &postgres);
+    let Ok(out) = cmd.arg("--version").output() else {
         return 0;
     };
     let text = String::from_utf8_lossy(&out.stdout);

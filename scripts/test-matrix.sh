@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run the live tests (tests/live: every area on a real primary + streaming standby, as a
+# superuser and as a pg_monitor-only role, through PgBouncer, on LATIN1, ...) against every
+# PostgreSQL major, one after the other, with binaries from scripts/fetch-postgres.sh.
+#
+#   scripts/test-matrix.sh               # majors 12..18
+#   scripts/test-matrix.sh 12 16         # only these
+#   PGVITALS_PG_MAJOR=14 cargo test      # one major, the whole suite (developers)
+#
+# A major whose binaries cannot be fetched or started fails the run (no skipping). Prints the
+# time per major and a summary; exits non-zero if any major failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+majors=("$@")
+[ ${#majors[@]} -gt 0 ] || majors=(12 13 14 15 16 17 18)
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+secs() { printf '%d.%01d' $(($1 / 1000000)) $(($1 % 1000000 / 100000)); }
+
+if ! fetched=$(scripts/fetch-postgres.sh "${majors[@]}"); then
+  echo "test-matrix: fetching the PostgreSQL binaries failed" >&2
+  exit 1
+fi
+echo "$fetched"
+
+# Build the test binary once, outside the timings.
+cargo test --locked --test live --no-run || exit 1
+
+declare -a summary=()
+failed=0
+while read -r major bin; do
+  start=$(now_us)
+  echo "==> live tests on PostgreSQL $major ($bin)"
+  if PGVITALS_PG_BIN="$bin" cargo test --locked --test live; then
+    result=ok
+  else
+    result=FAILED
+    failed=1
+  fi
+  summary+=("PostgreSQL $major: $result in $(secs $(($(now_us) - start))) s")
+done <<<"$fetched"
+
+echo "==> matrix summary"
+printf '%s\n' "${summary[@]}"
+exit $failed
