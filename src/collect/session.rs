@@ -97,6 +97,8 @@ impl Backoff {
 /// The connections to one server, shared by its workers.
 pub struct Session {
     pool: Pool,
+    /// Held by the one connection attempt in progress while the link is not up.
+    connecting: tokio::sync::Mutex<()>,
     label: String,
     timing: Timing,
     state: Mutex<SessionState>,
@@ -166,6 +168,7 @@ impl Session {
             .map_err(|e| CollectError::new(ErrorKind::Query, e.to_string()))?;
         Ok(Session {
             pool,
+            connecting: tokio::sync::Mutex::new(()),
             label: spec.label(),
             timing,
             state: Mutex::new(SessionState {
@@ -195,6 +198,17 @@ impl Session {
     /// A connection (creating and probing one when needed) with its facts. Returns the
     /// `LinkEvent` to report when the link changed (connected with new facts, or down).
     pub async fn lease(&self) -> (Result<Lease, NoConnection>, Option<LinkEvent>) {
+        // While the link is not up, one connection attempt at a time: the other workers wait
+        // for it (and use the connection it made) or see its backoff, so a server that refuses
+        // or does not answer gets one attempt per backoff period, not one per area.
+        let _gate = if self.lock().up {
+            None
+        } else {
+            match tokio::time::timeout(self.query_deadline(), self.connecting.lock()).await {
+                Ok(gate) => Some(gate),
+                Err(_) => return self.attempt_hangs(),
+            }
+        };
         {
             let st = self.lock();
             if let Some(t) = st.backoff.next_attempt {
@@ -260,6 +274,28 @@ impl Session {
             event
         };
         (Ok(Lease { client, facts }), event)
+    }
+
+    /// A connection attempt has been waiting for the server longer than a query may (the
+    /// server accepts connections but does not answer: stopped, swapping, out of memory). The
+    /// link is reported down once per backoff period; the attempt itself goes on until the
+    /// connect timeout.
+    fn attempt_hangs(&self) -> (Result<Lease, NoConnection>, Option<LinkEvent>) {
+        let reported = self
+            .lock()
+            .backoff
+            .next_attempt
+            .is_some_and(|t| Instant::now() < t);
+        if reported {
+            return (Err(NoConnection::Waiting), None);
+        }
+        self.failed(CollectError::new(
+            ErrorKind::ClientTimeout,
+            format!(
+                "the server has not answered a connection attempt within {:?}",
+                self.query_deadline()
+            ),
+        ))
     }
 
     fn failed(&self, error: CollectError) -> (Result<Lease, NoConnection>, Option<LinkEvent>) {
