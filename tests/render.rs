@@ -46,6 +46,7 @@ fn facts() -> ServerFacts {
         }),
         pgss_preloaded: true,
         block_size: 8192,
+        pooled: false,
     }
 }
 

@@ -116,7 +116,9 @@ pub struct ServerFacts {
     pub current_user: String,
     /// `current_database()`.
     pub datname: String,
-    /// `pg_backend_pid()` of the probing connection.
+    /// `pg_backend_pid()` of the probing connection. Through a transaction-pooling pooler
+    /// ([`ServerFacts::pooled`]) only the backend that ran the probe's transaction: each later
+    /// transaction may run on another of the pooler's server connections.
     pub backend_pid: i32,
     /// `rolsuper` of the current user.
     pub is_superuser: bool,
@@ -130,6 +132,15 @@ pub struct ServerFacts {
     pub pgss_preloaded: bool,
     /// `block_size`, bytes.
     pub block_size: i32,
+    /// pgvitals reaches this server through a connection pooler (PgBouncer in transaction
+    /// mode, say): the pooler refused the `options` startup parameter (PgBouncer 1.18:
+    /// "unsupported startup parameter: options"), or accepted but dropped it (the session
+    /// settings pgvitals sends there are not in force). Then every query goes out as an
+    /// unnamed statement in one round trip ([`Ctx::query`]), no session state is set, and
+    /// `pg_stat_activity` shows the pooler's server connections rather than its clients.
+    /// Set by the session after the probe; `false` from [`probe::probe`] alone.
+    #[serde(default)]
+    pub pooled: bool,
 }
 
 impl ServerFacts {
@@ -144,6 +155,10 @@ impl ServerFacts {
     }
 }
 
+/// How much later than `statement_timeout` the client-side deadline of a query falls (the
+/// server normally ends the query first, with a clearer error).
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
+
 /// Everything a collector needs for one poll: a connection, the server facts and the
 /// client-side deadline.
 pub struct Ctx<'a> {
@@ -155,13 +170,44 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The statements that open one pooled query's transaction: `BEGIN READ ONLY` and, LOCAL
+    /// to it, `statement_timeout` = the client-side deadline minus [`DEADLINE_MARGIN`] (at
+    /// least 100 ms), `lock_timeout` = a fifth of that (at least 100 ms) and
+    /// `idle_in_transaction_session_timeout` = twice it: the values a direct connection gets
+    /// in its startup `options`. Milliseconds, integers only.
+    pub fn pooled_begin(&self) -> String {
+        let statement_ms = self
+            .timeout
+            .saturating_sub(DEADLINE_MARGIN)
+            .as_millis()
+            .max(100);
+        let lock_ms = (statement_ms / 5).max(100);
+        format!(
+            "/* pgvitals */ BEGIN READ ONLY; SET LOCAL statement_timeout = {statement_ms}; \
+             SET LOCAL lock_timeout = {lock_ms}; \
+             SET LOCAL idle_in_transaction_session_timeout = {}",
+            statement_ms * 2
+        )
+    }
+
     /// The SQL of query `name` for this server's major version.
     pub fn sql(&self, name: &str) -> Result<&'static str, CollectError> {
         crate::queries::for_server(name, self.facts.major())
     }
 
-    /// Run a read-only query (prepared once per connection) with bind parameters and the
-    /// client-side deadline.
+    /// Run a read-only query with bind parameters and the client-side deadline.
+    ///
+    /// Directly connected, the statement is prepared once per connection (a named statement,
+    /// cached by deadpool) and executed; the session settings came with the connection.
+    /// Through a pooler ([`ServerFacts::pooled`]), where consecutive transactions may run on
+    /// different server connections and a named statement would be missing on the next one
+    /// (or left behind for another client), it goes out as an unnamed statement
+    /// (`query_typed`, the parameter types taken from the Rust values: [`param_type`]) inside
+    /// `BEGIN READ ONLY` + `SET LOCAL` timeouts ([`Ctx::pooled_begin`]) ... `COMMIT`, the
+    /// three pipelined in one round trip: the server enforces read-only and the timeouts,
+    /// and nothing outlives the transaction.
+    /// Errors: the classified server error; [`ErrorKind::ClientTimeout`] after the deadline;
+    /// [`ErrorKind::Query`] for a parameter whose type [`param_type`] does not know.
     pub async fn query(
         &self,
         sql: &str,
@@ -169,6 +215,35 @@ impl Ctx<'_> {
     ) -> Result<Vec<Row>, CollectError> {
         let user = &self.facts.current_user;
         let work = async {
+            if self.facts.pooled {
+                let mut typed = Vec::with_capacity(params.len());
+                for (i, p) in params.iter().enumerate() {
+                    let ty = param_type(*p).ok_or_else(|| {
+                        CollectError::new(
+                            ErrorKind::Query,
+                            format!(
+                                "parameter ${}: no PostgreSQL type known for this value",
+                                i + 1
+                            ),
+                        )
+                    })?;
+                    typed.push((*p, ty));
+                }
+                // one transaction, pipelined (sent together, answered in order): the pooler
+                // keeps one server connection from BEGIN to COMMIT, and the settings are LOCAL,
+                // so nothing outlives it
+                let begin = self.pooled_begin();
+                let (begun, rows, committed) = tokio::join!(
+                    self.client.batch_execute(&begin),
+                    self.client.query_typed(sql, &typed),
+                    self.client.batch_execute("COMMIT"),
+                );
+                let pg = |e: tokio_postgres::Error| CollectError::from_pg(&e, user);
+                begun.map_err(pg)?;
+                let rows = rows.map_err(pg)?;
+                committed.map_err(pg)?;
+                return Ok(rows);
+            }
             let stmt = self
                 .client
                 .prepare_cached(sql)
@@ -187,6 +262,44 @@ impl Ctx<'_> {
             )),
         }
     }
+}
+
+/// The PostgreSQL types a query parameter may have, most specific first: the first one a value
+/// encodes as is its type ([`param_type`]).
+const PARAM_TYPES: &[Type] = &[
+    Type::BOOL,
+    Type::INT2,
+    Type::INT4,
+    Type::INT8,
+    Type::OID,
+    Type::FLOAT4,
+    Type::FLOAT8,
+    Type::TEXT,
+    Type::BYTEA,
+    Type::TIMESTAMPTZ,
+    Type::BOOL_ARRAY,
+    Type::INT2_ARRAY,
+    Type::INT4_ARRAY,
+    Type::INT8_ARRAY,
+    Type::OID_ARRAY,
+    Type::FLOAT8_ARRAY,
+    Type::TEXT_ARRAY,
+];
+
+/// The PostgreSQL type of a bind parameter, for protocols that must name it up front (an
+/// unnamed statement through a pooler): the first of bool, int2, int4, int8, oid, float4,
+/// float8, text, bytea, timestamptz and their arrays (bool[] .. text[]) that the value
+/// accepts (`i32` → int4, `i64` → int8, `u32` → oid, `String`/`&str` → text, `Vec<i64>` →
+/// int8[]; `Option<T>` as `T`). `None` for any other type. Encoding is checked locally, so
+/// nothing is sent.
+pub fn param_type(value: &(dyn ToSql + Sync)) -> Option<Type> {
+    PARAM_TYPES
+        .iter()
+        .find(|ty| {
+            let mut scratch = Default::default();
+            value.to_sql_checked(ty, &mut scratch).is_ok()
+        })
+        .cloned()
 }
 
 /// `row.try_get(column)`, with the column named in the error.
@@ -300,4 +413,31 @@ pub fn epoch_s(t: std::time::SystemTime) -> f64 {
 /// (another backend's `state_change` can be later than our transaction's `now()`).
 pub fn age_s(now: std::time::SystemTime, ts: Option<std::time::SystemTime>) -> Option<f64> {
     ts.map(|t| (epoch_s(now) - epoch_s(t)).max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_types_follow_the_rust_values() {
+        assert_eq!(param_type(&1i32), Some(Type::INT4));
+        assert_eq!(param_type(&1i64), Some(Type::INT8));
+        assert_eq!(param_type(&7u32), Some(Type::OID));
+        assert_eq!(param_type(&true), Some(Type::BOOL));
+        assert_eq!(param_type(&1.5f64), Some(Type::FLOAT8));
+        assert_eq!(param_type(&"x"), Some(Type::TEXT));
+        assert_eq!(param_type(&String::from("x")), Some(Type::TEXT));
+        assert_eq!(param_type(&vec![1i64, 2]), Some(Type::INT8_ARRAY));
+        assert_eq!(param_type(&Vec::<i64>::new()), Some(Type::INT8_ARRAY));
+        assert_eq!(param_type(&vec![1i32]), Some(Type::INT4_ARRAY));
+        assert_eq!(param_type(&Some(3i64)), Some(Type::INT8));
+        assert_eq!(param_type(&None::<i32>), Some(Type::INT4));
+        assert_eq!(
+            param_type(&std::time::SystemTime::now()),
+            Some(Type::TIMESTAMPTZ)
+        );
+        // a type outside the table: no guess
+        assert_eq!(param_type(&vec![vec![1i64]]), None);
+    }
 }

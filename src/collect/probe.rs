@@ -27,7 +27,9 @@ pub fn parse_extension_version(text: &str) -> Option<(u32, u32)> {
 pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, CollectError> {
     let sql = crate::queries::for_server("probe", crate::queries::MIN_MAJOR)?;
     // The role is not known before the probe answers: the GRANT fix names it generically.
-    let row = client.query_one(sql, &[]).await.map_err(|e| {
+    // An unnamed statement in one round trip: correct through a transaction-pooling pooler
+    // too (a named statement could be missing on the next transaction's server connection).
+    let row = client.query_typed_one(sql, &[]).await.map_err(|e| {
         let mut err = CollectError::from_pg(&e, "");
         if err.kind == ErrorKind::PermissionDenied {
             err.fix = Some("GRANT pg_monitor TO <the monitoring role>".to_string());
@@ -70,7 +72,28 @@ pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, Colle
         pgss,
         pgss_preloaded: get::<Option<bool>>(&row, "pgss_preloaded")?.unwrap_or(false),
         block_size: get(&row, "block_size")?,
+        pooled: false,
     })
+}
+
+/// Whether the settings pgvitals sends in the `options` startup parameter are in force on
+/// this connection: `pg_settings.source` of `default_transaction_read_only` is `client` (set
+/// from the startup packet). `false` when a pooler accepted the parameter but dropped it
+/// (PgBouncer with `ignore_startup_parameters = options`), or when none were sent. One
+/// unnamed statement (`pg_settings`, PostgreSQL 12+, no privilege needed).
+/// Errors: a [`CollectError`] classified by SQLSTATE.
+pub async fn startup_options_in_force(
+    client: &tokio_postgres::Client,
+) -> Result<bool, CollectError> {
+    let row = client
+        .query_typed_one(
+            "/* pgvitals */ SELECT coalesce((SELECT source = 'client' FROM pg_settings \
+             WHERE name = 'default_transaction_read_only'), false) AS in_force",
+            &[],
+        )
+        .await
+        .map_err(|e| CollectError::from_pg(&e, ""))?;
+    get(&row, "in_force")
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 //!   `MissedTickBehavior::Skip`: a poll still running is never queued twice, and a slow area
 //!   delays only itself.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,6 +32,7 @@ use super::{
     cache, probe, replication, server, statements, unused_indexes, vacuum,
 };
 use crate::conninfo::ConnSpec;
+use crate::conninfo::pooler::PoolerConnect;
 
 /// Connections per server, at most.
 pub const MAX_CONNECTIONS: usize = 2;
@@ -99,6 +101,8 @@ pub struct Session {
     pool: Pool,
     /// Held by the one connection attempt in progress while the link is not up.
     connecting: tokio::sync::Mutex<()>,
+    /// Set by the connector when a pooler refused the `options` startup parameter.
+    options_refused: Arc<AtomicBool>,
     label: String,
     timing: Timing,
     state: Mutex<SessionState>,
@@ -147,9 +151,17 @@ impl Session {
         let tls = spec
             .make_tls()
             .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
-        let manager = Manager::from_config(
+        // through a pooler that refuses `options` (PgBouncer), connect without them
+        let without_options = ConnSpec {
+            options: None,
+            ..spec.clone()
+        }
+        .to_pg_config();
+        let connect = PoolerConnect::new(tls, without_options);
+        let options_refused = connect.refused_flag();
+        let manager = Manager::from_connect(
             config,
-            tls,
+            connect,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -168,6 +180,7 @@ impl Session {
             .map_err(|e| CollectError::new(ErrorKind::Query, e.to_string()))?;
         Ok(Session {
             pool,
+            options_refused,
             connecting: tokio::sync::Mutex::new(()),
             label: spec.label(),
             timing,
@@ -188,7 +201,7 @@ impl Session {
 
     /// The client-side deadline of one query.
     pub fn query_deadline(&self) -> Duration {
-        self.timing.query_timeout + Duration::from_secs(2)
+        self.timing.query_timeout + super::DEADLINE_MARGIN
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SessionState> {
@@ -242,8 +255,7 @@ impl Session {
         let facts = match (fresh, known) {
             (false, Some(f)) => f,
             _ => {
-                let probed =
-                    tokio::time::timeout(self.query_deadline(), probe::probe(&client)).await;
+                let probed = tokio::time::timeout(self.query_deadline(), self.probe(&client)).await;
                 match probed {
                     Ok(Ok(f)) => Arc::new(f),
                     Ok(Err(e)) => {
@@ -274,6 +286,15 @@ impl Session {
             event
         };
         (Ok(Lease { client, facts }), event)
+    }
+
+    /// [`probe::probe`], plus whether the connection goes through a pooler: the pooler refused
+    /// `options`, or the settings sent there are not in force.
+    async fn probe(&self, client: &tokio_postgres::Client) -> Result<ServerFacts, CollectError> {
+        let mut facts = probe::probe(client).await?;
+        facts.pooled = self.options_refused.load(Ordering::Relaxed)
+            || !probe::startup_options_in_force(client).await?;
+        Ok(facts)
     }
 
     /// A connection attempt has been waiting for the server longer than a query may (the
@@ -587,7 +608,10 @@ pub fn spawn_server(
                     };
                     match tokio::time::timeout(
                         session.query_deadline(),
-                        lease.client.query_one(sql, &[&pid]),
+                        // unnamed statement: correct through a transaction pooler too
+                        lease
+                            .client
+                            .query_typed_one(sql, &[(&pid, tokio_postgres::types::Type::INT4)]),
                     )
                     .await
                     {

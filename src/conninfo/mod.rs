@@ -25,6 +25,7 @@
 
 mod parse;
 mod pgpass;
+pub mod pooler;
 mod tls;
 
 use std::collections::HashMap;

@@ -1,0 +1,101 @@
+//! Connecting through a connection pooler that refuses the `options` startup parameter.
+//!
+//! pgvitals sends its session settings (`default_transaction_read_only`, `statement_timeout`,
+//! ...) as `options=-c ...` in the startup packet. PgBouncer (1.18, in any pool mode) answers
+//! that with `FATAL: unsupported startup parameter: options` (SQLSTATE 08P01) unless told to
+//! ignore it. [`PoolerConnect`] is the deadpool-postgres connector that notices this, connects
+//! again without `options`, and from then on connects without them directly; the session reads
+//! [`PoolerConnect::refused_flag`] to know the server is behind a pooler.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::Connect;
+use futures_util::future::BoxFuture;
+use tokio::task::JoinHandle;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Config, Error, Socket};
+
+/// True when `error` is a pooler refusing the `options` startup parameter: a server error
+/// whose message is `unsupported startup parameter: options` (PgBouncer's wording; the
+/// parameter name is matched case-insensitively).
+pub fn refuses_options(error: &Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        let m = db.message().to_ascii_lowercase();
+        m.starts_with("unsupported startup parameter") && m.contains("options")
+    })
+}
+
+/// A deadpool-postgres connector: connects with the manager's config (which carries
+/// `options`); when a pooler refuses `options` ([`refuses_options`]), connects with
+/// `without_options` instead and sets the shared flag, after which every new connection uses
+/// `without_options` at once (one refused attempt per session, not per connection).
+pub struct PoolerConnect<T> {
+    tls: T,
+    without_options: Config,
+    refused: Arc<AtomicBool>,
+}
+
+impl<T> PoolerConnect<T> {
+    /// `without_options`: the same connection parameters with no `options` at all (the
+    /// user's own `-c` settings are refused just the same).
+    pub fn new(tls: T, without_options: Config) -> Self {
+        PoolerConnect {
+            tls,
+            without_options,
+            refused: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The flag set once a pooler refused `options`; shared with the session.
+    pub fn refused_flag(&self) -> Arc<AtomicBool> {
+        self.refused.clone()
+    }
+}
+
+impl<T> Connect for PoolerConnect<T>
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    fn connect(
+        &self,
+        pg_config: &Config,
+    ) -> BoxFuture<'_, Result<(Client, JoinHandle<()>), Error>> {
+        let pg_config = pg_config.clone();
+        Box::pin(async move {
+            let config = if self.refused.load(Ordering::Relaxed) {
+                &self.without_options
+            } else {
+                match pg_config.connect(self.tls.clone()).await {
+                    Ok((client, connection)) => return Ok((client, spawn(connection))),
+                    Err(e) if refuses_options(&e) => {
+                        tracing::info!(
+                            "the server refused the options startup parameter ({e}): a \
+                             connection pooler; connecting without session settings"
+                        );
+                        self.refused.store(true, Ordering::Relaxed);
+                        &self.without_options
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            let (client, connection) = config.connect(self.tls.clone()).await?;
+            Ok((client, spawn(connection)))
+        })
+    }
+}
+
+fn spawn<S, U>(connection: tokio_postgres::Connection<S, U>) -> JoinHandle<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("connection error: {e}");
+        }
+    })
+}
