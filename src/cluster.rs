@@ -273,9 +273,11 @@ fn fetched_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("PGVITALS_PG_CACHE") {
         return PathBuf::from(dir);
     }
-    target_dir()
+    let dir = target_dir()
         .unwrap_or_else(|| PathBuf::from("target"))
-        .join("pg")
+        .join("pg");
+    // Absolute: commands run with another working directory.
+    std::path::absolute(&dir).unwrap_or(dir)
 }
 
 /// The cargo target directory, when the environment tells where it is.

@@ -470,7 +470,12 @@ async fn cache_and_multixact_alerts_fire_and_the_cache_alert_clears() {
     );
     // stop scanning, and wait for the scan in flight to finish
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _c = scanning.await.expect("scanner");
+    let c = scanning.await.expect("scanner");
+    // Before PostgreSQL 15 an idle backend keeps the counters it could not report yet (at
+    // most one report per 500 ms) until its exit, and readers may see a stats file 500 ms
+    // old: end the scanning session and let the counters settle.
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
 
     // no more scans: the catalog reads of our own monitoring queries (a couple of thousand
     // blocks a second, some of them misses since the scans evicted the catalogs) stay under

@@ -139,13 +139,14 @@ async fn probe_sees_an_old_extension_and_a_plain_role() {
     primary()
         .psql(
             &db.name,
-            "CREATE EXTENSION pg_stat_statements VERSION '1.8'",
+            // 1.4: the oldest install script, shipped by every major from 12 to 18.
+            "CREATE EXTENSION pg_stat_statements VERSION '1.4'",
         )
         .expect("old extension");
     let m = monitor(primary(), &db.name).await;
     let pgss = m.facts.pgss.clone().expect("installed");
-    assert_eq!(pgss.version, (1, 8));
-    assert!(pgss.default_version.is_some_and(|d| d > (1, 8)));
+    assert_eq!(pgss.version, (1, 4));
+    assert!(pgss.default_version.is_some_and(|d| d > (1, 4)));
 
     // A role without pg_monitor.
     let role = create_role("probe_plain");
@@ -156,7 +157,7 @@ async fn probe_sees_an_old_extension_and_a_plain_role() {
     assert!(!facts.pg_read_all_stats);
     assert!(!facts.can_read_all_stats());
     assert_eq!(facts.current_user, role.name);
-    assert_eq!(facts.pgss.map(|p| p.version), Some((1, 8)));
+    assert_eq!(facts.pgss.map(|p| p.version), Some((1, 4)));
 }
 
 #[tokio::test]
