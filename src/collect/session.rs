@@ -8,6 +8,13 @@
 //!   `statement_timeout`, `lock_timeout` (a catalog query never queues behind an ACCESS
 //!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`. `application_name` is
 //!   `pgvitals` unless the user set one.
+//! * **Through a pooler** (PgBouncer in transaction mode): a pooler that refuses `options`
+//!   ("unsupported startup parameter: options") gets a second attempt without it (and every
+//!   later connection goes without at once: [`crate::conninfo::pooler::PoolerConnect`]); one
+//!   that drops it silently is noticed after the probe (the settings are not in force). Either
+//!   way [`ServerFacts::pooled`] is set and each query runs as an unnamed statement inside a
+//!   pipelined `BEGIN READ ONLY` with `SET LOCAL` timeouts ([`super::Ctx::query`]), so no
+//!   setting or prepared statement is left on the pooler's server connections.
 //! * **Probe** after every new connection ([`super::probe::probe`]): the facts (version,
 //!   recovery, privileges, pg_stat_statements) choose the query variants. A promoted standby
 //!   is noticed at the next reconnect, and also by the replication collector, which reports

@@ -32,6 +32,14 @@ pub fn short_version(server: &ServerState) -> Option<String> {
     })
 }
 
+/// pgvitals reaches this server through a connection pooler ([`ServerFacts::pooled`]): the
+/// activity area then lists the pooler's server connections, not its clients.
+///
+/// [`ServerFacts::pooled`]: crate::collect::ServerFacts::pooled
+pub fn through_pooler(server: &ServerState) -> bool {
+    server.facts.as_ref().is_some_and(|f| f.pooled)
+}
+
 /// When the newest sample of any area arrived.
 pub fn last_sample(server: &ServerState) -> Option<SystemTime> {
     server.areas.values().filter_map(|a| a.sample_at).max()
@@ -96,6 +104,9 @@ pub fn overview_line(
         "{role}{}",
         short_version(server).unwrap_or_default()
     )));
+    if through_pooler(server) {
+        spans.push(Span::styled(" via pooler", theme.dim()));
+    }
     if let Some(s) = server.server() {
         spans.push(Span::raw(format!(" up {}", format_duration_s(s.uptime_s))));
     }

@@ -260,6 +260,12 @@ pub fn short_state(state: Option<&str>) -> String {
     }
 }
 
+/// The line under the summary when pgvitals connects through a pooler: what
+/// `pg_stat_activity` shows then.
+pub const POOLER_NOTE: &str = "via a connection pooler: these are its server connections \
+     (client_addr is the pooler, application_name its last client's); its clients are in \
+     the pooler's SHOW CLIENTS";
+
 /// The activity panel.
 pub struct ActivityPanel<'a> {
     pub view: View<'a>,
@@ -301,6 +307,13 @@ impl Widget for ActivityPanel<'_> {
         }
         let (top, rest) = split_top(inner, 1);
         Paragraph::new(Line::from(spans)).render(top, buf);
+        let rest = if crate::tui::header::through_pooler(v.server) && rest.height > 3 {
+            let (note, rest) = split_top(rest, 1);
+            Paragraph::new(Line::from(Span::styled(POOLER_NOTE, theme.dim()))).render(note, buf);
+            rest
+        } else {
+            rest
+        };
 
         // lock tree
         let tree = lock_tree(&a.sessions);
@@ -536,5 +549,106 @@ mod tests {
     #[test]
     fn no_blocking_no_tree() {
         assert!(lock_tree(&[s(1, &[], 1.0), s(2, &[], 2.0)]).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod pooler_tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+    use ratatui::widgets::Widget;
+
+    use super::{ActivityPanel, POOLER_NOTE};
+    use crate::collect::{LinkEvent, Sample, ServerFacts, Update};
+    use crate::model::Store;
+    use crate::sample::ActivitySample;
+    use crate::tui::header::{overview_line, through_pooler};
+    use crate::tui::panels::View;
+    use crate::tui::state::UiState;
+
+    fn facts(pooled: bool) -> ServerFacts {
+        ServerFacts {
+            server_version_num: 150018,
+            in_recovery: false,
+            current_user: "monitor".into(),
+            datname: "shop".into(),
+            backend_pid: 1,
+            is_superuser: true,
+            pg_monitor: true,
+            pg_read_all_stats: true,
+            pg_signal_backend: true,
+            pgss: None,
+            pgss_preloaded: false,
+            block_size: 8192,
+            pooled,
+        }
+    }
+
+    fn text(buf: &Buffer) -> String {
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The header says "via pooler" and the activity panel explains what its rows are, only
+    /// when the facts say pooled.
+    #[test]
+    fn a_pooled_server_is_marked_in_the_header_and_the_activity_panel() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        for pooled in [false, true] {
+            let mut store = Store::new(
+                vec!["db:6432/shop".into()],
+                Default::default(),
+                Duration::from_secs(1),
+                Duration::from_secs(60),
+                now,
+            );
+            let link = Update::Link {
+                server: 0,
+                event: LinkEvent::Connected(Box::new(facts(pooled))),
+                at: now,
+            };
+            store.apply(link, now);
+            let sample = Sample::Activity(ActivitySample {
+                collected_at: 1_000.0,
+                max_connections: 100,
+                usable_connections: 97,
+                client_backends: 3,
+                ..Default::default()
+            });
+            let update = Update::Sample {
+                server: 0,
+                sample: Box::new(sample),
+                at: now,
+            };
+            store.apply(update, now);
+            let server = &store.servers[0];
+            assert_eq!(through_pooler(server), pooled);
+            let ui = UiState::new(false, false, Duration::from_secs(1));
+            let line = overview_line(0, server, true, ui.theme, now, Duration::from_secs(5));
+            let header: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+            assert_eq!(header.contains("via pooler"), pooled, "{header}");
+
+            let rect = Rect::new(0, 0, 300, 10);
+            let mut buf = Buffer::empty(rect);
+            let view = View {
+                store: &store,
+                server,
+                server_index: 0,
+                ui: &ui,
+                now,
+            };
+            ActivityPanel { view }.render(rect, &mut buf);
+            let screen = text(&buf);
+            assert!(screen.contains("connections 3/97 usable"), "{screen}");
+            assert_eq!(screen.contains(POOLER_NOTE), pooled, "{screen}");
+        }
     }
 }
