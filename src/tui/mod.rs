@@ -50,8 +50,9 @@ pub struct UiOptions {
 /// Width from which the body shows the area, the history and the alerts side by side.
 pub const WIDE: u16 = 160;
 
-/// Runs the dashboard until the user quits. Owns the terminal: `ratatui::init()` (which also
-/// restores the terminal on panic) and `ratatui::restore()` on the way out, error or not.
+/// Runs the dashboard until the user quits. Owns the terminal: `ratatui::init()` and
+/// `ratatui::restore()` on the way out, error or not; a panic of the screen itself restores
+/// the terminal (cursor shown) before the panic report is printed.
 /// Never awaits the database: updates arrive on `updates`; confirmed cancel/terminate
 /// requests leave on `commands` (with `try_send`, never blocking the screen); `+`/`-` publish
 /// the new poll interval on `interval`.
@@ -64,14 +65,19 @@ pub async fn run(
     interval: watch::Sender<Duration>,
     options: UiOptions,
 ) -> anyhow::Result<()> {
+    // the hook in force before ours (the default one prints the panic report)
+    let report_hook = std::panic::take_hook();
     let mut terminal = ratatui::init();
-    // ratatui's hook restores the terminal on a panic, which is right for the screen's own
-    // panics; a collector's panic is caught, reported and restarted by its supervisor
-    // (collect::session), and must leave the screen alone
-    let restore_hook = std::panic::take_hook();
+    // the screen's own panics: leave raw mode and the alternate screen and show the cursor
+    // again (ratatui's restore leaves it hidden), then print the report on the normal screen.
+    // A collector's panic is caught, reported and restarted by its supervisor
+    // (collect::session), and must leave the screen alone.
+    drop(std::panic::take_hook()); // ratatui's own, replaced by this one
     std::panic::set_hook(Box::new(move |info| {
         if !crate::collect::session::in_worker() {
-            restore_hook(info);
+            ratatui::restore();
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
+            report_hook(info);
         }
     }));
     let result = event_loop(&mut terminal, store, updates, commands, interval, options).await;

@@ -24,6 +24,11 @@ struct Term {
 
 impl Term {
     fn start(args: &[String], rows: u16, cols: u16) -> Term {
+        Term::start_env(args, &[], rows, cols)
+    }
+
+    /// [`Term::start`] with extra environment variables (e.g. `PGVITALS_FAULT`).
+    fn start_env(args: &[String], env: &[(&str, &str)], rows: u16, cols: u16) -> Term {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -39,6 +44,10 @@ impl Term {
         }
         cmd.env("TERM", "xterm-256color");
         cmd.env_remove("NO_COLOR");
+        cmd.env_remove("PGVITALS_FAULT");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).expect("spawn pgvitals");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("reader");
@@ -214,4 +223,146 @@ async fn the_real_dashboard_runs_in_a_terminal_and_never_passes_hostile_bytes_th
     running.abort();
     let cancel = connect(primary(), "postgres").await;
     let _ = cancel.query("SELECT pg_cancel_backend($1)", &[&pid]).await;
+}
+
+impl Term {
+    /// The raw bytes written so far, lossily decoded.
+    fn raw_text(&self) -> String {
+        String::from_utf8_lossy(&self.raw.lock().expect("raw")).into_owned()
+    }
+
+    /// Waits for the process to exit; kills it and panics after `timeout`.
+    fn wait_exit(&mut self, timeout: Duration) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // let the reader thread drain what the process wrote last
+                std::thread::sleep(Duration::from_millis(300));
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "pgvitals did not exit within {timeout:?}; screen:\n{}",
+                    self.screen()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn still_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+
+    /// Rows whose first column is a vertical border must end with one in the last column:
+    /// a character measured with the wrong width (double-width, zero-width) would shift it.
+    fn assert_borders_intact(&self) {
+        let parser = self.parser.lock().expect("parser");
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        let (rows, cols) = (rows.get(), cols.get());
+        let cell = |r: u16, c: u16| {
+            screen
+                .cell(r, c)
+                .map(|c| c.contents().to_string())
+                .unwrap_or_default()
+        };
+        let mut checked = 0;
+        for r in 0..rows {
+            if cell(r, 0) == "│" {
+                checked += 1;
+                assert_eq!(
+                    cell(r, cols - 1),
+                    "│",
+                    "row {r} lost its right border:\n{}",
+                    screen.contents()
+                );
+            }
+        }
+        assert!(
+            checked > 0,
+            "no bordered panel on screen:\n{}",
+            screen.contents()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_collector_leaves_the_screen_up_and_says_so_in_its_area() {
+    // a session the activity area must show
+    let app = unique("crashwatch");
+    let session = connect(primary(), "postgres").await;
+    session
+        .batch_execute(&format!("SET application_name = '{app}'"))
+        .await
+        .expect("set application_name");
+    tokio::task::spawn_blocking(move || crashing_collector(&app))
+        .await
+        .expect("drive the terminal");
+    drop(session);
+}
+
+fn crashing_collector(app: &str) {
+    let args = vec![
+        primary().conninfo("postgres"),
+        "--interval".into(),
+        "500ms".into(),
+    ];
+    let mut term = Term::start_env(&args, &[("PGVITALS_FAULT", "collect:vacuum")], 30, 120);
+    // the other areas show data
+    term.wait_for(" primary ", Duration::from_secs(15));
+    term.wait_for(app, Duration::from_secs(15));
+    // the vacuum area shows the crash, and keeps showing it as the collector is restarted
+    term.keys(b"6");
+    let screen = term.wait_for("collector crashed", Duration::from_secs(10));
+    assert!(
+        screen.contains("injected fault at collect:vacuum"),
+        "{screen}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(term.still_running(), "pgvitals exited:\n{}", term.screen());
+    term.keys(b"1");
+    term.wait_for(app, Duration::from_secs(5));
+    // the collector's panic never reached the terminal as a panic report
+    let raw = term.raw_text();
+    assert!(!raw.contains("panicked at"), "panic report on the screen");
+    term.keys(b"q");
+    let status = term.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn a_crashing_screen_restores_the_terminal_and_exits_non_zero() {
+    let args = vec![
+        primary().conninfo("postgres"),
+        "--interval".into(),
+        "500ms".into(),
+    ];
+    let mut term = Term::start_env(
+        &args,
+        &[("PGVITALS_FAULT", "tui:draw"), ("RUST_BACKTRACE", "0")],
+        30,
+        120,
+    );
+    let status = term.wait_exit(Duration::from_secs(15));
+    assert!(!status.success(), "exit status {status:?}");
+    let raw = term.raw_text();
+    let entered = raw.find("\x1b[?1049h");
+    let left = raw.rfind("\x1b[?1049l");
+    assert!(
+        entered.is_some() && left > entered,
+        "alternate screen not entered and left: {raw:?}"
+    );
+    let after = &raw[left.unwrap_or_default()..];
+    assert!(
+        after.contains("\x1b[?25h"),
+        "cursor not shown again: {after:?}"
+    );
+    // a short panic report, after the terminal was restored (readable on the normal screen)
+    assert!(
+        after.contains("injected fault at tui:draw"),
+        "no panic report after the restore: {after:?}"
+    );
+    assert!(after.len() < 2000, "a long report: {after:?}");
 }
