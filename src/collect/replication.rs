@@ -21,7 +21,8 @@
 //!
 //! Privileges: none to run; the LSN / lag / `backend_xmin` columns of `pg_stat_replication`
 //! and the sender columns of `pg_stat_wal_receiver` need pg_read_all_stats (pg_monitor),
-//! else they read `None`. Units: bytes (`_bytes`), seconds (`_s`, `_age_s`), transactions
+//! else they read `None` (a walsender's `lag_state` then reads `unknown`; a standby's WAL
+//! receiver is taken as up while its process exists). Units: bytes (`_bytes`), seconds (`_s`, `_age_s`), transactions
 //! (`_xmin_age`); LSNs are text (`0/3000060`).
 
 use super::{CollectError, Ctx, ErrorKind, get, get_text, get_text_or_empty};
@@ -133,13 +134,16 @@ impl ReplicationCollector {
 }
 
 /// `lag_state` of one walsender row (primary side):
-/// * `catching_up` when `state` is not `streaming` (startup, catchup, backup, stopping, or
-///   unknown without privileges);
+/// * `unknown` when `state` is hidden (NULL: the role lacks pg_read_all_stats, so the LSNs and
+///   lags are hidden too; the standby must not read as catching up);
+/// * `catching_up` when `state` is not `streaming` (startup, catchup, backup, stopping);
 /// * `idle` when the standby has replayed everything (`replay_lag_bytes == 0`) and PostgreSQL
 ///   reports no `replay_lag` (it NULLs the time lag when nothing happens: idle, not 0 s);
 /// * `streaming` otherwise.
 pub fn walsender_lag_state(standby: &Standby) -> &'static str {
-    if standby.state.as_deref() != Some("streaming") {
+    if standby.state.is_none() {
+        "unknown"
+    } else if standby.state.as_deref() != Some("streaming") {
         "catching_up"
     } else if standby.replay_lag_bytes == Some(0) && standby.replay_lag_s.is_none() {
         "idle"
@@ -212,7 +216,7 @@ mod tests {
             walsender_lag_state(&standby("catchup", 0, None)),
             "catching_up"
         );
-        assert_eq!(walsender_lag_state(&Standby::default()), "catching_up");
+        assert_eq!(walsender_lag_state(&Standby::default()), "unknown");
     }
 
     fn status_of(paused: bool, receiver: Option<&str>, lag_bytes: Option<i64>) -> StandbyStatus {

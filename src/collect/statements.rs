@@ -13,8 +13,11 @@
 //! * `statements_info.pgss1_9.sql`: `pg_stat_statements_info` (`stats_reset`, `dealloc`).
 //!
 //! Privileges: entries of other roles need pg_read_all_stats (pg_monitor); without it their
-//! queryid is NULL and they are left out. The extension must be in `shared_preload_libraries`
-//! (SQLSTATE 55000 otherwise → [`ErrorKind::NotPreloaded`]). Statistics are never reset.
+//! queryid is NULL and they are left out, and the sample's `notice` says so with the GRANT
+//! ([`super::probe::privilege_notice`]). An extension in a schema other than `public` needs
+//! USAGE on that schema (SQLSTATE 42501, with `GRANT USAGE ON SCHEMA ...` as the fix). The
+//! extension must be in `shared_preload_libraries` (SQLSTATE 55000 otherwise →
+//! [`ErrorKind::NotPreloaded`]). Statistics are never reset.
 //!
 //! Before 1.9 the view has no `toplevel` column, but a server of PostgreSQL 14+ (after
 //! pg_upgrade) still keeps nested entries apart: rows with the same key are merged (counters
@@ -31,7 +34,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::{CollectError, Ctx, ErrorKind, PgssInfo, get, get_text, get_text_or_empty};
+use super::error::quote_ident;
+use super::{Area, CollectError, Ctx, ErrorKind, PgssInfo, get, get_text, get_text_or_empty};
 use crate::sample::{Statement, StatementsSample};
 
 /// The marker every pgvitals query carries.
@@ -97,8 +101,33 @@ pub fn extension_missing(datname: &str, preloaded: bool) -> CollectError {
 }
 
 /// Reclassify the errors that mean "pg_stat_statements is not usable here".
-fn classify(err: CollectError, datname: &str, preloaded: bool) -> CollectError {
+///
+/// A 42501 here is never fixed by pg_monitor: the role lacks USAGE on the extension's schema
+/// (created in a schema other than `public`, say) or EXECUTE on its function (revoked from
+/// PUBLIC); the fix names that GRANT, with `schema` (the extension's) and `user`.
+fn classify(
+    err: CollectError,
+    datname: &str,
+    preloaded: bool,
+    schema: &str,
+    user: &str,
+) -> CollectError {
     match err.sqlstate.as_deref() {
+        Some("42501") => {
+            let (schema, user) = (quote_ident(schema), quote_ident(user));
+            let fix = if err.message.contains("schema") {
+                format!("GRANT USAGE ON SCHEMA {schema} TO {user}")
+            } else {
+                format!(
+                    "GRANT USAGE ON SCHEMA {schema} TO {user}; GRANT EXECUTE ON ALL FUNCTIONS \
+                     IN SCHEMA {schema} TO {user}"
+                )
+            };
+            CollectError {
+                fix: Some(fix),
+                ..err
+            }
+        }
         Some("55000") => CollectError {
             kind: ErrorKind::NotPreloaded,
             fix: Some("add pg_stat_statements to shared_preload_libraries, then restart".into()),
@@ -150,7 +179,15 @@ impl StatementsCollector {
         let Some(pgss) = facts.pgss.as_ref() else {
             return Err(extension_missing(&facts.datname, facts.pgss_preloaded));
         };
-        let classify = |e| classify(e, &facts.datname, facts.pgss_preloaded);
+        let classify = |e| {
+            classify(
+                e,
+                &facts.datname,
+                facts.pgss_preloaded,
+                &pgss.schema,
+                &facts.current_user,
+            )
+        };
         let sql = crate::queries::for_pgss("statements", pgss.version, &pgss.schema)?;
         let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
 
@@ -198,6 +235,9 @@ impl StatementsCollector {
                 version_text(pgss.version),
                 version_text(newer)
             ));
+        }
+        if let Some(note) = super::probe::privilege_notice(facts, Area::Statements) {
+            notices.push(note);
         }
         if let Some(note) = self.fetch_new_texts(ctx, pgss, &statements).await? {
             notices.push(note);
@@ -311,7 +351,15 @@ impl StatementsCollector {
                 self.texts_blocked = Some((Instant::now() + TEXT_RETRY, why.clone()));
                 return Ok(Some(why));
             }
-            Err(e) => return Err(classify(e, &ctx.facts.datname, ctx.facts.pgss_preloaded)),
+            Err(e) => {
+                return Err(classify(
+                    e,
+                    &ctx.facts.datname,
+                    ctx.facts.pgss_preloaded,
+                    &pgss.schema,
+                    &ctx.facts.current_user,
+                ));
+            }
         };
         self.texts_blocked = None;
         let wanted: HashSet<Key> = new.iter().copied().collect();
@@ -454,7 +502,7 @@ mod tests {
             message: "pg_stat_statements must be loaded via shared_preload_libraries".into(),
             fix: None,
         };
-        let e = classify(e, "app", false);
+        let e = classify(e, "app", false, "public", "monitor");
         assert_eq!(e.kind, ErrorKind::NotPreloaded);
         assert!(
             e.fix

@@ -10,6 +10,7 @@ mod app;
 mod cache;
 mod cluster;
 mod faults;
+mod privileges;
 mod pgbouncer;
 mod probe;
 mod replication;
