@@ -366,3 +366,147 @@ fn a_crashing_screen_restores_the_terminal_and_exits_non_zero() {
     );
     assert!(after.len() < 2000, "a long report: {after:?}");
 }
+
+/// A quoted SQL identifier (any character but NUL; inner quotes doubled).
+fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Names and texts that try to take over the terminal, each starting with a visible marker
+/// the screen must show (the hostile rest is removed or replaced by U+FFFD).
+const HOSTILE_DB: &str = "qdb1\x1b]2;DBTITLE\x1b\\\u{202e}\x1b[2Jok";
+const HOSTILE_ROLE: &str = "qro1\x1b[31m\u{9b}1;1H\x07\u{202e}\x08x";
+const HOSTILE_SCHEMA: &str = "qsc1\x1b[31mRED\x1b[0m\u{9b}2J\u{200b}漢字";
+const HOSTILE_TABLE: &str = "qtb1\x1b]0;OSCTITLE\x07\x08\r\u{85}\u{200d}x";
+const HOSTILE_INDEX: &str = "qix1\u{9d}0;C1TITLE\u{9c}\u{200d}🚀\x07end";
+/// Repeated to about 1 MB in a comment of a query (pg_stat_statements keeps comments).
+const HOSTILE_CHUNK: &str =
+    "\x1b]0;QTITLE\x07\x1b[31mQRED\u{9b}2J\u{202e}\r\x08\u{85}\u{9d}8;;QLINK\u{9c} 漢🚀\u{200b} ";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_names_and_a_huge_query_text_never_reach_the_terminal() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        pgvitals::cluster::Cluster::start(pgvitals::cluster::ClusterOptions::default())
+    })
+    .await
+    .expect("join")
+    .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"));
+    let node = &cluster.primary;
+    let admin = connect(node, "postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {}", ident(HOSTILE_DB)))
+        .await
+        .expect("create the hostile database");
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN; \
+             CREATE SCHEMA {schema}; \
+             CREATE TABLE {schema}.{table} (id int, x int); \
+             CREATE INDEX {index} ON {schema}.{table} (x); \
+             INSERT INTO {schema}.{table} SELECT g, g FROM generate_series(1, 1000) g; \
+             GRANT USAGE ON SCHEMA {schema} TO {role}; \
+             GRANT SELECT ON {schema}.{table} TO {role}",
+            role = ident(HOSTILE_ROLE),
+            schema = ident(HOSTILE_SCHEMA),
+            table = ident(HOSTILE_TABLE),
+            index = ident(HOSTILE_INDEX),
+        ))
+        .await
+        .expect("create hostile objects");
+    // the hostile role runs a ~1 MB statement (into pg_stat_statements) and keeps one running
+    // (into pg_stat_activity, cut at track_activity_query_size)
+    let mut huge = String::from("/* qqt1 ");
+    while huge.len() < 1_000_000 {
+        huge.push_str(HOSTILE_CHUNK);
+    }
+    huge.push_str(" */ SELECT pg_sleep(");
+    let hostile = crate::common::connect_as(node, HOSTILE_ROLE, "postgres").await;
+    for _ in 0..3 {
+        hostile
+            .simple_query(&format!("{huge}0.05)"))
+            .await
+            .expect("the huge statement");
+    }
+    let sleeper = tokio::spawn(async move {
+        let _ = hostile.simple_query(&format!("{huge}60)")).await;
+    });
+
+    let args = vec![
+        node.conninfo("postgres"),
+        "--interval".into(),
+        "500ms".into(),
+    ];
+    let mut term = tokio::task::spawn_blocking(move || {
+        let mut term = Term::start(&args, 40, 120);
+        // activity: the hostile role and its query
+        term.wait_for("qro1", Duration::from_secs(15));
+        term.wait_for("qqt1", Duration::from_secs(5));
+        term.assert_borders_intact();
+        // statements: the huge text, and its detail (folding 1 MB must not hang the screen)
+        term.keys(b"2");
+        term.wait_for("qqt1", Duration::from_secs(15));
+        term.assert_borders_intact();
+        term.keys(b"\r");
+        std::thread::sleep(Duration::from_millis(500));
+        term.keys(b"\x1b");
+        // cache: the hostile database
+        term.keys(b"3");
+        term.wait_for("qdb1", Duration::from_secs(10));
+        term.assert_borders_intact();
+        // unused indexes: schema, table, index
+        term.keys(b"5");
+        let s = term.wait_for("qix1", Duration::from_secs(10));
+        assert!(s.contains("qsc1") && s.contains("qtb1"), "{s}");
+        eprintln!("unused indexes with hostile names:\n{s}");
+        term.assert_borders_intact();
+        term.keys(b"\r");
+        std::thread::sleep(Duration::from_millis(300));
+        term.keys(b"\x1b");
+        // vacuum: the database and the table
+        term.keys(b"6");
+        term.wait_for("qdb1", Duration::from_secs(10));
+        // keys are still answered: help opens
+        term.keys(b"?");
+        term.wait_for("Keys", Duration::from_secs(3));
+        term.keys(b"\x1b");
+        assert!(term.still_running(), "pgvitals exited:\n{}", term.screen());
+        term
+    })
+    .await
+    .expect("drive the terminal");
+
+    term.keys(b"q");
+    let status = term.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    let raw = term.raw_text();
+    // the texts inside OSC strings never show, and no injected control reaches the terminal
+    for needle in [
+        "DBTITLE",
+        "OSCTITLE",
+        "C1TITLE",
+        "QTITLE",
+        "QLINK",
+        "\x1b[31mRED",
+        "\x1b[31mQRED",
+        "\x1b]0;",
+        "\x1b]2;",
+        "\x07",
+        "\x08",
+        "\u{202e}",
+        "\u{200b}",
+        "\u{200d}",
+    ] {
+        assert!(!raw.contains(needle), "the terminal received {needle:?}");
+    }
+    if let Some(c) = raw.chars().find(|c| ('\u{80}'..='\u{9f}').contains(c)) {
+        panic!("the terminal received the C1 control U+{:04X}", c as u32);
+    }
+    sleeper.abort();
+    let _ = admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{}'",
+            HOSTILE_ROLE.replace('\'', "''")
+        ))
+        .await;
+    drop(cluster);
+}
