@@ -28,7 +28,14 @@ use crate::probe::create_db;
 /// first `pgbouncer` on PATH. Panics with an install hint when there is none.
 fn pgbouncer_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("PGVITALS_PGBOUNCER") {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "PGVITALS_PGBOUNCER={} is not a file: install pgbouncer (Debian/Ubuntu: \
+             `apt-get install -y pgbouncer`) or point the variable at its binary",
+            p.display()
+        );
+        return p;
     }
     let debian = PathBuf::from("/usr/sbin/pgbouncer");
     if debian.is_file() {
