@@ -695,3 +695,137 @@ async fn max_connections_reached_is_reported_retried_and_recovered() {
     drop(running);
     drop(cluster);
 }
+
+/// Areas that failed and areas that sampled, by key, during `window`.
+async fn watch_areas(
+    running: &mut pgvitals::app::Running,
+    window: Duration,
+) -> (
+    std::collections::BTreeMap<&'static str, usize>,
+    std::collections::BTreeMap<&'static str, pgvitals::collect::CollectError>,
+) {
+    let mut sampled = std::collections::BTreeMap::new();
+    let mut failed = std::collections::BTreeMap::new();
+    pump(running, window, |u, _| {
+        match u {
+            Update::Sample { sample, .. } => *sampled.entry(sample.area().key()).or_insert(0) += 1,
+            Update::Failed { area, error, .. } => {
+                failed.insert(area.key(), error.clone());
+            }
+            _ => {}
+        }
+        false
+    })
+    .await;
+    (sampled, failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_relation_fails_only_the_area_that_needs_it() {
+    // the shared cluster, in a database of this test's own
+    let node = crate::common::primary();
+    let db = crate::common::unique("faults_lock");
+    let admin = crate::common::connect(node, "postgres").await;
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create database");
+    let owner = crate::common::connect(node, &db).await;
+    owner
+        .batch_execute(
+            "CREATE TABLE locked_t (id int, x int); CREATE INDEX locked_t_x ON locked_t (x); \
+             CREATE TABLE free_t (id int, x int); CREATE INDEX free_t_x ON free_t (x)",
+        )
+        .await
+        .expect("tables");
+    let config = Config {
+        interval: Duration::from_millis(300),
+        slow_interval: Duration::from_millis(500),
+        // lock_timeout is a fifth: 200 ms
+        query_timeout: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let spec = ConnSpec::parse(&node.conninfo(&db)).expect("spec");
+    let mut running = pgvitals::app::start_workers(&[spec], &config).expect("workers");
+    assert!(
+        pump(&mut running, Duration::from_secs(15), |_, store| {
+            store.servers[0]
+                .unused_indexes()
+                .is_some_and(|u| u.indexes.iter().any(|i| i.indexrelname == "free_t_x"))
+        })
+        .await,
+        "no unused indexes sample"
+    );
+
+    // 1. a user table locked ACCESS EXCLUSIVE (an ALTER TABLE in progress): its index is
+    //    skipped, nothing waits, nothing fails
+    let locker = crate::common::connect(node, &db).await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE locked_t IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock the table");
+    let (sampled, failed) = watch_areas(&mut running, Duration::from_secs(3)).await;
+    eprintln!("table locked: sampled {sampled:?}, failed {failed:?}");
+    assert!(failed.is_empty(), "{failed:?}");
+    let unused = running.store.servers[0]
+        .unused_indexes()
+        .expect("unused indexes");
+    assert!(unused.skipped_locked >= 1, "{unused:?}");
+    assert!(
+        unused.indexes.iter().any(|i| i.indexrelname == "free_t_x"),
+        "{unused:?}"
+    );
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+
+    // 2. a catalog the unused-indexes query reads, locked ACCESS EXCLUSIVE (as VACUUM FULL
+    //    pg_constraint holds it): that area fails with a lock timeout and its fix; the others
+    //    carry on
+    locker
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_constraint IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock pg_constraint");
+    let (sampled, failed) = watch_areas(&mut running, Duration::from_secs(4)).await;
+    eprintln!("pg_constraint locked: sampled {sampled:?}, failed {failed:?}");
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+    let error = failed
+        .get("unused_indexes")
+        .unwrap_or_else(|| panic!("unused indexes did not fail: {failed:?}"));
+    assert_eq!(
+        error.kind,
+        pgvitals::collect::ErrorKind::LockTimeout,
+        "{error:?}"
+    );
+    assert_eq!(error.sqlstate.as_deref(), Some("55P03"));
+    assert!(error.fix.is_some(), "{error:?}");
+    for area in ["server", "activity", "cache", "replication"] {
+        assert!(
+            sampled.get(area).copied().unwrap_or(0) >= 3,
+            "{area} stalled while pg_constraint was locked: {sampled:?}, {failed:?}"
+        );
+        assert!(!failed.contains_key(area), "{area} failed: {failed:?}");
+    }
+    // the link stayed up: a lock timeout is not a broken connection
+    assert!(matches!(running.store.servers[0].link, Link::Up { .. }));
+
+    // released: the area recovers
+    assert!(
+        pump(&mut running, Duration::from_secs(5), |u, _| matches!(
+            u,
+            Update::Sample { sample, .. } if sample.area() == Area::UnusedIndexes
+        ))
+        .await,
+        "unused indexes did not recover"
+    );
+    assert!(
+        running.store.servers[0]
+            .area(Area::UnusedIndexes)
+            .error
+            .is_none()
+    );
+    drop(running);
+    drop(owner);
+    drop(locker);
+    let _ = admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await;
+}
