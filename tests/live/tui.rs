@@ -510,3 +510,79 @@ async fn hostile_names_and_a_huge_query_text_never_reach_the_terminal() {
         .await;
     drop(cluster);
 }
+
+/// How long the screen may take to answer a key while the server is frozen.
+const KEY_ANSWER: Duration = Duration::from_millis(100);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_answered_while_the_server_is_frozen() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        pgvitals::cluster::Cluster::start(pgvitals::cluster::ClusterOptions::default())
+    })
+    .await
+    .expect("join")
+    .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"));
+    let node = &cluster.primary;
+    let args = vec![
+        node.conninfo("postgres"),
+        "--interval".into(),
+        "300ms".into(),
+    ];
+    let postmaster = node.postmaster_pid().expect("running");
+    let mut term = tokio::task::spawn_blocking(move || {
+        let mut term = Term::start(&args, 30, 120);
+        term.wait_for(" primary ", Duration::from_secs(15));
+        term.wait_for("pgvitals", Duration::from_secs(15));
+        // freeze the postmaster and every child
+        let children = std::process::Command::new("pgrep")
+            .args(["-P", &postmaster.to_string()])
+            .output()
+            .expect("pgrep");
+        let mut pids = vec![postmaster];
+        pids.extend(
+            String::from_utf8_lossy(&children.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+        let signal = |s| {
+            for pid in &pids {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), s);
+            }
+        };
+        signal(nix::sys::signal::Signal::SIGSTOP);
+        // while the polls hang (and after their deadline), '?' toggles the help at once
+        let mut slowest = Duration::ZERO;
+        for round in 0..6 {
+            std::thread::sleep(Duration::from_millis(700));
+            let open = round % 2 == 0;
+            let sent = Instant::now();
+            term.writer.write_all(b"?").expect("key");
+            term.writer.flush().expect("flush");
+            loop {
+                if term.screen().contains("Keys") == open {
+                    break;
+                }
+                if sent.elapsed() > Duration::from_secs(3) {
+                    signal(nix::sys::signal::Signal::SIGCONT);
+                    panic!("no answer to '?' within 3 s:\n{}", term.screen());
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            slowest = slowest.max(sent.elapsed());
+        }
+        signal(nix::sys::signal::Signal::SIGCONT);
+        assert!(
+            slowest <= KEY_ANSWER,
+            "a key took {slowest:?} while the server was frozen"
+        );
+        eprintln!("slowest key answer while frozen: {slowest:?}");
+        assert!(term.still_running(), "pgvitals exited:\n{}", term.screen());
+        term
+    })
+    .await
+    .expect("drive the terminal");
+    term.keys(b"q");
+    let status = term.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status:?}");
+    drop(cluster);
+}
