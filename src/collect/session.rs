@@ -11,7 +11,9 @@
 //! * **Through a pooler** (PgBouncer in transaction mode): a pooler that refuses `options`
 //!   ("unsupported startup parameter: options") gets a second attempt without it (and every
 //!   later connection goes without at once: [`crate::conninfo::pooler::PoolerConnect`]); one
-//!   that drops it silently is noticed after the probe (the settings are not in force). Either
+//!   that drops it silently is noticed after the probe (the settings are not in force), and
+//!   one that passes it through by a prepared statement that vanishes between two
+//!   transactions (SQLSTATE 26000: that poll fails, the connection is replaced). Either
 //!   way [`ServerFacts::pooled`] is set and each query runs as an unnamed statement inside a
 //!   pipelined `BEGIN READ ONLY` with `SET LOCAL` timeouts ([`super::Ctx::query`]), so no
 //!   setting or prepared statement is left on the pooler's server connections.
@@ -110,6 +112,8 @@ pub struct Session {
     connecting: tokio::sync::Mutex<()>,
     /// Set by the connector when a pooler refused the `options` startup parameter.
     options_refused: Arc<AtomicBool>,
+    /// Set when a prepared statement vanished (SQLSTATE 26000): a transaction pooler.
+    statements_vanished: AtomicBool,
     label: String,
     timing: Timing,
     state: Mutex<SessionState>,
@@ -188,6 +192,7 @@ impl Session {
         Ok(Session {
             pool,
             options_refused,
+            statements_vanished: AtomicBool::new(false),
             connecting: tokio::sync::Mutex::new(()),
             label: spec.label(),
             timing,
@@ -296,10 +301,12 @@ impl Session {
     }
 
     /// [`probe::probe`], plus whether the connection goes through a pooler: the pooler refused
-    /// `options`, or the settings sent there are not in force.
+    /// `options`, a prepared statement vanished between transactions (SQLSTATE 26000 on an
+    /// earlier connection), or the settings sent in `options` are not in force.
     async fn probe(&self, client: &tokio_postgres::Client) -> Result<ServerFacts, CollectError> {
         let mut facts = probe::probe(client).await?;
         facts.pooled = self.options_refused.load(Ordering::Relaxed)
+            || self.statements_vanished.load(Ordering::Relaxed)
             || !probe::startup_options_in_force(client).await?;
         Ok(facts)
     }
@@ -460,7 +467,13 @@ pub async fn poll_once(
             at,
         }),
         Err(error) => {
-            let broken = error.breaks_connection() || lease.client.is_closed();
+            // a prepared statement vanished between two transactions: a transaction pooler
+            // that passed `options` through; the next connection is probed as pooled
+            let vanished = error.sqlstate.as_deref() == Some("26000") && !lease.facts.pooled;
+            if vanished {
+                session.statements_vanished.store(true, Ordering::Relaxed);
+            }
+            let broken = error.breaks_connection() || lease.client.is_closed() || vanished;
             if broken {
                 session.discard(lease);
             }

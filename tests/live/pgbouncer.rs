@@ -477,3 +477,68 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
         "0"
     );
 }
+
+/// A pooler that passed `options` through would show itself by a prepared statement vanishing
+/// between transactions (SQLSTATE 26000). Simulated on a direct connection with `DEALLOCATE
+/// ALL`: that poll fails, the connection is replaced, and the next one is pooled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanished_prepared_statement_switches_to_the_pooled_path() {
+    let node = primary();
+    let session = Session::new(
+        &ConnSpec::parse(&node.conninfo("postgres")).expect("spec"),
+        Timing::default(),
+    )
+    .expect("session");
+    let mut collector = AnyCollector::new(Area::Activity);
+    let summary = |updates: &[Update]| -> (Option<bool>, bool, Option<String>) {
+        let mut pooled = None;
+        let mut sampled = false;
+        let mut sqlstate = None;
+        for u in updates {
+            match u {
+                Update::Link {
+                    event: LinkEvent::Connected(f),
+                    ..
+                } => pooled = Some(f.pooled),
+                Update::Sample { .. } => sampled = true,
+                Update::Failed { error, .. } => {
+                    sqlstate = Some(
+                        error
+                            .sqlstate
+                            .clone()
+                            .unwrap_or_else(|| error.message.clone()),
+                    )
+                }
+                _ => {}
+            }
+        }
+        (pooled, sampled, sqlstate)
+    };
+    let first =
+        pgvitals::collect::session::poll_once(0, Area::Activity, &session, &mut collector).await;
+    assert_eq!(summary(&first), (Some(false), true, None), "{first:?}");
+
+    let l = lease(&session).await;
+    l.client
+        .batch_execute("DEALLOCATE ALL")
+        .await
+        .expect("deallocate");
+    drop(l);
+    let failed =
+        pgvitals::collect::session::poll_once(0, Area::Activity, &session, &mut collector).await;
+    assert_eq!(
+        summary(&failed),
+        (None, false, Some("26000".to_string())),
+        "{failed:?}"
+    );
+    let again =
+        pgvitals::collect::session::poll_once(0, Area::Activity, &session, &mut collector).await;
+    assert_eq!(summary(&again), (Some(true), true, None), "{again:?}");
+    let l = lease(&session).await;
+    assert!(l.facts.pooled);
+    assert_eq!(
+        one(&l.client, "SELECT count(*) FROM pg_prepared_statements").await,
+        "0",
+        "the new connection runs unnamed statements"
+    );
+}
