@@ -14,8 +14,7 @@
 -- Cost: runs every interval, so it is kept lean (measured with 220 backends: the
 -- per-backend work is what counts): per-session constants are InitPlans evaluated once,
 -- timestamps travel in binary (no numeric extract() per row), no ORDER BY (the screen sorts).
-/* pgvitals */
-SELECT (SELECT now()) AS now,
+SELECT /* pgvitals */ (SELECT now()) AS now,
        (a.pid = (SELECT pg_backend_pid())
         OR (a.backend_type = 'client backend'
             AND a.usename = (SELECT session_user)

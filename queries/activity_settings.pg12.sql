@@ -2,7 +2,6 @@
 -- Reads: current_setting (max_connections, superuser_reserved_connections). Privileges: none.
 -- PostgreSQL 12-15 (reserved_connections is 16+: 0 here). One row, gauges, connections:
 --   max_connections int4, superuser_reserved_connections int4, reserved_connections int4.
-/* pgvitals */
-SELECT current_setting('max_connections')::int4 AS max_connections,
+SELECT /* pgvitals */ current_setting('max_connections')::int4 AS max_connections,
        current_setting('superuser_reserved_connections')::int4 AS superuser_reserved_connections,
        0::int4 AS reserved_connections

@@ -2,7 +2,6 @@
 -- Reads: current_setting (max_connections, superuser_reserved_connections, reserved_connections). Privileges: none.
 -- PostgreSQL 16+ (reserved_connections appeared in 16). One row, gauges, connections:
 --   max_connections int4, superuser_reserved_connections int4, reserved_connections int4.
-/* pgvitals */
-SELECT current_setting('max_connections')::int4 AS max_connections,
+SELECT /* pgvitals */ current_setting('max_connections')::int4 AS max_connections,
        current_setting('superuser_reserved_connections')::int4 AS superuser_reserved_connections,
        current_setting('reserved_connections')::int4 AS reserved_connections

@@ -5,8 +5,7 @@
 --   blks_hit / blks_read int8 (counters, blocks: read = not found in shared_buffers),
 --   hit_ratio float8 (lifetime blks_hit / (blks_hit + blks_read), 0..1; NULL without any
 --   block access), stats_reset float8 (epoch seconds; NULL: never reset).
-/* pgvitals */
-SELECT extract(epoch FROM now())::float8 AS collected_at,
+SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        d.datname::text AS datname,
        d.blks_hit::int8 AS blks_hit,
        d.blks_read::int8 AS blks_read,

@@ -7,8 +7,7 @@
 --   table has none), toast_blks_read / toast_blks_hit int8 (counters, blocks: the TOAST
 --   table and its index together; 0 without TOAST), hit_ratio float8 (lifetime, heap +
 --   indexes + TOAST, 0..1; NULL without any block access).
-/* pgvitals */
-SELECT t.relid::oid AS relid,
+SELECT /* pgvitals */ t.relid::oid AS relid,
        t.schemaname::text AS schemaname,
        t.relname::text AS relname,
        t.heap_blks_read::int8 AS heap_blks_read,

@@ -8,8 +8,7 @@
 -- shared_preload_libraries is visible only to superusers and pg_read_all_settings (pg_monitor):
 -- for other roles pg_settings hides the row, and pgss_preloaded falls back to whether the
 -- library's own setting pg_stat_statements.max exists (it is defined only when preloaded).
-/* pgvitals */
-SELECT current_setting('server_version_num')::int4 AS server_version_num,
+SELECT /* pgvitals */ current_setting('server_version_num')::int4 AS server_version_num,
        pg_is_in_recovery() AS in_recovery,
        current_user::text AS current_user,
        current_database()::text AS datname,

@@ -11,8 +11,7 @@
 --   wal_status text (NULL before 13), safe_wal_size_bytes int8 (NULL before 13),
 --   xmin_age int8 / catalog_xmin_age int8 (transactions), inactive_since_age_s float8
 --   (NULL before 17)
-/* pgvitals */
-WITH cur AS (
+WITH /* pgvitals */ cur AS (
     SELECT CASE WHEN pg_is_in_recovery()
                 THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
                 ELSE pg_current_wal_lsn()

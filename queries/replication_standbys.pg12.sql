@@ -17,8 +17,7 @@
 -- walsenders (pg_stat_get_wal_senders) and then only their own rows of
 -- pg_stat_get_activity(pid), so it stays cheap with hundreds of sessions.
 
-/* pgvitals */
-WITH cur AS (
+WITH /* pgvitals */ cur AS (
     SELECT CASE WHEN pg_is_in_recovery()
                 THEN greatest(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())
                 ELSE pg_current_wal_lsn()

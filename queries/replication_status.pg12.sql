@@ -15,8 +15,7 @@
 --   (NULL: no WAL receiver runs, or hidden without pg_read_all_stats), sender_host text,
 --   sender_port int4, last_msg_receipt_age_s float8 (seconds), wal_receiver_running bool
 --   (a WAL receiver process exists; its pid is visible to every role)
-/* pgvitals */
-SELECT extract(epoch FROM now())::float8 AS collected_at,
+SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        r.in_recovery,
        CASE WHEN NOT r.in_recovery THEN pg_current_wal_lsn()::text END AS current_wal_lsn,
        CASE WHEN r.in_recovery THEN pg_last_wal_receive_lsn()::text END AS receive_lsn,

@@ -8,8 +8,7 @@
 --   datname text, max_connections / superuser_reserved_connections / reserved_connections
 --   int4 (gauges), xact_commit / xact_rollback int8
 --   (counters, transactions, summed over every database and the shared row).
-/* pgvitals */
-SELECT extract(epoch FROM now())::float8 AS collected_at,
+SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        current_setting('server_version') AS server_version,
        current_setting('server_version_num')::int4 AS server_version_num,
        pg_is_in_recovery() AS in_recovery,

@@ -3,7 +3,6 @@
 -- Reads: pg_database, pg_database_size(), has_database_privilege(). Privileges: CONNECT on
 -- each database counted (databases without it are skipped, not an error). PostgreSQL 12+.
 -- One row: database_size_bytes int8 (gauge, bytes; NULL when no database is visible).
-/* pgvitals */
-SELECT sum(pg_database_size(d.oid))::int8 AS database_size_bytes
+SELECT /* pgvitals */ sum(pg_database_size(d.oid))::int8 AS database_size_bytes
   FROM pg_database AS d
  WHERE has_database_privilege(d.oid, 'CONNECT')

@@ -12,8 +12,7 @@
 --   total_plan_time_ms float8 (counter, ms), rows int8 (counter),
 --   shared_blks_hit / shared_blks_read / temp_blks_read / temp_blks_written int8 (counters,
 --   blocks), stats_since float8 (epoch seconds).
-/* pgvitals */
-SELECT (SELECT extract(epoch FROM now())::float8) AS collected_at,
+SELECT /* pgvitals */ (SELECT extract(epoch FROM now())::float8) AS collected_at,
        s.userid::oid AS userid,
        s.dbid::oid AS dbid,
        s.queryid::int8 AS queryid,

@@ -7,8 +7,7 @@
 -- Parameter $1 int8[]: the queryids wanted.
 -- One row per matching entry: userid oid, dbid oid, queryid int8, toplevel bool,
 --   query text (normalized; cut to its first 65536 characters).
-/* pgvitals */
-SELECT s.userid::oid AS userid,
+SELECT /* pgvitals */ s.userid::oid AS userid,
        s.dbid::oid AS dbid,
        s.queryid::int8 AS queryid,
        true AS toplevel,

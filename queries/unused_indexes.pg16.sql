@@ -13,8 +13,7 @@
 --   table_size_bytes int8 (gauge, bytes, pg_table_size: heap + TOAST + FSM/VM),
 --   last_idx_scan_age_s float8 (seconds since last_idx_scan; NULL: never), is_valid bool (pg_index.indisvalid),
 --   locked bool (an AccessExclusiveLock is held or awaited: sizes NULL)
-/* pgvitals */
-WITH locked AS (
+WITH /* pgvitals */ locked AS (
     SELECT DISTINCT l.relation
       FROM pg_locks l
      WHERE l.locktype = 'relation'

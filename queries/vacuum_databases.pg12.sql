@@ -6,8 +6,7 @@
 --   autovacuum_freeze_max_age), xid_wraparound_pct float8 (% of 2^31 = 2147483648),
 --   mxid_freeze_max_age_pct float8 (% of autovacuum_multixact_freeze_max_age),
 --   mxid_wraparound_pct float8 (% of 2^31)
-/* pgvitals */
-SELECT d.datname::text AS datname,
+SELECT /* pgvitals */ d.datname::text AS datname,
        age(d.datfrozenxid)::int8 AS xid_age,
        mxid_age(d.datminmxid)::int8 AS mxid_age,
        (100.0 * age(d.datfrozenxid)

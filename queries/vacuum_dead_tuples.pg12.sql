@@ -4,8 +4,7 @@
 --   estimates, tuples), dead_tup_ratio float8 (n_dead_tup / (n_live_tup + n_dead_tup), 0..1;
 --   NULL when both are 0), last_vacuum_age_s / last_autovacuum_age_s / last_analyze_age_s /
 --   last_autoanalyze_age_s float8 (seconds since each; NULL: never)
-/* pgvitals */
-SELECT s.schemaname::text AS schemaname,
+SELECT /* pgvitals */ s.schemaname::text AS schemaname,
        s.relname::text AS relname,
        s.n_live_tup::int8 AS n_live_tup,
        s.n_dead_tup::int8 AS n_dead_tup,

@@ -4,8 +4,7 @@
 -- Reads: pg_class, pg_namespace, age(), mxid_age(). Works on a standby. Privileges: none.
 -- Columns (gauges): schemaname text, relname text, xid_age int8 (transactions),
 --   mxid_age int8 (multixacts), table_size_bytes int8 (bytes, estimate)
-/* pgvitals */
-SELECT n.nspname::text AS schemaname,
+SELECT /* pgvitals */ n.nspname::text AS schemaname,
        c.relname::text AS relname,
        greatest(age(c.relfrozenxid), age(t.relfrozenxid))::int8 AS xid_age,
        greatest(mxid_age(c.relminmxid), mxid_age(t.relminmxid))::int8 AS mxid_age,

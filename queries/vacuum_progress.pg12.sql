@@ -8,8 +8,7 @@
 --   'autovacuum worker'), running_s float8 (seconds since xact_start), heap_blks_total /
 --   heap_blks_scanned / heap_blks_vacuumed int8 (blocks), index_vacuum_count int8,
 --   dead_tuple_bytes / max_dead_tuple_bytes int8 (bytes), scanned_ratio float8 (0..1)
-/* pgvitals */
-SELECT p.pid::int4 AS pid,
+SELECT /* pgvitals */ p.pid::int4 AS pid,
        p.datname::text AS datname,
        CASE WHEN p.datname = current_database() THEN p.relid::regclass::text END AS relname,
        coalesce(p.phase, '')::text AS phase,

@@ -3,8 +3,7 @@
 -- One row (gauges): collected_at float8 (epoch seconds, server clock),
 --   autovacuum_freeze_max_age int8 (transactions), autovacuum_multixact_freeze_max_age int8
 --   (multixacts), autovacuum_max_workers int4
-/* pgvitals */
-SELECT extract(epoch FROM now())::float8 AS collected_at,
+SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        current_setting('autovacuum_freeze_max_age')::int8 AS autovacuum_freeze_max_age,
        current_setting('autovacuum_multixact_freeze_max_age')::int8 AS autovacuum_multixact_freeze_max_age,
        current_setting('autovacuum_max_workers')::int4 AS autovacuum_max_workers

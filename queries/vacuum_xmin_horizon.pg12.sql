@@ -14,8 +14,7 @@
 --   and standby feedback.
 -- Columns (gauges): kind text, name text, xmin_age int8 (age(xmin), transactions),
 --   detail text
-/* pgvitals */
-SELECT h.kind, h.name, h.xmin_age, h.detail
+SELECT /* pgvitals */ h.kind, h.name, h.xmin_age, h.detail
   FROM (
     SELECT CASE WHEN a.backend_xid IS NOT NULL
                  AND (a.backend_xmin IS NULL OR age(a.backend_xid) >= age(a.backend_xmin))
@@ -23,7 +22,7 @@ SELECT h.kind, h.name, h.xmin_age, h.detail
            a.pid::text AS name,
            greatest(age(a.backend_xmin), age(a.backend_xid))::int8 AS xmin_age,
            coalesce(a.usename::text, '?') || '@' || coalesce(a.datname::text, '?') || ' '
-             || coalesce(a.state, a.backend_type, '')
+             || coalesce(a.state, a.backend_type, '<insufficient privilege>')
              || coalesce(', xact ' || round(extract(epoch FROM now() - a.xact_start))::text || 's', '')
              AS detail
       FROM pg_stat_activity a

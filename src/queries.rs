@@ -136,8 +136,8 @@ mod tests {
                 "{file} must open with a -- header"
             );
             assert!(
-                sql.contains("/* pgvitals */"),
-                "{file} must carry the /* pgvitals */ marker"
+                crate::collect::statements::is_own_text(sql),
+                "{file} must carry the /* pgvitals */ marker right after its first keyword"
             );
         }
     }

@@ -183,9 +183,12 @@ impl Ctx<'_> {
             .max(100);
         let lock_ms = (statement_ms / 5).max(100);
         format!(
-            "/* pgvitals */ BEGIN READ ONLY; SET LOCAL statement_timeout = {statement_ms}; \
-             SET LOCAL lock_timeout = {lock_ms}; \
-             SET LOCAL idle_in_transaction_session_timeout = {}",
+            // The marker after each keyword: pg_stat_statements records each statement
+            // (and from PostgreSQL 18 without leading comments).
+            "BEGIN /* pgvitals */ READ ONLY; \
+             SET /* pgvitals */ LOCAL statement_timeout = {statement_ms}; \
+             SET /* pgvitals */ LOCAL lock_timeout = {lock_ms}; \
+             SET /* pgvitals */ LOCAL idle_in_transaction_session_timeout = {}",
             statement_ms * 2
         )
     }
@@ -236,7 +239,7 @@ impl Ctx<'_> {
                 let (begun, rows, committed) = tokio::join!(
                     self.client.batch_execute(&begin),
                     self.client.query_typed(sql, &typed),
-                    self.client.batch_execute("COMMIT"),
+                    self.client.batch_execute("COMMIT /* pgvitals */"),
                 );
                 let pg = |e: tokio_postgres::Error| CollectError::from_pg(&e, user);
                 begun.map_err(pg)?;

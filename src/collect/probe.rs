@@ -147,7 +147,7 @@ pub async fn startup_options_in_force(
 ) -> Result<bool, CollectError> {
     let row = client
         .query_typed_one(
-            "/* pgvitals */ SELECT coalesce((SELECT source = 'client' FROM pg_settings \
+            "SELECT /* pgvitals */ coalesce((SELECT source = 'client' FROM pg_settings \
              WHERE name = 'default_transaction_read_only'), false) AS in_force",
             &[],
         )

@@ -623,8 +623,8 @@ pub fn spawn_server(
             let outcome = match lease {
                 Ok(lease) => {
                     let sql = match function {
-                        "pg_cancel_backend" => "/* pgvitals */ SELECT pg_cancel_backend($1)",
-                        _ => "/* pgvitals */ SELECT pg_terminate_backend($1)",
+                        "pg_cancel_backend" => "SELECT /* pgvitals */ pg_cancel_backend($1)",
+                        _ => "SELECT /* pgvitals */ pg_terminate_backend($1)",
                     };
                     match tokio::time::timeout(
                         session.query_deadline(),

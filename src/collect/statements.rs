@@ -23,8 +23,9 @@
 //! pg_upgrade) still keeps nested entries apart: rows with the same key are merged (counters
 //! summed, mean recomputed), so every key appears once.
 //!
-//! pgvitals' own statements (texts starting with `/* pgvitals */`, after leading `--` comment
-//! lines) are remembered by key and left out of the sample.
+//! pgvitals' own statements (texts whose first keyword is followed by `/* pgvitals */`, after
+//! leading `--` comment lines: [`is_own_text`]) are remembered by key and left out of the
+//! sample.
 //!
 //! A text that does not convert to this database's encoding (an entry of a SQL_ASCII database
 //! holding bytes that are not UTF-8) makes `pg_stat_statements(true)` fail as a whole
@@ -71,8 +72,11 @@ pub struct StatementsCollector {
 /// Names are read again for an unknown oid at most this often.
 pub const NAMES_RETRY: Duration = Duration::from_secs(60);
 
-/// True when `text` is one of pgvitals' own queries: it starts with [`OWN_MARKER`], after
-/// whitespace and leading `--` comment lines (the query files' headers).
+/// True when `text` is one of pgvitals' own queries: after whitespace and leading `--`
+/// comment lines (the query files' headers, kept in the text before PostgreSQL 18), its first
+/// keyword is followed by [`OWN_MARKER`] (`SELECT /* pgvitals */ ...`), or it starts with the
+/// marker. The marker sits after the keyword because pg_stat_statements 1.12 (PostgreSQL 18)
+/// stores statement texts without their leading comments.
 pub fn is_own_text(text: &str) -> bool {
     let mut rest = text.trim_start();
     while let Some(comment) = rest.strip_prefix("--") {
@@ -81,7 +85,13 @@ pub fn is_own_text(text: &str) -> bool {
             None => "",
         };
     }
-    rest.starts_with(OWN_MARKER)
+    if rest.starts_with(OWN_MARKER) {
+        return true;
+    }
+    let keyword_end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    keyword_end > 0 && rest[keyword_end..].trim_start().starts_with(OWN_MARKER)
 }
 
 /// The error for a database without pg_stat_statements.
@@ -444,7 +454,11 @@ mod tests {
             "-- activity: x\n-- more\n/* pgvitals */\nSELECT 1"
         ));
         assert!(is_own_text("  \n/* pgvitals */SELECT"));
+        assert!(is_own_text("SELECT /* pgvitals */ 1"));
+        assert!(is_own_text("-- header\nWITH /* pgvitals */ cur AS (SELECT 1) TABLE cur"));
+        assert!(is_own_text("SET /* pgvitals */ LOCAL lock_timeout = 100"));
         assert!(!is_own_text("SELECT 1 /* pgvitals */"));
+        assert!(!is_own_text("/* x */ SELECT /* pgvitals */ 1"));
         assert!(!is_own_text("-- only a comment"));
         assert!(!is_own_text("SELECT pg_sleep($1)"));
     }

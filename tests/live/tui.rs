@@ -415,11 +415,12 @@ async fn hostile_names_and_a_huge_query_text_never_reach_the_terminal() {
         .expect("create hostile objects");
     // the hostile role runs a ~1 MB statement (into pg_stat_statements) and keeps one running
     // (into pg_stat_activity, cut at track_activity_query_size)
-    let mut huge = String::from("/* qqt1 ");
+    // The comment after SELECT: from PostgreSQL 18 pg_stat_statements drops leading comments.
+    let mut huge = String::from("SELECT /* qqt1 ");
     while huge.len() < 1_000_000 {
         huge.push_str(HOSTILE_CHUNK);
     }
-    huge.push_str(" */ SELECT pg_sleep(");
+    huge.push_str(" */ pg_sleep(");
     let hostile = crate::common::connect_as(node, HOSTILE_ROLE, "postgres").await;
     for _ in 0..3 {
         hostile
