@@ -455,7 +455,9 @@ mod tests {
         ));
         assert!(is_own_text("  \n/* pgvitals */SELECT"));
         assert!(is_own_text("SELECT /* pgvitals */ 1"));
-        assert!(is_own_text("-- header\nWITH /* pgvitals */ cur AS (SELECT 1) TABLE cur"));
+        assert!(is_own_text(
+            "-- header\nWITH /* pgvitals */ cur AS (SELECT 1) TABLE cur"
+        ));
         assert!(is_own_text("SET /* pgvitals */ LOCAL lock_timeout = 100"));
         assert!(!is_own_text("SELECT 1 /* pgvitals */"));
         assert!(!is_own_text("/* x */ SELECT /* pgvitals */ 1"));

@@ -200,7 +200,12 @@ async fn activity_alerts_fire_for_the_sessions_that_deserve_them_and_clear() {
         snapshot::exit_code(&store),
         if critical { 2 } else { 1 },
         "alerts: {:?}",
-        server.alerts.active.values().map(|a| &a.alert).collect::<Vec<_>>()
+        server
+            .alerts
+            .active
+            .values()
+            .map(|a| &a.alert)
+            .collect::<Vec<_>>()
     );
 
     // clear: commit the holder, the waiter finishes
