@@ -4,9 +4,9 @@
 //! Every key is optional; unknown keys are errors (a typo must not silently keep a default).
 //!
 //! ```toml
-//! interval = "2s"          # how often fast areas are polled
-//! slow_interval = "60s"    # unused indexes, database sizes
-//! query_timeout = "5s"     # statement_timeout of the monitoring session
+//! interval = "2s"          # how often fast areas are polled (at most 1h)
+//! slow_interval = "60s"    # unused indexes, database sizes (at most 1d)
+//! query_timeout = "5s"     # statement_timeout of the monitoring session (at most 1h)
 //! [thresholds.xid_age]
 //! warning = 500000000
 //! critical = 1200000000
@@ -288,6 +288,7 @@ impl Config {
                 if d.is_zero() {
                     return Err(format!("{key} must be more than zero"));
                 }
+                check_max_duration(key, d)?;
                 *into = d;
             }
             Ok(())
@@ -336,6 +337,36 @@ impl Config {
             config.thresholds.0.insert(rule, t);
         }
         Ok(config)
+    }
+}
+
+/// The longest `interval` and `query_timeout` accepted (config file and command line): 1 hour.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// The longest `slow_interval` accepted: 1 day.
+pub const MAX_SLOW_INTERVAL: Duration = Duration::from_secs(86_400);
+
+/// The upper bound of a duration setting, by its config key (`interval`, `query_timeout`,
+/// `slow_interval`; command-line flags use the same names with dashes or underscores), or
+/// None for a key without a bound.
+pub fn max_duration(key: &str) -> Option<Duration> {
+    match key.trim_start_matches('-').replace('-', "_").as_str() {
+        "interval" | "query_timeout" => Some(MAX_INTERVAL),
+        "slow_interval" => Some(MAX_SLOW_INTERVAL),
+        _ => None,
+    }
+}
+
+/// Errors (one line naming the key and the bound) when `d` is beyond the bound of `key` (see
+/// [`max_duration`]); bounded durations keep every deadline and staleness limit derived from
+/// them far from overflow.
+pub fn check_max_duration(key: &str, d: Duration) -> Result<(), String> {
+    match max_duration(key) {
+        Some(max) if d > max => Err(format!(
+            "{key} = {} is too long: at most {}",
+            humantime::format_duration(d),
+            humantime::format_duration(max)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -462,6 +493,37 @@ mod tests {
             assert!(!err.contains('\n'), "{err:?} is not one line");
             assert!(err.contains(needle), "{text:?} gave {err:?}");
         }
+    }
+
+    #[test]
+    fn durations_beyond_their_bound_are_one_line_errors_naming_key_and_bound() {
+        for (text, message) in [
+            ("interval = \"2h\"", "interval = 2h is too long: at most 1h"),
+            (
+                "query_timeout = \"3601s\"",
+                "query_timeout = 1h 1s is too long: at most 1h",
+            ),
+            (
+                "slow_interval = \"25h\"",
+                "slow_interval = 1day 1h is too long: at most 1day",
+            ),
+            (
+                "interval = \"18446744073709551615s\"",
+                "interval = 584542046090years 7months 15days 17h 5m 3s is too long: at most 1h",
+            ),
+        ] {
+            assert_eq!(Config::parse(text).expect_err(text), message);
+        }
+        // The bounds themselves are accepted.
+        let c = Config::parse("interval = \"1h\"\nquery_timeout = \"1h\"\nslow_interval = \"1d\"")
+            .expect("bounds are accepted");
+        assert_eq!(c.interval, MAX_INTERVAL);
+        assert_eq!(c.query_timeout, MAX_INTERVAL);
+        assert_eq!(c.slow_interval, MAX_SLOW_INTERVAL);
+        // Command-line spellings share the bounds.
+        assert_eq!(max_duration("--query-timeout"), Some(MAX_INTERVAL));
+        assert_eq!(max_duration("workload_for"), None);
+        assert!(check_max_duration("--interval", Duration::from_secs(3601)).is_err());
     }
 
     #[test]

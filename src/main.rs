@@ -56,14 +56,14 @@ struct WatchArgs {
 
 #[derive(Args, Debug, Clone)]
 struct CommonArgs {
-    /// Poll interval, like 500ms, 2s, 1m [default: 2s, or the config file's].
-    #[arg(short, long, value_parser = parse_duration)]
+    /// Poll interval, like 500ms, 2s, 1m; at most 1h [default: 2s, or the config file's].
+    #[arg(short, long, value_parser = parse_interval)]
     interval: Option<Duration>,
     /// Config file [default: $XDG_CONFIG_HOME/pgvitals/config.toml when present].
     #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
-    /// statement_timeout of the monitoring session [default: 5s].
-    #[arg(long, value_parser = parse_duration)]
+    /// statement_timeout of the monitoring session; at most 1h [default: 5s].
+    #[arg(long, value_parser = parse_query_timeout)]
     query_timeout: Option<Duration>,
     /// Allow cancelling / terminating backends (c / k), each after a confirmation.
     #[arg(long)]
@@ -77,18 +77,44 @@ struct CommonArgs {
 struct DemoArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Stop the demo workload after this long (the dashboard stays) [default: 30m].
-    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    /// Stop the demo workload after this long (the dashboard stays); at most 1 week
+    /// [default: 30m].
+    #[arg(long, value_parser = parse_workload_for, default_value = "30m")]
     workload_for: Duration,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// The longest `--workload-for` accepted: 1 week.
+const MAX_WORKLOAD_FOR: Duration = Duration::from_secs(7 * 86_400);
+
+/// A duration flag between 100 ms and `max`; errors are one line naming the bound.
+fn parse_duration(s: &str, max: Duration) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
         .map_err(|e| format!("{e} (write it like 500ms, 2s, 1m)"))?;
     if d < Duration::from_millis(100) {
         return Err("must be at least 100ms".into());
     }
+    if d > max {
+        return Err(format!(
+            "too long: at most {}",
+            humantime::format_duration(max)
+        ));
+    }
     Ok(d)
+}
+
+/// `--interval`: the config file's bound on `interval` (1 h).
+fn parse_interval(s: &str) -> Result<Duration, String> {
+    parse_duration(s, pgvitals::config::MAX_INTERVAL)
+}
+
+/// `--query-timeout`: the config file's bound on `query_timeout` (1 h).
+fn parse_query_timeout(s: &str) -> Result<Duration, String> {
+    parse_duration(s, pgvitals::config::MAX_INTERVAL)
+}
+
+/// `--workload-for`: at most a week (the demo's deadline is now plus this).
+fn parse_workload_for(s: &str) -> Result<Duration, String> {
+    parse_duration(s, MAX_WORKLOAD_FOR)
 }
 
 fn main() -> ExitCode {
@@ -246,4 +272,41 @@ async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     demo.stop().await;
     result?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_flags_are_bounded_like_the_config_keys() {
+        for (args, bound) in [
+            (vec!["pgvitals", "--interval", "2h"], "at most 1h"),
+            (vec!["pgvitals", "--query-timeout", "61m"], "at most 1h"),
+            (
+                vec!["pgvitals", "snapshot", "-i", "18446744073709551615s"],
+                "at most 1h",
+            ),
+            (
+                vec!["pgvitals", "demo", "--workload-for", "8d"],
+                "at most 7days",
+            ),
+        ] {
+            let err = Cli::try_parse_from(&args).expect_err(&args.join(" "));
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+            let text = err.to_string();
+            assert!(text.contains(bound), "{args:?} gave {text}");
+            assert!(
+                text.contains(args[args.len() - 2]),
+                "{text} does not name the flag"
+            );
+        }
+        let cli = Cli::try_parse_from(["pgvitals", "--interval", "1h", "--query-timeout", "1h"])
+            .expect("the bounds themselves are accepted");
+        assert_eq!(cli.watch.common.interval, Some(Duration::from_secs(3600)));
+        assert_eq!(
+            cli.watch.common.query_timeout,
+            Some(Duration::from_secs(3600))
+        );
+    }
 }

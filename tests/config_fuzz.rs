@@ -29,6 +29,9 @@ fn check_config(input: &str, c: &Config) {
     ] {
         assert!(d > Duration::ZERO, "{name} zero from {input:?}");
     }
+    assert!(c.interval <= Duration::from_secs(3600), "{input:?}");
+    assert!(c.query_timeout <= Duration::from_secs(3600), "{input:?}");
+    assert!(c.slow_interval <= Duration::from_secs(86_400), "{input:?}");
     for rule in Rule::ALL {
         let t = c.thresholds.get(rule);
         for v in [t.warning, t.critical, t.min] {
@@ -171,24 +174,32 @@ proptest! {
 /// The usable range of an accepted config: the model's staleness limit (three poll periods
 /// plus 2 s) and a tokio interval of it must not overflow.
 ///
-/// Fails today: `interval = "18446744073709551615s"` (or `"584542046090y"`) is accepted and
-/// `Store::max_age` panics ("overflow when multiplying duration by scalar"), which would
-/// take the dashboard down. The fix belongs in `src/config.rs` (an upper bound per
-/// duration, e.g. interval and query_timeout at most 1 h, slow_interval at most 1 day).
+/// `interval = "18446744073709551615s"` (or `"584542046090y"`) used to be accepted and made
+/// `Store::max_age` panic ("overflow when multiplying duration by scalar"). The config now
+/// bounds every duration (interval and query_timeout at most 1 h, slow_interval at most
+/// 1 day); the bounds themselves must be accepted and usable.
 #[test]
-#[ignore = "config accepts durations that overflow Store::max_age: bound them in src/config.rs"]
 fn accepted_durations_are_usable() {
+    let mut accepted = 0;
     for d in [
         "18446744073709551615s",
         "584542046090y",
         "500000000y",
         "1000000h",
+        "1h",
+        "1d",
     ] {
         for field in ["interval", "slow_interval", "query_timeout"] {
             let input = format!("{field} = \"{d}\"");
-            let Ok(c) = Config::parse(&input) else {
-                continue;
+            let c = match Config::parse(&input) {
+                Ok(c) => c,
+                Err(e) => {
+                    check_error(&input, &e);
+                    assert!(e.contains(field) && e.contains("at most"), "{input}: {e}");
+                    continue;
+                }
             };
+            accepted += 1;
             let used = std::panic::catch_unwind(|| {
                 let store = pgvitals::model::Store::new(
                     vec!["x".into()],
@@ -205,6 +216,34 @@ fn accepted_durations_are_usable() {
             assert!(used.is_ok(), "{input} is accepted but cannot be used");
         }
     }
+    // "1h" for all three keys, "1d" for slow_interval.
+    assert_eq!(accepted, 4);
+}
+
+/// `Store::max_age` itself saturates: even intervals no config accepts cannot panic there.
+#[test]
+fn max_age_saturates() {
+    let store = pgvitals::model::Store::new(
+        vec!["x".into()],
+        Default::default(),
+        Duration::MAX,
+        Duration::MAX,
+        std::time::SystemTime::now(),
+    );
+    for area in pgvitals::collect::Area::ALL {
+        assert_eq!(store.max_age(area), Duration::MAX, "{area:?}");
+    }
+    let store = pgvitals::model::Store::new(
+        vec!["x".into()],
+        Default::default(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        std::time::SystemTime::now(),
+    );
+    assert_eq!(
+        store.max_age(pgvitals::collect::Area::Activity),
+        Duration::from_secs(8)
+    );
 }
 
 #[test]

@@ -236,10 +236,11 @@ impl Store {
     }
 
     /// The age after which an area's sample counts as stale: three of its poll periods, plus
-    /// 2 s.
+    /// 2 s. Saturates at [`Duration::MAX`] instead of overflowing, whatever the intervals.
     pub fn max_age(&self, area: Area) -> Duration {
-        crate::collect::session::period(area, self.interval, self.slow_interval) * 3
-            + Duration::from_secs(2)
+        crate::collect::session::period(area, self.interval, self.slow_interval)
+            .saturating_mul(3)
+            .saturating_add(Duration::from_secs(2))
     }
 
     /// Apply one update from the workers, then re-evaluate that server's alerts.
