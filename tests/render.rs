@@ -1153,3 +1153,128 @@ fn help_lists_the_keys() {
     press(&mut u, &store, KeyCode::Esc);
     assert!(!u.help);
 }
+
+/// The store of [`populated`] after a reconnect as `alice`, a role without pg_monitor or
+/// pg_read_all_stats (`in_recovery` as given).
+fn unprivileged(in_recovery: bool) -> Store {
+    let mut store = populated(1);
+    let alice = ServerFacts {
+        current_user: "alice".into(),
+        pg_monitor: false,
+        pg_read_all_stats: false,
+        in_recovery,
+        ..facts()
+    };
+    store.apply(
+        Update::Link {
+            server: 0,
+            event: LinkEvent::Connected(Box::new(alice)),
+            at: at(2),
+        },
+        at(2),
+    );
+    store
+}
+
+/// The activity, replication and vacuum panels say on one line, in the warning style, what a
+/// role without pg_read_all_stats misses there and the GRANT that fixes it; the GRANT stays
+/// whole at 80 columns. With pg_monitor (the [`populated`] store) the line is absent.
+#[test]
+fn privilege_gaps_show_in_their_panels() {
+    const GRANT: &str = "GRANT pg_read_all_stats TO alice";
+    let store = unprivileged(false);
+    for (tab, name, hidden) in [
+        (Tab::Activity, "activity", "other roles' sessions show"),
+        (
+            Tab::Replication,
+            "replication",
+            "standbys' state, LSNs, lag",
+        ),
+        (Tab::Vacuum, "vacuum", "other roles' vacuums show no table"),
+    ] {
+        for (w, h) in [(80u16, 24u16), (160, 48)] {
+            let mut u = ui(true);
+            u.tab = tab;
+            let buf = render(&store, &u, w, h);
+            let text = screen(&buf);
+            let gap_lines: Vec<&str> = text.lines().filter(|l| l.contains(GRANT)).collect();
+            assert_eq!(gap_lines.len(), 1, "{name} {w}x{h}:\n{text}");
+            assert!(gap_lines[0].contains(hidden), "{name} {w}x{h}:\n{text}");
+            let (x, y) = find(&buf, GRANT, GRANT).expect("the GRANT");
+            assert_eq!(buf[(x, y)].fg, Color::Yellow, "{name} {w}x{h}");
+            // the panel's own data is still there
+            let expect = match tab {
+                Tab::Activity => "Lock tree",
+                Tab::Replication => "old_slot",
+                _ => "shop xid 1.50G 69.8%",
+            };
+            assert!(
+                text.contains(expect),
+                "{name} {w}x{h} lacks {expect}:\n{text}"
+            );
+            insta::assert_snapshot!(format!("privilege_gap_{name}_{w}x{h}"), text);
+        }
+        let mut u = ui(true);
+        u.tab = tab;
+        let text = screen(&render(&populated(1), &u, 160, 48));
+        assert!(!text.contains("pg_read_all_stats"), "{name}:\n{text}");
+    }
+    // the statements and cache panels need nothing from the facts: no line of this kind
+    for tab in [Tab::Cache, Tab::UnusedIndexes] {
+        let mut u = ui(true);
+        u.tab = tab;
+        let text = screen(&render(&store, &u, 160, 48));
+        assert!(!text.contains(GRANT), "{tab:?}:\n{text}");
+    }
+}
+
+/// On a standby the replication panel names what is hidden there: the WAL receiver.
+#[test]
+fn privilege_gap_of_a_standby_names_the_wal_receiver() {
+    let mut store = unprivileged(true);
+    apply(
+        &mut store,
+        0,
+        Sample::Replication(ReplicationSample {
+            collected_at: 1003.0,
+            role: ServerRole::Standby,
+            current_wal_lsn: None,
+            standbys: Vec::new(),
+            slots: Vec::new(),
+            standby_status: Some(StandbyStatus {
+                receive_lsn: Some("0/3000148".into()),
+                replay_lsn: Some("0/3000148".into()),
+                replay_lag_bytes: Some(0),
+                last_replay_age_s: Some(4.0),
+                replay_lag_s: None,
+                lag_state: "idle".into(),
+                replay_paused: false,
+                wal_receiver_status: None,
+                sender_host: None,
+                sender_port: None,
+                last_msg_receipt_age_s: None,
+            }),
+        }),
+        at(3),
+    );
+    let mut u = ui(true);
+    u.tab = Tab::Replication;
+    let text = screen(&render(&store, &u, 80, 24));
+    // 78 columns: the hidden part is cut short, the GRANT stays whole
+    assert!(
+        text.contains(
+            "│the WAL receiver's status, sender and last …: GRANT pg_read_all_stats TO alice│"
+        ),
+        "{text}"
+    );
+    let wide = screen(&render(&store, &u, 240, 48));
+    assert!(
+        wide.contains(
+            "the WAL receiver's status, sender and last message time are hidden without \
+             pg_read_all_stats: GRANT pg_read_all_stats TO alice"
+        ),
+        "{wide}"
+    );
+    assert!(text.contains("received 0/3000148"), "{text}");
+    insta::assert_snapshot!("privilege_gap_standby_replication_80x24", text);
+}

@@ -10,6 +10,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, dur, frame, note, render_table_window, rest_width, split_top};
 use crate::collect::Area;
+use crate::collect::probe::{privilege_gaps, privilege_notice};
 use crate::model::alerts::subject;
 use crate::sample::{ActivitySample, Session};
 use crate::tui::state::{Tab, UiState};
@@ -266,6 +267,41 @@ pub const POOLER_NOTE: &str = "via a connection pooler: these are its server con
      (client_addr is the pooler, application_name its last client's); its clients are in \
      the pooler's SHOW CLIENTS";
 
+/// What the monitoring role cannot see in `area` and the GRANT that fixes it, as one
+/// sanitized line of at most `max` columns: [`privilege_notice`] as it is when it fits, else
+/// the hidden part cut short so that the GRANT stays whole (the one thing to copy). `None`
+/// when the server was never probed or the role sees everything there (superuser, pg_monitor,
+/// pg_read_all_stats). Used under the summary of the activity, replication and vacuum panels
+/// (the statements panel shows the same notice from its sample).
+pub fn privilege_text(
+    facts: Option<&crate::collect::ServerFacts>,
+    area: Area,
+    max: usize,
+) -> Option<String> {
+    let facts = facts?;
+    let full = text::clean(&privilege_notice(facts, area)?);
+    if text::width(&full) <= max {
+        return Some(full);
+    }
+    let gap = privilege_gaps(facts).into_iter().find(|g| g.area == area)?;
+    let suffix = format!(": {}", text::clean(&gap.fix));
+    let room = max.saturating_sub(text::width(&suffix));
+    if room < 12 {
+        return Some(text::truncate(&full, max));
+    }
+    Some(format!(
+        "{}{suffix}",
+        text::truncate(&text::clean(&gap.hidden), room)
+    ))
+}
+
+/// [`privilege_text`] of `area` for this view's server, styled as a problem (as the
+/// statements panel styles its notice), fitted to `width` columns.
+pub fn privilege_line(v: &View<'_>, area: Area, width: u16) -> Option<Line<'static>> {
+    privilege_text(v.server.facts.as_ref(), area, usize::from(width))
+        .map(|t| Line::from(Span::styled(t, v.theme().problem())))
+}
+
 /// The activity panel.
 pub struct ActivityPanel<'a> {
     pub view: View<'a>,
@@ -307,6 +343,14 @@ impl Widget for ActivityPanel<'_> {
         }
         let (top, rest) = split_top(inner, 1);
         Paragraph::new(Line::from(spans)).render(top, buf);
+        let rest = match privilege_line(v, Area::Activity, rest.width) {
+            Some(line) if rest.height > 2 => {
+                let (note, rest) = split_top(rest, 1);
+                Paragraph::new(line).render(note, buf);
+                rest
+            }
+            _ => rest,
+        };
         let rest = if crate::tui::header::through_pooler(v.server) && rest.height > 3 {
             let (note, rest) = split_top(rest, 1);
             Paragraph::new(Line::from(Span::styled(POOLER_NOTE, theme.dim()))).render(note, buf);
@@ -649,6 +693,71 @@ mod pooler_tests {
             let screen = text(&buf);
             assert!(screen.contains("connections 3/97 usable"), "{screen}");
             assert_eq!(screen.contains(POOLER_NOTE), pooled, "{screen}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod privilege_tests {
+    use super::privilege_text;
+    use crate::collect::{Area, ServerFacts};
+    use crate::tui::text;
+
+    fn facts(user: &str, monitor: bool) -> ServerFacts {
+        ServerFacts {
+            server_version_num: 150018,
+            in_recovery: false,
+            current_user: user.into(),
+            datname: "shop".into(),
+            backend_pid: 1,
+            is_superuser: false,
+            pg_monitor: monitor,
+            pg_read_all_stats: monitor,
+            pg_signal_backend: false,
+            pgss: None,
+            pgss_preloaded: true,
+            block_size: 8192,
+            pooled: false,
+        }
+    }
+
+    /// The whole notice when it fits; cut in its hidden part, never in the GRANT, when it
+    /// does not; nothing for a role that sees everything, an area without a gap, or a server
+    /// never probed.
+    #[test]
+    fn privilege_text_keeps_the_grant_whole() {
+        let plain = facts("alice", false);
+        let wide = privilege_text(Some(&plain), Area::Activity, 400).expect("a gap");
+        assert!(wide.starts_with("other roles' sessions show"), "{wide}");
+        assert!(
+            wide.ends_with("without pg_read_all_stats: GRANT pg_read_all_stats TO alice"),
+            "{wide}"
+        );
+        for max in [78usize, 60, 50] {
+            let narrow = privilege_text(Some(&plain), Area::Activity, max).expect("a gap");
+            assert!(text::width(&narrow) <= max, "{max}: {narrow}");
+            assert!(
+                narrow.ends_with("…: GRANT pg_read_all_stats TO alice"),
+                "{max}: {narrow}"
+            );
+        }
+        // too narrow for the GRANT: just cut
+        let tiny = privilege_text(Some(&plain), Area::Vacuum, 20).expect("a gap");
+        assert_eq!(text::width(&tiny), 20, "{tiny}");
+        assert!(privilege_text(Some(&facts("monitor", true)), Area::Activity, 400).is_none());
+        assert!(privilege_text(Some(&plain), Area::Cache, 400).is_none());
+        assert!(privilege_text(None, Area::Activity, 400).is_none());
+    }
+
+    /// A role name is server text: quoted by the GRANT, and sanitized on screen.
+    #[test]
+    fn a_hostile_role_name_is_sanitized() {
+        let hostile = facts("x\u{1b}]0;owned\u{7}\u{1b}[2Jy", false);
+        for max in [400usize, 60] {
+            let line = privilege_text(Some(&hostile), Area::Replication, max).expect("a gap");
+            assert!(!line.chars().any(|c| c.is_control()), "{line:?}");
+            assert!(!line.contains("[2J"), "{line:?}");
+            assert!(line.contains("GRANT pg_read_all_stats TO \"x"), "{line:?}");
         }
     }
 }

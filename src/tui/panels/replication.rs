@@ -6,6 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
+use super::activity::privilege_line;
 use super::{View, bytes, dur, frame, render_table, split_top};
 use crate::collect::Area;
 use crate::config::Rule;
@@ -89,6 +90,7 @@ impl Widget for ReplicationPanel<'_> {
                         }
                     )),
                 ]));
+                lines.extend(privilege_line(v, Area::Replication, inner.width));
                 let (top, r2) = split_top(inner, lines.len() as u16);
                 Paragraph::new(lines).render(top, buf);
                 r2
@@ -108,7 +110,10 @@ impl Widget for ReplicationPanel<'_> {
                         r.standbys.len()
                     )),
                 ]));
-                let (top, r2) = split_top(inner, 1);
+                if inner.height > 3 {
+                    lines.extend(privilege_line(v, Area::Replication, inner.width));
+                }
+                let (top, r2) = split_top(inner, lines.len() as u16);
                 Paragraph::new(lines).render(top, buf);
                 r2
             }

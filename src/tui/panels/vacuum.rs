@@ -7,6 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Widget};
 
+use super::activity::privilege_line;
 use super::{View, ago, bytes, dur, frame, render_table, split_top};
 use crate::collect::Area;
 use crate::config::Rule;
@@ -45,6 +46,15 @@ impl Widget for VacuumPanel<'_> {
             return;
         };
         let alerts = &v.server.alerts;
+        // what the role cannot see (other roles' vacuums and xmin holders), first
+        let inner = match privilege_line(v, Area::Vacuum, inner.width) {
+            Some(line) if inner.height > 4 => {
+                let (top, inner) = split_top(inner, 1);
+                Paragraph::new(line).render(top, buf);
+                inner
+            }
+            _ => inner,
+        };
 
         // wraparound gauges: one line per database, oldest first
         let mut dbs: Vec<_> = vac.databases.iter().collect();
