@@ -264,7 +264,8 @@ pub struct Standby {
     pub flush_lag_s: Option<f64>,
     pub replay_lag_s: Option<f64>,
     /// `idle` (caught up, nothing to replay: time lag is meaningless, not 0), `streaming`
-    /// (time lag is measured) or `catching_up`.
+    /// (time lag is measured), `catching_up`, or `unknown` (the walsender's `state` is hidden
+    /// from a role without pg_read_all_stats, and so are its LSNs and lags).
     pub lag_state: String,
     /// `age(backend_xmin)` from hot_standby_feedback, transactions.
     pub backend_xmin_age: Option<i64>,
