@@ -5,14 +5,20 @@
 //! ```text
 //! { "server": {...ServerSample, "target", "role"}, "activity": {...}, "statements": {...},
 //!   "cache": {...}, "replication": {...}, "unused_indexes": {...}, "vacuum": {...},
-//!   "alerts": [{"rule", "severity", "subject", "value", "threshold", "message"}] }
+//!   "alerts": [{"rule", "severity", "subject", "value", "threshold", "message"}],
+//!   "pooled": bool, "privilege_gaps": [{"area", "hidden", "fix"}] }
 //! ```
 //! An area that could not be collected is `{"error": {"kind", "sqlstate", "message", "fix"}}`.
+//! `pooled` and `privilege_gaps` come from the facts probed at the latest connect
+//! ([`ServerFacts`]); both are `null` when the server was never reached.
+//!
+//! [`ServerFacts`]: crate::collect::ServerFacts
 
 use serde_json::{Map, Value, json};
 
 use super::{Link, ServerState, Severity, Store};
-use crate::collect::{Area, Sample};
+use crate::collect::probe::privilege_gaps;
+use crate::collect::{Area, Sample, ServerFacts};
 
 /// How many statements the JSON lists (the top ones by execution time over the interval).
 pub const TOP_STATEMENTS: usize = 50;
@@ -49,7 +55,30 @@ pub fn server_json(server: &ServerState) -> Value {
         .map(|a| serde_json::to_value(&a.alert).unwrap_or(Value::Null))
         .collect();
     doc.insert("alerts".into(), Value::Array(alerts));
+    let facts = server.facts.as_ref();
+    doc.insert(
+        "pooled".into(),
+        facts.map_or(Value::Null, |f| json!(f.pooled)),
+    );
+    doc.insert(
+        "privilege_gaps".into(),
+        facts.map_or(Value::Null, privilege_gaps_json),
+    );
     Value::Object(doc)
+}
+
+/// What the monitoring role cannot see, per area, and the GRANT that fixes it
+/// ([`privilege_gaps`]): `[{"area": "activity", "hidden": "...", "fix": "GRANT
+/// pg_read_all_stats TO <role>"}, ...]`, in the order of [`Area::ALL`]; `[]` for a superuser
+/// or a member of pg_monitor / pg_read_all_stats. Texts are raw (the role name may hold any
+/// character; JSON escapes it).
+pub fn privilege_gaps_json(facts: &ServerFacts) -> Value {
+    Value::Array(
+        privilege_gaps(facts)
+            .into_iter()
+            .map(|g| json!({ "area": g.area, "hidden": g.hidden, "fix": g.fix }))
+            .collect(),
+    )
 }
 
 fn sample_json(sample: &Sample) -> Value {
@@ -101,5 +130,91 @@ pub fn exit_code(store: &Store) -> i32 {
         Some(Severity::Critical) => 2,
         Some(Severity::Warning) => 1,
         None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use serde_json::{Value, json};
+
+    use super::{document, server_json};
+    use crate::collect::probe::privilege_gaps;
+    use crate::collect::{LinkEvent, ServerFacts, Update};
+    use crate::model::Store;
+
+    fn facts(user: &str, monitor: bool, pooled: bool) -> ServerFacts {
+        ServerFacts {
+            server_version_num: 150018,
+            in_recovery: false,
+            current_user: user.into(),
+            datname: "shop".into(),
+            backend_pid: 1,
+            is_superuser: false,
+            pg_monitor: monitor,
+            pg_read_all_stats: monitor,
+            pg_signal_backend: false,
+            pgss: None,
+            pgss_preloaded: true,
+            block_size: 8192,
+            pooled,
+        }
+    }
+
+    fn store(facts: Option<ServerFacts>) -> Store {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let mut store = Store::new(
+            vec!["db:6432/shop".into()],
+            Default::default(),
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            now,
+        );
+        if let Some(f) = facts {
+            let update = Update::Link {
+                server: 0,
+                event: LinkEvent::Connected(Box::new(f)),
+                at: now,
+            };
+            store.apply(update, now);
+        }
+        store
+    }
+
+    /// `pooled` and `privilege_gaps` follow the probed facts: null before any connect, the
+    /// four areas with the GRANT for a plain role through a pooler, nothing for pg_monitor.
+    #[test]
+    fn pooled_and_privilege_gaps_follow_the_facts() {
+        let never = server_json(&store(None).servers[0]);
+        assert_eq!(never["pooled"], Value::Null);
+        assert_eq!(never["privilege_gaps"], Value::Null);
+
+        let plain = document(&store(Some(facts("Alice", false, true))));
+        assert_eq!(plain["pooled"], json!(true));
+        let gaps = plain["privilege_gaps"].as_array().expect("an array");
+        let areas: Vec<&str> = gaps.iter().filter_map(|g| g["area"].as_str()).collect();
+        assert_eq!(areas, ["activity", "statements", "replication", "vacuum"]);
+        let expected = privilege_gaps(&facts("Alice", false, true));
+        for (g, e) in gaps.iter().zip(&expected) {
+            assert_eq!(g["hidden"], json!(e.hidden), "{g}");
+            assert_eq!(g["fix"], json!("GRANT pg_read_all_stats TO \"Alice\""));
+            assert_eq!(g.as_object().map(|o| o.len()), Some(3), "{g}");
+        }
+        assert!(
+            gaps[2]["hidden"]
+                .as_str()
+                .is_some_and(|h| h.starts_with("standbys' state")),
+            "{}",
+            gaps[2]
+        );
+        // the rest of the document is still there
+        for key in ["server", "activity", "vacuum", "alerts"] {
+            assert!(plain.get(key).is_some(), "{key} missing: {plain}");
+        }
+
+        let monitor = server_json(&store(Some(facts("monitor", true, false))).servers[0]);
+        assert_eq!(monitor["pooled"], json!(false));
+        assert_eq!(monitor["privilege_gaps"], json!([]));
     }
 }
