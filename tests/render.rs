@@ -730,6 +730,83 @@ fn waiting_and_error_states_explain_themselves() {
     );
 }
 
+/// The header says what is wrong with a down server by the error's kind, how soon the
+/// workers reconnect, and the fix where the width allows.
+#[test]
+fn header_names_the_cause_of_a_down_link() {
+    let mut store = populated(2);
+    let down = |store: &mut Store, error: CollectError| {
+        store.apply(
+            Update::Link {
+                server: 1,
+                event: LinkEvent::Down {
+                    error,
+                    next_attempt: at(10),
+                },
+                at: at(1),
+            },
+            at(1),
+        );
+    };
+    let too_many = CollectError {
+        kind: ErrorKind::TooManyConnections,
+        sqlstate: Some("53300".into()),
+        message: "sorry, too many clients already".into(),
+        fix: Some(
+            "free a connection, or give the monitoring role a reserved slot (PostgreSQL 16+: GRANT pg_use_reserved_connections)"
+                .into(),
+        ),
+    };
+    down(&mut store, too_many);
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let buf = render(&store, &ui(true), w, h);
+        let header: Vec<String> = lines(&buf)
+            .iter()
+            .take(2)
+            .map(|l| l.trim_end().to_string())
+            .collect();
+        let line = &header[1];
+        let expect = if w >= 160 {
+            " 2 db1.example:5432/shop TOO MANY CONNECTIONS since 22:13:20 UTC, reconnecting in 7s"
+        } else {
+            " 2 db1.example:5432/shop TOO MANY CONNECTIONS, reconnecting in 7s"
+        };
+        assert!(line.contains(expect), "{w}x{h}: {line}");
+        assert!(!line.contains("UNREACHABLE"), "{line}");
+        assert!(
+            !line.contains("sorry, too many clients"),
+            "the fix wins: {line}"
+        );
+        if w >= 160 {
+            assert!(line.contains(": free a connection, or give"), "{line}");
+        }
+        // critical colour on the cause
+        let (x, y) = find(&buf, "TOO MANY", "db1.example").expect("label");
+        assert_eq!(buf[(x, y)].fg, Color::Red, "{w}x{h}");
+        insta::assert_snapshot!(format!("link_down_header_{w}x{h}"), header.join("\n"));
+    }
+
+    for (error, label) in [
+        (
+            CollectError::new(ErrorKind::AuthFailed, "password authentication failed")
+                .with_fix("check the user and password (PGPASSWORD, ~/.pgpass) and pg_hba.conf"),
+            "AUTH FAILED since 22:13:20 UTC, reconnecting in 7s: check the user and password",
+        ),
+        (
+            CollectError::new(ErrorKind::ClientTimeout, "timed out"),
+            "NO ANSWER since 22:13:20 UTC, reconnecting in 7s: timed out",
+        ),
+        (
+            CollectError::new(ErrorKind::Unreachable, "connection refused"),
+            "UNREACHABLE since 22:13:20 UTC, reconnecting in 7s: connection refused",
+        ),
+    ] {
+        down(&mut store, error);
+        let text = screen(&render(&store, &ui(true), 160, 48));
+        assert!(text.contains(label), "{label}:\n{text}");
+    }
+}
+
 const HOSTILE: &str = "SELECT '\u{1b}]0;pwned title\u{07}' \u{1b}[2J\u{1b}[H, 'a\rb\u{08}c', \u{202E}fdp.exe\u{202C}, \u{9b}31mred, \u{FFFD}\u{FFFD}, 日本語のテキスト FROM t\u{200B}\u{2066}x\u{0}\u{7f}";
 
 fn assert_clean(buf: &Buffer, what: &str) {

@@ -15,6 +15,7 @@ use super::panels::{age_s, clock};
 use super::state::UiState;
 use super::text;
 use super::theme::Theme;
+use crate::collect::{CollectError, ErrorKind};
 use crate::config::Rule;
 use crate::model::alerts::subject;
 use crate::model::{Link, ServerState, Severity, Store, format_count, format_duration_s};
@@ -45,6 +46,66 @@ pub fn last_sample(server: &ServerState) -> Option<SystemTime> {
     server.areas.values().filter_map(|a| a.sample_at).max()
 }
 
+/// What is wrong when a server's link is down, in capitals for the overview line, by the
+/// error's kind (e.g. `TOO MANY CONNECTIONS` for SQLSTATE 53300, `NO ANSWER` for a client-side
+/// timeout).
+pub fn link_down_label(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unreachable => "UNREACHABLE",
+        ErrorKind::AuthFailed => "AUTH FAILED",
+        ErrorKind::NoSuchDatabase => "NO SUCH DATABASE",
+        ErrorKind::TooManyConnections => "TOO MANY CONNECTIONS",
+        ErrorKind::PermissionDenied => "PERMISSION DENIED",
+        ErrorKind::ExtensionMissing => "PG_STAT_STATEMENTS MISSING",
+        ErrorKind::NotPreloaded => "PG_STAT_STATEMENTS NOT PRELOADED",
+        ErrorKind::StatementTimeout => "QUERY TIMED OUT",
+        ErrorKind::LockTimeout => "LOCK TIMEOUT",
+        ErrorKind::ClientTimeout => "NO ANSWER",
+        ErrorKind::Unsupported => "UNSUPPORTED VERSION",
+        ErrorKind::Tls => "TLS FAILED",
+        ErrorKind::Query | ErrorKind::Decode => "CONNECTION FAILED",
+    }
+}
+
+/// The text after the server label of a down server: what is wrong ([`link_down_label`]),
+/// since when (left out when `room` columns are too few), when the workers reconnect
+/// (counted from `now`), and, in what is left of `room`, the fix when one is known, else the
+/// server's own text.
+fn link_down_text(
+    error: &CollectError,
+    since: SystemTime,
+    next_attempt: SystemTime,
+    now: SystemTime,
+    room: usize,
+) -> String {
+    let retry = match next_attempt.duration_since(now) {
+        Ok(d) if d.as_secs_f64() >= 0.5 => {
+            let secs = d.as_secs_f64().round();
+            if secs < 60.0 {
+                format!("reconnecting in {}s", secs as u64)
+            } else {
+                format!("reconnecting in {}", format_duration_s(secs))
+            }
+        }
+        _ => "reconnecting now".to_string(),
+    };
+    let label = link_down_label(error.kind);
+    let long = format!("{label} since {}, {retry}", clock(since));
+    // narrow: the cause and the retry matter more than since when
+    let head = if text::width(&long) <= room {
+        long
+    } else {
+        format!("{label}, {retry}")
+    };
+    let detail = error.fix.as_deref().unwrap_or(&error.message);
+    // ": " plus at least a few words, or nothing
+    let left = room.saturating_sub(text::width(&head) + 2);
+    if left < 12 || detail.trim().is_empty() {
+        return head;
+    }
+    format!("{head}: {}", text::one_line(detail, left))
+}
+
 /// The overview line of one server; its newest sample counts as stale after `stale_after`.
 pub fn overview_line(
     index: usize,
@@ -53,6 +114,20 @@ pub fn overview_line(
     theme: Theme,
     now: SystemTime,
     stale_after: std::time::Duration,
+) -> Line<'static> {
+    overview_line_in(index, server, selected, theme, now, stale_after, 120)
+}
+
+/// [`overview_line`] fitted to `width` columns: the explanation of a down server gets what is
+/// left of them.
+pub fn overview_line_in(
+    index: usize,
+    server: &ServerState,
+    selected: bool,
+    theme: Theme,
+    now: SystemTime,
+    stale_after: std::time::Duration,
+    width: u16,
 ) -> Line<'static> {
     let mut spans: Vec<Span<'static>> = Vec::new();
     let marker = if selected { "▶" } else { " " };
@@ -75,13 +150,9 @@ pub fn overview_line(
             next_attempt,
             error,
         } => {
+            let room = (width as usize).saturating_sub(spans.iter().map(|s| s.width()).sum());
             spans.push(Span::styled(
-                format!(
-                    "UNREACHABLE since {} (retrying at {}): {}",
-                    clock(*since),
-                    clock(*next_attempt),
-                    text::one_line(&error.message, 60)
-                ),
+                link_down_text(error, *since, *next_attempt, now, room),
                 theme.severity(Some(Severity::Critical)),
             ));
             return Line::from(spans);
@@ -267,13 +338,14 @@ impl Widget for Header<'_> {
             .server
             .saturating_sub(room_for_servers.saturating_sub(1));
         for (i, s) in servers.skip(skip).take(room_for_servers) {
-            lines.push(overview_line(
+            lines.push(overview_line_in(
                 i,
                 s,
                 i == self.ui.server,
                 theme,
                 self.now,
                 self.store.max_age(crate::collect::Area::Activity),
+                rect.width,
             ));
         }
         lines.push(Line::from(summary));
@@ -295,5 +367,62 @@ impl Widget for Header<'_> {
             }
         }
         Paragraph::new(lines).render(rect, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
+    }
+
+    #[test]
+    fn link_down_text_names_the_kind_the_retry_and_the_fix_where_it_fits() {
+        let full = CollectError {
+            kind: ErrorKind::TooManyConnections,
+            sqlstate: Some("53300".into()),
+            message: "sorry, too many clients already".into(),
+            fix: Some("free a connection, or give the monitoring role a reserved slot".into()),
+        };
+        assert_eq!(
+            link_down_text(&full, at(0), at(10), at(3), 200),
+            "TOO MANY CONNECTIONS since 22:13:20 UTC, reconnecting in 7s: free a connection, \
+             or give the monitoring role a reserved slot"
+        );
+        // narrow: the fix is cut with an ellipsis, then left out; the label always stays
+        let cut = link_down_text(&full, at(0), at(10), at(3), 80);
+        assert!(
+            cut.starts_with("TOO MANY CONNECTIONS since 22:13:20 UTC, reconnecting in 7s: free a")
+                && cut.ends_with('…'),
+            "{cut}"
+        );
+        assert!(text::width(&cut) <= 80, "{cut}");
+        assert_eq!(
+            link_down_text(&full, at(0), at(10), at(3), 59),
+            "TOO MANY CONNECTIONS since 22:13:20 UTC, reconnecting in 7s"
+        );
+        assert_eq!(
+            link_down_text(&full, at(0), at(10), at(3), 55),
+            "TOO MANY CONNECTIONS, reconnecting in 7s: free a conne…"
+        );
+        assert_eq!(
+            link_down_text(&full, at(0), at(10), at(3), 40),
+            "TOO MANY CONNECTIONS, reconnecting in 7s"
+        );
+        // no fix: the server's text; the retry time has passed: reconnecting now
+        let refused = CollectError::new(ErrorKind::Unreachable, "connection refused");
+        assert_eq!(
+            link_down_text(&refused, at(0), at(2), at(3), 200),
+            "UNREACHABLE since 22:13:20 UTC, reconnecting now: connection refused"
+        );
+        let slow = CollectError::new(ErrorKind::ClientTimeout, "timed out");
+        assert!(
+            link_down_text(&slow, at(0), at(93), at(3), 200)
+                .starts_with("NO ANSWER since 22:13:20 UTC, reconnecting in 1m30s: timed out"),
+        );
+        assert_eq!(link_down_label(ErrorKind::AuthFailed), "AUTH FAILED");
     }
 }
