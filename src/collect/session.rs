@@ -46,6 +46,34 @@ use crate::conninfo::pooler::PoolerConnect;
 /// Connections per server, at most.
 pub const MAX_CONNECTIONS: usize = 2;
 
+/// How long a connection whose query outlived the client-side deadline is kept aside
+/// (counted against [`MAX_CONNECTIONS`], not used) waiting for the server to answer the
+/// cancel, before it is dropped. A server that hangs (stopped, swapping) keeps our two
+/// connections and gets no new ones meanwhile: no pile-up when it wakes up. A dead peer is
+/// found sooner by TCP keepalives ([`KEEPALIVES_IDLE`]) and the TCP user timeout.
+pub const DRAIN_MAX: Duration = Duration::from_secs(600);
+
+/// TCP keepalives on every connection: first probe after this much silence, then every
+/// [`KEEPALIVES_INTERVAL`], [`KEEPALIVES_RETRIES`] times (a dead peer is noticed in about
+/// 25 s; a stopped server's kernel still answers them).
+pub const KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
+/// See [`KEEPALIVES_IDLE`].
+pub const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+/// See [`KEEPALIVES_IDLE`].
+pub const KEEPALIVES_RETRIES: u32 = 3;
+/// TCP user timeout: data we sent that stays unacknowledged this long breaks the connection.
+pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Our TCP settings, on a connection config.
+fn set_tcp(config: &mut tokio_postgres::Config) {
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVES_IDLE)
+        .keepalives_interval(KEEPALIVES_INTERVAL)
+        .keepalives_retries(KEEPALIVES_RETRIES)
+        .tcp_user_timeout(TCP_USER_TIMEOUT);
+}
+
 /// Timing of the workers of one server.
 #[derive(Debug, Clone)]
 pub struct Timing {
@@ -114,6 +142,10 @@ pub struct Session {
     options_refused: Arc<AtomicBool>,
     /// Set when a prepared statement vanished (SQLSTATE 26000): a transaction pooler.
     statements_vanished: AtomicBool,
+    /// For cancel requests of queries that outlived the deadline.
+    tls: tokio_postgres_rustls::MakeRustlsConnect,
+    /// Connections set aside by [`Session::drain`], waiting for the server.
+    draining: Arc<std::sync::atomic::AtomicUsize>,
     label: String,
     timing: Timing,
     state: Mutex<SessionState>,
@@ -159,16 +191,18 @@ impl Session {
             _ => ours,
         };
         config.options(&options);
+        set_tcp(&mut config);
         let tls = spec
             .make_tls()
             .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
         // through a pooler that refuses `options` (PgBouncer), connect without them
-        let without_options = ConnSpec {
+        let mut without_options = ConnSpec {
             options: None,
             ..spec.clone()
         }
         .to_pg_config();
-        let connect = PoolerConnect::new(tls, without_options);
+        set_tcp(&mut without_options);
+        let connect = PoolerConnect::new(tls.clone(), without_options);
         let options_refused = connect.refused_flag();
         let manager = Manager::from_connect(
             config,
@@ -193,6 +227,8 @@ impl Session {
             pool,
             options_refused,
             statements_vanished: AtomicBool::new(false),
+            tls,
+            draining: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
             connecting: tokio::sync::Mutex::new(()),
             label: spec.label(),
             timing,
@@ -246,7 +282,8 @@ impl Session {
             Ok(c) => c,
             Err(e) => {
                 let error = pool_error(e);
-                if error.kind == ErrorKind::ClientTimeout && self.lock().up {
+                let hung = self.draining.load(Ordering::Relaxed) > 0;
+                if error.kind == ErrorKind::ClientTimeout && self.lock().up && !hung {
                     // every connection busy with a slow query: not a link failure
                     return (
                         Err(NoConnection::Failed {
@@ -275,7 +312,7 @@ impl Session {
                         return self.failed(e);
                     }
                     Err(_) => {
-                        let _ = deadpool_postgres::Object::take(client);
+                        self.drain(client);
                         return self.failed(CollectError::new(
                             ErrorKind::ClientTimeout,
                             "the server accepted the connection but did not answer the probe",
@@ -353,8 +390,39 @@ impl Session {
         )
     }
 
-    /// A query on `lease` broke the connection (the server went away, or a client-side
-    /// timeout left the protocol state unknown): drop it so the pool makes a new one.
+    /// A query on `client` outlived the client-side deadline: keep the connection aside,
+    /// still counted against [`MAX_CONNECTIONS`] (the pool cannot replace it meanwhile), send
+    /// the server a cancel request, and wait for it to answer a trivial query queued behind
+    /// the slow one. Then it goes back to the pool in a known state. Dropped (the pool may
+    /// then make a new one) only when the connection breaks or after [`DRAIN_MAX`]. So a
+    /// server that hangs sees no new connections from us however long it hangs, and when it
+    /// wakes up it finds the same two connections, not a pile of dead ones plus new ones.
+    pub fn drain(&self, client: deadpool_postgres::Client) {
+        let tls = self.tls.clone();
+        let draining = self.draining.clone();
+        draining.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let cancel = client.cancel_token();
+            let answered = tokio::time::timeout(DRAIN_MAX, async {
+                // A cancel that arrives after the slow query ended cancels the empty query
+                // below, which is harmless.
+                let _ = cancel.cancel_query(tls).await;
+                client.simple_query("").await.is_ok()
+            })
+            .await
+            .unwrap_or(false);
+            if !answered || client.is_closed() {
+                let _ = deadpool_postgres::Object::take(client);
+            } else {
+                // back to the pool
+                drop(client);
+            }
+            draining.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
+    /// A query on `lease` broke the connection (the server went away, or the protocol state
+    /// is unknown): drop it so the pool makes a new one.
     pub fn discard(&self, lease: Lease) {
         let _ = deadpool_postgres::Object::take(lease.client);
         let mut st = self.lock();
@@ -371,7 +439,8 @@ fn pool_error(e: deadpool_postgres::PoolError) -> CollectError {
         }
         PoolError::Timeout(_) => CollectError::new(
             ErrorKind::ClientTimeout,
-            "all monitoring connections are busy with slow queries",
+            "no answer from the server: both monitoring connections are waiting on it \
+             (no new connection is opened meanwhile)",
         ),
         other => CollectError::new(ErrorKind::Unreachable, super::error::error_chain(&other)),
     }
@@ -473,8 +542,11 @@ pub async fn poll_once(
             if vanished {
                 session.statements_vanished.store(true, Ordering::Relaxed);
             }
-            let broken = error.breaks_connection() || lease.client.is_closed() || vanished;
-            if broken {
+            let closed = lease.client.is_closed();
+            if error.kind == ErrorKind::ClientTimeout && !closed && !vanished {
+                // the server did not answer in time: keep the connection (see `drain`)
+                session.drain(lease.client);
+            } else if error.breaks_connection() || closed || vanished {
                 session.discard(lease);
             }
             out.push(Update::Failed {
