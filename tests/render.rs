@@ -807,6 +807,74 @@ fn header_names_the_cause_of_a_down_link() {
     }
 }
 
+/// Through a pooler, the confirmation of a cancel/terminate warns that the pid is a pooler's
+/// server connection that may serve another client by now; a direct connection has no such
+/// line. The dialog keeps its last line (how to confirm) at 80x24.
+#[test]
+fn confirmation_warns_when_the_server_is_reached_through_a_pooler() {
+    const WARNING: &str = "through a pooler: this backend may be serving another client by now";
+    for pooled in [false, true] {
+        let mut store = populated(1);
+        store.apply(
+            Update::Link {
+                server: 0,
+                event: LinkEvent::Connected(Box::new(ServerFacts { pooled, ..facts() })),
+                at: at(2),
+            },
+            at(2),
+        );
+        for (key, w, h) in [('k', 80u16, 24u16), ('c', 160, 48)] {
+            let mut u = UiState::new(true, true, Duration::from_secs(2));
+            press(&mut u, &store, KeyCode::Char(key));
+            let c = u.confirm.clone().expect("confirmation");
+            assert_eq!(c.pooled, pooled);
+            let buf = render(&store, &u, w, h);
+            let text = screen(&buf);
+            let name = if pooled { "pooled" } else { "direct" };
+            // the dialog's inner lines, cut out of the screen by its border
+            let (x0, y0) = find(&buf, "┌ Confirm", "Confirm").expect("dialog");
+            let x1 = (x0 + 1..w)
+                .find(|&x| buf[(x, y0)].symbol() == "┐")
+                .expect("right border");
+            let dialog: Vec<String> = (y0 + 1..h)
+                .take_while(|&y| buf[(x0, y)].symbol() == "│")
+                .map(|y| {
+                    (x0 + 1..x1)
+                        .map(|x| buf[(x, y)].symbol())
+                        .collect::<String>()
+                        .trim_end()
+                        .to_string()
+                })
+                .collect();
+            assert!(
+                dialog.len() >= 7 && buf[(x0, y0 + 1 + dialog.len() as u16)].symbol() == "└",
+                "{name} {w}x{h}: the whole dialog is on screen:\n{text}"
+            );
+            // the dialog may wrap the warning: compare with lines joined
+            let flat = dialog.join(" ");
+            assert_eq!(flat.contains(WARNING), pooled, "{name} {w}x{h}:\n{text}");
+            assert!(
+                flat.contains("pid 101 (user alice)"),
+                "{name} {w}x{h}:\n{text}"
+            );
+            assert_eq!(
+                dialog
+                    .iter()
+                    .rev()
+                    .find(|l| !l.is_empty())
+                    .map(String::as_str),
+                Some("y to confirm · any other key: do nothing"),
+                "{name} {w}x{h}:\n{text}"
+            );
+            if pooled {
+                let (x, y) = find(&buf, "through a pooler", "through a pooler").expect("warning");
+                assert_eq!(buf[(x, y)].bg, Color::Yellow, "{w}x{h}");
+            }
+            insta::assert_snapshot!(format!("confirm_{name}_{w}x{h}"), dialog.join("\n"));
+        }
+    }
+}
+
 const HOSTILE: &str = "SELECT '\u{1b}]0;pwned title\u{07}' \u{1b}[2J\u{1b}[H, 'a\rb\u{08}c', \u{202E}fdp.exe\u{202C}, \u{9b}31mred, \u{FFFD}\u{FFFD}, 日本語のテキスト FROM t\u{200B}\u{2066}x\u{0}\u{7f}";
 
 fn assert_clean(buf: &Buffer, what: &str) {

@@ -87,17 +87,21 @@ pub struct ConfirmView<'a> {
     pub label: &'a str,
 }
 
+/// The warning of the confirmation dialog when the server is reached through a connection
+/// pooler: the signal goes to a pooler's server connection, not to a client.
+pub const POOLED_WARNING: &str =
+    "through a pooler: this backend may be serving another client by now";
+
 impl Widget for ConfirmView<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
-        let area = centered(rect, 70, 50);
-        Clear.render(area, buf);
+        let mut area = centered(rect, 70, 50);
         let c = self.confirm;
         let (verb, func) = match c.kind {
             ActionKind::Cancel => ("Cancel the query of", "pg_cancel_backend"),
             ActionKind::Terminate => ("Terminate", "pg_terminate_backend"),
         };
         let width = area.width.saturating_sub(4) as usize;
-        let lines = vec![
+        let mut lines = vec![
             Line::from(Span::styled(
                 format!(
                     "{verb} backend pid {} (user {}) on {}?",
@@ -108,6 +112,14 @@ impl Widget for ConfirmView<'_> {
                 self.theme.alarm(),
             )),
             Line::from(format!("runs {func}({})", c.pid)),
+        ];
+        if c.pooled {
+            lines.push(Line::from(Span::styled(
+                POOLED_WARNING,
+                self.theme.caution(),
+            )));
+        }
+        lines.extend([
             Line::from(""),
             Line::from(Span::styled("query:", self.theme.heading())),
             Line::from(text::one_line(&c.query, width.saturating_mul(3))),
@@ -116,7 +128,23 @@ impl Widget for ConfirmView<'_> {
                 "y to confirm · any other key: do nothing",
                 self.theme.heading(),
             )),
-        ];
+        ]);
+        // grow to the wrapped content (borders included, at most the whole body) so the
+        // last line, the one that says how to confirm, stays visible
+        let inner = area.width.saturating_sub(2).max(1) as usize;
+        let needed: usize = lines
+            .iter()
+            .map(|l| match l.width() {
+                // word wrapping may take a row more than the width alone says
+                w if w > inner => w.div_ceil(inner) + 1,
+                _ => 1,
+            })
+            .sum::<usize>()
+            + 2;
+        let height = (needed.min(rect.height as usize) as u16).max(area.height);
+        area.y = rect.y + (rect.height - height) / 2;
+        area.height = height;
+        Clear.render(area, buf);
         Paragraph::new(lines)
             .block(Block::default().borders(Borders::ALL).title(" Confirm "))
             .wrap(Wrap { trim: false })

@@ -96,6 +96,12 @@ pub struct Confirm {
     pub usename: Option<String>,
     /// Raw query text; sanitized when drawn.
     pub query: String,
+    /// The server is reached through a connection pooler ([`ServerFacts::pooled`] when the
+    /// dialog opened): the pid is a pooler's server connection, which may serve another
+    /// client by the time the signal arrives.
+    ///
+    /// [`ServerFacts::pooled`]: crate::collect::ServerFacts::pooled
+    pub pooled: bool,
 }
 
 /// What the loop must do after a key.
@@ -316,12 +322,17 @@ impl UiState {
         }
         match self.target_session(live) {
             Some((server, s)) => {
+                let pooled = live
+                    .servers
+                    .get(server)
+                    .is_some_and(crate::tui::header::through_pooler);
                 self.confirm = Some(Confirm {
                     kind,
                     server,
                     pid: s.pid,
                     usename: s.usename.clone(),
                     query: s.query.clone(),
+                    pooled,
                 });
             }
             None => {
