@@ -54,9 +54,20 @@ impl Widget for ReplicationPanel<'_> {
                     Span::styled("standby", theme.heading()),
                     Span::raw(format!(
                         " of {upstream} · WAL receiver {} · last message {}",
-                        st.wal_receiver_status
-                            .as_deref()
-                            .map_or_else(|| "not running".into(), text::clean),
+                        match st.wal_receiver_status.as_deref() {
+                            Some(status) => text::clean(status),
+                            // pg_stat_wal_receiver hides its row's status from roles
+                            // without pg_read_all_stats: unknown, not "not running"
+                            None if v
+                                .server
+                                .facts
+                                .as_ref()
+                                .is_some_and(|f| !f.can_read_all_stats()) =>
+                            {
+                                "status hidden".into()
+                            }
+                            None => "not running".into(),
+                        },
                         super::ago(st.last_msg_receipt_age_s)
                     )),
                 ]));
