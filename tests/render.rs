@@ -30,23 +30,13 @@ fn at(secs: u64) -> SystemTime {
 
 fn facts() -> ServerFacts {
     ServerFacts {
-        server_version_num: 150018,
-        in_recovery: false,
-        current_user: "monitor".into(),
-        datname: "shop".into(),
         backend_pid: 4242,
-        is_superuser: false,
-        pg_monitor: true,
-        pg_read_all_stats: true,
-        pg_signal_backend: false,
         pgss: Some(PgssInfo {
             schema: "public".into(),
             version: (1, 10),
             default_version: None,
         }),
-        pgss_preloaded: true,
-        block_size: 8192,
-        pooled: false,
+        ..ServerFacts::example("monitor", true)
     }
 }
 

@@ -144,6 +144,30 @@ pub struct ServerFacts {
 }
 
 impl ServerFacts {
+    /// Facts for tests and examples, not from a server: a PostgreSQL 15.18 primary, database
+    /// `shop`, backend pid 1, role `user` (not superuser; a member of pg_monitor and so of
+    /// pg_read_all_stats when `monitor`; no pg_signal_backend), pg_stat_statements preloaded
+    /// but not created, 8192-byte blocks, connected directly. Vary it with struct update
+    /// syntax: `ServerFacts { pooled: true, ..ServerFacts::example("alice", false) }`.
+    #[doc(hidden)]
+    pub fn example(user: &str, monitor: bool) -> ServerFacts {
+        ServerFacts {
+            server_version_num: 150018,
+            in_recovery: false,
+            current_user: user.to_string(),
+            datname: "shop".to_string(),
+            backend_pid: 1,
+            is_superuser: false,
+            pg_monitor: monitor,
+            pg_read_all_stats: monitor,
+            pg_signal_backend: false,
+            pgss: None,
+            pgss_preloaded: true,
+            block_size: 8192,
+            pooled: false,
+        }
+    }
+
     /// Major version: 12, 13, ... 18.
     pub fn major(&self) -> u32 {
         (self.server_version_num / 10000) as u32

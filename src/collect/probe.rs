@@ -162,19 +162,8 @@ mod tests {
 
     fn facts(user: &str, monitor: bool, in_recovery: bool) -> ServerFacts {
         ServerFacts {
-            server_version_num: 150000,
             in_recovery,
-            current_user: user.to_string(),
-            datname: "app".to_string(),
-            backend_pid: 1,
-            is_superuser: false,
-            pg_monitor: monitor,
-            pg_read_all_stats: monitor,
-            pg_signal_backend: false,
-            pgss: None,
-            pgss_preloaded: true,
-            block_size: 8192,
-            pooled: false,
+            ..ServerFacts::example(user, monitor)
         }
     }
 

@@ -146,19 +146,8 @@ mod tests {
 
     fn facts(user: &str, monitor: bool, pooled: bool) -> ServerFacts {
         ServerFacts {
-            server_version_num: 150018,
-            in_recovery: false,
-            current_user: user.into(),
-            datname: "shop".into(),
-            backend_pid: 1,
-            is_superuser: false,
-            pg_monitor: monitor,
-            pg_read_all_stats: monitor,
-            pg_signal_backend: false,
-            pgss: None,
-            pgss_preloaded: true,
-            block_size: 8192,
             pooled,
+            ..ServerFacts::example(user, monitor)
         }
     }
 

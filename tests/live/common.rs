@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use pgvitals::cluster::{Cluster, ClusterOptions, Node};
 
@@ -116,4 +116,28 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Receives the workers' updates into their store until `done` (given each update and the
+/// store after it) holds (→ true) or `timeout` passes or the channel closes (→ false).
+pub async fn pump(
+    running: &mut pgvitals::app::Running,
+    timeout: Duration,
+    mut done: impl FnMut(&pgvitals::collect::Update, &pgvitals::model::Store) -> bool,
+) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, running.updates.recv()).await {
+            Ok(Some(update)) => {
+                let copy = update.clone();
+                running.store.apply(update, SystemTime::now());
+                if done(&copy, &running.store) {
+                    return true;
+                }
+            }
+            _ => return false,
+        }
+    }
+    false
 }

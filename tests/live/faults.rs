@@ -5,34 +5,12 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::common::pump;
 use pgvitals::cluster::{Cluster, ClusterOptions};
 use pgvitals::collect::{Area, LinkEvent, Update};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::model::Link;
-
-/// Receive updates into the store until `done` holds or `timeout` passes.
-async fn pump(
-    running: &mut pgvitals::app::Running,
-    timeout: Duration,
-    mut done: impl FnMut(&Update, &pgvitals::model::Store) -> bool,
-) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, running.updates.recv()).await {
-            Ok(Some(update)) => {
-                let copy = update.clone();
-                running.store.apply(update, SystemTime::now());
-                if done(&copy, &running.store) {
-                    return true;
-                }
-            }
-            _ => return false,
-        }
-    }
-    false
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workers_survive_a_server_restart_and_rebaseline() {

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use pgvitals::cluster::Node;
 use pgvitals::collect::session::{AnyCollector, NoConnection, Session, Timing};
@@ -22,6 +22,7 @@ use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 
 use crate::common::primary;
+use crate::common::pump;
 use crate::probe::create_db;
 
 /// The pgbouncer binary: `PGVITALS_PGBOUNCER`, else `/usr/sbin/pgbouncer` (Debian), else the
@@ -192,30 +193,6 @@ async fn lease(session: &Session) -> pgvitals::collect::session::Lease {
         Err(NoConnection::Waiting) => panic!("no connection: backing off"),
         Err(NoConnection::Failed { error, .. }) => panic!("no connection: {}", error.message),
     }
-}
-
-/// Receive updates into the store until `done` holds or `timeout` passes; every update is
-/// also handed to `seen`.
-async fn pump(
-    running: &mut pgvitals::app::Running,
-    timeout: Duration,
-    mut done: impl FnMut(&Update, &pgvitals::model::Store) -> bool,
-) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match tokio::time::timeout(left, running.updates.recv()).await {
-            Ok(Some(update)) => {
-                let copy = update.clone();
-                running.store.apply(update, SystemTime::now());
-                if done(&copy, &running.store) {
-                    return true;
-                }
-            }
-            _ => return false,
-        }
-    }
-    false
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -614,19 +614,11 @@ mod pooler_tests {
 
     fn facts(pooled: bool) -> ServerFacts {
         ServerFacts {
-            server_version_num: 150018,
-            in_recovery: false,
-            current_user: "monitor".into(),
-            datname: "shop".into(),
-            backend_pid: 1,
             is_superuser: true,
-            pg_monitor: true,
-            pg_read_all_stats: true,
             pg_signal_backend: true,
-            pgss: None,
             pgss_preloaded: false,
-            block_size: 8192,
             pooled,
+            ..ServerFacts::example("monitor", true)
         }
     }
 
@@ -704,21 +696,7 @@ mod privilege_tests {
     use crate::tui::text;
 
     fn facts(user: &str, monitor: bool) -> ServerFacts {
-        ServerFacts {
-            server_version_num: 150018,
-            in_recovery: false,
-            current_user: user.into(),
-            datname: "shop".into(),
-            backend_pid: 1,
-            is_superuser: false,
-            pg_monitor: monitor,
-            pg_read_all_stats: monitor,
-            pg_signal_backend: false,
-            pgss: None,
-            pgss_preloaded: true,
-            block_size: 8192,
-            pooled: false,
-        }
+        ServerFacts::example(user, monitor)
     }
 
     /// The whole notice when it fits; cut in its hidden part, never in the GRANT, when it
