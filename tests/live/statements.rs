@@ -405,3 +405,47 @@ fn an_extension_that_is_not_preloaded_says_so() {
         );
     });
 }
+
+#[tokio::test]
+async fn texts_of_a_latin1_database_are_shown_converted() {
+    let _turn = TEXTS.lock().await;
+    let name = unique("stmt_latin1");
+    primary()
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' \
+                 TEMPLATE template0"
+            ),
+        )
+        .expect("LATIN1 database");
+    let _guard = ResetAndDrop {
+        db: DropDb { name: name.clone() },
+    };
+    let oid = dbid(&name).await;
+    // Sent in UTF-8, stored by the server in LATIN1 ('é' = 0xE9, 'ü' = 0xFC); constants are
+    // normalised away, so the non-ASCII text sits in a column alias.
+    let w = connect(primary(), &name).await;
+    w.batch_execute("SELECT 1 AS \"café_über\"")
+        .await
+        .expect("the LATIN1 statement");
+
+    // Read from a UTF-8 database: pg_stat_statements converts each text from the encoding of
+    // the database it ran in.
+    let m = monitor(primary(), "postgres").await;
+    let sample = StatementsCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("sample");
+    assert_eq!(sample.notice, None, "no text problem");
+    let texts: Vec<&str> = sample
+        .statements
+        .iter()
+        .filter(|s| s.dbid == oid)
+        .filter_map(|s| s.query.as_deref())
+        .collect();
+    assert!(
+        texts.iter().any(|q| q.contains("\"café_über\"")),
+        "texts of the LATIN1 database: {texts:?}"
+    );
+}
