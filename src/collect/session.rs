@@ -361,13 +361,18 @@ impl Session {
         if reported {
             return (Err(NoConnection::Waiting), None);
         }
-        self.failed(CollectError::new(
-            ErrorKind::ClientTimeout,
+        let message = if self.draining.load(Ordering::Relaxed) > 0 {
+            // the attempt in progress is a wait for one of our own connections to come back
+            "no answer from the server: both monitoring connections are waiting on it \
+             (no new connection is opened meanwhile)"
+                .to_string()
+        } else {
             format!(
                 "the server has not answered a connection attempt within {:?}",
                 self.query_deadline()
-            ),
-        ))
+            )
+        };
+        self.failed(CollectError::new(ErrorKind::ClientTimeout, message))
     }
 
     fn failed(&self, error: CollectError) -> (Result<Lease, NoConnection>, Option<LinkEvent>) {
