@@ -268,8 +268,10 @@ async fn a_hung_server_is_reported_and_never_gets_more_than_two_connections() {
         gaps.push(HANG.saturating_sub(*last));
     }
     let worst = gaps.iter().max().copied().unwrap_or_default();
+    // (a worker waits up to a deadline for the connection gate, the one holding it up to
+    // another for the pool, and reports are not repeated within a backoff period)
     assert!(
-        worst <= deadline + Duration::from_secs(2),
+        worst <= deadline + Duration::from_secs(3),
         "{worst:?} without any report during the hang; timeline {timeline:?}"
     );
     assert!(
