@@ -35,6 +35,16 @@ declare -A VERSIONS=(
 cd "$(dirname "$0")/.."
 cache=${PGVITALS_PG_CACHE:-$PWD/target/pg}
 mkdir -p "$cache"
+# As root the servers run as the `postgres` OS user, which must reach the binaries: a
+# checkout under a 0700 home (/root/...) is out of its reach, so the cache moves to
+# /var/tmp/pgvitals-pg then (scripts/test-matrix.sh and the harness follow the printed paths).
+if [ -z "${PGVITALS_PG_CACHE:-}" ] && [ "$(id -u)" -eq 0 ] && id postgres >/dev/null 2>&1 &&
+  ! runuser -u postgres -- test -x "$cache" 2>/dev/null; then
+  echo "fetch-postgres: $cache is not reachable by the postgres user; using /var/tmp/pgvitals-pg" >&2
+  cache=/var/tmp/pgvitals-pg
+  mkdir -p "$cache"
+  chmod 755 "$cache"
+fi
 
 majors=("$@")
 if [ ${#majors[@]} -eq 0 ]; then

@@ -23,6 +23,10 @@ if ! fetched=$(scripts/fetch-postgres.sh "${majors[@]}"); then
   exit 1
 fi
 echo "$fetched"
+# Where the binaries went (target/pg, or elsewhere when the postgres user cannot reach it):
+# the harness looks there for a psql / pg_basebackup to borrow for 12 and 13.
+PGVITALS_PG_CACHE=$(dirname "$(dirname "$(echo "$fetched" | head -n 1 | cut -d' ' -f2-)")")
+export PGVITALS_PG_CACHE
 
 # Build the test binary once, outside the timings.
 cargo test --locked --test live --no-run || exit 1

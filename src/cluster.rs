@@ -185,8 +185,9 @@ struct Reaper {
 /// Finds the directory holding the PostgreSQL server binaries.
 ///
 /// Order: the environment variable [`BIN_DIR_ENV`] (`PGVITALS_PG_BIN`, must contain
-/// `initdb`), then [`MAJOR_ENV`] (`PGVITALS_PG_MAJOR=<N>`: `target/pg/<N>/bin`, then
-/// `/usr/lib/postgresql/<N>/bin`; an error when neither has `initdb`), `pg_config --bindir` (only if that directory contains `initdb`), the highest
+/// `initdb`), then [`MAJOR_ENV`] (`PGVITALS_PG_MAJOR=<N>`: `target/pg/<N>/bin`,
+/// `/var/tmp/pgvitals-pg/<N>/bin`, then `/usr/lib/postgresql/<N>/bin`; an error when none
+/// has `initdb`), `pg_config --bindir` (only if that directory contains `initdb`), the highest
 /// numbered `/usr/lib/postgresql/<N>/bin` with `initdb` (Debian/Ubuntu), then
 /// `/usr/local/pgsql/bin` (a source build).
 ///
@@ -211,16 +212,20 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
         let major = major.to_string_lossy().trim().to_string();
         let candidates = [
             fetched_root().join(&major).join("bin"),
+            Path::new(FETCHED_FALLBACK).join(&major).join("bin"),
             PathBuf::from(format!("/usr/lib/postgresql/{major}/bin")),
         ];
         if let Some(dir) = candidates.iter().find(|d| d.join("initdb").is_file()) {
             return Ok(dir.clone());
         }
         return Err(ClusterError::NoBinaries(format!(
-            "{MAJOR_ENV}={major}: no initdb in {} or {}; fetch them with \
+            "{MAJOR_ENV}={major}: no initdb in {}; fetch them with \
              scripts/fetch-postgres.sh {major}",
-            candidates[0].display(),
-            candidates[1].display()
+            candidates
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     }
 
@@ -266,6 +271,10 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
     )))
 }
 
+/// Where `scripts/fetch-postgres.sh` puts the binaries when run as root in a checkout the
+/// `postgres` OS user cannot reach (under a 0700 home).
+const FETCHED_FALLBACK: &str = "/var/tmp/pgvitals-pg";
+
 /// Where `scripts/fetch-postgres.sh` puts the binaries: `$PGVITALS_PG_CACHE`, else
 /// `<target dir>/pg` (`CARGO_TARGET_DIR`, else `<CARGO_MANIFEST_DIR>/target`, else
 /// `./target`).
@@ -309,7 +318,11 @@ pub fn find_client_bin_dir(bin_dir: &Path, major: u32) -> PathBuf {
         }
     }
     let mut found: Vec<(u32, PathBuf)> = Vec::new();
-    for root in [fetched_root(), PathBuf::from("/usr/lib/postgresql")] {
+    for root in [
+        fetched_root(),
+        PathBuf::from(FETCHED_FALLBACK),
+        PathBuf::from("/usr/lib/postgresql"),
+    ] {
         if let Ok(rd) = fs::read_dir(&root) {
             for e in rd.filter_map(|e| e.ok()) {
                 let Some(n) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
