@@ -141,3 +141,29 @@ pub async fn pump(
     }
     false
 }
+
+/// Every area has a sample and none is in error, except `except`.
+pub fn assert_all_areas_work(
+    server: &pgvitals::model::ServerState,
+    except: &[pgvitals::collect::Area],
+) {
+    for area in pgvitals::collect::Area::ALL {
+        if except.contains(&area) {
+            continue;
+        }
+        let st = server.area(area);
+        assert!(
+            st.error.is_none(),
+            "{} {}: {:?}",
+            server.label,
+            area.key(),
+            st.error
+        );
+        assert!(
+            st.sample.is_some(),
+            "{} {} has no sample",
+            server.label,
+            area.key()
+        );
+    }
+}

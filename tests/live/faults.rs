@@ -14,11 +14,7 @@ use pgvitals::model::Link;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workers_survive_a_server_restart_and_rebaseline() {
-    let cluster = tokio::task::spawn_blocking(|| Cluster::start(ClusterOptions::default()))
-        .await
-        .expect("join")
-        .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"));
-    let cluster = std::sync::Arc::new(cluster);
+    let cluster = own_cluster(ClusterOptions::default()).await;
     let node = &cluster.primary;
     let config = Config {
         interval: Duration::from_millis(300),

@@ -25,7 +25,7 @@ use pgvitals::model::ServerState;
 use pgvitals::model::alerts::subject;
 use pgvitals::sample::{ServerRole, Session, Statement};
 
-use crate::common::{connect, primary, standby, unique, wait_until_async};
+use crate::common::{assert_all_areas_work, connect, primary, standby, unique, wait_until_async};
 use crate::probe::{DropDb, DropRole, create_db, create_role};
 
 /// The standby's `application_name` in the primary's `pg_stat_replication`.
@@ -123,29 +123,6 @@ fn errors(server: &ServerState) -> Vec<(Area, CollectError)> {
         .into_iter()
         .filter_map(|a| server.area(a).error.clone().map(|(e, _)| (a, e)))
         .collect()
-}
-
-/// Every area has a sample and none is in error, except `except`.
-fn assert_all_areas_work(server: &ServerState, except: &[Area]) {
-    for area in Area::ALL {
-        if except.contains(&area) {
-            continue;
-        }
-        let st = server.area(area);
-        assert!(
-            st.error.is_none(),
-            "{} {}: {:?}",
-            server.label,
-            area.key(),
-            st.error
-        );
-        assert!(
-            st.sample.is_some(),
-            "{} {} has no sample",
-            server.label,
-            area.key()
-        );
-    }
 }
 
 async fn pid_of(client: &tokio_postgres::Client) -> i32 {
