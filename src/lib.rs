@@ -19,6 +19,7 @@
 //! * [`cluster`]: throwaway PostgreSQL clusters (primary + standby) for tests and the demo.
 //! * [`demo`]: `pgvitals demo`, a cluster with a bounded workload and the dashboard on it.
 //! * [`fault`]: the `PGVITALS_FAULT` testing hook (injected panics in a collector or a frame).
+//! * [`files`]: reading the files pgvitals is pointed at: regular files only, size-capped.
 //!
 //! Dependency rule: `collect` → `sample`; `model` → `sample`; `tui` → `model`.
 
@@ -29,6 +30,7 @@ pub mod config;
 pub mod conninfo;
 pub mod demo;
 pub mod fault;
+pub mod files;
 pub mod model;
 pub mod queries;
 pub mod sample;

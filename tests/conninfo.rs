@@ -125,13 +125,11 @@ fn start_tls_cluster() -> Cluster {
 
 /// Connects and returns whether the session uses TLS (pg_stat_ssl.ssl), or the error text.
 async fn connect(spec: &ConnSpec) -> Result<bool, String> {
-    let tls = spec.make_tls().map_err(|e| e.to_string())?;
-    let (client, connection) = spec
-        .to_pg_config()
-        .connect(tls)
+    let connector = spec.connector(&|_| {}).map_err(|e| e.to_string())?;
+    let (client, task) = connector
+        .connect()
         .await
         .map_err(|e| format!("{e}: {:?}", std::error::Error::source(&e)))?;
-    let task = tokio::spawn(connection);
     let row = client
         .query_one(
             "select ssl from pg_stat_ssl where pid = pg_backend_pid()",

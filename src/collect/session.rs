@@ -50,29 +50,9 @@ pub const MAX_CONNECTIONS: usize = 2;
 /// (counted against [`MAX_CONNECTIONS`], not used) waiting for the server to answer the
 /// cancel, before it is dropped. A server that hangs (stopped, swapping) keeps our two
 /// connections and gets no new ones meanwhile: no pile-up when it wakes up. A dead peer is
-/// found sooner by TCP keepalives ([`KEEPALIVES_IDLE`]) and the TCP user timeout.
+/// found sooner by TCP keepalives and the TCP user timeout
+/// ([`crate::conninfo::DEFAULT_KEEPALIVES_IDLE`]: 10 s idle, then 3 probes 5 s apart; 30 s).
 pub const DRAIN_MAX: Duration = Duration::from_secs(600);
-
-/// TCP keepalives on every connection: first probe after this much silence, then every
-/// [`KEEPALIVES_INTERVAL`], [`KEEPALIVES_RETRIES`] times (a dead peer is noticed in about
-/// 25 s; a stopped server's kernel still answers them).
-pub const KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
-/// See [`KEEPALIVES_IDLE`].
-pub const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
-/// See [`KEEPALIVES_IDLE`].
-pub const KEEPALIVES_RETRIES: u32 = 3;
-/// TCP user timeout: data we sent that stays unacknowledged this long breaks the connection.
-pub const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Our TCP settings, on a connection config.
-fn set_tcp(config: &mut tokio_postgres::Config) {
-    config
-        .keepalives(true)
-        .keepalives_idle(KEEPALIVES_IDLE)
-        .keepalives_interval(KEEPALIVES_INTERVAL)
-        .keepalives_retries(KEEPALIVES_RETRIES)
-        .tcp_user_timeout(TCP_USER_TIMEOUT);
-}
 
 /// Timing of the workers of one server.
 #[derive(Debug, Clone)]
@@ -179,30 +159,36 @@ impl Session {
     /// Build the pool (connects lazily). Errors: a TLS configuration that cannot be built
     /// (unreadable sslrootcert, ...).
     pub fn new(spec: &ConnSpec, timing: Timing) -> Result<Session, CollectError> {
-        let mut config = spec.to_pg_config();
         let statement_ms = timing.query_timeout.as_millis().max(100);
         let lock_ms = (statement_ms / 5).max(100);
         let ours = format!(
             "-c default_transaction_read_only=on -c statement_timeout={statement_ms} -c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={}",
             statement_ms * 2
         );
-        let options = match config.get_options() {
-            Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
-            _ => ours,
+        let add_ours = |config: &mut tokio_postgres::Config| {
+            let options = match config.get_options() {
+                Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
+                _ => ours.clone(),
+            };
+            config.options(&options);
         };
-        config.options(&options);
-        set_tcp(&mut config);
-        let tls = spec
-            .make_tls()
+        let with_options = spec
+            .connector(&add_ours)
             .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
         // through a pooler that refuses `options` (PgBouncer), connect without them
-        let mut without_options = ConnSpec {
+        let without_options = ConnSpec {
             options: None,
             ..spec.clone()
         }
-        .to_pg_config();
-        set_tcp(&mut without_options);
-        let connect = PoolerConnect::new(tls.clone(), without_options);
+        .connector(&|_| {})
+        .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
+        let tls = with_options.tls().clone();
+        let config = with_options
+            .targets()
+            .first()
+            .map(|t| t.config.clone())
+            .unwrap_or_default();
+        let connect = PoolerConnect::new(with_options, without_options);
         let options_refused = connect.refused_flag();
         let manager = Manager::from_connect(
             config,

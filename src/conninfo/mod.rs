@@ -13,20 +13,32 @@
 //! * Precedence: the argument, then the `PG*` environment variables, then the defaults. An
 //!   empty value counts as not given, in the argument and in the environment.
 //! * Password: the argument, else `PGPASSWORD`, else the first matching line of the password
-//!   file (`passfile=`, `PGPASSFILE` or `~/.pgpass`), searched for each host in order.
-//! * Unknown keywords are an error naming the keyword; libpq keywords pgvitals does not
-//!   implement are ignored with a line in [`ConnSpec::warnings`], except `hostaddr` and
-//!   `service`, which would change the server connected to, and are errors.
+//!   file (`passfile=`, `PGPASSFILE` or `~/.pgpass`) for that host and port.
+//! * Every libpq keyword (and its environment variable) is either honoured or refused with
+//!   an error naming it: nothing is silently ignored, nothing is downgraded. Refused: the
+//!   ones that would change the server reached or that pgvitals cannot enforce (`hostaddr`,
+//!   `service`, `require_auth`, `sslpassword`, `gssencmode=require`, `sslcertmode=require`,
+//!   `target_session_attrs` other than `any`, `client_encoding` other than UTF8, TLS versions
+//!   below 1.2). `krbsrvname`, `gsslib` and `gssdelegation` are accepted and have no effect
+//!   (no GSSAPI here, so never used); `sslcompression` is accepted and TLS compression is
+//!   never used. See [`OPTIONS`].
+//! * Environment variables that are not valid UTF-8 are an error, not skipped.
+//! * Passwords: the password file is searched for each host and port of a multi-host
+//!   string separately ([`ConnSpec::password_for`]): host B never gets host A's entry.
 //! * An empty element in a host list (`host=a,,b`) is an error (libpq would substitute the
 //!   default host there); a wholly empty `host=` means the default.
 //!
 //! Passwords are held in [`Secret`] and never appear in `Debug`, `Display`, labels, warnings
 //! or errors.
 
+mod connect;
 mod parse;
 mod pgpass;
 pub mod pooler;
 mod tls;
+
+pub use connect::{Connector, HostTarget};
+pub use tokio_postgres::config::{ChannelBinding, SslNegotiation};
 
 use std::collections::HashMap;
 use std::fmt;
@@ -36,7 +48,7 @@ use std::time::Duration;
 use pgpass::PgpassKey;
 
 /// libpq's `sslmode`. `Display` and `FromStr` use the libpq words (`verify-ca`, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub enum SslMode {
     /// No TLS.
     Disable,
@@ -170,9 +182,40 @@ pub enum ConnInfoError {
         "invalid sslmode value \"{value}\" (expected disable, allow, prefer, require, verify-ca or verify-full)"
     )]
     BadSslMode { value: String },
-    /// `sslrootcert=system` with a mode weaker than verify-full (libpq 16 rule).
-    #[error("sslrootcert=system requires sslmode=verify-full, not {sslmode}")]
+    /// `sslrootcert=system` with a mode weaker than verify-full (libpq 16 rule and message).
+    #[error(
+        "weak sslmode \"{sslmode}\" may not be used with sslrootcert=system (use \"verify-full\")"
+    )]
     SystemRootsNeedVerifyFull { sslmode: SslMode },
+    /// verify-ca / verify-full and no root certificate file (libpq's message, on one line).
+    #[error(
+        "root certificate file \"{path}\" does not exist; either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification"
+    )]
+    RootCertMissing { path: String },
+    /// verify-ca / verify-full, no `sslrootcert` and no home directory to look in.
+    #[error(
+        "could not get home directory to locate root certificate file; either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification"
+    )]
+    NoHomeForRootCert,
+    /// A value outside the option's words (libpq: `invalid channel_binding value: "x"`).
+    #[error("invalid {keyword} value: \"{value}\"")]
+    InvalidValue {
+        keyword: &'static str,
+        value: String,
+    },
+    /// A valid libpq value that pgvitals cannot honour; never silently downgraded.
+    #[error("{keyword}={value} is not supported by pgvitals: {hint}")]
+    UnsupportedValue {
+        keyword: &'static str,
+        value: String,
+        hint: &'static str,
+    },
+    /// Two options that contradict each other (e.g. `requiressl=1 sslmode=prefer`).
+    #[error("{reason}")]
+    Conflict { reason: String },
+    /// A libpq environment variable that is set but not valid UTF-8.
+    #[error("environment variable {name} is not valid UTF-8")]
+    EnvNotUtf8 { name: String },
     /// `connect_timeout` / `PGCONNECT_TIMEOUT` not an integer number of seconds.
     #[error("invalid connect_timeout \"{value}\" (whole seconds expected)")]
     BadConnectTimeout { value: String },
@@ -184,8 +227,52 @@ pub enum ConnInfoError {
     Tls { reason: String },
 }
 
+/// A TLS protocol version as libpq names it in `ssl_min_protocol_version` /
+/// `ssl_max_protocol_version` (`TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3`, case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    Tls1_0,
+    Tls1_1,
+    Tls1_2,
+    Tls1_3,
+}
+
+impl TlsVersion {
+    fn parse(keyword: &'static str, s: &str) -> Result<TlsVersion, ConnInfoError> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "tlsv1" => TlsVersion::Tls1_0,
+            "tlsv1.1" => TlsVersion::Tls1_1,
+            "tlsv1.2" => TlsVersion::Tls1_2,
+            "tlsv1.3" => TlsVersion::Tls1_3,
+            _ => return Err(invalid(keyword, s)),
+        })
+    }
+
+    /// The libpq word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls1_0 => "TLSv1",
+            TlsVersion::Tls1_1 => "TLSv1.1",
+            TlsVersion::Tls1_2 => "TLSv1.2",
+            TlsVersion::Tls1_3 => "TLSv1.3",
+        }
+    }
+}
+
+/// libpq's `sslcertmode` (PostgreSQL 16): whether a client certificate is sent. `require`
+/// (fail unless the server asked for one) is refused: rustls cannot stop the handshake before
+/// authentication when the server did not ask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SslCertMode {
+    /// Never send a client certificate, even when one is configured.
+    Disable,
+    /// Send the configured client certificate when there is one (the default).
+    #[default]
+    Allow,
+}
+
 /// Everything needed to connect to one server, resolved from one CONNINFO argument, the
-/// environment and the defaults. `Display` is [`ConnSpec::label`]; `Debug` shows the password
+/// environment and the defaults. `Display` is [`ConnSpec::label`]; `Debug` shows passwords
 /// as `********`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnSpec {
@@ -197,15 +284,19 @@ pub struct ConnSpec {
     /// Default `PGPORT`, else 5432.
     pub port: u16,
     /// One port per host, same length as `hosts` (an empty entry in a port list is 5432).
-    /// [`ConnSpec::to_pg_config`] uses these when the lengths agree, else `port` for all.
+    /// [`ConnSpec::targets`] uses these when the lengths agree, else `port` for all.
     pub ports: Vec<u16>,
     /// Default `PGUSER`, else the OS user name of the effective uid.
     pub user: String,
     /// Default `PGDATABASE`, else the user name.
     pub dbname: String,
-    /// The argument's password, else `PGPASSWORD`, else a password-file match.
+    /// The password given for every host: the argument's, else `PGPASSWORD`.
     pub password: Option<Secret>,
-    /// Default `PGSSLMODE`, else `prefer` (`verify-full` with `sslrootcert=system`).
+    /// Password-file matches, one per host of `hosts` (same length), each looked up with that
+    /// host and port (libpq's rule); used for a host only when `password` is `None`.
+    pub passfile_passwords: Vec<Option<Secret>>,
+    /// Default `PGSSLMODE`, else `prefer` (`verify-full` with `sslrootcert=system`;
+    /// `require` with `requiressl=1` / `PGREQUIRESSL=1`).
     pub sslmode: SslMode,
     /// PEM file of trusted roots (or the word `system`). Default `PGSSLROOTCERT`, else
     /// `~/.postgresql/root.crt` when that file exists.
@@ -214,8 +305,42 @@ pub struct ConnSpec {
     /// and the key file exist.
     pub sslcert: Option<PathBuf>,
     /// PEM client key. Default `PGSSLKEY`, else `~/.postgresql/postgresql.key` when it exists
-    /// and a client certificate is used.
+    /// and a client certificate is used. Refused when group or world can read it (libpq's
+    /// rule: 0600 or less, 0640 or less when owned by root).
     pub sslkey: Option<PathBuf>,
+    /// Certificate revocation list file (PEM or DER), `sslcrl` / `PGSSLCRL`, else
+    /// `~/.postgresql/root.crl` when `sslcrldir` is not set either. Checked only where the
+    /// chain is verified against a root certificate file; a missing file is no list (libpq).
+    pub sslcrl: Option<PathBuf>,
+    /// Directory of CRL files, `sslcrldir` / `PGSSLCRLDIR`; every regular file in it is read.
+    pub sslcrldir: Option<PathBuf>,
+    /// `ssl_min_protocol_version`, default TLSv1.2 (pgvitals never speaks below 1.2).
+    pub ssl_min_protocol_version: TlsVersion,
+    /// `ssl_max_protocol_version`; `None` = the newest (TLSv1.3).
+    pub ssl_max_protocol_version: Option<TlsVersion>,
+    /// `sslsni` (default on): send the host name in the TLS handshake (never for an IP).
+    pub sslsni: bool,
+    /// `sslcertmode`.
+    pub sslcertmode: SslCertMode,
+    /// `sslnegotiation`: `postgres` (SSLRequest first, the default) or `direct` (PostgreSQL
+    /// 17+, TLS at once; requires sslmode=require or stronger).
+    pub sslnegotiation: SslNegotiation,
+    /// `channel_binding` (disable, prefer, require). `require` fails a connection that did not
+    /// authenticate with SCRAM-SHA-256-PLUS over TLS before any password is sent.
+    pub channel_binding: ChannelBinding,
+    /// `requirepeer`: the OS user the server must run as, checked on unix sockets
+    /// (`SO_PEERCRED`) before anything is sent.
+    pub requirepeer: Option<String>,
+    /// `load_balance_hosts=random`: try the hosts in a random order on each connection.
+    pub load_balance_random: bool,
+    /// `keepalives` (default on), `keepalives_idle`, `keepalives_interval`,
+    /// `keepalives_count`, `tcp_user_timeout`: the user's TCP settings; pgvitals' defaults
+    /// (10 s idle, 5 s interval, 3 probes, 30 s user timeout) where none is given.
+    pub keepalives: bool,
+    pub keepalives_idle: Option<Duration>,
+    pub keepalives_interval: Option<Duration>,
+    pub keepalives_count: Option<u32>,
+    pub tcp_user_timeout: Option<Duration>,
     /// `application_name`, else `PGAPPNAME`, else `fallback_application_name`.
     pub application_name: Option<String>,
     /// `connect_timeout` / `PGCONNECT_TIMEOUT` in whole seconds; 0 or negative = not set;
@@ -223,85 +348,169 @@ pub struct ConnSpec {
     pub connect_timeout: Option<Duration>,
     /// Server options (`-c name=value ...`), from `options=` / `PGOPTIONS`.
     pub options: Option<String>,
-    /// Things the user should know but that do not stop the connection, one line each
-    /// (ignored options, an unsafe password file, a missing root certificate file).
+    /// Things the user should know but that do not stop the connection, one line each (an
+    /// unsafe password file, a missing root certificate file under prefer/require). Shown on
+    /// stderr and in the dashboard.
     pub warnings: Vec<String>,
 }
 
-/// The libpq keywords pgvitals implements.
-const IMPLEMENTED: &[&str] = &[
-    "host",
-    "port",
-    "dbname",
-    "user",
-    "password",
-    "passfile",
-    "connect_timeout",
-    "options",
-    "application_name",
-    "fallback_application_name",
-    "sslmode",
-    "sslrootcert",
-    "sslcert",
-    "sslkey",
-];
+/// How pgvitals treats a libpq keyword and its environment variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Support {
+    /// Honoured (its value is validated and used).
+    Honoured,
+    /// Accepted; it has no effect because what it configures is never used (GSSAPI options:
+    /// pgvitals has no GSSAPI; `sslcompression`: TLS compression is never used).
+    NoEffect,
+    /// Refused with an error naming it and why.
+    Refused(&'static str),
+}
 
-/// libpq keywords that would change which server is reached: refused.
-const REFUSED: &[(&str, &str)] = &[
-    ("hostaddr", "give the address in host= instead"),
+/// Every libpq connection keyword (PostgreSQL 18), its environment variable, and what
+/// pgvitals does with it. A keyword not in this table is an error (`invalid connection
+/// option`), as in libpq.
+pub const OPTIONS: &[(&str, Option<&str>, Support)] = &[
+    ("host", Some("PGHOST"), Support::Honoured),
+    ("port", Some("PGPORT"), Support::Honoured),
+    ("dbname", Some("PGDATABASE"), Support::Honoured),
+    ("user", Some("PGUSER"), Support::Honoured),
+    ("password", Some("PGPASSWORD"), Support::Honoured),
+    ("passfile", Some("PGPASSFILE"), Support::Honoured),
+    (
+        "connect_timeout",
+        Some("PGCONNECT_TIMEOUT"),
+        Support::Honoured,
+    ),
+    ("options", Some("PGOPTIONS"), Support::Honoured),
+    ("application_name", Some("PGAPPNAME"), Support::Honoured),
+    ("fallback_application_name", None, Support::Honoured),
+    (
+        "client_encoding",
+        Some("PGCLIENTENCODING"),
+        Support::Honoured,
+    ),
+    ("keepalives", None, Support::Honoured),
+    ("keepalives_idle", None, Support::Honoured),
+    ("keepalives_interval", None, Support::Honoured),
+    ("keepalives_count", None, Support::Honoured),
+    ("tcp_user_timeout", None, Support::Honoured),
+    ("replication", None, Support::Honoured),
+    ("sslmode", Some("PGSSLMODE"), Support::Honoured),
+    ("requiressl", Some("PGREQUIRESSL"), Support::Honoured),
+    (
+        "sslnegotiation",
+        Some("PGSSLNEGOTIATION"),
+        Support::Honoured,
+    ),
+    (
+        "sslcompression",
+        Some("PGSSLCOMPRESSION"),
+        Support::NoEffect,
+    ),
+    ("sslcert", Some("PGSSLCERT"), Support::Honoured),
+    ("sslkey", Some("PGSSLKEY"), Support::Honoured),
+    ("sslcertmode", Some("PGSSLCERTMODE"), Support::Honoured),
+    ("sslrootcert", Some("PGSSLROOTCERT"), Support::Honoured),
+    ("sslcrl", Some("PGSSLCRL"), Support::Honoured),
+    ("sslcrldir", Some("PGSSLCRLDIR"), Support::Honoured),
+    ("sslsni", Some("PGSSLSNI"), Support::Honoured),
+    (
+        "ssl_min_protocol_version",
+        Some("PGSSLMINPROTOCOLVERSION"),
+        Support::Honoured,
+    ),
+    (
+        "ssl_max_protocol_version",
+        Some("PGSSLMAXPROTOCOLVERSION"),
+        Support::Honoured,
+    ),
+    (
+        "channel_binding",
+        Some("PGCHANNELBINDING"),
+        Support::Honoured,
+    ),
+    ("requirepeer", Some("PGREQUIREPEER"), Support::Honoured),
+    ("gssencmode", Some("PGGSSENCMODE"), Support::Honoured),
+    ("krbsrvname", Some("PGKRBSRVNAME"), Support::NoEffect),
+    ("gsslib", Some("PGGSSLIB"), Support::NoEffect),
+    ("gssdelegation", Some("PGGSSDELEGATION"), Support::NoEffect),
+    (
+        "target_session_attrs",
+        Some("PGTARGETSESSIONATTRS"),
+        Support::Honoured,
+    ),
+    (
+        "load_balance_hosts",
+        Some("PGLOADBALANCEHOSTS"),
+        Support::Honoured,
+    ),
+    (
+        "hostaddr",
+        Some("PGHOSTADDR"),
+        Support::Refused("give the address in host= instead"),
+    ),
     (
         "service",
-        "pg_service.conf is not read; give the connection parameters directly",
+        Some("PGSERVICE"),
+        Support::Refused("pg_service.conf is not read; give the connection parameters directly"),
+    ),
+    (
+        "require_auth",
+        Some("PGREQUIREAUTH"),
+        Support::Refused(
+            "the authentication methods cannot be restricted; channel_binding=require insists on SCRAM with channel binding",
+        ),
+    ),
+    (
+        "sslpassword",
+        None,
+        Support::Refused("encrypted client keys are not supported; give an unencrypted key file"),
     ),
 ];
 
-/// The other libpq keywords (PostgreSQL 17): accepted and ignored with a warning.
-const IGNORED: &[&str] = &[
-    "require_auth",
-    "channel_binding",
-    "client_encoding",
-    "keepalives",
-    "keepalives_idle",
-    "keepalives_interval",
-    "keepalives_count",
-    "tcp_user_timeout",
-    "replication",
-    "gssencmode",
-    "sslnegotiation",
-    "sslcompression",
-    "sslpassword",
-    "sslcertmode",
-    "sslcrl",
-    "sslcrldir",
-    "sslsni",
-    "requirepeer",
-    "ssl_min_protocol_version",
-    "ssl_max_protocol_version",
-    "krbsrvname",
-    "gsslib",
-    "gssdelegation",
-    "target_session_attrs",
-    "load_balance_hosts",
-    "requiressl",
-];
-
-/// Environment variables whose keyword pgvitals does not implement: a warning when set.
-const IGNORED_ENV: &[&str] = &[
-    "PGHOSTADDR",
-    "PGSERVICE",
+/// Environment variables without a keyword that pgvitals refuses when set.
+const REFUSED_ENV: &[(&str, &str)] = &[(
     "PGSERVICEFILE",
-    "PGREQUIRESSL",
-    "PGSSLCRL",
-    "PGSSLCRLDIR",
-    "PGSSLSNI",
-    "PGREQUIREPEER",
-    "PGGSSENCMODE",
-    "PGTARGETSESSIONATTRS",
-    "PGLOADBALANCEHOSTS",
-    "PGCHANNELBINDING",
-    "PGREQUIREAUTH",
-    "PGCLIENTENCODING",
-];
+    "pg_service.conf is not read; give the connection parameters directly",
+)];
+
+fn invalid(keyword: &'static str, value: &str) -> ConnInfoError {
+    ConnInfoError::InvalidValue {
+        keyword,
+        value: value.chars().take(40).collect(),
+    }
+}
+
+fn unsupported(keyword: &'static str, value: &str, hint: &'static str) -> ConnInfoError {
+    ConnInfoError::UnsupportedValue {
+        keyword,
+        value: value.chars().take(40).collect(),
+        hint,
+    }
+}
+
+/// libpq's boolean words for `replication` and the like.
+fn parse_bool(keyword: &'static str, s: &str) -> Result<bool, ConnInfoError> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "on" | "true" | "yes" => Ok(true),
+        "0" | "off" | "false" | "no" => Ok(false),
+        _ => Err(invalid(keyword, s)),
+    }
+}
+
+/// A non-negative integer option (`keepalives_idle=10`); negative counts as 0, like libpq.
+fn parse_int(keyword: &'static str, s: &str) -> Result<u64, ConnInfoError> {
+    let v: i64 = s.trim().parse().map_err(|_| invalid(keyword, s))?;
+    Ok(v.max(0).unsigned_abs())
+}
+
+/// The pgvitals TCP defaults used where the user gives none: the first keepalive probe after
+/// 10 s of silence, then every 5 s, 3 times (a dead peer is noticed in about 25 s; a stopped
+/// server's kernel still answers them); data unacknowledged for 30 s breaks the connection.
+pub const DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
+pub const DEFAULT_KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_KEEPALIVES_COUNT: u32 = 3;
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default port (libpq's `DEF_PGPORT`).
 pub const DEFAULT_PORT: u16 = 5432;
@@ -372,18 +581,44 @@ fn parse_port(s: &str, origin: Origin) -> Result<u16, ConnInfoError> {
     }
 }
 
+/// The environment variables [`ConnSpec::parse`] reads, checked for UTF-8 before parsing.
+fn env_names() -> impl Iterator<Item = &'static str> {
+    OPTIONS
+        .iter()
+        .filter_map(|(_, env, _)| *env)
+        .chain(REFUSED_ENV.iter().map(|(name, _)| *name))
+}
+
+/// The process environment as [`ConnSpec::parse_with`] wants it, after checking that every
+/// variable it may read is valid UTF-8 (libpq reads bytes; a name we cannot read exactly is
+/// an error, never skipped).
+fn process_env() -> Result<impl Fn(&str) -> Option<String>, ConnInfoError> {
+    for name in env_names() {
+        if let Some(v) = std::env::var_os(name) {
+            if v.to_str().is_none() {
+                return Err(ConnInfoError::EnvNotUtf8 {
+                    name: name.to_owned(),
+                });
+            }
+        }
+    }
+    Ok(|k: &str| std::env::var(k).ok())
+}
+
 impl ConnSpec {
     /// Parses one CONNINFO argument with the real process environment and home directory.
-    /// Errors: see [`ConnInfoError`].
+    /// Errors: see [`ConnInfoError`] (also [`ConnInfoError::EnvNotUtf8`]).
     pub fn parse(arg: &str) -> Result<ConnSpec, ConnInfoError> {
         let home = home_dir();
-        ConnSpec::parse_with(Some(arg), &|k| std::env::var(k).ok(), home.as_deref())
+        let env = process_env()?;
+        ConnSpec::parse_with(Some(arg), &env, home.as_deref())
     }
 
     /// No argument: the environment and libpq's defaults (`pgvitals` with no CONNINFO).
     pub fn from_env() -> Result<ConnSpec, ConnInfoError> {
         let home = home_dir();
-        ConnSpec::parse_with(None, &|k| std::env::var(k).ok(), home.as_deref())
+        let env = process_env()?;
+        ConnSpec::parse_with(None, &env, home.as_deref())
     }
 
     /// The testable core: `arg` (None = no argument), `env` looks up an environment variable,
@@ -402,28 +637,38 @@ impl ConnSpec {
         let mut warnings = Vec::new();
         let mut given: HashMap<&'static str, String> = HashMap::new();
         for (keyword, value) in pairs {
-            if let Some(k) = IMPLEMENTED.iter().find(|k| **k == keyword) {
-                given.insert(k, value);
-            } else if let Some((k, hint)) = REFUSED.iter().find(|(k, _)| *k == keyword) {
-                return Err(ConnInfoError::UnsupportedKeyword {
-                    keyword: (*k).to_owned(),
-                    hint,
-                });
-            } else if IGNORED.contains(&keyword.as_str()) {
-                warnings.push(format!(
-                    "connection option \"{keyword}\" is not supported by pgvitals: ignored"
-                ));
-            } else {
+            let Some((k, _, support)) = OPTIONS.iter().find(|(k, _, _)| *k == keyword) else {
                 return Err(ConnInfoError::UnknownKeyword {
                     keyword: keyword.chars().take(64).collect(),
                 });
+            };
+            if let Support::Refused(hint) = support {
+                // An empty value is "not given" (libpq), so `sslpassword=` is harmless.
+                if !value.is_empty() {
+                    return Err(ConnInfoError::UnsupportedKeyword {
+                        keyword: (*k).to_owned(),
+                        hint,
+                    });
+                }
+            }
+            given.insert(k, value);
+        }
+        for (keyword, env_name, support) in OPTIONS {
+            if let (Support::Refused(hint), Some(name)) = (support, env_name) {
+                if env(name).is_some_and(|v| !v.is_empty()) && !given.contains_key(keyword) {
+                    return Err(ConnInfoError::UnsupportedKeyword {
+                        keyword: (*name).to_owned(),
+                        hint,
+                    });
+                }
             }
         }
-        for name in IGNORED_ENV {
+        for (name, hint) in REFUSED_ENV {
             if env(name).is_some_and(|v| !v.is_empty()) {
-                warnings.push(format!(
-                    "environment variable {name} is not supported by pgvitals: ignored"
-                ));
+                return Err(ConnInfoError::UnsupportedKeyword {
+                    keyword: (*name).to_owned(),
+                    hint,
+                });
             }
         }
         let env_nonempty = |name: &'static str| env(name).filter(|v| !v.is_empty());
@@ -434,6 +679,7 @@ impl ConnSpec {
                 .map(|v| (v.clone(), Origin::Arg))
                 .or_else(|| env_nonempty(env_name).map(|v| (v, Origin::Env(env_name))))
         };
+        let arg_only = |keyword: &str| given.get(keyword).filter(|v| !v.is_empty()).cloned();
 
         let socket_dir = default_socket_dir();
         let hosts: Vec<String> = match value("host", "PGHOST") {
@@ -468,6 +714,7 @@ impl ConnSpec {
             None => vec![DEFAULT_PORT; hosts.len()],
         };
         let port = ports.first().copied().unwrap_or(DEFAULT_PORT);
+        let tcp_hosts = hosts.iter().any(|h| !h.starts_with('/'));
 
         let user = match value("user", "PGUSER") {
             Some((u, _)) => u,
@@ -475,7 +722,8 @@ impl ConnSpec {
         };
         let dbname = value("dbname", "PGDATABASE").map_or_else(|| user.clone(), |(d, _)| d);
 
-        let mut password = value("password", "PGPASSWORD").map(|(p, _)| Secret::new(p));
+        let password = value("password", "PGPASSWORD").map(|(p, _)| Secret::new(p));
+        let mut passfile_passwords = vec![None; hosts.len()];
         if password.is_none() {
             let passfile = value("passfile", "PGPASSFILE")
                 .map(|(p, _)| PathBuf::from(p))
@@ -492,7 +740,7 @@ impl ConnSpec {
                         default_socket_dir: socket_dir,
                     })
                     .collect();
-                password = pgpass::lookup(&passfile, &keys, &mut warnings);
+                passfile_passwords = pgpass::lookup_each(&passfile, &keys, &mut warnings);
             }
         }
 
@@ -505,20 +753,56 @@ impl ConnSpec {
         let system_roots = sslrootcert
             .as_ref()
             .is_some_and(|p| p.as_os_str() == tls::SYSTEM_ROOTS);
+        let requiressl = match value("requiressl", "PGREQUIRESSL") {
+            Some((v, _)) => match v.as_str() {
+                "1" => true,
+                "0" => false,
+                _ => return Err(invalid("requiressl", &v)),
+            },
+            None => false,
+        };
         let sslmode = match value("sslmode", "PGSSLMODE") {
             Some((m, _)) => {
                 let mode: SslMode = m.parse()?;
-                if system_roots && mode != SslMode::VerifyFull && mode != SslMode::Disable {
-                    return Err(ConnInfoError::SystemRootsNeedVerifyFull { sslmode: mode });
+                if requiressl && mode < SslMode::Require {
+                    return Err(ConnInfoError::Conflict {
+                        reason: format!(
+                            "requiressl=1 asks for TLS but sslmode={mode} does not require it"
+                        ),
+                    });
                 }
                 mode
             }
             None if system_roots => SslMode::VerifyFull,
+            None if requiressl => SslMode::Require,
             None => SslMode::default(),
         };
+        if system_roots && sslmode != SslMode::VerifyFull {
+            return Err(ConnInfoError::SystemRootsNeedVerifyFull { sslmode });
+        }
         let missing_root = sslrootcert
             .as_ref()
-            .filter(|root| !system_roots && !root.is_file());
+            .filter(|root| !system_roots && !root.exists());
+        if matches!(sslmode, SslMode::VerifyCa | SslMode::VerifyFull) && tcp_hosts {
+            // libpq: verify-ca and verify-full need a root certificate file; the system's
+            // roots only with sslrootcert=system (a public CA vouches for any name it sold).
+            match (&sslrootcert, missing_root) {
+                (None, _) => match home {
+                    Some(h) => {
+                        return Err(ConnInfoError::RootCertMissing {
+                            path: h.join(".postgresql/root.crt").display().to_string(),
+                        });
+                    }
+                    None => return Err(ConnInfoError::NoHomeForRootCert),
+                },
+                (Some(_), Some(root)) => {
+                    return Err(ConnInfoError::RootCertMissing {
+                        path: root.display().to_string(),
+                    });
+                }
+                (Some(_), None) => {}
+            }
+        }
         if let Some(root) = missing_root
             .filter(|_| matches!(sslmode, SslMode::Allow | SslMode::Prefer | SslMode::Require))
         {
@@ -538,15 +822,170 @@ impl ConnSpec {
         let sslkey = value("sslkey", "PGSSLKEY")
             .map(|(p, _)| PathBuf::from(p))
             .or_else(|| default_key.filter(|k| sslcert.is_some() && k.is_file()));
+        let sslcrl_given = value("sslcrl", "PGSSLCRL").map(|(p, _)| PathBuf::from(p));
+        let sslcrldir = value("sslcrldir", "PGSSLCRLDIR").map(|(p, _)| PathBuf::from(p));
+        let sslcrl = sslcrl_given.or_else(|| {
+            sslcrldir
+                .is_none()
+                .then(|| home.map(|h| h.join(".postgresql/root.crl")))
+                .flatten()
+        });
+        let ssl_min_protocol_version =
+            match value("ssl_min_protocol_version", "PGSSLMINPROTOCOLVERSION") {
+                Some((v, _)) => TlsVersion::parse("ssl_min_protocol_version", &v)?,
+                None => TlsVersion::Tls1_2,
+            };
+        let ssl_max_protocol_version =
+            match value("ssl_max_protocol_version", "PGSSLMAXPROTOCOLVERSION") {
+                Some((v, _)) => Some(TlsVersion::parse("ssl_max_protocol_version", &v)?),
+                None => None,
+            };
+        if let Some(max) = ssl_max_protocol_version {
+            if max < ssl_min_protocol_version {
+                return Err(ConnInfoError::Conflict {
+                    reason: "invalid SSL protocol version range".to_owned(),
+                });
+            }
+            if max < TlsVersion::Tls1_2 {
+                return Err(unsupported(
+                    "ssl_max_protocol_version",
+                    max.as_str(),
+                    "the oldest TLS version pgvitals speaks is TLSv1.2",
+                ));
+            }
+        }
+        let sslsni = match value("sslsni", "PGSSLSNI") {
+            Some((v, _)) => match v.as_str() {
+                "1" => true,
+                "0" => false,
+                _ => return Err(invalid("sslsni", &v)),
+            },
+            None => true,
+        };
+        let sslcertmode = match value("sslcertmode", "PGSSLCERTMODE") {
+            Some((v, _)) => match v.as_str() {
+                "disable" => SslCertMode::Disable,
+                "allow" => SslCertMode::Allow,
+                "require" => {
+                    return Err(unsupported(
+                        "sslcertmode",
+                        &v,
+                        "it cannot check that the server asked for a certificate; use allow",
+                    ));
+                }
+                _ => return Err(invalid("sslcertmode", &v)),
+            },
+            None => SslCertMode::Allow,
+        };
+        let sslnegotiation = match value("sslnegotiation", "PGSSLNEGOTIATION") {
+            Some((v, _)) => match v.as_str() {
+                "postgres" => SslNegotiation::Postgres,
+                "direct" => {
+                    if sslmode < SslMode::Require {
+                        return Err(ConnInfoError::Conflict {
+                            reason: format!(
+                                "weak sslmode \"{sslmode}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")"
+                            ),
+                        });
+                    }
+                    SslNegotiation::Direct
+                }
+                _ => return Err(invalid("sslnegotiation", &v)),
+            },
+            None => SslNegotiation::Postgres,
+        };
+        let channel_binding = match value("channel_binding", "PGCHANNELBINDING") {
+            Some((v, _)) => match v.as_str() {
+                "disable" => ChannelBinding::Disable,
+                "prefer" => ChannelBinding::Prefer,
+                "require" => ChannelBinding::Require,
+                _ => return Err(invalid("channel_binding", &v)),
+            },
+            None => ChannelBinding::Prefer,
+        };
+        if let Some((v, _)) = value("gssencmode", "PGGSSENCMODE") {
+            match v.as_str() {
+                // No GSSAPI here: prefer falls back to no GSS encryption, as in a libpq
+                // built without GSSAPI.
+                "disable" | "prefer" => {}
+                "require" => {
+                    return Err(ConnInfoError::Conflict {
+                        reason: "gssencmode value \"require\" invalid when GSSAPI support is not compiled in".to_owned(),
+                    });
+                }
+                _ => return Err(invalid("gssencmode", &v)),
+            }
+        }
+        if let Some((v, _)) = value("client_encoding", "PGCLIENTENCODING") {
+            let norm = v.to_ascii_lowercase().replace(['-', '_'], "");
+            if !matches!(norm.as_str(), "utf8" | "unicode" | "auto") {
+                return Err(unsupported(
+                    "client_encoding",
+                    &v,
+                    "it always reads UTF8 (the server converts the texts)",
+                ));
+            }
+        }
+        if let Some((v, _)) = value("target_session_attrs", "PGTARGETSESSIONATTRS") {
+            match v.as_str() {
+                "any" => {}
+                "read-write" | "read-only" | "primary" | "standby" | "prefer-standby" => {
+                    return Err(unsupported(
+                        "target_session_attrs",
+                        &v,
+                        "give the host to watch (pgvitals shows primaries and standbys alike)",
+                    ));
+                }
+                _ => return Err(invalid("target_session_attrs", &v)),
+            }
+        }
+        let load_balance_random = match value("load_balance_hosts", "PGLOADBALANCEHOSTS") {
+            Some((v, _)) => match v.as_str() {
+                "disable" => false,
+                "random" => true,
+                _ => return Err(invalid("load_balance_hosts", &v)),
+            },
+            None => false,
+        };
+        if let Some(v) = arg_only("replication") {
+            if v == "database" || parse_bool("replication", &v)? {
+                return Err(unsupported(
+                    "replication",
+                    &v,
+                    "a monitoring session is not a replication connection",
+                ));
+            }
+        }
+        if let Some((v, _)) = value("sslcompression", "PGSSLCOMPRESSION") {
+            if !matches!(v.as_str(), "0" | "1") {
+                return Err(invalid("sslcompression", &v));
+            }
+        }
+        let keepalives = match arg_only("keepalives") {
+            Some(v) => parse_int("keepalives", &v)? != 0,
+            None => true,
+        };
+        let secs = |keyword: &'static str| -> Result<Option<Duration>, ConnInfoError> {
+            arg_only(keyword)
+                .map(|v| parse_int(keyword, &v).map(Duration::from_secs))
+                .transpose()
+        };
+        let keepalives_idle = secs("keepalives_idle")?;
+        let keepalives_interval = secs("keepalives_interval")?;
+        let keepalives_count = arg_only("keepalives_count")
+            .map(|v| {
+                parse_int("keepalives_count", &v)
+                    .and_then(|n| u32::try_from(n).map_err(|_| invalid("keepalives_count", &v)))
+            })
+            .transpose()?;
+        let tcp_user_timeout = arg_only("tcp_user_timeout")
+            .map(|v| parse_int("tcp_user_timeout", &v).map(Duration::from_millis))
+            .transpose()?;
+        let requirepeer = value("requirepeer", "PGREQUIREPEER").map(|(v, _)| v);
 
         let application_name = value("application_name", "PGAPPNAME")
             .map(|(a, _)| a)
-            .or_else(|| {
-                given
-                    .get("fallback_application_name")
-                    .filter(|v| !v.is_empty())
-                    .cloned()
-            });
+            .or_else(|| arg_only("fallback_application_name"));
         let connect_timeout = match value("connect_timeout", "PGCONNECT_TIMEOUT") {
             Some((t, _)) => {
                 let secs: i64 = t
@@ -572,15 +1011,39 @@ impl ConnSpec {
             user,
             dbname,
             password,
+            passfile_passwords,
             sslmode,
             sslrootcert,
             sslcert,
             sslkey,
+            sslcrl,
+            sslcrldir,
+            ssl_min_protocol_version,
+            ssl_max_protocol_version,
+            sslsni,
+            sslcertmode,
+            sslnegotiation,
+            channel_binding,
+            requirepeer,
+            load_balance_random,
+            keepalives,
+            keepalives_idle,
+            keepalives_interval,
+            keepalives_count,
+            tcp_user_timeout,
             application_name,
             connect_timeout,
             options,
             warnings,
         })
+    }
+
+    /// The password sent to host `i` of `hosts`: the one given for all hosts, else the
+    /// password-file entry for that host and port, else none.
+    pub fn password_for(&self, i: usize) -> Option<&Secret> {
+        self.password
+            .as_ref()
+            .or_else(|| self.passfile_passwords.get(i).and_then(Option::as_ref))
     }
 
     /// `host:port/dbname` for one host, `h1:5432,h2:5433/dbname` for several; IPv6 addresses in
@@ -612,58 +1075,87 @@ impl ConnSpec {
         }
     }
 
-    /// The tokio-postgres config: hosts (unix socket directories via `host_path`), ports, user,
-    /// dbname, password, application_name (`pgvitals` when none was set), connect_timeout
-    /// (10 s when none was set), options, and ssl_mode (disable → Disable, allow/prefer →
-    /// Prefer, require/verify-ca/verify-full → Require; the verification itself is in
-    /// [`ConnSpec::make_tls`]). When every host is a unix socket, ssl_mode is Disable whatever
-    /// sslmode says, as libpq never uses TLS on a unix socket (in a list mixing sockets and TCP
-    /// hosts, require and stronger modes make the socket hosts fail).
-    pub fn to_pg_config(&self) -> tokio_postgres::Config {
-        let mut config = tokio_postgres::Config::new();
-        for host in &self.hosts {
-            if host.starts_with('/') {
-                config.host_path(host);
-            } else {
-                config.host(host);
-            }
-        }
-        for port in self.effective_ports() {
-            config.port(port);
-        }
-        config.user(&self.user);
-        config.dbname(&self.dbname);
-        if let Some(password) = &self.password {
-            config.password(password.expose());
-        }
-        config.application_name(self.application_name.as_deref().unwrap_or("pgvitals"));
-        config.connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)));
-        if let Some(options) = &self.options {
-            config.options(options);
-        }
-        // libpq never asks for TLS on a unix socket; tokio-postgres would, and fail with
-        // Require.
-        let sockets_only = self.hosts.iter().all(|h| h.starts_with('/'));
-        config.ssl_mode(match self.sslmode {
-            _ if sockets_only => tokio_postgres::config::SslMode::Disable,
-            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
-            SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                tokio_postgres::config::SslMode::Require
-            }
-        });
-        config
+    /// One tokio-postgres config per host, in order, each with only that host, its port and
+    /// its own password ([`ConnSpec::password_for`]); user, dbname, application_name
+    /// (`pgvitals` when none was set), connect_timeout (10 s when none was set), options,
+    /// channel_binding, sslnegotiation, the TCP keepalive settings, and ssl_mode (disable →
+    /// Disable, allow/prefer → Prefer, require/verify-ca/verify-full → Require; the
+    /// verification itself is in [`ConnSpec::make_tls`]). A unix-socket host never uses TLS
+    /// (libpq's rule), whatever sslmode says.
+    pub fn targets(&self) -> Vec<HostTarget> {
+        self.hosts
+            .iter()
+            .zip(self.effective_ports())
+            .enumerate()
+            .map(|(i, (host, port))| {
+                let mut config = tokio_postgres::Config::new();
+                let socket = host.starts_with('/');
+                if socket {
+                    config.host_path(host);
+                } else {
+                    config.host(host);
+                }
+                config.port(port);
+                config.user(&self.user);
+                config.dbname(&self.dbname);
+                if let Some(password) = self.password_for(i) {
+                    config.password(password.expose());
+                }
+                config.application_name(self.application_name.as_deref().unwrap_or("pgvitals"));
+                config.connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)));
+                if let Some(options) = &self.options {
+                    config.options(options);
+                }
+                config.channel_binding(self.channel_binding);
+                config.ssl_negotiation(self.sslnegotiation);
+                config
+                    .keepalives(self.keepalives)
+                    .keepalives_idle(self.keepalives_idle.unwrap_or(DEFAULT_KEEPALIVES_IDLE))
+                    .keepalives_interval(
+                        self.keepalives_interval
+                            .unwrap_or(DEFAULT_KEEPALIVES_INTERVAL),
+                    )
+                    .keepalives_retries(self.keepalives_count.unwrap_or(DEFAULT_KEEPALIVES_COUNT))
+                    .tcp_user_timeout(self.tcp_user_timeout.unwrap_or(DEFAULT_TCP_USER_TIMEOUT));
+                config.ssl_mode(match self.sslmode {
+                    _ if socket => tokio_postgres::config::SslMode::Disable,
+                    SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                    SslMode::Allow | SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+                    SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                        tokio_postgres::config::SslMode::Require
+                    }
+                });
+                HostTarget {
+                    host: host.clone(),
+                    port,
+                    config,
+                }
+            })
+            .collect()
     }
 
-    /// A rustls connector (ring provider, installed explicitly) honouring libpq's `sslmode`:
-    /// prefer/require without an existing `sslrootcert`: encrypt without verifying the
-    /// certificate (handshake signatures are still checked); prefer/require with one, and
-    /// verify-ca: the chain against `sslrootcert` (else the system roots: rustls-native-certs,
-    /// else webpki-roots), not the host name; verify-full: chain and host name. Client
-    /// certificate from `sslcert`/`sslkey` when given. Errors: [`ConnInfoError::Tls`] for
-    /// unreadable or empty certificate/key files, or only one of sslcert/sslkey.
+    /// A rustls connector (ring provider) honouring libpq's TLS rules: see the `tls` module
+    /// table. prefer/require without an existing root certificate file: encrypt without
+    /// verifying the certificate (handshake signatures are still checked); with one, and
+    /// verify-ca: the chain against `sslrootcert` (the system's roots only for
+    /// `sslrootcert=system`), not the host name; verify-full: chain and host name (DNS or IP
+    /// SAN, else the CN, as libpq). CRLs, TLS versions, SNI and the client certificate as
+    /// configured. Errors: [`ConnInfoError::Tls`] for unreadable, oversized or empty
+    /// certificate/key/CRL files, a key file readable by group or world, or only one of
+    /// sslcert/sslkey.
     pub fn make_tls(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ConnInfoError> {
         tls::make_tls(self)
+    }
+
+    /// The connector pgvitals connects with: the hosts tried in order (shuffled with
+    /// `load_balance_hosts=random`), each with its own password, `requirepeer` checked on
+    /// unix sockets. `adjust` edits every host's config (session settings in `options`).
+    /// Errors: as [`ConnSpec::make_tls`].
+    pub fn connector(
+        &self,
+        adjust: &dyn Fn(&mut tokio_postgres::Config),
+    ) -> Result<Connector, ConnInfoError> {
+        Connector::new(self, adjust)
     }
 }
 

@@ -172,6 +172,15 @@ fn lex_uri(rest: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
         }
         s = &s[at + 1..];
     }
+    // A second '@' before the path: most likely a password with an unencoded '@'
+    // (`u:SEC@RET@host`). libpq would take `RET@host` as the host name and echo it in its
+    // error; refuse without echoing any of it.
+    let host_part_end = s.find(['/', '?']).unwrap_or(s.len());
+    if s[..host_part_end].contains('@') {
+        return Err(ConnInfoError::BadUri {
+            reason: "\"@\" in the host part; percent-encode \"@\" in a user name or password as %40",
+        });
+    }
 
     // Hosts and ports: host[:port] or [ipv6][:port], comma-separated.
     let mut hosts: Vec<String> = Vec::new();

@@ -4,8 +4,9 @@
 //! Lines are `hostname:port:database:username:password`. A field that is exactly `*` matches
 //! anything; `\:` and `\\` escape a colon and a backslash (also in the password); lines starting
 //! with `#` are comments; lines with fewer than five fields are skipped; the first matching line
-//! wins. The file is ignored (with a warning) when it is not a plain file or when its mode has
-//! any group or other bits (`mode & 0o077 != 0`).
+//! wins; a backslash at the end of a line is kept (a password may end in one). The file is
+//! ignored (with a warning) when it is not a plain file, when its mode has any group or other
+//! bits (`mode & 0o077 != 0`), or when it is larger than 4 MiB.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -25,23 +26,29 @@ pub(crate) struct PgpassKey<'a> {
     pub default_socket_dir: &'a str,
 }
 
-/// Looks the keys up in order (one per host of the connection) and returns the password of the
-/// first key that has a matching line. A missing file is silently no password; an unreadable
-/// or unsafe file adds a line to `warnings`.
-pub(crate) fn lookup(
+/// The largest password file read (libpq has no cap; a password file this large is a
+/// mistake or an attack).
+const MAX_PGPASS_BYTES: u64 = 4 << 20;
+
+/// Looks each key up (one per host of the connection) and returns, for each, the password of
+/// the first matching line, so a multi-host connection sends each host only its own entry.
+/// A missing file is silently no password; an unreadable, oversized or unsafe file adds a
+/// line to `warnings` and gives no password.
+pub(crate) fn lookup_each(
     path: &Path,
     keys: &[PgpassKey<'_>],
     warnings: &mut Vec<String>,
-) -> Option<Secret> {
+) -> Vec<Option<Secret>> {
+    let none = || vec![None; keys.len()];
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return none(),
         Err(e) => {
             warnings.push(format!(
                 "password file \"{}\" cannot be read: {e}: ignored",
                 path.display()
             ));
-            return None;
+            return none();
         }
     };
     if !meta.is_file() {
@@ -49,30 +56,43 @@ pub(crate) fn lookup(
             "password file \"{}\" is not a plain file: ignored",
             path.display()
         ));
-        return None;
+        return none();
     }
     if meta.permissions().mode() & 0o077 != 0 {
         warnings.push(format!(
             "password file \"{}\" has group or world access: ignored; permissions should be u=rw (0600) or less",
             path.display()
         ));
-        return None;
+        return none();
     }
-    let bytes = match fs::read(path) {
+    let bytes = match crate::files::read_regular(path, MAX_PGPASS_BYTES) {
         Ok(bytes) => bytes,
         Err(e) => {
-            warnings.push(format!(
-                "password file \"{}\" cannot be read: {e}: ignored",
-                path.display()
-            ));
-            return None;
+            warnings.push(format!("password file {e}: ignored"));
+            return none();
         }
     };
     let text = String::from_utf8_lossy(&bytes);
     keys.iter()
-        .find_map(|key| find_password(&text, key))
-        .filter(|pw| !pw.is_empty())
-        .map(Secret::new)
+        .map(|key| {
+            find_password(&text, key)
+                .filter(|pw| !pw.is_empty())
+                .map(Secret::new)
+        })
+        .collect()
+}
+
+/// The first password of [`lookup_each`] (tests).
+#[cfg(test)]
+pub(crate) fn lookup(
+    path: &Path,
+    keys: &[PgpassKey<'_>],
+    warnings: &mut Vec<String>,
+) -> Option<Secret> {
+    lookup_each(path, keys, warnings)
+        .into_iter()
+        .flatten()
+        .next()
 }
 
 /// The password of the first line of `text` matching `key`.
@@ -110,11 +130,8 @@ fn split_field(s: &str) -> Option<(String, bool, Option<&str>)> {
     let mut chars = s.char_indices();
     while let Some((i, c)) = chars.next() {
         match c {
-            '\\' => {
-                if let Some((_, next)) = chars.next() {
-                    out.push(next);
-                }
-            }
+            // libpq keeps a backslash that ends the line (nothing to escape)
+            '\\' => out.push(chars.next().map_or('\\', |(_, next)| next)),
             ':' => return Some((out, &s[..i] == "*", Some(&s[i + 1..]))),
             c => out.push(c),
         }
@@ -245,6 +262,33 @@ short:line
         assert!(warnings.is_empty());
         assert!(lookup(dir.path(), &k, &mut warnings).is_none());
         assert!(warnings[0].contains("not a plain file"));
+    }
+
+    #[test]
+    fn trailing_backslash_is_kept() {
+        // libpq: `\\` followed by the end of the line is a literal backslash.
+        assert_eq!(
+            find_password("h:1:d:u:ends-with\\\n", &key("h", 1, "d", "u")).as_deref(),
+            Some("ends-with\\")
+        );
+        assert_eq!(
+            find_password("h:1:d:u:a\\:b\\\\\n", &key("h", 1, "d", "u")).as_deref(),
+            Some("a:b\\")
+        );
+    }
+
+    #[test]
+    fn each_host_gets_only_its_own_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pgpass");
+        fs::write(&path, "a:5432:*:*:pw-a\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        let keys = [key("a", 5432, "d", "u"), key("b", 5432, "d", "u")];
+        let mut warnings = Vec::new();
+        let found = lookup_each(&path, &keys, &mut warnings);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].as_ref().map(Secret::expose), Some("pw-a"));
+        assert_eq!(found[1], None, "host b must not get host a's password");
     }
 
     #[test]

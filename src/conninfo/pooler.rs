@@ -13,8 +13,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::Connect;
 use futures_util::future::BoxFuture;
 use tokio::task::JoinHandle;
-use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
-use tokio_postgres::{Client, Config, Error, Socket};
+use tokio_postgres::{Client, Config, Error};
+
+use super::Connector;
 
 /// True when `error` is a pooler refusing the `options` startup parameter: a server error
 /// whose message is `unsupported startup parameter: options` (PgBouncer's wording; the
@@ -26,22 +27,23 @@ pub fn refuses_options(error: &Error) -> bool {
     })
 }
 
-/// A deadpool-postgres connector: connects with the manager's config (which carries
+/// A deadpool-postgres connector: connects with `with_options` (whose configs carry
 /// `options`); when a pooler refuses `options` ([`refuses_options`]), connects with
 /// `without_options` instead and sets the shared flag, after which every new connection uses
-/// `without_options` at once (one refused attempt per session, not per connection).
-pub struct PoolerConnect<T> {
-    tls: T,
-    without_options: Config,
+/// `without_options` at once (one refused attempt per session, not per connection). Both
+/// try the hosts one by one ([`Connector::connect`]); the config deadpool passes is unused.
+pub struct PoolerConnect {
+    with_options: Connector,
+    without_options: Connector,
     refused: Arc<AtomicBool>,
 }
 
-impl<T> PoolerConnect<T> {
+impl PoolerConnect {
     /// `without_options`: the same connection parameters with no `options` at all (the
     /// user's own `-c` settings are refused just the same).
-    pub fn new(tls: T, without_options: Config) -> Self {
+    pub fn new(with_options: Connector, without_options: Connector) -> Self {
         PoolerConnect {
-            tls,
+            with_options,
             without_options,
             refused: Arc::new(AtomicBool::new(false)),
         }
@@ -53,49 +55,26 @@ impl<T> PoolerConnect<T> {
     }
 }
 
-impl<T> Connect for PoolerConnect<T>
-where
-    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
-    T::Stream: Sync + Send,
-    T::TlsConnect: Sync + Send,
-    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-{
+impl Connect for PoolerConnect {
     fn connect(
         &self,
-        pg_config: &Config,
+        _pg_config: &Config,
     ) -> BoxFuture<'_, Result<(Client, JoinHandle<()>), Error>> {
-        let pg_config = pg_config.clone();
         Box::pin(async move {
-            let config = if self.refused.load(Ordering::Relaxed) {
-                &self.without_options
-            } else {
-                match pg_config.connect(self.tls.clone()).await {
-                    Ok((client, connection)) => return Ok((client, spawn(connection))),
+            if !self.refused.load(Ordering::Relaxed) {
+                match self.with_options.connect().await {
+                    Ok(ok) => return Ok(ok),
                     Err(e) if refuses_options(&e) => {
                         tracing::info!(
                             "the server refused the options startup parameter ({e}): a \
                              connection pooler; connecting without session settings"
                         );
                         self.refused.store(true, Ordering::Relaxed);
-                        &self.without_options
                     }
                     Err(e) => return Err(e),
                 }
-            };
-            let (client, connection) = config.connect(self.tls.clone()).await?;
-            Ok((client, spawn(connection)))
+            }
+            self.without_options.connect().await
         })
     }
-}
-
-fn spawn<S, U>(connection: tokio_postgres::Connection<S, U>) -> JoinHandle<()>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    U: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("connection error: {e}");
-        }
-    })
 }

@@ -31,7 +31,7 @@ fn defaults_without_anything() {
     let os_user = os_user_name().unwrap();
     assert_eq!(spec.user, os_user);
     assert_eq!(spec.dbname, os_user);
-    assert_eq!(spec.password, None);
+    assert_eq!(spec.password_for(0), None);
     assert_eq!(spec.sslmode, SslMode::Prefer);
     assert_eq!(spec.sslrootcert, None);
     assert_eq!(spec.application_name, None);
@@ -74,7 +74,7 @@ fn environment_fills_what_the_argument_leaves_out() {
     assert_eq!(spec.port, 6000);
     assert_eq!(spec.user, "envuser");
     assert_eq!(spec.dbname, "envdb");
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("envpw"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("envpw"));
     assert_eq!(spec.sslmode, SslMode::Require);
     assert_eq!(spec.sslrootcert, Some(PathBuf::from("/etc/root.crt")));
     assert_eq!(spec.sslcert, Some(PathBuf::from("/etc/c.crt")));
@@ -99,7 +99,7 @@ fn environment_fills_what_the_argument_leaves_out() {
     assert_eq!(spec.port, 7000);
     assert_eq!(spec.user, "arguser");
     assert_eq!(spec.dbname, "argdb");
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("argpw"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("argpw"));
     assert_eq!(spec.sslmode, SslMode::Disable);
     assert_eq!(spec.application_name.as_deref(), Some("argapp"));
     assert_eq!(spec.connect_timeout, Some(Duration::from_secs(3)));
@@ -132,10 +132,11 @@ fn later_keyword_wins() {
 
 #[test]
 fn uri_forms() {
-    let spec =
-        p("postgresql://alice:s3cr%40t@db.example:6543/app?sslmode=verify-full&application_name=x");
+    let spec = p(
+        "postgresql://alice:s3cr%40t@db.example:6543/app?sslmode=verify-full&sslrootcert=system&application_name=x",
+    );
     assert_eq!(spec.user, "alice");
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("s3cr@t"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("s3cr@t"));
     assert_eq!(spec.hosts, vec!["db.example"]);
     assert_eq!(spec.port, 6543);
     assert_eq!(spec.dbname, "app");
@@ -164,7 +165,7 @@ fn uri_forms() {
     assert_eq!(spec.sslcert, Some(PathBuf::from("/c.crt")));
     assert_eq!(spec.sslkey, Some(PathBuf::from("/c.key")));
     assert_eq!(spec.port, 5555);
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("pw"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("pw"));
     assert_eq!(spec.dbname, "other");
 }
 
@@ -237,8 +238,52 @@ fn errors_are_clear() {
         ("host=a dbname", "missing \"=\" after \"dbname\""),
         (
             "sslrootcert=system sslmode=require",
-            "requires sslmode=verify-full",
+            "weak sslmode \"require\" may not be used with sslrootcert=system",
         ),
+        ("postgresql://u:SEC@RETPW@h/db", "percent-encode \"@\""),
+        ("requiressl=1 sslmode=prefer", "requiressl=1 asks for TLS"),
+        ("requiressl=yes", "invalid requiressl value: \"yes\""),
+        ("gssencmode=require", "GSSAPI support is not compiled in"),
+        ("gssencmode=sometimes", "invalid gssencmode value"),
+        (
+            "channel_binding=maybe",
+            "invalid channel_binding value: \"maybe\"",
+        ),
+        (
+            "require_auth=scram-sha-256",
+            "\"require_auth\" is not supported",
+        ),
+        ("sslpassword=x", "\"sslpassword\" is not supported"),
+        (
+            "sslcertmode=require",
+            "sslcertmode=require is not supported",
+        ),
+        (
+            "sslnegotiation=direct",
+            "weak sslmode \"prefer\" may not be used with sslnegotiation=direct",
+        ),
+        (
+            "target_session_attrs=read-write",
+            "target_session_attrs=read-write is not supported",
+        ),
+        (
+            "target_session_attrs=bogus",
+            "invalid target_session_attrs value",
+        ),
+        (
+            "client_encoding=LATIN1",
+            "client_encoding=LATIN1 is not supported",
+        ),
+        (
+            "load_balance_hosts=sometimes",
+            "invalid load_balance_hosts value",
+        ),
+        (
+            "replication=database",
+            "replication=database is not supported",
+        ),
+        ("sslsni=2", "invalid sslsni value"),
+        ("keepalives_idle=x", "invalid keepalives_idle value"),
     ];
     for (arg, expected) in cases {
         let err = parse_env(Some(arg), &[("PGUSER", "u")]).err();
@@ -259,12 +304,94 @@ fn errors_are_clear() {
 }
 
 #[test]
-fn ignored_keywords_warn() {
-    let spec = p("host=h keepalives=1 target_session_attrs=read-write");
-    assert_eq!(spec.warnings.len(), 2, "{:?}", spec.warnings);
-    assert!(spec.warnings[0].contains("keepalives"));
-    let spec = parse_env(Some("host=h"), &[("PGSERVICE", "x")]).unwrap();
-    assert!(spec.warnings[0].contains("PGSERVICE"));
+fn every_libpq_option_is_honoured_or_refused() {
+    // Honoured, with their effect on the spec.
+    let spec = p("host=h requiressl=1");
+    assert_eq!(spec.sslmode, SslMode::Require);
+    let spec = parse_env(Some("host=h"), &[("PGREQUIRESSL", "1")]).unwrap();
+    assert_eq!(spec.sslmode, SslMode::Require);
+    assert_eq!(
+        p("host=h requiressl=1 sslmode=verify-full sslrootcert=system").sslmode,
+        SslMode::VerifyFull
+    );
+    assert_eq!(
+        p("host=h channel_binding=require").channel_binding,
+        ChannelBinding::Require
+    );
+    let spec = parse_env(Some("host=h"), &[("PGCHANNELBINDING", "disable")]).unwrap();
+    assert_eq!(spec.channel_binding, ChannelBinding::Disable);
+    assert!(!p("host=h sslsni=0").sslsni);
+    assert!(p("host=h").sslsni);
+    assert_eq!(
+        p("host=h sslcertmode=disable").sslcertmode,
+        SslCertMode::Disable
+    );
+    assert_eq!(
+        p("host=h sslmode=require sslnegotiation=direct").sslnegotiation,
+        SslNegotiation::Direct
+    );
+    assert!(p("host=h load_balance_hosts=random").load_balance_random);
+    assert_eq!(
+        p("host=/tmp requirepeer=postgres").requirepeer.as_deref(),
+        Some("postgres")
+    );
+    let spec = p(
+        "host=h keepalives=0 keepalives_interval=3 keepalives_count=9 sslcrl=/c.crl sslcrldir=/d",
+    );
+    assert!(!spec.keepalives);
+    assert_eq!(spec.keepalives_interval, Some(Duration::from_secs(3)));
+    assert_eq!(spec.keepalives_count, Some(9));
+    assert_eq!(spec.sslcrl, Some(PathBuf::from("/c.crl")));
+    assert_eq!(spec.sslcrldir, Some(PathBuf::from("/d")));
+    // Accepted: what they configure is never used, or they ask for what we do anyway.
+    for ok in [
+        "gssencmode=disable",
+        "gssencmode=prefer",
+        "krbsrvname=postgres",
+        "gsslib=gssapi",
+        "gssdelegation=1",
+        "sslcompression=1",
+        "client_encoding=UTF8",
+        "client_encoding=auto",
+        "target_session_attrs=any",
+        "replication=false",
+        "sslpassword=",
+        "requiressl=0",
+    ] {
+        let spec = p(&format!("host=h {ok}"));
+        assert!(spec.warnings.is_empty(), "{ok}: {:?}", spec.warnings);
+    }
+    // The environment is held to the same rules as the string.
+    for (name, value, expected) in [
+        (
+            "PGGSSENCMODE",
+            "require",
+            "GSSAPI support is not compiled in",
+        ),
+        (
+            "PGREQUIREAUTH",
+            "password",
+            "\"PGREQUIREAUTH\" is not supported",
+        ),
+        ("PGSERVICE", "x", "\"PGSERVICE\" is not supported"),
+        ("PGSERVICEFILE", "/x", "\"PGSERVICEFILE\" is not supported"),
+        ("PGHOSTADDR", "127.0.0.1", "\"PGHOSTADDR\" is not supported"),
+        (
+            "PGTARGETSESSIONATTRS",
+            "primary",
+            "target_session_attrs=primary is not supported",
+        ),
+        ("PGSSLCERTMODE", "require", "sslcertmode=require"),
+        ("PGCLIENTENCODING", "SJIS", "client_encoding=SJIS"),
+    ] {
+        let err = parse_env(Some("host=h"), &[(name, value)]).unwrap_err();
+        assert!(err.to_string().contains(expected), "{name}: {err}");
+    }
+    // Every keyword of the table is known: none is "invalid connection option".
+    for (keyword, _, support) in OPTIONS {
+        let result = parse_env(Some(&format!("host=h {keyword}=")), &[("PGUSER", "u")]);
+        assert!(result.is_ok(), "{keyword} ({support:?}): {result:?}");
+    }
 }
 
 #[test]
@@ -285,40 +412,96 @@ fn sslmode_words_round_trip() {
 }
 
 #[test]
-fn to_pg_config_maps_everything() {
+fn targets_map_everything_one_host_each() {
     let spec = p(
         "host=/run/pg,db.example,::1 port=5,6,7 user=u dbname=d password=pw options=-cx=1 \
-         sslmode=verify-ca",
+         sslmode=require channel_binding=require keepalives_idle=7 tcp_user_timeout=1500",
     );
-    let c = spec.to_pg_config();
+    let targets = spec.targets();
+    assert_eq!(targets.len(), 3);
+    let hosts: Vec<&[Host]> = targets.iter().map(|t| t.config.get_hosts()).collect();
     assert_eq!(
-        c.get_hosts(),
-        &[
-            Host::Unix(PathBuf::from("/run/pg")),
-            Host::Tcp("db.example".to_owned()),
-            Host::Tcp("::1".to_owned()),
+        hosts,
+        vec![
+            &[Host::Unix(PathBuf::from("/run/pg"))][..],
+            &[Host::Tcp("db.example".to_owned())][..],
+            &[Host::Tcp("::1".to_owned())][..],
         ]
     );
-    assert_eq!(c.get_ports(), &[5, 6, 7]);
-    assert_eq!(c.get_user(), Some("u"));
-    assert_eq!(c.get_dbname(), Some("d"));
-    assert_eq!(c.get_password(), Some(&b"pw"[..]));
-    assert_eq!(c.get_options(), Some("-cx=1"));
-    assert_eq!(c.get_application_name(), Some("pgvitals"));
-    assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(10)));
-    assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
+    for (t, port) in targets.iter().zip([5, 6, 7]) {
+        let c = &t.config;
+        assert_eq!(c.get_ports(), &[port]);
+        assert_eq!(c.get_user(), Some("u"));
+        assert_eq!(c.get_dbname(), Some("d"));
+        assert_eq!(c.get_password(), Some(&b"pw"[..]));
+        assert_eq!(c.get_options(), Some("-cx=1"));
+        assert_eq!(c.get_application_name(), Some("pgvitals"));
+        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(10)));
+        assert_eq!(c.get_channel_binding(), ChannelBinding::Require);
+        assert_eq!(c.get_keepalives_idle(), Duration::from_secs(7));
+        assert_eq!(c.get_tcp_user_timeout(), Some(&Duration::from_millis(1500)));
+    }
+    // libpq never uses TLS on a unix socket, even in a list with TCP hosts.
+    assert_eq!(
+        targets[0].config.get_ssl_mode(),
+        tokio_postgres::config::SslMode::Disable
+    );
+    assert_eq!(
+        targets[1].config.get_ssl_mode(),
+        tokio_postgres::config::SslMode::Require
+    );
 
-    let c = p("host=h application_name=mine connect_timeout=3 sslmode=allow").to_pg_config();
+    let one = |arg: &str| p(arg).targets().remove(0).config;
+    let c = one("host=h application_name=mine connect_timeout=3 sslmode=allow");
     assert_eq!(c.get_application_name(), Some("mine"));
     assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(3)));
     assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Prefer);
     assert_eq!(c.get_password(), None);
-    let c = p("host=/tmp,/run sslmode=verify-full").to_pg_config();
+    assert_eq!(c.get_channel_binding(), ChannelBinding::Prefer);
+    assert_eq!(c.get_keepalives_idle(), DEFAULT_KEEPALIVES_IDLE);
+    assert_eq!(c.get_tcp_user_timeout(), Some(&DEFAULT_TCP_USER_TIMEOUT));
+    let c = one("host=/tmp,/run sslmode=require");
     assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
-    let c = p("host=h sslmode=disable").to_pg_config();
+    let c = one("host=h sslmode=disable");
     assert_eq!(c.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
-    let c = p("host=h fallback_application_name=fb").to_pg_config();
+    let c = one("host=h fallback_application_name=fb");
     assert_eq!(c.get_application_name(), Some("fb"));
+}
+
+#[test]
+fn each_host_gets_its_own_password_file_entry() {
+    let home = tempfile::tempdir().unwrap();
+    write_pgpass(
+        home.path(),
+        ".pgpass",
+        "a:5432:*:*:pw-a\nc:5433:*:*:pw-c\n",
+        0o600,
+    );
+    let none = |_: &str| None;
+    let spec = ConnSpec::parse_with(
+        Some("host=a,b,c port=5432,5432,5433 user=u"),
+        &none,
+        Some(home.path()),
+    )
+    .unwrap();
+    let targets = spec.targets();
+    let passwords: Vec<Option<&[u8]>> = targets.iter().map(|t| t.config.get_password()).collect();
+    assert_eq!(
+        passwords,
+        vec![Some(&b"pw-a"[..]), None, Some(&b"pw-c"[..])]
+    );
+    // A password given in the string (or PGPASSWORD) goes to every host, as in libpq.
+    let spec = ConnSpec::parse_with(
+        Some("host=a,b user=u password=given"),
+        &none,
+        Some(home.path()),
+    )
+    .unwrap();
+    assert!(
+        spec.targets()
+            .iter()
+            .all(|t| t.config.get_password() == Some(&b"given"[..]))
+    );
 }
 
 #[test]
@@ -331,7 +514,9 @@ fn label_forms() {
     spec.ports.clear();
     spec.port = 9;
     assert_eq!(spec.label(), "a:9,b:9/x");
-    assert_eq!(spec.to_pg_config().get_ports(), &[9, 9]);
+    let targets = spec.targets();
+    let ports: Vec<&[u16]> = targets.iter().map(|t| t.config.get_ports()).collect();
+    assert_eq!(ports, vec![&[9][..], &[9][..]]);
 }
 
 fn write_pgpass(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
@@ -356,24 +541,21 @@ fn pgpass_from_home_and_precedence() {
     };
     let spec = parse("postgresql://alice@db.example/app", &none);
     assert_eq!(
-        spec.password.as_ref().map(Secret::expose),
+        spec.password_for(0).map(Secret::expose),
         Some("from-pgpass")
     );
     // The argument's password wins, then PGPASSWORD.
     let spec = parse("postgresql://alice:given@db.example/app", &none);
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("given"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("given"));
     let env_pw = |k: &str| (k == "PGPASSWORD").then(|| "env-pw".to_owned());
     let spec = parse("postgresql://alice@db.example/app", &env_pw);
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("env-pw"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("env-pw"));
     // No match: no password.
     let spec = parse("postgresql://alice@db.example/other", &none);
-    assert_eq!(spec.password, None);
+    assert_eq!(spec.password_for(0), None);
     // The default socket directory matches "localhost".
     let spec = parse("user=bob", &none);
-    assert_eq!(
-        spec.password.as_ref().map(Secret::expose),
-        Some("local-bob")
-    );
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("local-bob"));
 }
 
 #[test]
@@ -382,14 +564,14 @@ fn pgpass_permissions_and_passfile() {
     let path = write_pgpass(home.path(), ".pgpass", "*:*:*:*:secret-x\n", 0o644);
     let none = |_: &str| None;
     let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
-    assert_eq!(spec.password, None);
+    assert_eq!(spec.password_for(0), None);
     assert_eq!(spec.warnings.len(), 1);
     assert!(spec.warnings[0].contains("group or world access"));
     assert!(!spec.warnings[0].contains("secret-x"));
 
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
     let spec = ConnSpec::parse_with(Some("host=h user=u"), &none, Some(home.path())).unwrap();
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("secret-x"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("secret-x"));
     assert!(spec.warnings.is_empty());
 
     // PGPASSFILE and passfile= point elsewhere (passfile= wins).
@@ -398,10 +580,10 @@ fn pgpass_permissions_and_passfile() {
     let other_s = other.display().to_string();
     let env = |k: &str| (k == "PGPASSFILE").then(|| other_s.clone());
     let spec = ConnSpec::parse_with(Some("host=h user=u"), &env, Some(home.path())).unwrap();
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("other-pw"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("other-pw"));
     let arg = format!("host=h user=u passfile={}", third.display());
     let spec = ConnSpec::parse_with(Some(&arg), &env, Some(home.path())).unwrap();
-    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("third-pw"));
+    assert_eq!(spec.password_for(0).map(Secret::expose), Some("third-pw"));
 }
 
 #[test]
@@ -455,11 +637,7 @@ fn passwords_never_shown() {
     for arg in &args {
         for env in [&none as &dyn Fn(&str) -> Option<String>, &env_pw] {
             let spec = ConnSpec::parse_with(Some(arg), env, Some(home.path())).unwrap();
-            assert_eq!(
-                spec.password.as_ref().map(Secret::expose),
-                Some(pw),
-                "{arg}"
-            );
+            assert_eq!(spec.password_for(0).map(Secret::expose), Some(pw), "{arg}");
             for text in renderings(&spec) {
                 assert!(!text.contains(pw), "{arg}: {text}");
             }
@@ -532,7 +710,7 @@ proptest! {
         );
         for arg in [uri, kv] {
             let spec = parse_env(Some(&arg), &[]).unwrap();
-            prop_assert_eq!(spec.password.as_ref().map(Secret::expose), Some(pw.as_str()));
+            prop_assert_eq!(spec.password_for(0).map(Secret::expose), Some(pw.as_str()));
             prop_assert_eq!(&spec.hosts, &vec![host.clone()]);
             prop_assert_eq!(spec.port, port);
             prop_assert_eq!(&spec.dbname, &db);
