@@ -30,13 +30,17 @@ fn timing(config: &Config) -> Timing {
 }
 
 fn new_store(specs: &[ConnSpec], config: &Config) -> Store {
-    Store::new(
+    let mut store = Store::new(
         specs.iter().map(ConnSpec::label).collect(),
         config.thresholds.clone(),
         config.interval,
         config.slow_interval,
         SystemTime::now(),
-    )
+    );
+    for (server, spec) in store.servers.iter_mut().zip(specs) {
+        server.connection_warnings = spec.warnings.clone();
+    }
+    store
 }
 
 /// Start the workers of every server (connections are made lazily by the workers).

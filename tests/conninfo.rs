@@ -644,6 +644,31 @@ async fn each_host_gets_only_its_own_password() {
     )
     .unwrap();
     let err = connect(&spec).await.unwrap_err();
+    // The warning of an ignored password file reaches the snapshot JSON (and the screen's
+    // header: tests/render.rs), not only stderr.
+    let loose = tempfile::tempdir().unwrap();
+    let loose_pgpass = loose.path().join(".pgpass");
+    fs::write(&loose_pgpass, "*:*:*:*:whatever\n").unwrap();
+    fs::set_permissions(&loose_pgpass, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgvitals"))
+        .args(["snapshot", "--interval", "100ms", &socket])
+        .env_clear()
+        .env("HOME", loose.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(3), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warnings = doc["connection_warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{doc:#}");
+    assert!(
+        warnings[0]
+            .as_str()
+            .unwrap()
+            .contains("has group or world access: ignored"),
+        "{warnings:?}"
+    );
+    assert!(!warnings[0].as_str().unwrap().contains("whatever"));
     // (the source error, Debug-quoted by `connect`)
     assert!(
         err.contains("requirepeer specifies") && err.contains("but actual peer user name is"),

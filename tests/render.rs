@@ -1413,3 +1413,27 @@ fn privilege_gap_of_a_standby_names_the_wal_receiver() {
     assert!(text.contains("received 0/3000148"), "{text}");
     insta::assert_snapshot!("privilege_gap_standby_replication_80x24", text);
 }
+
+/// Issue 8, item 4: a connection warning that must stay (an ignored password file) is shown
+/// in the dashboard, not only printed before the alternate screen hides it; sanitized.
+#[test]
+fn connection_warnings_stay_visible_in_the_header() {
+    let mut store = populated(1);
+    store.servers[0].connection_warnings = vec![
+        "password file \"/home/u/.pgpass\" has group or world access: ignored; permissions should be u=rw (0600) or less\u{1b}[31m".to_string(),
+    ];
+    for (w, h) in [(80, 24), (160, 48)] {
+        let buf = render(&store, &ui(true), w, h);
+        let (x, y) = find(&buf, "⚠", "password file").expect("warning line");
+        assert!(y < 8, "{w}x{h}: in the header, line {y}");
+        assert_eq!(buf[(x, y)].bg, Color::Yellow, "{w}x{h}: caution colour");
+        assert!(screen(&buf).contains("group or world access"), "{w}x{h}");
+        assert_clean(&buf, "connection warning");
+        // The panels keep their place below: the tab bar is still drawn.
+        assert!(screen(&buf).contains("Activity"), "{w}x{h}");
+    }
+    // Without warnings there is no such line.
+    store.servers[0].connection_warnings.clear();
+    let buf = render(&store, &ui(true), 80, 24);
+    assert!(find(&buf, "⚠", "password file").is_none());
+}

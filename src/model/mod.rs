@@ -106,6 +106,10 @@ pub struct ServerState {
     pub areas: BTreeMap<Area, AreaState>,
     pub history: History,
     pub alerts: AlertBook,
+    /// What the connection settings warn about (one line each, e.g. a password file with
+    /// group or world access that was ignored), from [`crate::conninfo::ConnSpec::warnings`].
+    /// Raw text: the screen sanitizes it. Shown in the header and the snapshot JSON.
+    pub connection_warnings: Vec<String>,
     /// Samples arrived since the alerts were last evaluated.
     alerts_due: bool,
 }
@@ -138,6 +142,7 @@ impl ServerState {
                 .collect(),
             history: History::default(),
             alerts: AlertBook::default(),
+            connection_warnings: Vec::new(),
             alerts_due: false,
         }
     }

@@ -6,11 +6,14 @@
 //! { "server": {...ServerSample, "target", "role"}, "activity": {...}, "statements": {...},
 //!   "cache": {...}, "replication": {...}, "unused_indexes": {...}, "vacuum": {...},
 //!   "alerts": [{"rule", "severity", "subject", "value", "threshold", "message"}],
-//!   "pooled": bool, "privilege_gaps": [{"area", "hidden", "fix"}] }
+//!   "pooled": bool, "privilege_gaps": [{"area", "hidden", "fix"}],
+//!   "connection_warnings": ["..."] }
 //! ```
 //! An area that could not be collected is `{"error": {"kind", "sqlstate", "message", "fix"}}`.
 //! `pooled` and `privilege_gaps` come from the facts probed at the latest connect
 //! ([`ServerFacts`]); both are `null` when the server was never reached.
+//! `connection_warnings` are the connection settings' warnings (e.g. an ignored password
+//! file with group or world access), one line each, `[]` for none.
 //!
 //! [`ServerFacts`]: crate::collect::ServerFacts
 
@@ -63,6 +66,10 @@ pub fn server_json(server: &ServerState) -> Value {
     doc.insert(
         "privilege_gaps".into(),
         facts.map_or(Value::Null, privilege_gaps_json),
+    );
+    doc.insert(
+        "connection_warnings".into(),
+        json!(server.connection_warnings),
     );
     Value::Object(doc)
 }

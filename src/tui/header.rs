@@ -259,16 +259,48 @@ pub fn overview_line_in(
     Line::from(spans)
 }
 
-/// How many lines the header takes for `servers` servers in `height` rows.
-pub fn height(servers: usize, height: u16) -> u16 {
+/// How many lines the header takes for `servers` servers in `height` rows, plus one for the
+/// connection warnings when there are any (`warnings`) and the screen has 12 rows or more.
+pub fn height(servers: usize, height: u16, warnings: bool) -> u16 {
     let overview = servers.clamp(1, 5) as u16;
+    let warning_line = u16::from(warnings);
     if height < 12 {
         1
     } else if height < 20 {
-        overview + 1
+        overview + 1 + warning_line
     } else {
-        overview + 2
+        overview + 2 + warning_line
     }
+}
+
+/// The first connection warning of the selected server (else of any server), as one line:
+/// `⚠ host:5432/db: password file "…" has group or world access: ignored; … (+1 more)`.
+pub fn connection_warning_line(store: &Store, selected: usize, width: u16) -> Option<String> {
+    let server = store
+        .servers
+        .get(selected)
+        .filter(|s| !s.connection_warnings.is_empty())
+        .or_else(|| {
+            store
+                .servers
+                .iter()
+                .find(|s| !s.connection_warnings.is_empty())
+        })?;
+    let first = server.connection_warnings.first()?;
+    let more = match server.connection_warnings.len() {
+        1 => String::new(),
+        n => format!(" (+{} more)", n - 1),
+    };
+    let who = if store.servers.len() > 1 {
+        format!("{}: ", server.label)
+    } else {
+        String::new()
+    };
+    let room = usize::from(width).saturating_sub(text::width(&more) + 3);
+    Some(format!(
+        " ⚠ {}{more}",
+        text::one_line(&format!("{who}{first}"), room)
+    ))
 }
 
 /// The header widget.
@@ -347,6 +379,11 @@ impl Widget for Header<'_> {
                 self.store.max_age(crate::collect::Area::Activity),
                 rect.width,
             ));
+        }
+        if let Some(warning) = connection_warning_line(self.store, self.ui.server, rect.width) {
+            if (lines.len() as u16) + 1 < h {
+                lines.push(Line::from(Span::styled(warning, theme.caution())));
+            }
         }
         lines.push(Line::from(summary));
         if (lines.len() as u16) < h {

@@ -308,7 +308,11 @@ pub fn draw(frame: &mut Frame, store: &Store, ui: &UiState, now: SystemTime) {
             .render(area, buf);
         return;
     }
-    let hh = header::height(store.servers.len(), area.height);
+    let warnings = store
+        .servers
+        .iter()
+        .any(|s| !s.connection_warnings.is_empty());
+    let hh = header::height(store.servers.len(), area.height, warnings);
     let [head, tabs, body, status] = Layout::vertical([
         Constraint::Length(hh),
         Constraint::Length(1),
