@@ -264,6 +264,7 @@ async fn all_areas_work_through_pgbouncer_transaction_pooling_without_leaking_st
                     activity_samples += 1;
                 }
             }
+            Update::Acted { .. } => {}
         }
         let server = &store.servers[0];
         activity_samples >= 8 && Area::ALL.iter().all(|a| server.area(*a).sample.is_some())
