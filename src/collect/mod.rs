@@ -197,8 +197,9 @@ impl Ctx<'_> {
     /// The statements that open one pooled query's transaction: `BEGIN READ ONLY` and, LOCAL
     /// to it, `statement_timeout` = the client-side deadline minus [`DEADLINE_MARGIN`] (at
     /// least 100 ms), `lock_timeout` = a fifth of that (at least 100 ms) and
-    /// `idle_in_transaction_session_timeout` = twice it: the values a direct connection gets
-    /// in its startup `options`. Milliseconds, integers only.
+    /// `idle_in_transaction_session_timeout` = twice it, and `search_path` =
+    /// [`probe::SEARCH_PATH`]: the values a direct connection gets in its startup `options`.
+    /// Milliseconds, integers only.
     pub fn pooled_begin(&self) -> String {
         let statement_ms = self
             .timeout
@@ -212,8 +213,10 @@ impl Ctx<'_> {
             "BEGIN /* pgvitals */ READ ONLY; \
              SET /* pgvitals */ LOCAL statement_timeout = {statement_ms}; \
              SET /* pgvitals */ LOCAL lock_timeout = {lock_ms}; \
-             SET /* pgvitals */ LOCAL idle_in_transaction_session_timeout = {}",
-            statement_ms * 2
+             SET /* pgvitals */ LOCAL idle_in_transaction_session_timeout = {}; \
+             SET /* pgvitals */ LOCAL search_path = {}",
+            statement_ms * 2,
+            probe::SEARCH_PATH
         )
     }
 

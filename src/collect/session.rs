@@ -6,8 +6,10 @@
 //! * **Session settings** travel as startup parameters (`options=-c ...`), so they cost no
 //!   round trip and are in force before the first query: `default_transaction_read_only=on`,
 //!   `statement_timeout`, `lock_timeout` (a catalog query never queues behind an ACCESS
-//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`. `application_name` is
-//!   `pgvitals` unless the user set one.
+//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`, and last (after the
+//!   user's own options, so it always wins) `search_path=pg_catalog,pg_temp`
+//!   ([`probe::SEARCH_PATH`]: no object in a user schema can stand in for one the queries
+//!   use). `application_name` is `pgvitals` unless the user set one.
 //! * **Through a pooler** (PgBouncer in transaction mode): a pooler that refuses `options`
 //!   ("unsupported startup parameter: options") gets a second attempt without it (and every
 //!   later connection goes without at once: [`crate::conninfo::pooler::PoolerConnect`]); one
@@ -186,9 +188,12 @@ impl Session {
             "-c default_transaction_read_only=on -c statement_timeout={statement_ms} -c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={}",
             statement_ms * 2
         );
+        // search_path last, after the user's own options: it always wins (see
+        // probe::SEARCH_PATH; spaces separate options, so no space in the value)
+        let pinned = format!("-c search_path={}", probe::SEARCH_PATH.replace(' ', ""));
         let options = match config.get_options() {
-            Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
-            _ => ours,
+            Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs} {pinned}"),
+            _ => format!("{ours} {pinned}"),
         };
         config.options(&options);
         set_tcp(&mut config);
@@ -697,10 +702,13 @@ pub fn spawn_server(
 /// called); `signalled` NULL with a NULL `backend_start`: hidden, cannot be checked.
 fn command_sql(function: &str) -> String {
     format!(
+        // every name and operator qualified: through a pooler this runs under the
+        // connection's own search_path
         "SELECT /* pgvitals */ a.backend_start, \
-                CASE WHEN a.backend_start = $2 THEN pg_catalog.{function}(a.pid) END AS signalled \
+                CASE WHEN a.backend_start OPERATOR(pg_catalog.=) $2 \
+                     THEN pg_catalog.{function}(a.pid) END AS signalled \
            FROM pg_catalog.pg_stat_activity AS a \
-          WHERE a.pid = $1"
+          WHERE a.pid OPERATOR(pg_catalog.=) $1"
     )
 }
 
