@@ -134,8 +134,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// One line of any text for stderr: made safe for a terminal by the screen's sanitizer
+/// ([`pgvitals::text::fold`]: no escape sequence, control character or bidi override of a
+/// server's text reaches it), whitespace folded.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    pgvitals::text::fold(s)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -174,7 +177,7 @@ fn parse_specs(args: &[String]) -> anyhow::Result<Vec<ConnSpec>> {
     };
     for spec in &specs {
         for w in &spec.warnings {
-            eprintln!("pgvitals: warning: {w}");
+            eprintln!("pgvitals: warning: {}", one_line(&w.to_string()));
         }
     }
     Ok(specs)
@@ -267,10 +270,17 @@ async fn snapshot_cmd(args: WatchArgs) -> anyhow::Result<u8> {
         .await
         .map_err(anyhow::Error::msg)?;
     let doc = snapshot::document(&store);
-    println!("{}", serde_json::to_string_pretty(&doc)?);
+    println!(
+        "{}",
+        snapshot::to_json_pretty(&doc).map_err(anyhow::Error::msg)?
+    );
     for server in &store.servers {
         if let pgvitals::model::Link::Down { error, .. } = &server.link {
-            eprintln!("pgvitals: {}: {}", server.label, one_line(&error.message));
+            eprintln!(
+                "pgvitals: {}: {}",
+                one_line(&server.label),
+                one_line(&error.message)
+            );
         }
     }
     Ok(snapshot::exit_code(&store) as u8)

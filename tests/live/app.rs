@@ -810,3 +810,62 @@ async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
         "{got:?}"
     );
 }
+
+/// What the server sends never reaches stdout or stderr as a terminal control: a query text
+/// with ESC and C1 sequences is escaped in the snapshot JSON (`\u001b`, `\u009b`), and a
+/// server error naming a hostile database name is sanitized on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_output_has_no_raw_escape_or_c1_controls() {
+    let hostile = "\u{1b}[31mred\u{9b}31m\u{85}\u{7f}";
+    let victim = connect(primary(), "postgres").await;
+    let sql = format!("SELECT pg_sleep(10) /* {hostile} */");
+    let sleeping = tokio::spawn(async move { victim.simple_query(&sql).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let controls = |s: &str| {
+        s.chars()
+            .filter(|c| *c == '\u{1b}' || ('\u{7f}'..='\u{9f}').contains(c))
+            .count()
+    };
+    let bin = env!("CARGO_BIN_EXE_pgvitals");
+    let out = std::process::Command::new(bin)
+        .args(["snapshot", "--interval", "300ms"])
+        .arg(primary().conninfo("postgres"))
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .expect("run pgvitals snapshot");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 JSON");
+    assert_eq!(controls(&stdout), 0, "raw controls in the JSON");
+    assert!(
+        stdout.contains("\\u001b[31mred\\u009b31m\\u0085\\u007f"),
+        "the query text is escaped, not lost"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let shown = doc["activity"]["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .any(|s| s["query"].as_str().is_some_and(|q| q.contains(hostile)));
+    assert!(shown, "the JSON reads back to the raw text");
+    sleeping.abort();
+
+    let conninfo = format!(
+        "{} dbname='nope{hostile}'",
+        primary()
+            .conninfo("postgres")
+            .replace("dbname=postgres", "")
+    );
+    let out = std::process::Command::new(bin)
+        .args(["snapshot", "--interval", "300ms", &conninfo])
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .expect("run pgvitals snapshot");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("nope"),
+        "the error names the database: {stderr}"
+    );
+    assert_eq!(controls(&stderr), 0, "raw controls on stderr: {stderr:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(controls(&stdout), 0, "raw controls in the JSON: {stdout:?}");
+}
