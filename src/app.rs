@@ -63,11 +63,7 @@ pub fn start_workers(specs: &[ConnSpec], config: &Config) -> Result<Running, Str
     }
     tokio::spawn(async move {
         while let Some(command) = command_rx.recv().await {
-            let server = match &command {
-                Command::CancelBackend { server, .. }
-                | Command::TerminateBackend { server, .. } => *server,
-            };
-            if let Some(tx) = per_server.get(server) {
+            if let Some(tx) = per_server.get(command.server()) {
                 let _ = tx.send(command).await;
             }
         }

@@ -4,9 +4,9 @@
 //! Every key is optional; unknown keys are errors (a typo must not silently keep a default).
 //!
 //! ```toml
-//! interval = "2s"          # how often fast areas are polled (at most 1h)
-//! slow_interval = "60s"    # unused indexes, database sizes (at most 1d)
-//! query_timeout = "5s"     # statement_timeout of the monitoring session (at most 1h)
+//! interval = "2s"          # how often fast areas are polled (100ms .. 1h)
+//! slow_interval = "60s"    # unused indexes, database sizes (100ms .. 1d)
+//! query_timeout = "5s"     # statement_timeout of the monitoring session (100ms .. 1h)
 //! [thresholds.xid_age]
 //! warning = 500000000
 //! critical = 1200000000
@@ -254,7 +254,8 @@ impl Config {
     /// else the defaults.
     ///
     /// Errors: the file cannot be read (an explicit path that is missing is an error), it is
-    /// not valid TOML, it has unknown keys, a value has the wrong type or unit, or a warning
+    /// not a regular file (a device, a FIFO, a directory), it is larger than
+    /// [`MAX_CONFIG_BYTES`] or not UTF-8, it is not valid TOML, it has unknown keys, a value has the wrong type or unit, or a warning
     /// level is beyond its critical level.
     pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
         let path = match path {
@@ -264,7 +265,7 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+        let text = read_capped(&path, MAX_CONFIG_BYTES).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
         })?;
@@ -285,10 +286,7 @@ impl Config {
                 let d = humantime::parse_duration(s.trim()).map_err(|e| {
                     format!("{key} = {s:?}: {e} (write it like \"500ms\", \"2s\", \"1m\")")
                 })?;
-                if d.is_zero() {
-                    return Err(format!("{key} must be more than zero"));
-                }
-                check_max_duration(key, d)?;
+                check_duration(key, d)?;
                 *into = d;
             }
             Ok(())
@@ -340,6 +338,55 @@ impl Config {
     }
 }
 
+/// The largest config file read: 1 MiB (a real one is a few hundred bytes).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The text of the file at `path`, read only when it is a regular file of at most `max`
+/// bytes (UTF-8). Opened non-blocking, so a FIFO at the path never blocks the open; the
+/// type is checked on the opened file (no race with a rename), and at most `max + 1` bytes
+/// are ever read (a file that grows while read is still refused).
+///
+/// Errors: the open fails; not a regular file (the error says what it is); larger than
+/// `max` bytes; not UTF-8.
+pub fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() {
+            "a character device"
+        } else if kind.is_block_device() {
+            "a block device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a file"
+        };
+        return Err(std::io::Error::other(format!(
+            "not a regular file ({what})"
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::other(format!("larger than {max} bytes")));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// The shortest duration setting accepted (config file and command line, every key): 100 ms.
+/// Shorter would poll a server hundreds of times a second (`interval = "1ns"`).
+pub const MIN_DURATION: Duration = Duration::from_millis(100);
+
 /// The longest `interval` and `query_timeout` accepted (config file and command line): 1 hour.
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 /// The longest `slow_interval` accepted: 1 day.
@@ -368,6 +415,33 @@ pub fn check_max_duration(key: &str, d: Duration) -> Result<(), String> {
         )),
         _ => Ok(()),
     }
+}
+
+/// The bounds of every duration setting, shared by the config file and the command line:
+/// errors (one line naming the key and the bound) when `d` is below [`MIN_DURATION`] or beyond
+/// `max` (when given). `key` is written as given (`interval`, `--workload-for`).
+pub fn check_bounds(key: &str, d: Duration, max: Option<Duration>) -> Result<(), String> {
+    if d < MIN_DURATION {
+        return Err(format!(
+            "{key} = {} is too short: at least {}",
+            humantime::format_duration(d),
+            humantime::format_duration(MIN_DURATION)
+        ));
+    }
+    match max {
+        Some(max) if d > max => Err(format!(
+            "{key} = {} is too long: at most {}",
+            humantime::format_duration(d),
+            humantime::format_duration(max)
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// [`check_bounds`] with the bound of `key` ([`max_duration`]): at least [`MIN_DURATION`],
+/// at most 1 h for `interval` / `query_timeout` and 1 day for `slow_interval`.
+pub fn check_duration(key: &str, d: Duration) -> Result<(), String> {
+    check_bounds(key, d, max_duration(key))
 }
 
 fn value(rule: &str, key: &str, v: &RawValue, unit: Unit) -> Result<f64, String> {
@@ -527,6 +601,26 @@ mod tests {
     }
 
     #[test]
+    fn durations_below_100ms_are_errors_like_on_the_command_line() {
+        for key in ["interval", "slow_interval", "query_timeout"] {
+            for (v, shown) in [("1ns", "1ns"), ("99ms", "99ms"), ("0s", "0s")] {
+                let text = format!("{key} = \"{v}\"");
+                assert_eq!(
+                    Config::parse(&text).expect_err(&text),
+                    format!("{key} = {shown} is too short: at least 100ms")
+                );
+            }
+            let c = Config::parse(&format!("{key} = \"100ms\"")).expect("100ms is accepted");
+            let got = match key {
+                "interval" => c.interval,
+                "slow_interval" => c.slow_interval,
+                _ => c.query_timeout,
+            };
+            assert_eq!(got, MIN_DURATION);
+        }
+    }
+
+    #[test]
     fn sizes_parse_like_postgres_settings() {
         assert_eq!(parse_size("10MB"), Some(10.0 * MB));
         assert_eq!(parse_size("1.5 GB"), Some(1.5 * GB));
@@ -534,6 +628,50 @@ mod tests {
         assert_eq!(parse_size("100"), Some(100.0));
         assert_eq!(parse_size("ten"), None);
         assert_eq!(parse_size("10 parsecs"), None);
+    }
+
+    #[test]
+    fn only_small_regular_files_are_read() {
+        let started = std::time::Instant::now();
+        for (path, needle) in [
+            ("/dev/zero", "not a regular file (a character device)"),
+            ("/", "not a regular file (a directory)"),
+        ] {
+            let err = Config::load(Some(Path::new(path))).expect_err(path);
+            let text = err.to_string();
+            assert!(text.contains(path) && text.contains(needle), "{text}");
+            assert!(!text.contains('\n'));
+        }
+        let dir = std::env::temp_dir().join(format!("pgvitals-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let fifo = dir.join("fifo.toml");
+        let _ = std::fs::remove_file(&fifo);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600))
+            .expect("mkfifo");
+        let err = Config::load(Some(&fifo)).expect_err("a FIFO");
+        assert!(
+            err.to_string().contains("not a regular file (a FIFO)"),
+            "{err}"
+        );
+        let big = dir.join("big.toml");
+        let mut text = "# padding\n".repeat((MAX_CONFIG_BYTES / 10) as usize + 1);
+        text.push_str("interval = \"2s\"\n");
+        std::fs::write(&big, &text).expect("write");
+        let err = Config::load(Some(&big)).expect_err("over 1 MiB");
+        assert!(
+            err.to_string().contains("larger than 1048576 bytes"),
+            "{err}"
+        );
+        // at the cap: read
+        let fits = dir.join("fits.toml");
+        let mut text = "#".repeat(MAX_CONFIG_BYTES as usize - 32);
+        text.push_str("\ninterval = \"3s\"\n");
+        assert!(text.len() as u64 <= MAX_CONFIG_BYTES);
+        std::fs::write(&fits, &text).expect("write");
+        let c = Config::load(Some(&fits)).expect("a file at the cap is read");
+        assert_eq!(c.interval, Duration::from_secs(3));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //! * [`collect`]: connections, the server probe, one polling worker per server and area.
 //! * [`sample`]: the typed samples the collectors send.
 //! * [`model`]: the only place samples become state: rates, history, alerts, snapshot JSON.
+//! * [`text`]: server text made safe for a terminal (the screen and stderr).
 //! * [`tui`]: the ratatui front-end; it reads the model and never touches a connection.
 //! * [`app`]: the wiring of sessions, workers and store, shared by the commands and tests.
 //! * [`cluster`]: throwaway PostgreSQL clusters (primary + standby) for tests and the demo.
@@ -34,4 +35,5 @@ pub mod files;
 pub mod model;
 pub mod queries;
 pub mod sample;
+pub mod text;
 pub mod tui;

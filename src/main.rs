@@ -68,7 +68,8 @@ struct CommonArgs {
     /// Allow cancelling / terminating backends (c / k), each after a confirmation.
     #[arg(long)]
     enable_actions: bool,
-    /// Write a log (connections, errors, actions) to this file.
+    /// Append a log (connections, errors, actions with the query texts acted on) to this
+    /// file, created mode 0600; a symbolic link or a non-regular file is refused.
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
 }
@@ -86,35 +87,29 @@ struct DemoArgs {
 /// The longest `--workload-for` accepted: 1 week.
 const MAX_WORKLOAD_FOR: Duration = Duration::from_secs(7 * 86_400);
 
-/// A duration flag between 100 ms and `max`; errors are one line naming the bound.
-fn parse_duration(s: &str, max: Duration) -> Result<Duration, String> {
+/// A duration flag within the bounds the config file applies to `key`
+/// ([`pgvitals::config::check_bounds`]: at least 100 ms, at most `max`); errors are one line
+/// naming the bound.
+fn parse_duration(s: &str, key: &str, max: Duration) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
         .map_err(|e| format!("{e} (write it like 500ms, 2s, 1m)"))?;
-    if d < Duration::from_millis(100) {
-        return Err("must be at least 100ms".into());
-    }
-    if d > max {
-        return Err(format!(
-            "too long: at most {}",
-            humantime::format_duration(max)
-        ));
-    }
+    pgvitals::config::check_bounds(key, d, Some(max))?;
     Ok(d)
 }
 
-/// `--interval`: the config file's bound on `interval` (1 h).
+/// `--interval`: the config file's bounds on `interval` (100 ms .. 1 h).
 fn parse_interval(s: &str) -> Result<Duration, String> {
-    parse_duration(s, pgvitals::config::MAX_INTERVAL)
+    parse_duration(s, "interval", pgvitals::config::MAX_INTERVAL)
 }
 
-/// `--query-timeout`: the config file's bound on `query_timeout` (1 h).
+/// `--query-timeout`: the config file's bounds on `query_timeout` (100 ms .. 1 h).
 fn parse_query_timeout(s: &str) -> Result<Duration, String> {
-    parse_duration(s, pgvitals::config::MAX_INTERVAL)
+    parse_duration(s, "query_timeout", pgvitals::config::MAX_INTERVAL)
 }
 
-/// `--workload-for`: at most a week (the demo's deadline is now plus this).
+/// `--workload-for`: 100 ms .. a week (the demo's deadline is now plus this).
 fn parse_workload_for(s: &str) -> Result<Duration, String> {
-    parse_duration(s, MAX_WORKLOAD_FOR)
+    parse_duration(s, "workload_for", MAX_WORKLOAD_FOR)
 }
 
 fn main() -> ExitCode {
@@ -139,8 +134,11 @@ fn main() -> ExitCode {
     }
 }
 
+/// One line of any text for stderr: made safe for a terminal by the screen's sanitizer
+/// ([`pgvitals::text::fold`]: no escape sequence, control character or bidi override of a
+/// server's text reaches it), whitespace folded.
 fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    pgvitals::text::fold(s)
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -179,21 +177,54 @@ fn parse_specs(args: &[String]) -> anyhow::Result<Vec<ConnSpec>> {
     };
     for spec in &specs {
         for w in &spec.warnings {
-            eprintln!("pgvitals: warning: {w}");
+            eprintln!("pgvitals: warning: {}", one_line(&w.to_string()));
         }
     }
     Ok(specs)
+}
+
+/// Open the `--log` file for appending: created with mode 0600 (it holds the query texts of
+/// the sessions acted on, which can carry secrets), never through a symbolic link
+/// (`O_NOFOLLOW`), and only when it is a regular file; an existing file loses any group and
+/// other permissions. Errors are one line naming the file.
+fn open_log(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        // O_NONBLOCK: a FIFO at the path must not block the open (it is refused below)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(nix::libc::ELOOP) {
+                anyhow::anyhow!("log file {shown} is a symbolic link: refused (give the real path)")
+            } else if e.raw_os_error() == Some(nix::libc::ENXIO) {
+                // a FIFO without a reader (O_NONBLOCK) or a device with nothing behind it
+                anyhow::anyhow!("log file {shown} is not a regular file: refused")
+            } else {
+                anyhow::anyhow!("cannot open log file {shown}: {e}")
+            }
+        })?;
+    let meta = file
+        .metadata()
+        .with_context(|| format!("cannot open log file {shown}"))?;
+    if !meta.file_type().is_file() {
+        anyhow::bail!("log file {shown} is not a regular file: refused");
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make log file {shown} private (mode 0600)"))?;
+    }
+    Ok(file)
 }
 
 fn init_log(
     path: Option<&PathBuf>,
 ) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
     let Some(path) = path else { return Ok(None) };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("cannot open log file {}", path.display()))?;
+    let file = open_log(path)?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     tracing_subscriber::fmt()
         .with_writer(writer)
@@ -239,10 +270,17 @@ async fn snapshot_cmd(args: WatchArgs) -> anyhow::Result<u8> {
         .await
         .map_err(anyhow::Error::msg)?;
     let doc = snapshot::document(&store);
-    println!("{}", serde_json::to_string_pretty(&doc)?);
+    println!(
+        "{}",
+        snapshot::to_json_pretty(&doc).map_err(anyhow::Error::msg)?
+    );
     for server in &store.servers {
         if let pgvitals::model::Link::Down { error, .. } = &server.link {
-            eprintln!("pgvitals: {}: {}", server.label, one_line(&error.message));
+            eprintln!(
+                "pgvitals: {}: {}",
+                one_line(&server.label),
+                one_line(&error.message)
+            );
         }
     }
     Ok(snapshot::exit_code(&store) as u8)
@@ -300,6 +338,13 @@ mod tests {
                 text.contains(args[args.len() - 2]),
                 "{text} does not name the flag"
             );
+        }
+        for flag in ["--interval", "--query-timeout"] {
+            for short in ["1ns", "99ms"] {
+                let err = Cli::try_parse_from(["pgvitals", flag, short]).expect_err(short);
+                assert!(err.to_string().contains("at least 100ms"), "{err}");
+            }
+            assert!(Cli::try_parse_from(["pgvitals", flag, "100ms"]).is_ok());
         }
         let cli = Cli::try_parse_from(["pgvitals", "--interval", "1h", "--query-timeout", "1h"])
             .expect("the bounds themselves are accepted");

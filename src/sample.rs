@@ -93,6 +93,12 @@ pub struct Session {
     pub state: Option<String>,
     pub wait_event_type: Option<String>,
     pub wait_event: Option<String>,
+    /// `backend_start`, epoch seconds on the server clock (microseconds exact as an `f64`).
+    /// With `pid` it names the backend: a pid is reused by a later backend, the pair is not, so
+    /// cancel/terminate act only on the backend with both ([`crate::collect::Command`]).
+    /// `None` for another role's backend when the monitoring role lacks pg_read_all_stats.
+    #[serde(default)]
+    pub backend_start: Option<EpochSeconds>,
     /// Seconds since `backend_start`.
     pub backend_age_s: Option<f64>,
     /// Seconds since `xact_start`.

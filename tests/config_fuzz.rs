@@ -27,7 +27,10 @@ fn check_config(input: &str, c: &Config) {
         ("slow_interval", c.slow_interval),
         ("query_timeout", c.query_timeout),
     ] {
-        assert!(d > Duration::ZERO, "{name} zero from {input:?}");
+        assert!(
+            d >= pgvitals::config::MIN_DURATION,
+            "{name} below 100ms from {input:?}"
+        );
     }
     assert!(c.interval <= Duration::from_secs(3600), "{input:?}");
     assert!(c.query_timeout <= Duration::from_secs(3600), "{input:?}");

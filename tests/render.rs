@@ -1437,3 +1437,76 @@ fn connection_warnings_stay_visible_in_the_header() {
     let buf = render(&store, &ui(true), 80, 24);
     assert!(find(&buf, "⚠", "password file").is_none());
 }
+
+/// The backend a confirmation names is the row shown: paused or in the detail view, that is
+/// an older row than the live one, and a pid reused since by another backend (another
+/// backend_start) must not take its place. The outcome of the command reaches the status bar.
+#[test]
+fn a_confirmation_carries_the_identity_of_the_row_shown() {
+    let one = |backend_start: f64, query: &str| {
+        activity(vec![Session {
+            backend_start: Some(backend_start),
+            ..session(102, "bob", "active", 5.0, query)
+        }])
+    };
+    let mut store = populated(1);
+    apply(&mut store, 0, one(500.25, "SELECT 'first'"), at(3));
+    let mut u = UiState::new(true, true, Duration::from_secs(2));
+    // paused on the first backend; pid 102 then belongs to another one
+    press(&mut u, &store, KeyCode::Char('p'));
+    apply(&mut store, 0, one(900.5, "SELECT 'reused'"), at(4));
+    press(&mut u, &store, KeyCode::Char('c'));
+    assert_eq!(
+        u.confirm.as_ref().map(|c| c.backend_start),
+        Some(Some(500.25))
+    );
+    let sent = press(&mut u, &store, KeyCode::Char('y'));
+    assert!(
+        matches!(
+            &sent,
+            Action::Send(Command::CancelBackend { pid: 102, backend_start: Some(s), .. }) if *s == 500.25
+        ),
+        "{sent:?}"
+    );
+    press(&mut u, &store, KeyCode::Char('p'));
+
+    // the detail view of the first backend keeps showing it, and acts on it
+    apply(&mut store, 0, one(500.25, "SELECT 'first'"), at(5));
+    press(&mut u, &store, KeyCode::Enter);
+    apply(&mut store, 0, one(900.5, "SELECT 'reused'"), at(6));
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(text.contains("SELECT 'first'"), "{text}");
+    assert!(!text.contains("SELECT 'reused'"), "{text}");
+    press(&mut u, &store, KeyCode::Char('k'));
+    let sent = press(&mut u, &store, KeyCode::Char('y'));
+    let Action::Send(command) = sent else {
+        panic!("{sent:?}")
+    };
+    assert!(
+        matches!(
+            &command,
+            Command::TerminateBackend { pid: 102, backend_start: Some(s), .. } if *s == 500.25
+        ),
+        "{command:?}"
+    );
+
+    // the workers' answer is shown
+    press(&mut u, &store, KeyCode::Esc);
+    pgvitals::tui::take(
+        &mut u,
+        &mut store,
+        Update::Acted {
+            server: 0,
+            command,
+            outcome: pgvitals::collect::ActionOutcome::LeftAlone(
+                "it now belongs to another backend".into(),
+            ),
+            at: at(7),
+        },
+    );
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(
+        text.contains("pid 102 left alone: it now belongs to another backend"),
+        "{text}"
+    );
+}

@@ -95,6 +95,7 @@ impl ActivityCollector {
                 state,
                 wait_event_type,
                 wait_event: get_text(row, "wait_event")?,
+                backend_start: get::<Option<SystemTime>>(row, "backend_start")?.map(epoch_s),
                 backend_age_s: since("backend_start")?,
                 xact_age_s: since("xact_start")?,
                 query_age_s: since("query_start")?,

@@ -197,8 +197,9 @@ impl Ctx<'_> {
     /// The statements that open one pooled query's transaction: `BEGIN READ ONLY` and, LOCAL
     /// to it, `statement_timeout` = the client-side deadline minus [`DEADLINE_MARGIN`] (at
     /// least 100 ms), `lock_timeout` = a fifth of that (at least 100 ms) and
-    /// `idle_in_transaction_session_timeout` = twice it: the values a direct connection gets
-    /// in its startup `options`. Milliseconds, integers only.
+    /// `idle_in_transaction_session_timeout` = twice it, and `search_path` =
+    /// [`probe::SEARCH_PATH`]: the values a direct connection gets in its startup `options`.
+    /// Milliseconds, integers only.
     pub fn pooled_begin(&self) -> String {
         let statement_ms = self
             .timeout
@@ -212,8 +213,10 @@ impl Ctx<'_> {
             "BEGIN /* pgvitals */ READ ONLY; \
              SET /* pgvitals */ LOCAL statement_timeout = {statement_ms}; \
              SET /* pgvitals */ LOCAL lock_timeout = {lock_ms}; \
-             SET /* pgvitals */ LOCAL idle_in_transaction_session_timeout = {}",
-            statement_ms * 2
+             SET /* pgvitals */ LOCAL idle_in_transaction_session_timeout = {}; \
+             SET /* pgvitals */ LOCAL search_path = {}",
+            statement_ms * 2,
+            probe::SEARCH_PATH
         )
     }
 
@@ -394,6 +397,13 @@ pub enum Update {
         event: LinkEvent,
         at: std::time::SystemTime,
     },
+    /// A confirmed command was carried out, or not: the screen shows the outcome.
+    Acted {
+        server: usize,
+        command: Command,
+        outcome: ActionOutcome,
+        at: std::time::SystemTime,
+    },
 }
 
 /// Connection events of one server.
@@ -409,13 +419,17 @@ pub enum LinkEvent {
 }
 
 /// A request from the screen to the workers of one server, confirmed by the user. The
-/// session's user and query are carried for the log (what was cancelled, not just a pid).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// backend is named by `pid` **and** `backend_start` (epoch seconds, as in the row the user
+/// confirmed on): the function is called only on the backend that has both, so a pid reused
+/// by a later backend since is left alone ([`ActionOutcome::LeftAlone`]). The session's user
+/// and query are carried for the log (what was cancelled, not just a pid).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// `pg_cancel_backend(pid)`.
     CancelBackend {
         server: usize,
         pid: i32,
+        backend_start: Option<crate::sample::EpochSeconds>,
         usename: Option<String>,
         query: String,
     },
@@ -423,9 +437,82 @@ pub enum Command {
     TerminateBackend {
         server: usize,
         pid: i32,
+        backend_start: Option<crate::sample::EpochSeconds>,
         usename: Option<String>,
         query: String,
     },
+}
+
+impl Command {
+    /// Index of the server the command is for.
+    pub fn server(&self) -> usize {
+        match self {
+            Command::CancelBackend { server, .. } | Command::TerminateBackend { server, .. } => {
+                *server
+            }
+        }
+    }
+
+    /// The backend's pid.
+    pub fn pid(&self) -> i32 {
+        match self {
+            Command::CancelBackend { pid, .. } | Command::TerminateBackend { pid, .. } => *pid,
+        }
+    }
+
+    /// The PostgreSQL function the command calls: `pg_cancel_backend` or
+    /// `pg_terminate_backend`.
+    pub fn function(&self) -> &'static str {
+        match self {
+            Command::CancelBackend { .. } => "pg_cancel_backend",
+            Command::TerminateBackend { .. } => "pg_terminate_backend",
+        }
+    }
+}
+
+/// What became of a confirmed [`Command`]; [`ActionOutcome::message`] is the one line the
+/// screen and the log show.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionOutcome {
+    /// The function ran on the backend with the confirmed pid and backend_start and returned
+    /// true.
+    Done,
+    /// Nothing was sent: no backend has that pid any more, the pid now belongs to another
+    /// backend (a different backend_start), or the identity could not be checked
+    /// (backend_start hidden without pg_read_all_stats). The reason is one line.
+    LeftAlone(String),
+    /// The function ran and returned false or failed, or the server could not be asked.
+    Failed(String),
+}
+
+impl ActionOutcome {
+    /// One line for the status bar and the log, e.g. `pg_cancel_backend(4242): done`, or
+    /// `pid 4242 left alone: it now belongs to another backend (started ...)`.
+    pub fn message(&self, command: &Command) -> String {
+        let (function, pid) = (command.function(), command.pid());
+        match self {
+            ActionOutcome::Done => format!("{function}({pid}): done"),
+            ActionOutcome::LeftAlone(why) => format!("pid {pid} left alone: {why}"),
+            ActionOutcome::Failed(why) => format!("{function}({pid}) failed: {why}"),
+        }
+    }
+}
+
+/// The `SystemTime` of epoch seconds `s` (the inverse of [`epoch_s`]), rounded to the
+/// microsecond: exact for a server timestamp that went through [`epoch_s`] (an `f64` holds
+/// today's epoch to a quarter of a microsecond).
+pub fn from_epoch_s(s: f64) -> std::time::SystemTime {
+    let micros = (s.abs() * 1e6).round();
+    let d = std::time::Duration::from_micros(if micros.is_finite() {
+        micros.min(u64::MAX as f64) as u64
+    } else {
+        0
+    });
+    if s >= 0.0 {
+        std::time::UNIX_EPOCH + d
+    } else {
+        std::time::UNIX_EPOCH - d
+    }
 }
 
 /// Seconds since the Unix epoch of a server timestamp (`timestamptz` decodes as `SystemTime`).
@@ -445,6 +532,22 @@ pub fn age_s(now: std::time::SystemTime, ts: Option<std::time::SystemTime>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn epoch_seconds_of_a_server_timestamp_round_trip_to_the_microsecond() {
+        use std::time::{Duration, UNIX_EPOCH};
+        for micros in [
+            1_760_000_000_123_456u64,
+            1_760_000_000_999_999,
+            1_000_000,
+            4_102_444_800_000_001,
+        ] {
+            let t = UNIX_EPOCH + Duration::from_micros(micros);
+            assert_eq!(from_epoch_s(epoch_s(t)), t, "{micros}");
+        }
+        let before = UNIX_EPOCH - Duration::from_micros(1_500_000);
+        assert_eq!(from_epoch_s(epoch_s(before)), before);
+    }
 
     #[test]
     fn param_types_follow_the_rust_values() {

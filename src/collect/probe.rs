@@ -89,7 +89,7 @@ pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, Colle
     // The role is not known before the probe answers: the GRANT fix names it generically.
     // An unnamed statement in one round trip: correct through a transaction-pooling pooler
     // too (a named statement could be missing on the next transaction's server connection).
-    let row = client.query_typed_one(sql, &[]).await.map_err(|e| {
+    let row = pinned_query_one(client, sql).await.map_err(|e| {
         let mut err = CollectError::from_pg(&e, "");
         if err.kind == ErrorKind::PermissionDenied {
             err.fix = Some("GRANT pg_monitor TO <the monitoring role>".to_string());
@@ -136,19 +136,56 @@ pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, Colle
     })
 }
 
+/// The search_path of every monitoring query: the catalogs first and nothing a user can
+/// create objects in, so no function, operator or view of a user schema (placed before
+/// pg_catalog by `ALTER ROLE ... SET search_path`) can stand in for the ones the queries use.
+/// pg_stat_statements is reached by its schema, quoted (`@extschema@`).
+pub const SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
+/// Run `sql` (one unnamed statement, no parameters) with [`SEARCH_PATH`] in force whatever
+/// the connection's own settings: `BEGIN READ ONLY; SET LOCAL search_path ...`, the query,
+/// `COMMIT`, pipelined in one round trip. For what runs before the session settings are known
+/// to be in force (the probe, right after connecting; through a pooler they may be dropped).
+/// Errors: the first error of the three.
+pub async fn pinned_query_one(
+    client: &tokio_postgres::Client,
+    sql: &str,
+) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+    let begin = format!(
+        "BEGIN /* pgvitals */ READ ONLY; SET /* pgvitals */ LOCAL search_path = {SEARCH_PATH}"
+    );
+    let (begun, row, committed) = tokio::join!(
+        client.batch_execute(&begin),
+        client.query_typed_one(sql, &[]),
+        client.batch_execute("COMMIT /* pgvitals */"),
+    );
+    begun?;
+    let row = row?;
+    committed?;
+    Ok(row)
+}
+
 /// Whether the settings pgvitals sends in the `options` startup parameter are in force on
 /// this connection: `pg_settings.source` of `default_transaction_read_only` is `client` (set
-/// from the startup packet). `false` when a pooler accepted the parameter but dropped it
-/// (PgBouncer with `ignore_startup_parameters = options`), or when none were sent. One
-/// unnamed statement (`pg_settings`, PostgreSQL 12+, no privilege needed).
+/// from the startup packet), and `search_path` is [`SEARCH_PATH`] from the startup packet too.
+/// `false` when a pooler accepted the parameter but dropped it (PgBouncer with
+/// `ignore_startup_parameters = options`), or when none were sent: then every query pins
+/// its settings with `SET LOCAL` ([`super::Ctx::pooled_begin`]). One unnamed statement
+/// (`pg_settings`, PostgreSQL 12+, no privilege needed), every name and operator qualified
+/// with pg_catalog (it runs under whatever search_path the connection has).
 /// Errors: a [`CollectError`] classified by SQLSTATE.
 pub async fn startup_options_in_force(
     client: &tokio_postgres::Client,
 ) -> Result<bool, CollectError> {
     let row = client
         .query_typed_one(
-            "SELECT /* pgvitals */ coalesce((SELECT source = 'client' FROM pg_settings \
-             WHERE name = 'default_transaction_read_only'), false) AS in_force",
+            "SELECT /* pgvitals */ coalesce((SELECT s.source OPERATOR(pg_catalog.=) 'client' \
+               FROM pg_catalog.pg_settings AS s \
+              WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only'), false) \
+             AND coalesce((SELECT s.source OPERATOR(pg_catalog.=) 'client' \
+                  AND pg_catalog.replace(s.setting, ' ', '') OPERATOR(pg_catalog.=) 'pg_catalog,pg_temp' \
+               FROM pg_catalog.pg_settings AS s \
+              WHERE s.name OPERATOR(pg_catalog.=) 'search_path'), false) AS in_force",
             &[],
         )
         .await

@@ -6,8 +6,10 @@
 //! * **Session settings** travel as startup parameters (`options=-c ...`), so they cost no
 //!   round trip and are in force before the first query: `default_transaction_read_only=on`,
 //!   `statement_timeout`, `lock_timeout` (a catalog query never queues behind an ACCESS
-//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`. `application_name` is
-//!   `pgvitals` unless the user set one.
+//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`, and last (after the
+//!   user's own options, so it always wins) `search_path=pg_catalog,pg_temp`
+//!   ([`probe::SEARCH_PATH`]: no object in a user schema can stand in for one the queries
+//!   use). `application_name` is `pgvitals` unless the user set one.
 //! * **Through a pooler** (PgBouncer in transaction mode): a pooler that refuses `options`
 //!   ("unsupported startup parameter: options") gets a second attempt without it (and every
 //!   later connection goes without at once: [`crate::conninfo::pooler::PoolerConnect`]); one
@@ -165,10 +167,15 @@ impl Session {
             "-c default_transaction_read_only=on -c statement_timeout={statement_ms} -c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={}",
             statement_ms * 2
         );
+        // search_path last, after the user's own options: it always wins (see
+        // probe::SEARCH_PATH; spaces separate options, so no space in the value)
+        let pinned = format!("-c search_path={}", probe::SEARCH_PATH.replace(' ', ""));
         let add_ours = |config: &mut tokio_postgres::Config| {
             let options = match config.get_options() {
-                Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
-                _ => ours.clone(),
+                Some(theirs) if !theirs.trim().is_empty() => {
+                    format!("{ours} {theirs} {pinned}")
+                }
+                _ => format!("{ours} {pinned}"),
             };
             config.options(&options);
         };
@@ -661,72 +668,149 @@ pub fn spawn_server(
     let updates_for_commands = updates;
     handles.push(tokio::spawn(async move {
         while let Some(command) = commands.recv().await {
-            let (function, pid, usename, query) = match command {
-                Command::CancelBackend {
-                    pid,
-                    usename,
-                    query,
-                    ..
-                } => ("pg_cancel_backend", pid, usename, query),
-                Command::TerminateBackend {
-                    pid,
-                    usename,
-                    query,
-                    ..
-                } => ("pg_terminate_backend", pid, usename, query),
+            let outcome = run_command(&session, &command).await;
+            log_command(&session, &command, &outcome);
+            let acted = Update::Acted {
+                server,
+                command,
+                outcome,
+                at: SystemTime::now(),
             };
-            // the log gets the query as an escaped one-liner: no control bytes in log files
-            let query: String = query
-                .chars()
-                .take(500)
-                .flat_map(char::escape_debug)
-                .collect();
-            let usename = usename.unwrap_or_else(|| "?".into());
-            let (lease, _) = session.lease().await;
-            let outcome = match lease {
-                Ok(lease) => {
-                    let sql = match function {
-                        "pg_cancel_backend" => "SELECT /* pgvitals */ pg_cancel_backend($1)",
-                        _ => "SELECT /* pgvitals */ pg_terminate_backend($1)",
-                    };
-                    match tokio::time::timeout(
-                        session.query_deadline(),
-                        // unnamed statement: correct through a transaction pooler too
-                        lease
-                            .client
-                            .query_typed_one(sql, &[(&pid, tokio_postgres::types::Type::INT4)]),
-                    )
-                    .await
-                    {
-                        Ok(Ok(row)) => match row.try_get::<_, bool>(0) {
-                            Ok(true) => Ok(()),
-                            Ok(false) => Err(format!(
-                                "{function}({pid}) returned false: no such backend, or not allowed"
-                            )),
-                            Err(e) => Err(e.to_string()),
-                        },
-                        Ok(Err(e)) => {
-                            Err(CollectError::from_pg(&e, &lease.facts.current_user).message)
-                        }
-                        Err(_) => Err("timed out".to_string()),
-                    }
-                }
-                Err(_) => Err("not connected".to_string()),
-            };
-            match &outcome {
-                Ok(()) => tracing::warn!(
-                    server = %session.label(), pid, usename = %usename, query = %query,
-                    "{function}({pid}) done at the user's request"
-                ),
-                Err(e) => tracing::warn!(
-                    server = %session.label(), pid, usename = %usename, query = %query,
-                    "{function}({pid}) failed: {e}"
-                ),
-            }
-            if updates_for_commands.is_closed() {
+            if updates_for_commands.send(acted).await.is_err() {
                 return;
             }
         }
     }));
     handles
+}
+
+/// The statement of a command: the function is called only on the row of
+/// `pg_stat_activity` with the pid ($1) and the backend_start ($2) the user confirmed on.
+/// No row: the pid is gone; a row with another backend_start: the pid was reused (nothing is
+/// called); `signalled` NULL with a NULL `backend_start`: hidden, cannot be checked.
+fn command_sql(function: &str) -> String {
+    format!(
+        // every name and operator qualified: through a pooler this runs under the
+        // connection's own search_path
+        "SELECT /* pgvitals */ a.backend_start, \
+                CASE WHEN a.backend_start OPERATOR(pg_catalog.=) $2 \
+                     THEN pg_catalog.{function}(a.pid) END AS signalled \
+           FROM pg_catalog.pg_stat_activity AS a \
+          WHERE a.pid OPERATOR(pg_catalog.=) $1"
+    )
+}
+
+/// Carry out one confirmed command on `session`'s server (see [`Command`]).
+async fn run_command(session: &Session, command: &Command) -> super::ActionOutcome {
+    use super::ActionOutcome;
+    use tokio_postgres::types::Type;
+    let (pid, backend_start) = match command {
+        Command::CancelBackend {
+            pid, backend_start, ..
+        }
+        | Command::TerminateBackend {
+            pid, backend_start, ..
+        } => (*pid, *backend_start),
+    };
+    let Some(confirmed) = backend_start.map(super::from_epoch_s) else {
+        return ActionOutcome::LeftAlone(
+            "its backend_start was hidden (the role lacks pg_read_all_stats), so it cannot be \
+             told from a later backend with the same pid"
+                .into(),
+        );
+    };
+    let (lease, _) = session.lease().await;
+    let Ok(lease) = lease else {
+        return ActionOutcome::Failed("not connected".into());
+    };
+    let sql = command_sql(command.function());
+    // unnamed statement: correct through a transaction pooler too
+    let rows = match tokio::time::timeout(
+        session.query_deadline(),
+        lease
+            .client
+            .query_typed(&sql, &[(&pid, Type::INT4), (&confirmed, Type::TIMESTAMPTZ)]),
+    )
+    .await
+    {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => {
+            return ActionOutcome::Failed(
+                CollectError::from_pg(&e, &lease.facts.current_user).message,
+            );
+        }
+        Err(_) => return ActionOutcome::Failed("timed out".into()),
+    };
+    let Some(row) = rows.first() else {
+        return ActionOutcome::LeftAlone("no backend has this pid any more".into());
+    };
+    let now_start = match row.try_get::<_, Option<SystemTime>>("backend_start") {
+        Ok(t) => t,
+        Err(e) => return ActionOutcome::Failed(e.to_string()),
+    };
+    let signalled = match row.try_get::<_, Option<bool>>("signalled") {
+        Ok(b) => b,
+        Err(e) => return ActionOutcome::Failed(e.to_string()),
+    };
+    let at = |t: SystemTime| {
+        humantime::format_rfc3339_micros(t)
+            .to_string()
+            .replace('T', " ")
+    };
+    match (signalled, now_start) {
+        (Some(true), _) => ActionOutcome::Done,
+        (Some(false), _) => ActionOutcome::Failed(
+            "the function returned false (the backend ended meanwhile, or is not a server \
+             process)"
+                .into(),
+        ),
+        (None, Some(t)) => ActionOutcome::LeftAlone(format!(
+            "it now belongs to another backend (started {} UTC, not {} UTC as confirmed)",
+            at(t),
+            at(confirmed)
+        )),
+        (None, None) => ActionOutcome::LeftAlone(
+            "its backend_start is hidden now (the role lacks pg_read_all_stats), so it cannot \
+             be checked"
+                .into(),
+        ),
+    }
+}
+
+/// The log line of a command: the outcome, the backend's identity, its user and (as an escaped
+/// one-liner, no control bytes in log files) the first 500 characters of its query.
+fn log_command(session: &Session, command: &Command, outcome: &super::ActionOutcome) {
+    let (backend_start, usename, query) = match command {
+        Command::CancelBackend {
+            backend_start,
+            usename,
+            query,
+            ..
+        }
+        | Command::TerminateBackend {
+            backend_start,
+            usename,
+            query,
+            ..
+        } => (backend_start, usename, query),
+    };
+    let query: String = query
+        .chars()
+        .take(500)
+        .flat_map(char::escape_debug)
+        .collect();
+    let usename: String = usename
+        .as_deref()
+        .unwrap_or("?")
+        .chars()
+        .flat_map(char::escape_debug)
+        .collect();
+    let backend_start = backend_start.map_or("?".to_string(), |s| format!("{s:.6}"));
+    let pid = command.pid();
+    tracing::warn!(
+        server = %session.label(), pid, backend_start = %backend_start, usename = %usename,
+        query = %query,
+        "{} (at the user's request)",
+        outcome.message(command)
+    );
 }

@@ -261,6 +261,8 @@ impl Store {
             Update::Sample { server, .. }
             | Update::Failed { server, .. }
             | Update::Link { server, .. } => *server,
+            // the outcome of a command: shown by the screen, nothing to keep
+            Update::Acted { .. } => return,
         };
         let Some(server) = self.servers.get_mut(index) else {
             return;
@@ -318,6 +320,7 @@ impl Store {
                     };
                 }
             },
+            Update::Acted { .. } => return,
         }
         server.alerts_due = true;
     }

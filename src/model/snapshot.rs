@@ -112,6 +112,81 @@ fn sample_json(sample: &Sample) -> Value {
     }
 }
 
+/// A JSON formatter (pretty, like `serde_json::to_string_pretty`) that also escapes DEL and
+/// the C1 control characters (U+007F–U+009F) as `\u007f` .. `\u009f`: serde_json escapes
+/// only those below U+0020, and a raw U+009B is a CSI to many terminals (`jq -r`, `cat`).
+pub struct EscapingFormatter(serde_json::ser::PrettyFormatter<'static>);
+
+impl Default for EscapingFormatter {
+    fn default() -> Self {
+        EscapingFormatter(serde_json::ser::PrettyFormatter::new())
+    }
+}
+
+impl serde_json::ser::Formatter for EscapingFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if ('\u{7F}'..='\u{9F}').contains(&c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", c as u32)?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
+}
+
+/// `doc` as pretty JSON with [`EscapingFormatter`]: pure ASCII-safe for a terminal (no raw
+/// byte below 0x20, DEL or C1 control; other text stays UTF-8). Errors: none in practice
+/// (a `Value` always serializes); the message of serde_json's error otherwise.
+pub fn to_json_pretty(doc: &Value) -> Result<String, String> {
+    use serde::Serialize;
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, EscapingFormatter::default());
+    doc.serialize(&mut ser).map_err(|e| e.to_string())?;
+    String::from_utf8(out).map_err(|e| e.to_string())
+}
+
 /// The whole document: one object for one server, an array for several.
 pub fn document(store: &Store) -> Value {
     let mut servers: Vec<Value> = store.servers.iter().map(server_json).collect();
@@ -150,6 +225,33 @@ mod tests {
     use crate::collect::probe::privilege_gaps;
     use crate::collect::{LinkEvent, ServerFacts, Update};
     use crate::model::Store;
+
+    #[test]
+    fn json_escapes_del_and_c1_controls_and_reads_back_the_same() {
+        let raw = "a\u{1b}[31mred\u{9b}31m\u{7f}\u{85}\u{9f}é日\u{a0}";
+        let doc = json!({ "query": raw, raw: [raw] });
+        let text = super::to_json_pretty(&doc).expect("serializes");
+        assert!(
+            !text
+                .chars()
+                .any(|c| ('\u{7f}'..='\u{9f}').contains(&c) || (c < ' ' && c != '\n')),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("a\\u001b[31mred\\u009b31m\\u007f\\u0085\\u009fé日\u{a0}"),
+            "{text}"
+        );
+        let back: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(back, doc);
+        // the layout is serde_json's pretty one
+        assert_eq!(
+            text.replace("\\u007f", "\u{7f}")
+                .replace("\\u0085", "\u{85}")
+                .replace("\\u009b", "\u{9b}")
+                .replace("\\u009f", "\u{9f}"),
+            serde_json::to_string_pretty(&doc).expect("plain")
+        );
+    }
 
     fn facts(user: &str, monitor: bool, pooled: bool) -> ServerFacts {
         ServerFacts {

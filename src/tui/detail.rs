@@ -256,7 +256,12 @@ impl Widget for DetailView<'_> {
                 let live = v
                     .server
                     .activity()
-                    .and_then(|a| a.sessions.iter().find(|s| s.pid == session.pid));
+                    // the same backend: a later one with the same pid is another session
+                    .and_then(|a| {
+                        a.sessions.iter().find(|s| {
+                            (s.pid, s.backend_start) == (session.pid, session.backend_start)
+                        })
+                    });
                 (
                     format!(" Session {} ", session.pid),
                     session_lines(v, live.unwrap_or(session), live.is_none()),

@@ -147,9 +147,9 @@ async fn event_loop(
             update = updates.recv(), if updates_open => match update {
                 Some(update) => {
                     // alerts are evaluated once per frame, not once per sample
-                    store.ingest(update);
+                    take(&mut ui, &mut store, update);
                     while let Ok(more) = updates.try_recv() {
-                        store.ingest(more);
+                        take(&mut ui, &mut store, more);
                     }
                     draw_at.get_or_insert(tokio::time::Instant::now() + COALESCE);
                 }
@@ -170,6 +170,26 @@ async fn event_loop(
                 }
             }
         }
+    }
+}
+
+/// One update from the workers: into the store, except the outcome of a command, which goes
+/// to the status bar (with the server's label when several are watched).
+pub fn take(ui: &mut UiState, store: &mut Store, update: Update) {
+    match update {
+        Update::Acted {
+            server,
+            command,
+            outcome,
+            ..
+        } => {
+            let message = outcome.message(&command);
+            ui.message = Some(match store.servers.get(server) {
+                Some(s) if store.servers.len() > 1 => format!("{}: {message}", s.label),
+                _ => message,
+            });
+        }
+        other => store.ingest(other),
     }
 }
 

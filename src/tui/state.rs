@@ -93,6 +93,9 @@ pub struct Confirm {
     pub kind: ActionKind,
     pub server: usize,
     pub pid: i32,
+    /// `backend_start` of the row shown (epoch seconds): with `pid`, the backend the user
+    /// confirms on, even when the row shown is older than the live one (paused, detail view).
+    pub backend_start: Option<crate::sample::EpochSeconds>,
     pub usename: Option<String>,
     /// Raw query text; sanitized when drawn.
     pub query: String,
@@ -330,6 +333,7 @@ impl UiState {
                     kind,
                     server,
                     pid: s.pid,
+                    backend_start: s.backend_start,
                     usename: s.usename.clone(),
                     query: s.query.clone(),
                     pooled,
@@ -360,12 +364,14 @@ impl UiState {
                         ActionKind::Cancel => Command::CancelBackend {
                             server: confirm.server,
                             pid: confirm.pid,
+                            backend_start: confirm.backend_start,
                             usename: confirm.usename.clone(),
                             query: confirm.query.clone(),
                         },
                         ActionKind::Terminate => Command::TerminateBackend {
                             server: confirm.server,
                             pid: confirm.pid,
+                            backend_start: confirm.backend_start,
                             usename: confirm.usename.clone(),
                             query: confirm.query.clone(),
                         },

@@ -10,7 +10,9 @@ use pgvitals::conninfo::ConnSpec;
 use pgvitals::model::{ServerState, Severity, snapshot};
 use pgvitals::sample::ServerRole;
 
-use crate::common::{assert_all_areas_work, connect, primary, standby, unique, wait_until_async};
+use crate::common::{
+    assert_all_areas_work, connect, primary, pump, standby, unique, wait_until_async,
+};
 
 fn spec(conninfo: &str) -> ConnSpec {
     ConnSpec::parse(conninfo).expect("the harness conninfo parses")
@@ -608,11 +610,7 @@ fn the_snapshot_command_prints_json_and_exits_like_a_check() {
 async fn a_confirmed_cancel_reaches_the_backend() {
     use pgvitals::collect::Command;
     let victim = connect(primary(), "postgres").await;
-    let pid: i32 = victim
-        .query_one("SELECT pg_backend_pid()", &[])
-        .await
-        .expect("pid")
-        .get(0);
+    let (pid, backend_start) = identity(&victim).await;
     let sleeping = tokio::spawn(async move { victim.simple_query("SELECT pg_sleep(30)").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -624,6 +622,7 @@ async fn a_confirmed_cancel_reaches_the_backend() {
         .send(Command::CancelBackend {
             server: 0,
             pid,
+            backend_start: Some(backend_start),
             usename: Some("postgres".into()),
             query: "SELECT pg_sleep(30)".into(),
         })
@@ -639,4 +638,234 @@ async fn a_confirmed_cancel_reaches_the_backend() {
         Some("57014"),
         "{err}"
     );
+}
+
+/// The identity of `client`'s backend: its pid and `backend_start` (epoch seconds), as the
+/// activity sample reports them.
+async fn identity(client: &tokio_postgres::Client) -> (i32, f64) {
+    let row = client
+        .query_one(
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("own backend");
+    (
+        row.get(0),
+        pgvitals::collect::epoch_s(row.get::<_, std::time::SystemTime>(1)),
+    )
+}
+
+/// Waits for the outcome of the next command.
+async fn outcome(running: &mut pgvitals::app::Running) -> pgvitals::collect::ActionOutcome {
+    use pgvitals::collect::Update;
+    let mut got = None;
+    pump(running, Duration::from_secs(15), |u, _| match u {
+        Update::Acted { outcome, .. } => {
+            got = Some(outcome.clone());
+            true
+        }
+        _ => false,
+    })
+    .await;
+    got.expect("no outcome within 15 s")
+}
+
+/// Cancel and terminate name the backend by pid and backend_start, as shown: a command with
+/// the right pid but another backend_start (what a pid reused since the row was shown looks
+/// like) leaves the live backend alone and says so; the matching identity is acted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
+    use pgvitals::collect::Sample;
+    use pgvitals::collect::{ActionOutcome, Command, Update};
+    let victim = connect(primary(), "postgres").await;
+    let (pid, started) = identity(&victim).await;
+    let mut running =
+        pgvitals::app::start_workers(&[spec(&primary().conninfo("postgres"))], &config(300, ""))
+            .expect("workers");
+    // the activity sample carries the same identity (SQL alias = field = JSON key)
+    let mut shown = None;
+    pump(&mut running, Duration::from_secs(15), |u, _| {
+        if let Update::Sample { sample, .. } = u {
+            if let Sample::Activity(a) = &**sample {
+                shown = a
+                    .sessions
+                    .iter()
+                    .find(|s| s.pid == pid)
+                    .and_then(|s| s.backend_start);
+            }
+        }
+        shown.is_some()
+    })
+    .await;
+    let shown = shown.expect("the victim in an activity sample, with its backend_start");
+    assert!((shown - started).abs() < 1e-6, "{shown} vs {started}");
+    let doc = pgvitals::model::snapshot::document(&running.store);
+    let listed = doc["activity"]["sessions"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["pid"] == pid))
+        .expect("victim in the JSON");
+    assert_eq!(listed["backend_start"].as_f64(), Some(shown));
+
+    let sleeping = tokio::spawn(async move {
+        let r = victim.simple_query("SELECT pg_sleep(30)").await;
+        (victim, r)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let command = |terminate: bool, backend_start: f64| {
+        let (server, usename, query) = (0, Some("postgres".to_string()), "pg_sleep".to_string());
+        if terminate {
+            Command::TerminateBackend {
+                server,
+                pid,
+                backend_start: Some(backend_start),
+                usename,
+                query,
+            }
+        } else {
+            Command::CancelBackend {
+                server,
+                pid,
+                backend_start: Some(backend_start),
+                usename,
+                query,
+            }
+        }
+    };
+    // an older backend_start with the same pid: left alone, for both functions
+    for terminate in [true, false] {
+        let sent = command(terminate, shown - 1.0);
+        running.commands.send(sent.clone()).await.expect("send");
+        let got = outcome(&mut running).await;
+        let message = got.message(&sent);
+        assert!(
+            matches!(&got, ActionOutcome::LeftAlone(why) if why.contains("another backend")),
+            "{message}"
+        );
+        assert!(
+            message.starts_with(&format!("pid {pid} left alone")),
+            "{message}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!sleeping.is_finished(), "the live backend was signalled");
+    let observer = connect(primary(), "postgres").await;
+    let state: Option<String> = observer
+        .query_one("SELECT state FROM pg_stat_activity WHERE pid = $1", &[&pid])
+        .await
+        .expect("the victim is still there")
+        .get(0);
+    assert_eq!(state.as_deref(), Some("active"));
+
+    // the identity that was shown: cancelled
+    running
+        .commands
+        .send(command(false, shown))
+        .await
+        .expect("send");
+    assert_eq!(outcome(&mut running).await, ActionOutcome::Done);
+    let (victim, result) = tokio::time::timeout(Duration::from_secs(10), sleeping)
+        .await
+        .expect("the query was not cancelled within 10 s")
+        .expect("join");
+    let err = result.expect_err("the sleep must end with an error");
+    assert_eq!(err.as_db_error().map(|e| e.code().code()), Some("57014"));
+
+    // ... and terminated
+    running
+        .commands
+        .send(command(true, shown))
+        .await
+        .expect("send");
+    assert_eq!(outcome(&mut running).await, ActionOutcome::Done);
+    assert!(
+        wait_until_async(Duration::from_secs(10), || async {
+            victim.simple_query("SELECT 1").await.is_err()
+        })
+        .await,
+        "the backend was not terminated"
+    );
+    // gone: nothing to do
+    running
+        .commands
+        .send(command(false, shown))
+        .await
+        .expect("send");
+    let got = outcome(&mut running).await;
+    assert!(
+        wait_until_async(Duration::from_secs(5), || async {
+            observer
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                    &[&pid],
+                )
+                .await
+                .map(|r| r.get::<_, i64>(0) == 0)
+                .unwrap_or(false)
+        })
+        .await
+    );
+    assert!(
+        matches!(&got, ActionOutcome::LeftAlone(why) if why.contains("no backend has this pid")),
+        "{got:?}"
+    );
+}
+
+/// What the server sends never reaches stdout or stderr as a terminal control: a query text
+/// with ESC and C1 sequences is escaped in the snapshot JSON (`\u001b`, `\u009b`), and a
+/// server error naming a hostile database name is sanitized on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_output_has_no_raw_escape_or_c1_controls() {
+    let hostile = "\u{1b}[31mred\u{9b}31m\u{85}\u{7f}";
+    let victim = connect(primary(), "postgres").await;
+    let sql = format!("SELECT pg_sleep(10) /* {hostile} */");
+    let sleeping = tokio::spawn(async move { victim.simple_query(&sql).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let controls = |s: &str| {
+        s.chars()
+            .filter(|c| *c == '\u{1b}' || ('\u{7f}'..='\u{9f}').contains(c))
+            .count()
+    };
+    let bin = env!("CARGO_BIN_EXE_pgvitals");
+    let out = std::process::Command::new(bin)
+        .args(["snapshot", "--interval", "300ms"])
+        .arg(primary().conninfo("postgres"))
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .expect("run pgvitals snapshot");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 JSON");
+    assert_eq!(controls(&stdout), 0, "raw controls in the JSON");
+    assert!(
+        stdout.contains("\\u001b[31mred\\u009b31m\\u0085\\u007f"),
+        "the query text is escaped, not lost"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let shown = doc["activity"]["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .any(|s| s["query"].as_str().is_some_and(|q| q.contains(hostile)));
+    assert!(shown, "the JSON reads back to the raw text");
+    sleeping.abort();
+
+    let conninfo = format!(
+        "{} dbname='nope{hostile}'",
+        primary()
+            .conninfo("postgres")
+            .replace("dbname=postgres", "")
+    );
+    let out = std::process::Command::new(bin)
+        .args(["snapshot", "--interval", "300ms", &conninfo])
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .expect("run pgvitals snapshot");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("nope"),
+        "the error names the database: {stderr}"
+    );
+    assert_eq!(controls(&stderr), 0, "raw controls on stderr: {stderr:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(controls(&stdout), 0, "raw controls in the JSON: {stdout:?}");
 }

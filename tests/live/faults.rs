@@ -197,6 +197,7 @@ fn describe(update: &Update) -> String {
             event: LinkEvent::Connected(_),
             ..
         } => "link up".to_string(),
+        Update::Acted { outcome, .. } => format!("acted: {outcome:?}"),
     }
 }
 

@@ -14,6 +14,7 @@ mod pgbouncer;
 mod privileges;
 mod probe;
 mod replication;
+mod search_path;
 mod server;
 mod statements;
 mod tui;

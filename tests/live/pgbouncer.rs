@@ -58,7 +58,7 @@ fn pgbouncer_bin() -> PathBuf {
 
 /// A PgBouncer process in front of one node, killed (and its directory removed) on drop,
 /// whether the test passed or not.
-struct Bouncer {
+pub(crate) struct Bouncer {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
@@ -69,7 +69,7 @@ impl Bouncer {
     /// `auth_type = trust` (user `postgres` in the auth file), `pool_mode = transaction`,
     /// `default_pool_size = 2`, plus `extra` lines. As root it runs as the `postgres` OS user
     /// (PgBouncer refuses to run as root).
-    fn start(node: &Node, extra: &str) -> Bouncer {
+    pub(crate) fn start(node: &Node, extra: &str) -> Bouncer {
         let bin = pgbouncer_bin();
         let dir = tempfile::Builder::new()
             .prefix("pgvitals-pgbouncer-")
@@ -137,12 +137,12 @@ impl Bouncer {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("pgbouncer.log")).unwrap_or_default()
     }
 
     /// A libpq-style conninfo through the pooler.
-    fn conninfo(&self, db: &str) -> String {
+    pub(crate) fn conninfo(&self, db: &str) -> String {
         format!(
             "host=127.0.0.1 port={} user=postgres dbname={db} sslmode=disable",
             self.port
@@ -264,6 +264,7 @@ async fn all_areas_work_through_pgbouncer_transaction_pooling_without_leaking_st
                     activity_samples += 1;
                 }
             }
+            Update::Acted { .. } => {}
         }
         let server = &store.servers[0];
         activity_samples >= 8 && Area::ALL.iter().all(|a| server.area(*a).sample.is_some())

@@ -1,0 +1,113 @@
+//! The binary's handling of the files it is pointed at (no server needed): the config file
+//! is read only when it is a small regular file, and the `--log` file is private and never
+//! reached through a symbolic link.
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// An address where nothing listens: the snapshot fails at once (exit 3).
+const NOWHERE: &str = "host=127.0.0.1 port=1 user=postgres connect_timeout=2 sslmode=disable";
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pgvitals-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs pgvitals with `args` (at most 20 s), returning exit code, stderr and how long it took.
+fn run(args: &[&str]) -> (Option<i32>, String, Duration) {
+    let started = Instant::now();
+    let out = assert_cmd::Command::cargo_bin("pgvitals")
+        .unwrap()
+        .args(args)
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        started.elapsed(),
+    )
+}
+
+fn assert_refused(args: &[&str], path: &Path, needle: &str) {
+    let (code, stderr, took) = run(args);
+    assert_eq!(code, Some(3), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "{args:?}: not one line: {stderr}"
+    );
+    assert!(
+        stderr.contains(&path.display().to_string()) && stderr.contains(needle),
+        "{args:?}: {stderr}"
+    );
+    assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+}
+
+#[test]
+fn a_config_that_is_not_a_small_regular_file_is_refused_at_once() {
+    let dev_zero = Path::new("/dev/zero");
+    for args in [
+        vec!["snapshot", "--config", "/dev/zero", NOWHERE],
+        vec!["--config", "/dev/zero", "snapshot", NOWHERE],
+    ] {
+        assert_refused(&args, dev_zero, "not a regular file");
+    }
+    let dir = scratch("config");
+    let fifo = dir.join("config.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo_s = fifo.to_str().unwrap();
+    assert_refused(&["snapshot", "--config", fifo_s, NOWHERE], &fifo, "a FIFO");
+    let big = dir.join("big.toml");
+    std::fs::write(&big, "#".repeat(2 * 1024 * 1024)).unwrap();
+    let big_s = big.to_str().unwrap();
+    assert_refused(
+        &["snapshot", "--config", big_s, NOWHERE],
+        &big,
+        "larger than",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_log_file_is_created_0600_and_never_through_a_symlink() {
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+    let dir = scratch("log");
+    let log = dir.join("pgvitals.log");
+    let log_s = log.to_str().unwrap();
+    let (code, stderr, _) = run(&["snapshot", "--log", log_s, NOWHERE]);
+    assert_eq!(code, Some(3), "{stderr}");
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "log created with mode {mode:o}");
+
+    let target = dir.join("precious");
+    std::fs::write(&target, "keep me\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.join("link.log");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let link_s = link.to_str().unwrap();
+    assert_refused(
+        &["snapshot", "--log", link_s, NOWHERE],
+        &link,
+        "symbolic link",
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644, "the symlink's target was touched");
+
+    // not a regular file: refused, never blocks
+    let fifo = dir.join("log.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo_s = fifo.to_str().unwrap();
+    assert_refused(
+        &["snapshot", "--log", fifo_s, NOWHERE],
+        &fifo,
+        "not a regular file",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
