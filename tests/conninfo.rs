@@ -71,6 +71,7 @@ fn start_tls_cluster() -> Cluster {
         // 127.0.0.2 is outside the server certificate's names (for the verify-ca/verify-full
         // cases); `localhost` resolves to 127.0.0.1 only on this kind of host.
         extra_conf: vec!["listen_addresses = '127.0.0.1,127.0.0.2'".to_string()],
+        ..ClusterOptions::default()
     })
     .unwrap_or_else(|e| {
         panic!("the conninfo TLS test needs a throwaway PostgreSQL server, which failed: {e}")
