@@ -257,12 +257,22 @@ fn has_marker(node: &Node) -> bool {
         .unwrap_or(false)
 }
 
-fn start_with_cache(cache: &Path) -> Cluster {
-    let c = Cluster::start(ClusterOptions {
+fn try_start_with_cache(cache: &Path) -> Result<Cluster, pgvitals::cluster::ClusterError> {
+    Cluster::start(ClusterOptions {
         template_cache: Some(cache.to_path_buf()),
         ..ClusterOptions::default()
     })
-    .unwrap_or_else(|e| panic!("start with template cache {}: {e}", cache.display()));
+}
+
+/// A cluster started with the template cache `cache`; it works, in a real data directory.
+fn start_with_cache(cache: &Path) -> Cluster {
+    let c = try_start_with_cache(cache)
+        .unwrap_or_else(|e| panic!("start with template cache {}: {e}", cache.display()));
+    assert_working(&c);
+    c
+}
+
+fn assert_working(c: &Cluster) {
     assert_eq!(c.primary.psql("postgres", "SELECT 1").expect("psql"), "1");
     let meta = fs::symlink_metadata(&c.primary.data_dir).expect("data dir");
     assert!(
@@ -270,7 +280,6 @@ fn start_with_cache(cache: &Path) -> Cluster {
         "{} is not a real directory",
         c.primary.data_dir.display()
     );
-    c
 }
 
 fn set_mode(path: &Path, mode: u32) {
@@ -282,13 +291,16 @@ fn set_mode(path: &Path, mode: u32) {
 fn a_planted_template_cache_is_never_used_nor_followed_to_another_cluster() {
     let victim = Cluster::start(ClusterOptions::default()).unwrap_or_else(|e| panic!("{e}"));
     let victim_conf_path = victim.primary.data_dir.join("postgresql.conf");
-    let victim_conf = fs::read(&victim_conf_path).expect("victim conf");
+    let victim_conf = fs::read_to_string(&victim_conf_path).expect("victim conf");
     let victim_pid = victim.primary.postmaster_pid().expect("victim running");
     let victim_intact = |when: &str| {
-        assert_eq!(
-            fs::read(&victim_conf_path).expect("victim conf"),
-            victim_conf,
-            "{when}: the victim's postgresql.conf changed"
+        let now = fs::read_to_string(&victim_conf_path).expect("victim conf");
+        assert!(
+            now == victim_conf,
+            "{when}: the victim's postgresql.conf changed ({} bytes, now {}), last lines: {}",
+            victim_conf.len(),
+            now.len(),
+            now.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
         );
         assert_eq!(victim.primary.postmaster_pid(), Some(victim_pid), "{when}");
         assert_eq!(
@@ -335,8 +347,11 @@ fn a_planted_template_cache_is_never_used_nor_followed_to_another_cluster() {
     let real = scratch.path().join("real-template");
     fs::rename(&template, &real).expect("move the template away");
     std::os::unix::fs::symlink(&victim.primary.data_dir, &template).expect("symlink");
-    let c = start_with_cache(&cache);
-    victim_intact("after start through a symlinked template");
+    // (A failed start has already stopped what it started: check the victim first.)
+    let started = try_start_with_cache(&cache);
+    victim_intact("after a start through a symlinked template");
+    let c = started.unwrap_or_else(|e| panic!("start through a symlinked template: {e}"));
+    assert_working(&c);
     drop(c);
     victim_intact("after stopping the cluster started through a symlinked template");
     fs::remove_file(&template).expect("remove symlink");
