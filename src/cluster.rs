@@ -1026,8 +1026,13 @@ fn initdb(
 /// directory (`$XDG_CACHE_HOME/pgvitals/initdb`, `~/.cache/pgvitals/initdb`); `None` when
 /// there is no home directory either. Never a shared directory such as `/tmp`.
 fn default_template_cache() -> Option<PathBuf> {
+    template_cache_in(target_dir())
+}
+
+/// [`default_template_cache`] for the target dir `target` (`None`: not known).
+fn template_cache_in(target: Option<PathBuf>) -> Option<PathBuf> {
     use etcetera::BaseStrategy;
-    if let Some(target) = target_dir() {
+    if let Some(target) = target {
         let dir = target.join(format!("pgvitals-initdb-{}", nix::unistd::geteuid()));
         return Some(std::path::absolute(&dir).unwrap_or(dir));
     }
@@ -1348,6 +1353,55 @@ mod tests {
         );
         assert_eq!(parse_major("postgres (PostgreSQL) 17beta1"), 17);
         assert_eq!(parse_major("garbage"), 0);
+    }
+
+    #[test]
+    fn private_dirs_are_0700_and_symlinks_or_writable_dirs_are_refused() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let me = nix::unistd::geteuid();
+        let dir = tmp.path().join("private");
+        create_private_dir(&dir, None).expect("create");
+        let mode = fs::symlink_metadata(&dir).expect("stat").mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        check_private_dir(&dir, me).expect("our own 0700 directory");
+
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).expect("symlink");
+        let err = check_private_dir(&link, me).expect_err("a symlink");
+        assert!(err.to_string().contains("is a symlink"), "{err}");
+
+        let other = Uid::from_raw(me.as_raw().wrapping_add(1));
+        let err = check_private_dir(&dir, other).expect_err("another owner");
+        assert!(err.to_string().contains("owned by uid"), "{err}");
+
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).expect("chmod");
+        let err = check_private_dir(&dir, me).expect_err("world-writable");
+        assert!(err.to_string().contains("writable by others"), "{err}");
+
+        // A data directory must be a real one directly inside the cluster directory.
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).expect("chmod");
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700)).expect("chmod");
+        check_own_data_dir(tmp.path(), &dir, None).expect("own data dir");
+        assert!(check_own_data_dir(tmp.path(), &link, None).is_err());
+        assert!(check_own_data_dir(&dir, tmp.path(), None).is_err());
+    }
+
+    #[test]
+    fn the_default_template_cache_is_never_a_shared_temp_dir() {
+        // No target dir (the installed binary): the user's own cache directory.
+        let dir = template_cache_in(None).expect("a cache location");
+        assert!(!dir.starts_with(std::env::temp_dir()), "{}", dir.display());
+        assert!(dir.ends_with("pgvitals/initdb"), "{}", dir.display());
+        let home = etcetera::home_dir().expect("home");
+        if std::env::var_os("XDG_CACHE_HOME").is_none() {
+            assert_eq!(dir, home.join(".cache/pgvitals/initdb"));
+        }
+        let dir = template_cache_in(Some(PathBuf::from("/x/target"))).expect("target");
+        let euid = nix::unistd::geteuid();
+        assert_eq!(
+            dir,
+            PathBuf::from(format!("/x/target/pgvitals-initdb-{euid}"))
+        );
     }
 
     #[test]
