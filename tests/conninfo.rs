@@ -21,13 +21,14 @@ use pgvitals::conninfo::ConnSpec;
 
 const PASSWORD: &str = "Tls-Pw-9cZ";
 
-/// TLS-only TCP: `cert` for `pgvitals`, SCRAM for `pwuser`, trust for `postgres`, and every
-/// other TCP connection (including every non-TLS one) rejected. The `local` line keeps the
-/// harness' psql (unix socket, trust) working.
+/// TLS-only TCP: `cert` for `pgvitals`, SCRAM for `pwuser` and for `postgres` (the
+/// harness' per-run password: nobody else on the host gets in), and every other TCP
+/// connection (including every non-TLS one) rejected. The `local` line keeps the harness'
+/// psql (unix socket, trust) working.
 const PG_HBA: &str = "local all all trust\n\
                       hostssl all pgvitals all cert\n\
                       hostssl all pwuser all scram-sha-256\n\
-                      hostssl all postgres all trust\n\
+                      hostssl all postgres all scram-sha-256\n\
                       host all all all reject\n";
 
 fn testdata(name: &str) -> PathBuf {
@@ -146,8 +147,12 @@ async fn connect(spec: &ConnSpec) -> Result<bool, String> {
     Ok(ssl)
 }
 
+/// `port=<node port> dbname=postgres <extra>`, plus the harness' password for `postgres`.
 fn spec(node: &Node, extra: &str, home: Option<&Path>) -> ConnSpec {
-    let arg = format!("port={} dbname=postgres {extra}", node.port);
+    let mut arg = format!("port={} dbname=postgres {extra}", node.port);
+    if extra.contains("user=postgres") {
+        arg.push_str(&format!(" password={}", node.password()));
+    }
     ConnSpec::parse_with(Some(&arg), &|_| None, home).unwrap()
 }
 
