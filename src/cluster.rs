@@ -190,7 +190,8 @@ pub struct Node {
     /// `"primary"` or `"standby"`; also the server's `cluster_name` is `pgvitals_<name>`
     /// (so the standby's `application_name` in `pg_stat_replication` is `pgvitals_standby`).
     pub name: String,
-    /// TCP port on `127.0.0.1`, also the number of the unix socket.
+    /// TCP port on `127.0.0.1` (SCRAM with [`Node::password`]), also the number of the unix
+    /// socket.
     pub port: u16,
     /// Directory of the unix socket (`unix_socket_directories`).
     pub socket_dir: PathBuf,

@@ -107,6 +107,19 @@ async fn tcp_connections_need_the_per_run_password() {
     assert!(!debug.contains(primary().password()), "{debug}");
 }
 
+#[test]
+fn the_standby_replicates_over_the_primary_socket_without_a_password() {
+    let conninfo = standby()
+        .psql("postgres", "SELECT conninfo FROM pg_stat_wal_receiver")
+        .expect("pg_stat_wal_receiver");
+    let socket = primary().socket_dir.display().to_string();
+    assert!(
+        conninfo.contains(&format!("host={socket}")),
+        "the standby's primary_conninfo is not the primary's socket {socket}: {conninfo}"
+    );
+    assert!(!conninfo.contains("127.0.0.1"), "{conninfo}");
+}
+
 /// `pgvitals snapshot` on `conninfo`, as `uid`/`gid` when given, from a copy of the binary
 /// in `bin_dir`, with a clean environment.
 fn snapshot_as(bin_dir: &Path, who: Option<&User>, conninfo: &str) -> Output {
@@ -193,11 +206,13 @@ fn another_os_user_cannot_connect_to_the_cluster() {
         "{}",
         describe(&theirs)
     );
+    eprintln!("nobody on the socket, refused: {}", describe(&theirs));
 
     let theirs = snapshot_as(bin_dir.path(), Some(&nobody), &tcp);
     assert_eq!(theirs.status.code(), Some(3), "{}", describe(&theirs));
     let stderr = String::from_utf8_lossy(&theirs.stderr).to_lowercase();
     assert!(stderr.contains("password"), "{}", describe(&theirs));
+    eprintln!("nobody on TCP, refused: {}", describe(&theirs));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
