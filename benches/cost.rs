@@ -125,6 +125,7 @@ fn main() {
             "max_connections = 300".into(),
             "pg_stat_statements.max = 5000".into(),
         ],
+        ..ClusterOptions::default()
     })
     .expect("start a cluster");
     rt.block_on(run(&cluster, Duration::from_secs(seconds)));

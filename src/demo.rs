@@ -15,6 +15,10 @@
 //! * the standby's replay paused for 20 s every 90 s while a WAL burst runs, so replay lag
 //!   rises past the 10 MB warning and recovers.
 //!
+//! Only the OS user who started the demo can reach its servers: the dashboard and the
+//! workload connect over unix sockets in a 0700 directory, and TCP on 127.0.0.1 asks for a
+//! random per-run password (see [`crate::cluster`]).
+//!
 //! Every loop stops after `workload_for`, or when the demo is stopped. The cluster harness
 //! removes the servers and their directory on stop and, through its reaper, even when the
 //! process is killed.
@@ -73,6 +77,7 @@ impl Demo {
                     "max_prepared_transactions = 5".into(),
                     "autovacuum_naptime = 10s".into(),
                 ],
+                ..ClusterOptions::default()
             })
         })
         .await
@@ -88,15 +93,13 @@ impl Demo {
                 &format!("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;{SETUP_SQL}"),
             )
             .map_err(DemoError::Cluster)?;
-        // the workload uses the unix sockets; the dashboard connects over TCP, like to a
-        // real server, so the header reads 127.0.0.1:port/shop
+        // the workload and the dashboard use the unix sockets: in a 0700 directory, they are
+        // reachable by our OS user only, with no password to protect (TCP needs the
+        // superuser's random password); the header shows the socket path
         let primary = cluster.primary.conninfo("shop");
         let standby = cluster.standby.as_ref().map(|s| s.conninfo("shop"));
-        let tcp = |port: u16| {
-            format!("host=127.0.0.1 port={port} user=postgres dbname=shop sslmode=disable")
-        };
-        let mut conninfos = vec![tcp(cluster.primary.port)];
-        conninfos.extend(cluster.standby.as_ref().map(|s| tcp(s.port)));
+        let mut conninfos = vec![primary.clone()];
+        conninfos.extend(standby.clone());
         let tasks = workload(primary, standby, workload_for);
         Ok(Demo {
             cluster: Some(cluster),
@@ -105,7 +108,8 @@ impl Demo {
         })
     }
 
-    /// Connection strings of the primary and the standby (database `shop`).
+    /// Connection strings of the primary and the standby (database `shop`, user `postgres`),
+    /// over their unix sockets: `host=<socket dir> port=<port> user=postgres dbname=shop`.
     pub fn conninfos(&self) -> &[String] {
         &self.conninfos
     }

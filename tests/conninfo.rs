@@ -21,15 +21,16 @@ use pgvitals::conninfo::ConnSpec;
 
 const PASSWORD: &str = "Tls-Pw-9cZ";
 
-/// TLS-only TCP: `cert` for `pgvitals`, SCRAM for `pwuser`, trust for `postgres`, and every
-/// other TCP connection (including every non-TLS one) rejected, but for `pwplain`, whose
-/// password goes in clear text over plain TCP (what channel_binding=require must refuse). The `local` line keeps the
-/// harness' psql (unix socket, trust) working.
+/// TLS-only TCP: `cert` for `pgvitals`, SCRAM for `pwuser` and for `postgres` (the
+/// harness' per-run password: nobody else on the host gets in), a clear-text password for
+/// `pwplain` over TLS or plain TCP (what channel_binding=require must refuse), and every other
+/// TCP connection (including every non-TLS one) rejected. The `local` line keeps the harness'
+/// psql (unix socket, trust) working.
 const PG_HBA: &str = "local all all trust\n\
                       hostssl all pgvitals all cert\n\
                       hostssl all pwuser all scram-sha-256\n\
-                      hostssl all postgres all trust\n\
-                      hostnossl all pwplain all password\n\
+                      hostssl all postgres all scram-sha-256\n\
+                      host all pwplain all password\n\
                       host all all all reject\n";
 
 fn testdata(name: &str) -> PathBuf {
@@ -83,6 +84,7 @@ fn start_tls_cluster_with(cert: &[u8], key: &[u8], ca: &[u8]) -> Cluster {
         // 127.0.0.2 is outside the server certificate's names (for the verify-ca/verify-full
         // cases); `localhost` resolves to 127.0.0.1 only on this kind of host.
         extra_conf: vec!["listen_addresses = '127.0.0.1,127.0.0.2'".to_string()],
+        ..ClusterOptions::default()
     })
     .unwrap_or_else(|e| {
         panic!("the conninfo TLS test needs a throwaway PostgreSQL server, which failed: {e}")
@@ -156,8 +158,12 @@ async fn connect(spec: &ConnSpec) -> Result<bool, String> {
     Ok(ssl)
 }
 
+/// `port=<node port> dbname=postgres <extra>`, plus the harness' password for `postgres`.
 fn spec(node: &Node, extra: &str, home: Option<&Path>) -> ConnSpec {
-    let arg = format!("port={} dbname=postgres {extra}", node.port);
+    let mut arg = format!("port={} dbname=postgres {extra}", node.port);
+    if extra.contains("user=postgres") {
+        arg.push_str(&format!(" password={}", node.password()));
+    }
     ConnSpec::parse_with(Some(&arg), &|_| None, home).unwrap()
 }
 
@@ -421,12 +427,15 @@ async fn tls_roots_names_revocation_and_channel_binding() {
     let home = tempfile::tempdir().unwrap(); // no ~/.postgresql/root.crt
     let system_store = [("SSL_CERT_FILE", public_bundle.to_str().unwrap())];
     let port = node.port;
+    let pw = node.password();
 
     // verify-ca without a root certificate file: libpq's error, not the system store (which
     // would trust the public CA's certificate). Before the fix this connected.
     for mode in ["verify-ca", "verify-full"] {
         let (code, err) = snapshot(
-            &format!("host=localhost port={port} user=postgres dbname=postgres sslmode={mode}"),
+            &format!(
+                "host=localhost port={port} user=postgres password={pw} dbname=postgres sslmode={mode}"
+            ),
             home.path(),
             &system_store,
         );
@@ -440,7 +449,7 @@ async fn tls_roots_names_revocation_and_channel_binding() {
     // sslrootcert=system is the one way to the system store, and only with verify-full.
     let (code, err) = snapshot(
         &format!(
-            "host=localhost port={port} user=postgres dbname=postgres sslmode=verify-ca sslrootcert=system"
+            "host=localhost port={port} user=postgres password={pw} dbname=postgres sslmode=verify-ca sslrootcert=system"
         ),
         home.path(),
         &system_store,
@@ -448,7 +457,9 @@ async fn tls_roots_names_revocation_and_channel_binding() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("weak sslmode \"verify-ca\""), "{err}");
     let (code, err) = snapshot(
-        &format!("host=localhost port={port} user=postgres dbname=postgres sslrootcert=system"),
+        &format!(
+            "host=localhost port={port} user=postgres password={pw} dbname=postgres sslrootcert=system"
+        ),
         home.path(),
         &system_store,
     );
@@ -510,13 +521,16 @@ async fn tls_roots_names_revocation_and_channel_binding() {
     .await;
     assert_eq!(ok, Ok(true));
 
-    // channel_binding=require: SCRAM over TLS binds the channel; trust does not bind
-    // anything; a clear-text password request over plain TCP is refused before the password
-    // is sent (before the fix the option was ignored and the password went out).
+    // channel_binding=require: SCRAM over TLS binds the channel; a clear-text password
+    // request, over TLS or plain TCP, is refused before the password is sent (before the fix
+    // the option was ignored and the password went out).
     let bound = format!("host=localhost user=pwuser password={PASSWORD} channel_binding=require");
     assert_eq!(connect(&spec(node, &bound, None)).await, Ok(true));
-    let trust = "host=localhost user=postgres channel_binding=require";
-    let err = connect(&spec(node, trust, None)).await.unwrap_err();
+    let clear_over_tls =
+        format!("host=localhost user=pwplain password={PASSWORD} channel_binding=require");
+    let err = connect(&spec(node, &clear_over_tls, None))
+        .await
+        .unwrap_err();
     assert!(err.contains("channel binding"), "{err}");
     let plain = format!(
         "host=localhost user=pwplain password={PASSWORD} sslmode=disable channel_binding=require"

@@ -10,6 +10,7 @@ mod app;
 mod cache;
 mod cluster;
 mod faults;
+mod isolation;
 mod pgbouncer;
 mod privileges;
 mod probe;

@@ -9,6 +9,7 @@
 //! `PGVITALS_PGBOUNCER` overrides the path. A missing binary fails the tests.
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -62,17 +63,22 @@ pub(crate) struct Bouncer {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// The node's superuser password, also the pooler's (SCRAM to clients).
+    password: String,
 }
 
 impl Bouncer {
     /// Start PgBouncer on a free 127.0.0.1 port: `* = host=<node socket> port=<node port>`,
-    /// `auth_type = trust` (user `postgres` in the auth file), `pool_mode = transaction`,
+    /// `auth_type = scram-sha-256` (user `postgres` with the node's password in the auth
+    /// file, in a 0700 directory: like the cluster, reachable by our OS user only),
+    /// `pool_mode = transaction`,
     /// `default_pool_size = 2`, plus `extra` lines. As root it runs as the `postgres` OS user
     /// (PgBouncer refuses to run as root).
     pub(crate) fn start(node: &Node, extra: &str) -> Bouncer {
         let bin = pgbouncer_bin();
         let dir = tempfile::Builder::new()
             .prefix("pgvitals-pgbouncer-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .expect("temp dir");
         let port = {
@@ -82,13 +88,16 @@ impl Bouncer {
         let conf = dir.path().join("pgbouncer.ini");
         let users = dir.path().join("users.txt");
         let log = dir.path().join("pgbouncer.log");
-        std::fs::write(&users, "\"postgres\" \"\"\n").expect("auth file");
+        std::fs::write(&users, format!("\"postgres\" \"{}\"\n", node.password()))
+            .expect("auth file");
+        std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod auth file");
         std::fs::write(
             &conf,
             format!(
                 "[databases]\n* = host={socket} port={node_port}\n\n[pgbouncer]\n\
                  listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
-                 auth_type = trust\nauth_file = {users}\npool_mode = transaction\n\
+                 auth_type = scram-sha-256\nauth_file = {users}\npool_mode = transaction\n\
                  default_pool_size = 2\nmin_pool_size = 0\nreserve_pool_size = 0\n\
                  max_client_conn = 100\nlogfile = {log}\nlog_connections = 0\n\
                  log_disconnections = 0\n{extra}\n",
@@ -118,7 +127,12 @@ impl Bouncer {
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let mut bouncer = Bouncer { child, port, dir };
+        let mut bouncer = Bouncer {
+            child,
+            port,
+            dir,
+            password: node.password().to_string(),
+        };
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -141,11 +155,11 @@ impl Bouncer {
         std::fs::read_to_string(self.dir.path().join("pgbouncer.log")).unwrap_or_default()
     }
 
-    /// A libpq-style conninfo through the pooler.
+    /// A libpq-style conninfo through the pooler, with the password.
     pub(crate) fn conninfo(&self, db: &str) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres dbname={db} sslmode=disable",
-            self.port
+            "host=127.0.0.1 port={} user=postgres password={} dbname={db} sslmode=disable",
+            self.port, self.password
         )
     }
 
