@@ -218,8 +218,8 @@ async fn run(cluster: &Cluster, span: Duration) {
     while started.elapsed() < server_span {
         match tokio::time::timeout(Duration::from_millis(200), running.updates.recv()).await {
             Ok(Some(update)) => {
-                if let pgvitals::collect::Update::Sample { sample, .. } = &update {
-                    if matches!(**sample, pgvitals::collect::Sample::Server(_)) {
+                if let pgvitals::sample::Update::Sample { sample, .. } = &update {
+                    if matches!(**sample, pgvitals::sample::Sample::Server(_)) {
                         cycles += 1;
                     }
                 }

@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 
 use crate::collect::session::{self, AnyCollector, Session, Timing};
-use crate::collect::{Area, Command, LinkEvent, Update};
 use crate::config::Config;
 use crate::conninfo::ConnSpec;
 use crate::model::Store;
+use crate::sample::{Area, Command, LinkEvent, Update};
 
 /// Workers running for every server; the screen takes the receiving ends.
 pub struct Running {

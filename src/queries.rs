@@ -12,7 +12,7 @@
 //! Schema-qualified objects of an extension are written `@extschema@.name` and replaced with
 //! the quoted schema name (an identifier, never a value: values are always bind parameters).
 
-use crate::collect::{CollectError, ErrorKind};
+use crate::sample::{CollectError, ErrorKind};
 
 include!(concat!(env!("OUT_DIR"), "/queries_table.rs"));
 
@@ -102,7 +102,7 @@ pub fn for_pgss(name: &str, version: (u32, u32), schema: &str) -> Result<String,
         .with_fix("ALTER EXTENSION pg_stat_statements UPDATE")
     })?;
     Ok(q.sql
-        .replace("@extschema@", &crate::collect::error::quote_ident(schema)))
+        .replace("@extschema@", &crate::sample::quote_ident(schema)))
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pgvitals::config::{Config, Rule};
+use pgvitals::config::Config;
+use pgvitals::sample::Rule;
 use proptest::prelude::*;
 
 /// The contract of an error: one line, not empty.
@@ -211,7 +212,7 @@ fn accepted_durations_are_usable() {
                     c.slow_interval,
                     std::time::SystemTime::now(),
                 );
-                for area in pgvitals::collect::Area::ALL {
+                for area in pgvitals::sample::Area::ALL {
                     let _ = store.max_age(area);
                 }
                 std::time::Instant::now() + c.interval + c.slow_interval + c.query_timeout
@@ -233,7 +234,7 @@ fn max_age_saturates() {
         Duration::MAX,
         std::time::SystemTime::now(),
     );
-    for area in pgvitals::collect::Area::ALL {
+    for area in pgvitals::sample::Area::ALL {
         assert_eq!(store.max_age(area), Duration::MAX, "{area:?}");
     }
     let store = pgvitals::model::Store::new(
@@ -244,7 +245,7 @@ fn max_age_saturates() {
         std::time::SystemTime::now(),
     );
     assert_eq!(
-        store.max_age(pgvitals::collect::Area::Activity),
+        store.max_age(pgvitals::sample::Area::Activity),
         Duration::from_secs(8)
     );
 }

@@ -5,12 +5,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pgvitals::collect::{
-    Area, CollectError, Command, ErrorKind, LinkEvent, PgssInfo, Sample, ServerFacts, Update,
-};
 use pgvitals::config::Thresholds;
 use pgvitals::model::Store;
 use pgvitals::sample::*;
+use pgvitals::sample::{
+    Area, CollectError, Command, ErrorKind, LinkEvent, PgssInfo, Sample, ServerFacts, Update,
+};
 use pgvitals::tui::draw;
 use pgvitals::tui::state::{Action, Tab, UiState};
 use ratatui::Terminal;
@@ -1498,7 +1498,7 @@ fn a_confirmation_carries_the_identity_of_the_row_shown() {
         Update::Acted {
             server: 0,
             command,
-            outcome: pgvitals::collect::ActionOutcome::LeftAlone(
+            outcome: pgvitals::sample::ActionOutcome::LeftAlone(
                 "it now belongs to another backend".into(),
             ),
             at: at(7),

@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 
 use std::time::SystemTime;
 
-use super::{CollectError, Ctx, ErrorKind, age_s, epoch_s, get, get_text, get_text_or_empty};
+use crate::sample::{CollectError, ErrorKind};
+
+use super::{Ctx, age_s, epoch_s, get, get_text, get_text_or_empty};
 use crate::sample::{ActivitySample, Session, StateCount};
 
 /// `backend_type` of the backends that count against `max_connections`.

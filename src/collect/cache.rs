@@ -12,7 +12,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CollectError, Ctx, ErrorKind, get, get_text_or_empty};
+use crate::sample::{CollectError, ErrorKind};
+
+use super::{Ctx, get, get_text_or_empty};
 use crate::sample::{CacheSample, DatabaseCache, TableCache};
 
 /// Tables are read at most this often.

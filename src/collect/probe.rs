@@ -7,67 +7,9 @@
 //! pg_read_all_stats, pg_signal_backend) and where pg_stat_statements stands in the current
 //! database (schema, installed version, the version this server would install, preloaded).
 
-use super::error::quote_ident;
-use super::{Area, CollectError, ErrorKind, PgssInfo, ServerFacts, get, get_text};
-
-/// What a role without pg_read_all_stats (a member of pg_monitor has it) cannot see in one
-/// area, and the GRANT that fixes it. The area still polls without error: PostgreSQL hides
-/// the columns (NULL, or `<insufficient privilege>` for query texts) instead of failing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrivilegeGap {
-    pub area: Area,
-    /// One line: what is hidden.
-    pub hidden: String,
-    /// `GRANT pg_read_all_stats TO <role>` (the least privilege that shows it all).
-    pub fix: String,
-}
-
-/// The areas that see less than everything with the probed role, with what they miss and the
-/// GRANT that fixes it; empty for a superuser or a member of pg_monitor / pg_read_all_stats.
-/// The server, cache and unused-indexes areas need no privilege and never appear. On a
-/// standby the replication gap names the WAL receiver, on a primary the standbys.
-pub fn privilege_gaps(facts: &ServerFacts) -> Vec<PrivilegeGap> {
-    if facts.can_read_all_stats() {
-        return Vec::new();
-    }
-    let fix = format!(
-        "GRANT pg_read_all_stats TO {}",
-        quote_ident(&facts.current_user)
-    );
-    let replication = if facts.in_recovery {
-        "the WAL receiver's status, sender and last message time are hidden"
-    } else {
-        "standbys' state, LSNs, lag and xmin are hidden"
-    };
-    [
-        (
-            Area::Activity,
-            "other roles' sessions show `<insufficient privilege>` and no state, times, client, wait event or blocking pids",
-        ),
-        (Area::Statements, "other roles' statements are left out"),
-        (Area::Replication, replication),
-        (
-            Area::Vacuum,
-            "other roles' vacuums show no table or progress, and the state and transaction age of their sessions holding the xmin horizon are hidden",
-        ),
-    ]
-    .into_iter()
-    .map(|(area, hidden)| PrivilegeGap {
-        area,
-        hidden: hidden.to_string(),
-        fix: fix.clone(),
-    })
-    .collect()
-}
-
-/// The [`PrivilegeGap`] of one area, if any: `"<hidden>: <fix>"` as one line, for a sample's
-/// notice.
-pub fn privilege_notice(facts: &ServerFacts, area: Area) -> Option<String> {
-    privilege_gaps(facts)
-        .into_iter()
-        .find(|g| g.area == area)
-        .map(|g| format!("{} without pg_read_all_stats: {}", g.hidden, g.fix))
-}
+use super::{get, get_text};
+use crate::collect::error::FromPg;
+use crate::sample::{CollectError, ErrorKind, PgssInfo, ServerFacts};
 
 /// Parse an extension version such as `1.10` into `(1, 10)`; `1` reads as `(1, 0)`.
 /// `None` for anything else (`1.10beta`, empty).
@@ -196,47 +138,6 @@ pub async fn startup_options_in_force(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn facts(user: &str, monitor: bool, in_recovery: bool) -> ServerFacts {
-        ServerFacts {
-            in_recovery,
-            ..ServerFacts::example(user, monitor)
-        }
-    }
-
-    #[test]
-    fn privilege_gaps_name_the_areas_and_the_grant() {
-        assert!(privilege_gaps(&facts("monitor", true, false)).is_empty());
-        let gaps = privilege_gaps(&facts("Watcher", false, false));
-        let areas: Vec<Area> = gaps.iter().map(|g| g.area).collect();
-        assert_eq!(
-            areas,
-            [
-                Area::Activity,
-                Area::Statements,
-                Area::Replication,
-                Area::Vacuum
-            ]
-        );
-        assert!(
-            gaps.iter()
-                .all(|g| g.fix == "GRANT pg_read_all_stats TO \"Watcher\"")
-        );
-        assert!(gaps[2].hidden.contains("standbys"));
-        let standby = privilege_gaps(&facts("w", false, true));
-        assert!(standby[2].hidden.contains("WAL receiver"));
-        assert_eq!(
-            privilege_notice(&facts("w", false, false), Area::Statements).as_deref(),
-            Some(
-                "other roles' statements are left out without pg_read_all_stats: \
-                 GRANT pg_read_all_stats TO w"
-            )
-        );
-        assert_eq!(
-            privilege_notice(&facts("w", false, false), Area::Cache),
-            None
-        );
-    }
 
     #[test]
     fn extension_versions_parse() {

@@ -25,7 +25,9 @@
 //! receiver is taken as up while its process exists). Units: bytes (`_bytes`), seconds (`_s`, `_age_s`), transactions
 //! (`_xmin_age`); LSNs are text (`0/3000060`).
 
-use super::{CollectError, Ctx, ErrorKind, get, get_text, get_text_or_empty};
+use crate::sample::{CollectError, ErrorKind};
+
+use super::{Ctx, get, get_text, get_text_or_empty};
 use crate::sample::{ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
 
 /// Polls [`ReplicationSample`]s. Stateless: every poll asks the server for its role anew.

@@ -10,7 +10,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CollectError, Ctx, get, get_text_or_empty};
+use crate::sample::CollectError;
+
+use super::{Ctx, get, get_text_or_empty};
 use crate::sample::ServerSample;
 
 /// How often the database sizes are measured (`pg_database_size` stats every file).

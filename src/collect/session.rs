@@ -30,6 +30,7 @@
 //!   `MissedTickBehavior::Skip`: a poll still running is never queued twice, and a slow area
 //!   delays only itself.
 
+use crate::collect::error::FromPg;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
@@ -38,10 +39,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
-use super::{
-    Area, CollectError, Command, Ctx, ErrorKind, LinkEvent, Sample, ServerFacts, Update, activity,
-    cache, probe, replication, server, statements, unused_indexes, vacuum,
+use crate::sample::{
+    Area, CollectError, Command, ErrorKind, LinkEvent, Sample, ServerFacts, Update,
 };
+
+use super::{Ctx, activity, cache, probe, replication, server, statements, unused_indexes, vacuum};
 use crate::conninfo::ConnSpec;
 use crate::conninfo::pooler::PoolerConnect;
 
@@ -72,27 +74,6 @@ impl Default for Timing {
             query_timeout: Duration::from_secs(5),
             slow_interval: Duration::from_secs(60),
         }
-    }
-}
-
-/// pg_stat_statements is polled at most this often: reading it costs about 3 µs per entry
-/// on the server (3 ms for 1,000 entries, 15 ms at the default `pg_stat_statements.max`).
-pub const STATEMENTS_MIN_PERIOD: Duration = Duration::from_secs(5);
-
-/// The vacuum area (catalog scans of pg_class and pg_stat_user_tables, slow-moving ages) is
-/// polled at most this often.
-pub const VACUUM_MIN_PERIOD: Duration = Duration::from_secs(10);
-
-/// How often `area` is polled, given the fast and slow intervals: every `interval` for
-/// server, activity, cache and replication; statements and vacuum at most every 5 s and 10 s;
-/// unused indexes every `slow_interval`. Measured on a server with 1,000 statements and 200
-/// sessions, this keeps all six areas at a 1 s interval near 2 ms of server time per second.
-pub fn period(area: Area, interval: Duration, slow_interval: Duration) -> Duration {
-    match area {
-        Area::UnusedIndexes => slow_interval.max(interval),
-        Area::Statements => interval.max(STATEMENTS_MIN_PERIOD),
-        Area::Vacuum => interval.max(VACUUM_MIN_PERIOD),
-        _ => interval,
     }
 }
 
@@ -440,7 +421,7 @@ fn pool_error(e: deadpool_postgres::PoolError) -> CollectError {
             "no answer from the server: both monitoring connections are waiting on it \
              (no new connection is opened meanwhile)",
         ),
-        other => CollectError::new(ErrorKind::Unreachable, super::error::error_chain(&other)),
+        other => CollectError::new(ErrorKind::Unreachable, crate::sample::error_chain(&other)),
     }
 }
 
@@ -580,11 +561,7 @@ async fn area_worker(
 ) {
     let mut collector = AnyCollector::new(area);
     loop {
-        let every = period(
-            area,
-            *interval.borrow_and_update(),
-            session.timing.slow_interval,
-        );
+        let every = area.period(*interval.borrow_and_update(), session.timing.slow_interval);
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
@@ -702,7 +679,7 @@ fn command_sql(function: &str) -> String {
 
 /// Carry out one confirmed command on `session`'s server (see [`Command`]).
 async fn run_command(session: &Session, command: &Command) -> super::ActionOutcome {
-    use super::ActionOutcome;
+    use crate::sample::ActionOutcome;
     use tokio_postgres::types::Type;
     let (pid, backend_start) = match command {
         Command::CancelBackend {

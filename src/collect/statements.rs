@@ -35,8 +35,9 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use super::error::quote_ident;
-use super::{Area, CollectError, Ctx, ErrorKind, PgssInfo, get, get_text, get_text_or_empty};
+use super::{Ctx, get, get_text, get_text_or_empty};
+use crate::sample::quote_ident;
+use crate::sample::{Area, CollectError, ErrorKind, PgssInfo};
 use crate::sample::{Statement, StatementsSample};
 
 /// The marker every pgvitals query carries.
@@ -246,7 +247,7 @@ impl StatementsCollector {
                 version_text(newer)
             ));
         }
-        if let Some(note) = super::probe::privilege_notice(facts, Area::Statements) {
+        if let Some(note) = crate::sample::privilege_notice(facts, Area::Statements) {
             notices.push(note);
         }
         if let Some(note) = self.fetch_new_texts(ctx, pgss, &statements).await? {

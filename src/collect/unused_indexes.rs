@@ -18,7 +18,9 @@
 //! Privileges: none. Only the current database (`pg_stat_user_indexes` is per database).
 //! Polled on the slow timer (sizes stat files).
 
-use super::{CollectError, Ctx, ErrorKind, get, get_text_or_empty};
+use crate::sample::{CollectError, ErrorKind};
+
+use super::{Ctx, get, get_text_or_empty};
 use crate::sample::{UnusedIndex, UnusedIndexesSample};
 
 /// Polls [`UnusedIndexesSample`]s. Stateless.

@@ -23,7 +23,9 @@
 //! Privileges: pg_read_all_stats (pg_monitor) to see other roles' vacuums, backend xmins and
 //! standby feedback in full; the ages need none.
 
-use super::{CollectError, Ctx, ErrorKind, get, get_text, get_text_or_empty};
+use crate::sample::{CollectError, ErrorKind};
+
+use super::{Ctx, get, get_text, get_text_or_empty};
 use crate::sample::{
     DatabaseAge, TableAge, TableDeadTuples, VacuumProgress, VacuumSample, XminHolder,
 };

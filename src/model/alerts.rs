@@ -1,7 +1,7 @@
 //! Alert rules: a pure function of (server state, thresholds, now) to the alerts that hold.
 //!
 //! Each rule compares one value to its warning and critical thresholds (see
-//! [`crate::config::Rule`] for units and defaults). **Hysteresis**: an alert already active at
+//! [`crate::sample::Rule`] for units and defaults). **Hysteresis**: an alert already active at
 //! some severity stays at it until the value is back past the threshold by a margin (5 % of
 //! the threshold, or 0.005 for ratios), so a value sitting on a threshold does not flap.
 //! [`AlertBook`] keeps the active alerts with the time each became active, and the recently
@@ -13,7 +13,8 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::{Link, ServerState};
-use crate::config::{Rule, Thresholds, Unit};
+use crate::config::Thresholds;
+use crate::sample::{Rule, Unit};
 
 /// How bad an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -541,9 +542,9 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::collect::{Area, Sample};
     use crate::config::Threshold;
     use crate::sample::*;
+    use crate::sample::{Area, Sample};
 
     fn t(w: f64, c: f64) -> Threshold {
         Threshold {

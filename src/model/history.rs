@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::time::SystemTime;
 
 use super::ServerState;
-use crate::collect::Area;
+use crate::sample::Area;
 
 /// How many points a series keeps (10 minutes at a 2 s interval).
 pub const CAPACITY: usize = 300;

@@ -18,9 +18,9 @@ pub use units::{format_bytes, format_count, format_duration_s, format_rate};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use crate::collect::{Area, CollectError, LinkEvent, Sample, ServerFacts, Update};
 use crate::config::Thresholds;
 use crate::sample::*;
+use crate::sample::{Area, CollectError, LinkEvent, Sample, ServerFacts, Update};
 
 pub use alerts::{ActiveAlert, Alert, AlertBook, ResolvedAlert, Severity};
 pub use history::History;
@@ -243,7 +243,7 @@ impl Store {
     /// The age after which an area's sample counts as stale: three of its poll periods, plus
     /// 2 s. Saturates at [`Duration::MAX`] instead of overflowing, whatever the intervals.
     pub fn max_age(&self, area: Area) -> Duration {
-        crate::collect::session::period(area, self.interval, self.slow_interval)
+        area.period(self.interval, self.slow_interval)
             .saturating_mul(3)
             .saturating_add(Duration::from_secs(2))
     }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::collect::Sample;
+use crate::sample::Sample;
 use crate::sample::*;
 
 /// Fill the derived fields of `cur` from `prev` (the previous sample of the same area).

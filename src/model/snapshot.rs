@@ -15,13 +15,13 @@
 //! `connection_warnings` are the connection settings' warnings (e.g. an ignored password
 //! file with group or world access), one line each, `[]` for none.
 //!
-//! [`ServerFacts`]: crate::collect::ServerFacts
+//! [`ServerFacts`]: crate::sample::ServerFacts
 
 use serde_json::{Map, Value, json};
 
 use super::{Link, ServerState, Severity, Store};
-use crate::collect::probe::privilege_gaps;
-use crate::collect::{Area, Sample, ServerFacts};
+use crate::sample::privilege_gaps;
+use crate::sample::{Area, Sample, ServerFacts};
 
 /// How many statements the JSON lists (the top ones by execution time over the interval).
 pub const TOP_STATEMENTS: usize = 50;
@@ -222,9 +222,9 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::{document, server_json};
-    use crate::collect::probe::privilege_gaps;
-    use crate::collect::{LinkEvent, ServerFacts, Update};
     use crate::model::Store;
+    use crate::sample::privilege_gaps;
+    use crate::sample::{LinkEvent, ServerFacts, Update};
 
     #[test]
     fn json_escapes_del_and_c1_controls_and_reads_back_the_same() {

@@ -15,10 +15,10 @@ use super::panels::{age_s, clock};
 use super::state::UiState;
 use super::text;
 use super::theme::Theme;
-use crate::collect::{CollectError, ErrorKind};
-use crate::config::Rule;
 use crate::model::alerts::subject;
 use crate::model::{Link, ServerState, Severity, Store, format_count, format_duration_s};
+use crate::sample::Rule;
+use crate::sample::{CollectError, ErrorKind};
 
 /// The short version: `15.18` from `15.18 (Debian ...)`, else from `server_version_num`.
 pub fn short_version(server: &ServerState) -> Option<String> {
@@ -36,7 +36,7 @@ pub fn short_version(server: &ServerState) -> Option<String> {
 /// pgvitals reaches this server through a connection pooler ([`ServerFacts::pooled`]): the
 /// activity area then lists the pooler's server connections, not its clients.
 ///
-/// [`ServerFacts::pooled`]: crate::collect::ServerFacts::pooled
+/// [`ServerFacts::pooled`]: crate::sample::ServerFacts::pooled
 pub fn through_pooler(server: &ServerState) -> bool {
     server.facts.as_ref().is_some_and(|f| f.pooled)
 }
@@ -376,7 +376,7 @@ impl Widget for Header<'_> {
                 i == self.ui.server,
                 theme,
                 self.now,
-                self.store.max_age(crate::collect::Area::Activity),
+                self.store.max_age(crate::sample::Area::Activity),
                 rect.width,
             ));
         }

@@ -32,9 +32,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 use tokio::sync::{mpsc, watch};
 
-use crate::collect::{Area, Command, Update};
-use crate::config::Rule;
 use crate::model::{ServerState, Severity, Store};
+use crate::sample::Rule;
+use crate::sample::{Area, Command, Update};
 use panels::View;
 use state::{Action, Tab, UiState};
 

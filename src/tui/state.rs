@@ -7,8 +7,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::panels;
 use super::theme::Theme;
-use crate::collect::Command;
 use crate::model::Store;
+use crate::sample::Command;
 use crate::sample::{Session, Statement};
 
 /// The areas of the screen, in tab order (keys 1–7).
@@ -103,7 +103,7 @@ pub struct Confirm {
     /// dialog opened): the pid is a pooler's server connection, which may serve another
     /// client by the time the signal arrives.
     ///
-    /// [`ServerFacts::pooled`]: crate::collect::ServerFacts::pooled
+    /// [`ServerFacts::pooled`]: crate::sample::ServerFacts::pooled
     pub pooled: bool,
 }
 

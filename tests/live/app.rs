@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use pgvitals::app::take_snapshot;
-use pgvitals::collect::Area;
-use pgvitals::config::{Config, Rule};
+use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::model::{ServerState, Severity, snapshot};
+use pgvitals::sample::Area;
+use pgvitals::sample::Rule;
 use pgvitals::sample::ServerRole;
 
 use crate::common::{
@@ -309,8 +310,8 @@ async fn storage_and_replication_alerts_fire_and_clear() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_reset_between_samples_gives_no_negative_rates() {
     use pgvitals::collect::session::{AnyCollector, Session, Timing, poll_once};
-    use pgvitals::collect::{Sample, Update};
     use pgvitals::model::Store;
+    use pgvitals::sample::{Sample, Update};
     use std::time::SystemTime;
 
     let db = unique("reset");
@@ -608,7 +609,7 @@ fn the_snapshot_command_prints_json_and_exits_like_a_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirmed_cancel_reaches_the_backend() {
-    use pgvitals::collect::Command;
+    use pgvitals::sample::Command;
     let victim = connect(primary(), "postgres").await;
     let (pid, backend_start) = identity(&victim).await;
     let sleeping = tokio::spawn(async move { victim.simple_query("SELECT pg_sleep(30)").await });
@@ -657,8 +658,8 @@ async fn identity(client: &tokio_postgres::Client) -> (i32, f64) {
 }
 
 /// Waits for the outcome of the next command.
-async fn outcome(running: &mut pgvitals::app::Running) -> pgvitals::collect::ActionOutcome {
-    use pgvitals::collect::Update;
+async fn outcome(running: &mut pgvitals::app::Running) -> pgvitals::sample::ActionOutcome {
+    use pgvitals::sample::Update;
     let mut got = None;
     pump(running, Duration::from_secs(15), |u, _| match u {
         Update::Acted { outcome, .. } => {
@@ -676,8 +677,8 @@ async fn outcome(running: &mut pgvitals::app::Running) -> pgvitals::collect::Act
 /// like) leaves the live backend alone and says so; the matching identity is acted on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
-    use pgvitals::collect::Sample;
-    use pgvitals::collect::{ActionOutcome, Command, Update};
+    use pgvitals::sample::Sample;
+    use pgvitals::sample::{ActionOutcome, Command, Update};
     let victim = connect(primary(), "postgres").await;
     let (pid, started) = identity(&victim).await;
     let mut running =

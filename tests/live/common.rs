@@ -123,7 +123,7 @@ where
 pub async fn pump(
     running: &mut pgvitals::app::Running,
     timeout: Duration,
-    mut done: impl FnMut(&pgvitals::collect::Update, &pgvitals::model::Store) -> bool,
+    mut done: impl FnMut(&pgvitals::sample::Update, &pgvitals::model::Store) -> bool,
 ) -> bool {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
@@ -145,9 +145,9 @@ pub async fn pump(
 /// Every area has a sample and none is in error, except `except`.
 pub fn assert_all_areas_work(
     server: &pgvitals::model::ServerState,
-    except: &[pgvitals::collect::Area],
+    except: &[pgvitals::sample::Area],
 ) {
-    for area in pgvitals::collect::Area::ALL {
+    for area in pgvitals::sample::Area::ALL {
         if except.contains(&area) {
             continue;
         }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::common::pump;
 use pgvitals::cluster::{Cluster, ClusterOptions};
-use pgvitals::collect::{Area, LinkEvent, Update};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::model::Link;
+use pgvitals::sample::{Area, LinkEvent, Update};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_workers_survive_a_server_restart_and_rebaseline() {
@@ -106,7 +106,7 @@ async fn the_workers_survive_a_server_restart_and_rebaseline() {
         assert!(
             pump(&mut running, Duration::from_secs(10), |u, store| {
                 if let Update::Sample { sample, .. } = u {
-                    if matches!(**sample, pgvitals::collect::Sample::Server(_)) {
+                    if matches!(**sample, pgvitals::sample::Sample::Server(_)) {
                         let rate = store.servers[0].server().and_then(|s| s.xact_per_s);
                         match first_after {
                             None => first_after = Some(rate),
@@ -404,10 +404,10 @@ async fn a_promotion_is_seen_without_restarting_the_workers() {
             let s = &store.servers[0];
             if let Update::Sample { sample, .. } = u {
                 match &**sample {
-                    pgvitals::collect::Sample::Server(x) if !x.in_recovery => {
+                    pgvitals::sample::Sample::Server(x) if !x.in_recovery => {
                         server_flipped.get_or_insert(promoted.elapsed());
                     }
-                    pgvitals::collect::Sample::Replication(r)
+                    pgvitals::sample::Sample::Replication(r)
                         if r.role == pgvitals::sample::ServerRole::Primary =>
                     {
                         replication_flipped.get_or_insert(promoted.elapsed());
@@ -592,7 +592,7 @@ async fn max_connections_reached_is_reported_retried_and_recovered() {
     let spec = ConnSpec::parse(&node.conninfo_as("monitor", "postgres")).expect("spec");
     let mut running = pgvitals::app::start_workers(&[spec], &config).expect("workers");
     let started = Instant::now();
-    let mut downs: Vec<(Duration, pgvitals::collect::CollectError, SystemTime)> = Vec::new();
+    let mut downs: Vec<(Duration, pgvitals::sample::CollectError, SystemTime)> = Vec::new();
     pump(&mut running, Duration::from_secs(4), |u, _| {
         if let Update::Link {
             event:
@@ -630,7 +630,7 @@ async fn max_connections_reached_is_reported_retried_and_recovered() {
         Link::Down { error, .. } => {
             assert_eq!(
                 error.kind,
-                pgvitals::collect::ErrorKind::TooManyConnections,
+                pgvitals::sample::ErrorKind::TooManyConnections,
                 "{error:?}"
             );
             assert_eq!(error.sqlstate.as_deref(), Some("53300"));
@@ -685,7 +685,7 @@ async fn watch_areas(
     window: Duration,
 ) -> (
     std::collections::BTreeMap<&'static str, usize>,
-    std::collections::BTreeMap<&'static str, pgvitals::collect::CollectError>,
+    std::collections::BTreeMap<&'static str, pgvitals::sample::CollectError>,
 ) {
     let mut sampled = std::collections::BTreeMap::new();
     let mut failed = std::collections::BTreeMap::new();
@@ -777,7 +777,7 @@ async fn a_locked_relation_fails_only_the_area_that_needs_it() {
         .unwrap_or_else(|| panic!("unused indexes did not fail: {failed:?}"));
     assert_eq!(
         error.kind,
-        pgvitals::collect::ErrorKind::LockTimeout,
+        pgvitals::sample::ErrorKind::LockTimeout,
         "{error:?}"
     );
     assert_eq!(error.sqlstate.as_deref(), Some("55P03"));
@@ -789,7 +789,7 @@ async fn a_locked_relation_fails_only_the_area_that_needs_it() {
             // after an invalidation) meets the lock too, and ends the same bounded way.
             Some(e) => assert_eq!(
                 e.kind,
-                pgvitals::collect::ErrorKind::LockTimeout,
+                pgvitals::sample::ErrorKind::LockTimeout,
                 "{area} failed otherwise: {failed:?}"
             ),
             None => assert!(

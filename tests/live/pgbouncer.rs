@@ -17,10 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pgvitals::cluster::Node;
+use pgvitals::collect::Ctx;
 use pgvitals::collect::session::{AnyCollector, NoConnection, Session, Timing};
-use pgvitals::collect::{Area, Ctx, LinkEvent, Sample, Update};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
+use pgvitals::sample::{Area, LinkEvent, Sample, Update};
 
 use crate::common::primary;
 use crate::common::pump;

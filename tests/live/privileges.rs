@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 
 use pgvitals::app::take_snapshot;
 use pgvitals::cluster::{Node, STANDBY_SLOT};
-use pgvitals::collect::probe::{parse_extension_version, privilege_gaps};
-use pgvitals::collect::{Area, CollectError, ErrorKind};
-use pgvitals::config::{Config, Rule};
+use pgvitals::collect::probe::parse_extension_version;
+use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::model::ServerState;
 use pgvitals::model::alerts::subject;
+use pgvitals::sample::Rule;
+use pgvitals::sample::privilege_gaps;
+use pgvitals::sample::{Area, CollectError, ErrorKind};
 use pgvitals::sample::{ServerRole, Session, Statement};
 
 use crate::common::{assert_all_areas_work, connect, primary, standby, unique, wait_until_async};

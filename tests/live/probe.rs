@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use pgvitals::cluster::Node;
+use pgvitals::collect::Ctx;
 use pgvitals::collect::probe::{parse_extension_version, probe};
-use pgvitals::collect::{Ctx, ServerFacts};
+use pgvitals::sample::ServerFacts;
 
 use crate::common::{self, primary, standby, unique};
 

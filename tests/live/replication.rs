@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use pgvitals::cluster::{Cluster, ClusterOptions, Node};
+use pgvitals::collect::Ctx;
 use pgvitals::collect::replication::ReplicationCollector;
-use pgvitals::collect::{Ctx, ServerFacts};
+use pgvitals::sample::ServerFacts;
 use pgvitals::sample::{ReplicationSample, ServerRole};
 
 use crate::common::{primary, standby, unique, wait_until_async};
@@ -213,7 +214,7 @@ async fn paused_replay_shows_lag_on_both_sides() {
     let lag_alert = |store: &pgvitals::model::Store, server: usize, subject: &str| {
         store.servers[server]
             .alerts
-            .severity_of(pgvitals::config::Rule::ReplicationLagBytes, subject)
+            .severity_of(pgvitals::sample::Rule::ReplicationLagBytes, subject)
     };
     let store = pgvitals::app::take_snapshot(&specs, &config)
         .await

@@ -7,10 +7,11 @@
 
 use std::time::Duration;
 
+use pgvitals::collect::Ctx;
 use pgvitals::collect::session::{NoConnection, Session, Timing};
-use pgvitals::collect::{Area, Ctx};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
+use pgvitals::sample::Area;
 
 use crate::common::{assert_all_areas_work, connect, primary, pump};
 use crate::pgbouncer::Bouncer;

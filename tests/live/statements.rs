@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use pgvitals::cluster::{Cluster, ClusterOptions};
-use pgvitals::collect::ErrorKind;
 use pgvitals::collect::statements::{StatementsCollector, is_own_text};
+use pgvitals::sample::ErrorKind;
 use pgvitals::sample::StatementsSample;
 
 use crate::common::{connect, primary, unique};

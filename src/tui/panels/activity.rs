@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, dur, frame, note, render_table_window, rest_width, split_top};
-use crate::collect::Area;
-use crate::collect::probe::{privilege_gaps, privilege_notice};
 use crate::model::alerts::subject;
+use crate::sample::Area;
 use crate::sample::{ActivitySample, Session};
+use crate::sample::{privilege_gaps, privilege_notice};
 use crate::tui::state::{Tab, UiState};
 use crate::tui::text;
 
@@ -274,7 +274,7 @@ pub const POOLER_NOTE: &str = "via a connection pooler: these are its server con
 /// pg_read_all_stats). Used under the summary of the activity, replication and vacuum panels
 /// (the statements panel shows the same notice from its sample).
 pub fn privilege_text(
-    facts: Option<&crate::collect::ServerFacts>,
+    facts: Option<&crate::sample::ServerFacts>,
     area: Area,
     max: usize,
 ) -> Option<String> {
@@ -320,7 +320,7 @@ impl Widget for ActivityPanel<'_> {
         let alerts = &v.server.alerts;
 
         // summary line
-        let conn_sev = alerts.severity_of(crate::config::Rule::Connections, subject::SERVER);
+        let conn_sev = alerts.severity_of(crate::sample::Rule::Connections, subject::SERVER);
         let mut spans = vec![Span::styled(
             format!(
                 "connections {}/{} usable",
@@ -605,9 +605,9 @@ mod pooler_tests {
     use ratatui::widgets::Widget;
 
     use super::{ActivityPanel, POOLER_NOTE};
-    use crate::collect::{LinkEvent, Sample, ServerFacts, Update};
     use crate::model::Store;
     use crate::sample::ActivitySample;
+    use crate::sample::{LinkEvent, Sample, ServerFacts, Update};
     use crate::tui::header::{overview_line, through_pooler};
     use crate::tui::panels::View;
     use crate::tui::state::UiState;
@@ -692,7 +692,7 @@ mod pooler_tests {
 #[cfg(test)]
 mod privilege_tests {
     use super::privilege_text;
-    use crate::collect::{Area, ServerFacts};
+    use crate::sample::{Area, ServerFacts};
     use crate::tui::text;
 
     fn facts(user: &str, monitor: bool) -> ServerFacts {

@@ -7,8 +7,8 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Widget};
 
 use super::{View, frame, note, pct, rate, render_table, rest_width, split_top};
-use crate::collect::Area;
 use crate::model::alerts::subject;
+use crate::sample::Area;
 use crate::sample::{CacheSample, TableCache};
 use crate::tui::state::{Tab, UiState};
 use crate::tui::text;

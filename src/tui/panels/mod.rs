@@ -26,8 +26,8 @@ use ratatui::widgets::{
 use super::state::{Tab, UiState};
 use super::text;
 use super::theme::Theme;
-use crate::collect::{Area, CollectError};
 use crate::model::{Freshness, Link, ServerState, Store};
+use crate::sample::{Area, CollectError};
 
 /// What a panel draws from: the store shown (frozen while paused), one server, the UI state
 /// and the time of the frame.

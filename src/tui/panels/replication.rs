@@ -8,9 +8,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::activity::privilege_line;
 use super::{View, bytes, dur, frame, render_table, split_top};
-use crate::collect::Area;
-use crate::config::Rule;
 use crate::model::alerts::subject;
+use crate::sample::Area;
+use crate::sample::Rule;
 use crate::sample::{ServerRole, Standby};
 use crate::tui::text;
 

@@ -9,8 +9,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, ago, frame, note, rate, render_table_window, rest_width, split_top};
-use crate::collect::Area;
 use crate::model::format_duration_s;
+use crate::sample::Area;
 use crate::sample::{Statement, StatementsSample};
 use crate::tui::state::{Tab, UiState};
 use crate::tui::text;

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, bytes, frame, note, render_table, rest_width, split_top};
-use crate::collect::Area;
+use crate::sample::Area;
 use crate::sample::{UnusedIndex, UnusedIndexesSample};
 use crate::tui::state::{Tab, UiState};
 use crate::tui::text;

@@ -9,10 +9,10 @@ use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Widget};
 
 use super::activity::privilege_line;
 use super::{View, ago, bytes, dur, frame, render_table, split_top};
-use crate::collect::Area;
-use crate::config::Rule;
 use crate::model::alerts::subject;
 use crate::model::format_count;
+use crate::sample::Area;
+use crate::sample::Rule;
 use crate::tui::text;
 
 /// A text progress bar of `width` cells for a ratio 0..1.
