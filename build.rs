@@ -29,6 +29,65 @@ fn main() {
         ));
     }
     out.push_str("];\n");
+    // One enum per family: a query name is then a compile-time name (a typo does not build),
+    // and a server-keyed name cannot be asked for by extension version or the other way.
+    for (family, enum_name, doc) in [
+        (
+            "pg",
+            "ServerQuery",
+            "chosen by the server's major (`<name>.pgN.sql`)",
+        ),
+        (
+            "pgss",
+            "PgssQuery",
+            "chosen by the installed pg_stat_statements version (`<name>.pgssA_B.sql`)",
+        ),
+    ] {
+        let mut base: Vec<String> = names
+            .iter()
+            .filter_map(|n| {
+                let stem = n.strip_suffix(".sql")?;
+                let (name, key) = stem.rsplit_once('.')?;
+                let rest = key.strip_prefix(family)?;
+                rest.chars().next().filter(char::is_ascii_digit)?;
+                Some(name.to_string())
+            })
+            .collect();
+        base.sort();
+        base.dedup();
+        out.push_str(&format!(
+            "/// The query names {doc}.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\npub enum {enum_name} {{\n"
+        ));
+        for name in &base {
+            out.push_str(&format!(
+                "    /// `queries/{name}.{family}*.sql`\n    {},\n",
+                camel(name)
+            ));
+        }
+        out.push_str(&format!(
+            "}}\n\nimpl {enum_name} {{\n    /// Every name, in file order.\n    pub const ALL: &[{enum_name}] = &[{}];\n\n    /// The file name's stem, e.g. `activity_settings`.\n    pub fn name(self) -> &'static str {{\n        match self {{\n",
+            base.iter().map(|n| format!("{enum_name}::{}", camel(n))).collect::<Vec<_>>().join(", ")
+        ));
+        for name in &base {
+            out.push_str(&format!(
+                "            {enum_name}::{} => {name:?},\n",
+                camel(name)
+            ));
+        }
+        out.push_str("        }\n    }\n}\n\n");
+    }
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     fs::write(Path::new(&out_dir).join("queries_table.rs"), out).expect("write queries_table.rs");
+}
+
+/// `activity_settings` -> `ActivitySettings`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }

@@ -7,6 +7,9 @@
 //! * `statements.pgss1_8.sql`: keyed by the installed pg_stat_statements version (1.8+),
 //!   not by the server version: after pg_upgrade the extension can lag the server.
 //!
+//! Names are typed ([`ServerQuery`], [`PgssQuery`], generated from the file names): a query
+//! that does not exist does not compile.
+//!
 //! The variant chosen is the one with the largest version not above the server's (or the
 //! extension's); when none fits, the area reports "unsupported", never runs an empty query.
 //! Schema-qualified objects of an extension are written `@extschema@.name` and replaced with
@@ -78,8 +81,9 @@ fn choose(name: &str, family: &str, version: (u32, u32)) -> Option<&'static Quer
         .max_by_key(|q| q.version)
 }
 
-/// The variant of `name` for PostgreSQL `major`.
-pub fn for_server(name: &str, major: u32) -> Result<&'static str, CollectError> {
+/// The variant of `query` for PostgreSQL `major`.
+pub fn for_server(query: ServerQuery, major: u32) -> Result<&'static str, CollectError> {
+    let name = query.name();
     choose(name, "pg", (major, 0)).map(|q| q.sql).ok_or_else(|| {
         CollectError::new(
             ErrorKind::Unsupported,
@@ -88,10 +92,14 @@ pub fn for_server(name: &str, major: u32) -> Result<&'static str, CollectError> 
     })
 }
 
-/// The variant of `name` for pg_stat_statements `version`, with `@extschema@` replaced by
+/// The variant of `query` for pg_stat_statements `version`, with `@extschema@` replaced by
 /// the quoted `schema`.
-pub fn for_pgss(name: &str, version: (u32, u32), schema: &str) -> Result<String, CollectError> {
-    let q = choose(name, "pgss", version).ok_or_else(|| {
+pub fn for_pgss(
+    query: PgssQuery,
+    version: (u32, u32),
+    schema: &str,
+) -> Result<String, CollectError> {
+    let q = choose(query.name(), "pgss", version).ok_or_else(|| {
         CollectError::new(
             ErrorKind::Unsupported,
             format!(
@@ -108,6 +116,19 @@ pub fn for_pgss(name: &str, version: (u32, u32), schema: &str) -> Result<String,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_typed_names_are_exactly_the_files() {
+        let typed: std::collections::BTreeSet<(&str, &str)> = ServerQuery::ALL
+            .iter()
+            .map(|q| ("pg", q.name()))
+            .chain(PgssQuery::ALL.iter().map(|q| ("pgss", q.name())))
+            .collect();
+        let files: std::collections::BTreeSet<(&str, &str)> =
+            all().iter().map(|q| (q.family, q.name)).collect();
+        assert_eq!(typed, files);
+        assert_eq!(ServerQuery::ActivitySettings.name(), "activity_settings");
+    }
 
     #[test]
     fn file_names_parse() {
@@ -144,16 +165,11 @@ mod tests {
 
     #[test]
     fn every_server_keyed_query_covers_every_supported_major() {
-        let names: std::collections::BTreeSet<&str> = all()
-            .iter()
-            .filter(|q| q.family == "pg")
-            .map(|q| q.name)
-            .collect();
-        for name in names {
+        for &name in ServerQuery::ALL {
             for major in MIN_MAJOR..=MAX_MAJOR {
                 assert!(
                     for_server(name, major).is_ok(),
-                    "{name} has no variant for {major}"
+                    "{name:?} has no variant for {major}"
                 );
             }
             assert!(for_server(name, MIN_MAJOR - 1).is_err());

@@ -17,6 +17,7 @@
 //! decoded leniently: a byte that is not UTF-8 (a LATIN1 or SQL_ASCII database) becomes U+FFFD.
 //! Ages are seconds on the server clock; xid ages are transactions.
 
+use crate::queries::ServerQuery;
 use std::collections::BTreeMap;
 
 use std::time::SystemTime;
@@ -45,7 +46,9 @@ impl ActivityCollector {
     /// One poll. Errors: the classified error of either query; [`ErrorKind::Decode`] when a
     /// row has an unexpected shape (texts never fail: they are decoded leniently).
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ActivitySample, CollectError> {
-        let settings = ctx.query(ctx.sql("activity_settings")?, &[]).await?;
+        let settings = ctx
+            .query(ctx.sql(ServerQuery::ActivitySettings)?, &[])
+            .await?;
         let settings = settings
             .first()
             .ok_or_else(|| CollectError::new(ErrorKind::Decode, "activity_settings: no row"))?;
@@ -53,7 +56,7 @@ impl ActivityCollector {
         let superuser_reserved: i32 = get(settings, "superuser_reserved_connections")?;
         let reserved: i32 = get(settings, "reserved_connections")?;
 
-        let rows = ctx.query(ctx.sql("activity")?, &[]).await?;
+        let rows = ctx.query(ctx.sql(ServerQuery::Activity)?, &[]).await?;
         let mut collected_at = None;
         let mut client_backends = 0;
         let mut waiting_on_lock = 0;

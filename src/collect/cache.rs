@@ -10,6 +10,7 @@
 //! read at most every [`TABLES_INTERVAL`] and carried forward in between, with their own
 //! timestamp (`tables_collected_at`) so their rates are over their own interval.
 
+use crate::queries::ServerQuery;
 use std::time::{Duration, Instant};
 
 use crate::sample::{CollectError, ErrorKind};
@@ -34,7 +35,7 @@ impl CacheCollector {
 
     /// One poll. Errors: the classified error of either query, or [`ErrorKind::Decode`].
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<CacheSample, CollectError> {
-        let rows = ctx.query(ctx.sql("cache")?, &[]).await?;
+        let rows = ctx.query(ctx.sql(ServerQuery::Cache)?, &[]).await?;
         let mut collected_at = None;
         let mut databases = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -68,7 +69,7 @@ impl CacheCollector {
                 });
             }
         }
-        let rows = ctx.query(ctx.sql("cache_tables")?, &[]).await?;
+        let rows = ctx.query(ctx.sql(ServerQuery::CacheTables)?, &[]).await?;
         let mut tables = Vec::with_capacity(rows.len());
         for row in &rows {
             tables.push(TableCache {

@@ -23,6 +23,7 @@ use std::time::Duration;
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, ToSql, Type};
 
+use crate::queries::ServerQuery;
 use crate::sample::*;
 
 /// How much later than `statement_timeout` the client-side deadline of a query falls (the
@@ -67,8 +68,8 @@ impl Ctx<'_> {
     }
 
     /// The SQL of query `name` for this server's major version.
-    pub fn sql(&self, name: &str) -> Result<&'static str, CollectError> {
-        crate::queries::for_server(name, self.facts.major())
+    pub fn sql(&self, query: ServerQuery) -> Result<&'static str, CollectError> {
+        crate::queries::for_server(query, self.facts.major())
     }
 
     /// Run a read-only query with bind parameters and the client-side deadline.

@@ -9,6 +9,7 @@
 
 use super::{get, get_text};
 use crate::collect::error::FromPg;
+use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind, PgssInfo, ServerFacts};
 
 /// Parse an extension version such as `1.10` into `(1, 10)`; `1` reads as `(1, 0)`.
@@ -27,7 +28,7 @@ pub fn parse_extension_version(text: &str) -> Option<(u32, u32)> {
 /// [`ErrorKind::Decode`] when the probe row has an unexpected shape or the installed
 /// pg_stat_statements version does not parse.
 pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, CollectError> {
-    let sql = crate::queries::for_server("probe", crate::queries::MIN_MAJOR)?;
+    let sql = crate::queries::for_server(ServerQuery::Probe, crate::queries::MIN_MAJOR)?;
     // The role is not known before the probe answers: the GRANT fix names it generically.
     // An unnamed statement in one round trip: correct through a transaction-pooling pooler
     // too (a named statement could be missing on the next transaction's server connection).

@@ -25,6 +25,7 @@
 //! receiver is taken as up while its process exists). Units: bytes (`_bytes`), seconds (`_s`, `_age_s`), transactions
 //! (`_xmin_age`); LSNs are text (`0/3000060`).
 
+use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
 use super::{Ctx, get, get_text, get_text_or_empty};
@@ -44,7 +45,9 @@ impl ReplicationCollector {
     /// Errors: the first query that fails, classified ([`CollectError::from_pg`]);
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ReplicationSample, CollectError> {
-        let rows = ctx.query(ctx.sql("replication_status")?, &[]).await?;
+        let rows = ctx
+            .query(ctx.sql(ServerQuery::ReplicationStatus)?, &[])
+            .await?;
         let row = rows.first().ok_or_else(|| {
             CollectError::new(
                 ErrorKind::Decode,
@@ -87,7 +90,10 @@ impl ReplicationCollector {
             standby_status,
         };
 
-        for row in ctx.query(ctx.sql("replication_standbys")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::ReplicationStandbys)?, &[])
+            .await?
+        {
             let mut standby = Standby {
                 pid: get(&row, "pid")?,
                 usename: get_text(&row, "usename")?,
@@ -114,7 +120,10 @@ impl ReplicationCollector {
             sample.standbys.push(standby);
         }
 
-        for row in ctx.query(ctx.sql("replication_slots")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::ReplicationSlots)?, &[])
+            .await?
+        {
             sample.slots.push(Slot {
                 slot_name: get_text_or_empty(&row, "slot_name")?,
                 slot_type: get_text_or_empty(&row, "slot_type")?,

@@ -8,6 +8,7 @@
 //! between. Units: seconds (`uptime_s`), bytes (`database_size_bytes`), transactions
 //! (`xact_commit`, `xact_rollback`, counters).
 
+use crate::queries::ServerQuery;
 use std::time::{Duration, Instant};
 
 use crate::sample::CollectError;
@@ -44,7 +45,7 @@ impl ServerCollector {
     /// the sample carries the last known size and the error is logged; any other failure is
     /// the poll's error.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ServerSample, CollectError> {
-        let rows = ctx.query(ctx.sql("server")?, &[]).await?;
+        let rows = ctx.query(ctx.sql(ServerQuery::Server)?, &[]).await?;
         let row = rows.first().ok_or_else(|| {
             CollectError::new(
                 super::ErrorKind::Decode,
@@ -88,7 +89,7 @@ impl ServerCollector {
     }
 
     async fn measure_size(&self, ctx: &Ctx<'_>) -> Result<Option<i64>, CollectError> {
-        let rows = ctx.query(ctx.sql("server_size")?, &[]).await?;
+        let rows = ctx.query(ctx.sql(ServerQuery::ServerSize)?, &[]).await?;
         match rows.first() {
             Some(row) => get(row, "database_size_bytes"),
             None => Ok(None),

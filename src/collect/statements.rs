@@ -32,6 +32,7 @@
 //! (SQLSTATE 22021 / 22P05): the numbers are still sent, new texts stay `None`, the sample's
 //! `notice` says why, and the text fetch is retried after [`TEXT_RETRY`].
 
+use crate::queries::{PgssQuery, ServerQuery};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -199,7 +200,7 @@ impl StatementsCollector {
                 &facts.current_user,
             )
         };
-        let sql = crate::queries::for_pgss("statements", pgss.version, &pgss.schema)?;
+        let sql = crate::queries::for_pgss(PgssQuery::Statements, pgss.version, &pgss.schema)?;
         let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
 
         let mut collected_at = None;
@@ -263,7 +264,8 @@ impl StatementsCollector {
         }
 
         let (stats_reset, dealloc) = if pgss.version >= (1, 9) {
-            let sql = crate::queries::for_pgss("statements_info", pgss.version, &pgss.schema)?;
+            let sql =
+                crate::queries::for_pgss(PgssQuery::StatementsInfo, pgss.version, &pgss.schema)?;
             let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
             match rows.first() {
                 Some(row) => (get(row, "stats_reset")?, get(row, "dealloc")?),
@@ -306,7 +308,9 @@ impl StatementsCollector {
         if !(unknown && due) {
             return Ok(());
         }
-        let rows = ctx.query(ctx.sql("statements_names")?, &[]).await?;
+        let rows = ctx
+            .query(ctx.sql(ServerQuery::StatementsNames)?, &[])
+            .await?;
         self.role_names.clear();
         self.database_names.clear();
         for row in &rows {
@@ -347,7 +351,7 @@ impl StatementsCollector {
         let mut queryids: Vec<i64> = new.iter().map(|k| k.2).collect();
         queryids.sort_unstable();
         queryids.dedup();
-        let sql = crate::queries::for_pgss("statements_text", pgss.version, &pgss.schema)?;
+        let sql = crate::queries::for_pgss(PgssQuery::StatementsText, pgss.version, &pgss.schema)?;
         self.text_fetches += 1;
         self.last_fetch_keys.clone_from(&new);
         let rows = match ctx.query(&sql, &[&queryids]).await {
@@ -434,7 +438,7 @@ fn key(s: &Statement) -> Key {
 
 /// The server clock when pg_stat_statements has no entry at all.
 async fn server_now(ctx: &Ctx<'_>) -> Result<f64, CollectError> {
-    let rows = ctx.query(ctx.sql("server_now")?, &[]).await?;
+    let rows = ctx.query(ctx.sql(ServerQuery::ServerNow)?, &[]).await?;
     match rows.first() {
         Some(row) => get(row, "collected_at"),
         None => Err(CollectError::new(

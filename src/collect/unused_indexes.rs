@@ -18,6 +18,7 @@
 //! Privileges: none. Only the current database (`pg_stat_user_indexes` is per database).
 //! Polled on the slow timer (sizes stat files).
 
+use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
 use super::{Ctx, get, get_text_or_empty};
@@ -38,7 +39,9 @@ impl UnusedIndexesCollector {
     /// in the instant between the lock check and the size is [`ErrorKind::LockTimeout`]);
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<UnusedIndexesSample, CollectError> {
-        let rows = ctx.query(ctx.sql("unused_indexes_info")?, &[]).await?;
+        let rows = ctx
+            .query(ctx.sql(ServerQuery::UnusedIndexesInfo)?, &[])
+            .await?;
         let row = rows.first().ok_or_else(|| {
             CollectError::new(
                 ErrorKind::Decode,
@@ -51,7 +54,7 @@ impl UnusedIndexesCollector {
             indexes: Vec::new(),
             skipped_locked: 0,
         };
-        for row in ctx.query(ctx.sql("unused_indexes")?, &[]).await? {
+        for row in ctx.query(ctx.sql(ServerQuery::UnusedIndexes)?, &[]).await? {
             if get::<bool>(&row, "locked")? {
                 sample.skipped_locked += 1;
                 continue;

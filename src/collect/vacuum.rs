@@ -23,6 +23,7 @@
 //! Privileges: pg_read_all_stats (pg_monitor) to see other roles' vacuums, backend xmins and
 //! standby feedback in full; the ages need none.
 
+use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
 use super::{Ctx, get, get_text, get_text_or_empty};
@@ -45,7 +46,9 @@ impl VacuumCollector {
     /// Errors: the first query that fails, classified ([`CollectError::from_pg`]);
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<VacuumSample, CollectError> {
-        let rows = ctx.query(ctx.sql("vacuum_settings")?, &[]).await?;
+        let rows = ctx
+            .query(ctx.sql(ServerQuery::VacuumSettings)?, &[])
+            .await?;
         let row = rows.first().ok_or_else(|| {
             CollectError::new(
                 ErrorKind::Decode,
@@ -60,7 +63,10 @@ impl VacuumCollector {
             ..VacuumSample::default()
         };
 
-        for row in ctx.query(ctx.sql("vacuum_databases")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumDatabases)?, &[])
+            .await?
+        {
             sample.databases.push(DatabaseAge {
                 datname: get_text_or_empty(&row, "datname")?,
                 xid_age: get(&row, "xid_age")?,
@@ -72,7 +78,10 @@ impl VacuumCollector {
             });
         }
 
-        for row in ctx.query(ctx.sql("vacuum_oldest_tables")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumOldestTables)?, &[])
+            .await?
+        {
             sample.oldest_tables.push(TableAge {
                 schemaname: get_text_or_empty(&row, "schemaname")?,
                 relname: get_text_or_empty(&row, "relname")?,
@@ -82,7 +91,10 @@ impl VacuumCollector {
             });
         }
 
-        for row in ctx.query(ctx.sql("vacuum_dead_tuples")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumDeadTuples)?, &[])
+            .await?
+        {
             sample.dead_tuples.push(TableDeadTuples {
                 schemaname: get_text_or_empty(&row, "schemaname")?,
                 relname: get_text_or_empty(&row, "relname")?,
@@ -96,7 +108,10 @@ impl VacuumCollector {
             });
         }
 
-        for row in ctx.query(ctx.sql("vacuum_progress")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumProgress)?, &[])
+            .await?
+        {
             sample.workers.push(VacuumProgress {
                 pid: get(&row, "pid")?,
                 datname: get_text(&row, "datname")?,
@@ -114,7 +129,10 @@ impl VacuumCollector {
             });
         }
 
-        for row in ctx.query(ctx.sql("vacuum_xmin_horizon")?, &[]).await? {
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumXminHorizon)?, &[])
+            .await?
+        {
             sample.xmin_horizon.push(XminHolder {
                 kind: get_text_or_empty(&row, "kind")?,
                 name: get_text_or_empty(&row, "name")?,
