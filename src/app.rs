@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
-use crate::collect::session::{self, AnyCollector, Session, Timing};
+use crate::collect::pool::{ServerPool, Timing};
+use crate::collect::worker::{self, AnyCollector};
 use crate::config::Config;
 use crate::conninfo::ConnSpec;
 use crate::model::Store;
@@ -54,12 +55,12 @@ pub fn start_workers(specs: &[ConnSpec], config: &Config) -> Result<Running, Str
     let mut per_server = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let session = Arc::new(
-            Session::new(spec, timing(config))
+            ServerPool::new(spec, timing(config))
                 .map_err(|e| format!("{}: {}", spec.label(), e.message))?,
         );
         let (tx, rx) = mpsc::channel(8);
         per_server.push(tx);
-        session::spawn_server(i, session, update_tx.clone(), interval_rx.clone(), rx);
+        worker::spawn_server(i, session, update_tx.clone(), interval_rx.clone(), rx);
     }
     tokio::spawn(async move {
         while let Some(command) = command_rx.recv().await {
@@ -85,7 +86,7 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
     let mut store = new_store(specs, config);
     let mut tasks = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let session = Session::new(spec, timing(config))
+        let session = ServerPool::new(spec, timing(config))
             .map_err(|e| format!("{}: {}", spec.label(), e.message))?;
         let interval = config.interval;
         tasks.push(tokio::spawn(async move {
@@ -99,7 +100,7 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
                     tokio::time::sleep(interval).await;
                 }
                 for (area, collector) in &mut collectors {
-                    let got = session::poll_once(i, *area, &session, collector).await;
+                    let got = worker::poll_once(i, *area, &session, collector).await;
                     let down = got.iter().any(|u| {
                         matches!(
                             u,

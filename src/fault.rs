@@ -18,6 +18,18 @@
 
 use std::sync::OnceLock;
 
+tokio::task_local! {
+    /// Set while a collector runs (the collect layer's supervisor scopes every collector
+    /// task with it): the screen's panic hook leaves the terminal alone for those panics (the
+    /// supervisor reports and restarts the collector; the screen stays up).
+    pub static IN_WORKER: bool;
+}
+
+/// True when called from inside a collector task (see [`IN_WORKER`]).
+pub fn in_worker() -> bool {
+    IN_WORKER.try_with(|v| *v).unwrap_or(false)
+}
+
 /// The environment variable that arms fault points.
 pub const ENV: &str = "PGVITALS_FAULT";
 

@@ -1,21 +1,27 @@
 //! The collection layer: one polling worker per server and area, each sending typed samples
 //! (or classified errors) over one channel to the model.
 //!
-//! * [`session`] owns the connections (deadpool-postgres, at most two per server), the session
-//!   settings, the probe of [`ServerFacts`] after every (re)connect, and the reconnect backoff.
+//! * [`pool`]: the connections of one server ([`pool::ServerPool`]: deadpool-postgres, at
+//!   most two), the session settings, the probe of [`ServerFacts`] after every (re)connect,
+//!   and the reconnect backoff.
+//! * [`worker`]: one supervised polling task per area, on the area's period.
+//! * [`actions`]: confirmed cancel / terminate, on the backend the user saw.
+//! * [`error`]: tokio-postgres errors classified into [`CollectError`]s.
 //! * One module per area turns the rows of its query (`queries/`) into a sample type of
 //!   [`crate::sample`]. Collectors never see the UI.
 
+pub mod actions;
 pub mod activity;
 pub mod cache;
 pub mod error;
+pub mod pool;
 pub mod probe;
 pub mod replication;
 pub mod server;
-pub mod session;
 pub mod statements;
 pub mod unused_indexes;
 pub mod vacuum;
+pub mod worker;
 
 use crate::collect::error::FromPg;
 use std::time::Duration;

@@ -71,10 +71,10 @@ pub async fn run(
     // the screen's own panics: leave raw mode and the alternate screen and show the cursor
     // again (ratatui's restore leaves it hidden), then print the report on the normal screen.
     // A collector's panic is caught, reported and restarted by its supervisor
-    // (collect::session), and must leave the screen alone.
+    // (see fault::IN_WORKER), and must leave the screen alone.
     drop(std::panic::take_hook()); // ratatui's own, replaced by this one
     std::panic::set_hook(Box::new(move |info| {
-        if !crate::collect::session::in_worker() {
+        if !crate::fault::in_worker() {
             ratatui::restore();
             let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
             report_hook(info);

@@ -309,7 +309,8 @@ async fn storage_and_replication_alerts_fire_and_clear() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_reset_between_samples_gives_no_negative_rates() {
-    use pgvitals::collect::session::{AnyCollector, Session, Timing, poll_once};
+    use pgvitals::collect::pool::{ServerPool, Timing};
+    use pgvitals::collect::worker::{AnyCollector, poll_once};
     use pgvitals::model::Store;
     use pgvitals::sample::{Sample, Update};
     use std::time::SystemTime;
@@ -331,7 +332,7 @@ async fn a_statement_reset_between_samples_gives_no_negative_rates() {
     }
 
     let s = spec(&primary().conninfo(&db));
-    let session = Session::new(&s, Timing::default()).expect("session");
+    let session = ServerPool::new(&s, Timing::default()).expect("session");
     let mut collector = AnyCollector::new(Area::Statements);
     let mut store = Store::new(
         vec![s.label()],

@@ -309,7 +309,7 @@ async fn a_hung_server_is_reported_and_never_gets_more_than_two_connections() {
     eprintln!("pgvitals backends after SIGCONT: {counts:?}");
     let most = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
     assert!(
-        most <= pgvitals::collect::session::MAX_CONNECTIONS as i64,
+        most <= pgvitals::collect::pool::MAX_CONNECTIONS as i64,
         "{most} pgvitals backends after the hang: {counts:?}"
     );
     assert!(

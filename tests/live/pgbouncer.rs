@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use pgvitals::cluster::Node;
 use pgvitals::collect::Ctx;
-use pgvitals::collect::session::{AnyCollector, NoConnection, Session, Timing};
+use pgvitals::collect::pool::{NoConnection, ServerPool, Timing};
+use pgvitals::collect::worker::AnyCollector;
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::sample::{Area, LinkEvent, Sample, Update};
@@ -202,7 +203,7 @@ async fn one(client: &tokio_postgres::Client, sql: &str) -> String {
 }
 
 /// A lease on `session`, or a panic naming why there is none.
-async fn lease(session: &Session) -> pgvitals::collect::session::Lease {
+async fn lease(session: &ServerPool) -> pgvitals::collect::pool::Lease {
     match session.lease().await.0 {
         Ok(l) => l,
         Err(NoConnection::Waiting) => panic!("no connection: backing off"),
@@ -379,7 +380,7 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
     };
 
     // direct: session settings in force, statements prepared and kept
-    let direct = Session::new(
+    let direct = ServerPool::new(
         &ConnSpec::parse(&node.conninfo("postgres")).expect("spec"),
         timing.clone(),
     )
@@ -410,7 +411,7 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
 
     // PgBouncer refusing options (the default)
     let refusing = Bouncer::start(node, "");
-    let pooled = Session::new(
+    let pooled = ServerPool::new(
         &ConnSpec::parse(&refusing.conninfo("postgres")).expect("spec"),
         timing.clone(),
     )
@@ -433,7 +434,7 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
 
     // PgBouncer accepting options and dropping them: noticed from the settings in force
     let ignoring = Bouncer::start(node, "ignore_startup_parameters = options");
-    let dropped = Session::new(
+    let dropped = ServerPool::new(
         &ConnSpec::parse(&ignoring.conninfo("postgres")).expect("spec"),
         timing,
     )
@@ -479,7 +480,7 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vanished_prepared_statement_switches_to_the_pooled_path() {
     let node = primary();
-    let session = Session::new(
+    let session = ServerPool::new(
         &ConnSpec::parse(&node.conninfo("postgres")).expect("spec"),
         Timing::default(),
     )
@@ -510,7 +511,7 @@ async fn a_vanished_prepared_statement_switches_to_the_pooled_path() {
         (pooled, sampled, sqlstate)
     };
     let first =
-        pgvitals::collect::session::poll_once(0, Area::Activity, &session, &mut collector).await;
+        pgvitals::collect::worker::poll_once(0, Area::Activity, &session, &mut collector).await;
     assert_eq!(summary(&first), (Some(false), true, None), "{first:?}");
 
     let l = lease(&session).await;
@@ -520,14 +521,14 @@ async fn a_vanished_prepared_statement_switches_to_the_pooled_path() {
         .expect("deallocate");
     drop(l);
     let failed =
-        pgvitals::collect::session::poll_once(0, Area::Activity, &session, &mut collector).await;
+        pgvitals::collect::worker::poll_once(0, Area::Activity, &session, &mut collector).await;
     assert_eq!(
         summary(&failed),
         (None, false, Some("26000".to_string())),
         "{failed:?}"
     );
     let again =
-        pgvitals::collect::session::poll_once(0, Area::Activity, &session, &mut collector).await;
+        pgvitals::collect::worker::poll_once(0, Area::Activity, &session, &mut collector).await;
     assert_eq!(summary(&again), (Some(true), true, None), "{again:?}");
     let l = lease(&session).await;
     assert!(l.facts.pooled);

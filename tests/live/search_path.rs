@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use pgvitals::collect::Ctx;
-use pgvitals::collect::session::{NoConnection, Session, Timing};
+use pgvitals::collect::pool::{NoConnection, ServerPool, Timing};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::sample::Area;
@@ -140,7 +140,7 @@ async fn check(conninfo: &str, what: &str) {
     }
     assert_all_areas_work(server, &[]);
 
-    let session = Session::new(&spec, Timing::default()).expect("session");
+    let session = ServerPool::new(&spec, Timing::default()).expect("session");
     let lease = match session.lease().await.0 {
         Ok(l) => l,
         Err(NoConnection::Failed { error, .. }) => panic!("{what}: {}", error.message),

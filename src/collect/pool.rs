@@ -1,4 +1,6 @@
-//! Connections to one server and the polling workers that use them.
+//! The connections to one server ([`ServerPool`]): at most two, their settings, the probe
+//! after each new connection, and the reconnect backoff.
+//!
 //!
 //! * **At most two connections per server**, pooled by deadpool-postgres (fast recycling: no
 //!   extra round trip per poll). Each connection is persistent; nothing reconnects per
@@ -26,9 +28,6 @@
 //! * **Backoff**: after a failed connect, no worker tries again before the next attempt time
 //!   (exponential from 250 ms, capped at 2 s, with jitter), so a dead server sees one attempt
 //!   at a time, and a returning one is picked up within 2 s.
-//! * **Workers**: one tokio task per area, each on its own interval with
-//!   `MissedTickBehavior::Skip`: a poll still running is never queued twice, and a slow area
-//!   delays only itself.
 
 use crate::collect::error::FromPg;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,14 +35,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio::sync::{mpsc, watch};
-use tokio::time::MissedTickBehavior;
 
-use crate::sample::{
-    Area, CollectError, Command, ErrorKind, LinkEvent, Sample, ServerFacts, Update,
-};
+use crate::sample::{CollectError, ErrorKind, LinkEvent, ServerFacts};
 
-use super::{Ctx, activity, cache, probe, replication, server, statements, unused_indexes, vacuum};
+use super::probe;
 use crate::conninfo::ConnSpec;
 use crate::conninfo::pooler::PoolerConnect;
 
@@ -97,7 +92,7 @@ impl Backoff {
 }
 
 /// The connections to one server, shared by its workers.
-pub struct Session {
+pub struct ServerPool {
     pool: Pool,
     /// Held by the one connection attempt in progress while the link is not up.
     connecting: tokio::sync::Mutex<()>,
@@ -138,10 +133,10 @@ pub enum NoConnection {
     },
 }
 
-impl Session {
+impl ServerPool {
     /// Build the pool (connects lazily). Errors: a TLS configuration that cannot be built
     /// (unreadable sslrootcert, ...).
-    pub fn new(spec: &ConnSpec, timing: Timing) -> Result<Session, CollectError> {
+    pub fn new(spec: &ConnSpec, timing: Timing) -> Result<ServerPool, CollectError> {
         let statement_ms = timing.query_timeout.as_millis().max(100);
         let lock_ms = (statement_ms / 5).max(100);
         let ours = format!(
@@ -197,7 +192,7 @@ impl Session {
             .recycle_timeout(Some(Duration::from_secs(2)))
             .build()
             .map_err(|e| CollectError::new(ErrorKind::Query, e.to_string()))?;
-        Ok(Session {
+        Ok(ServerPool {
             pool,
             options_refused,
             statements_vanished: AtomicBool::new(false),
@@ -219,6 +214,17 @@ impl Session {
 
     pub fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The poll period of the slow areas.
+    pub fn slow_interval(&self) -> Duration {
+        self.timing.slow_interval
+    }
+
+    /// A named prepared statement vanished between two transactions (SQLSTATE 26000): the
+    /// server is behind a pooler that passes `options` through; the next probe says pooled.
+    pub fn mark_pooled_by_vanished_statement(&self) {
+        self.statements_vanished.store(true, Ordering::Relaxed);
     }
 
     /// The client-side deadline of one query.
@@ -423,371 +429,4 @@ fn pool_error(e: deadpool_postgres::PoolError) -> CollectError {
         ),
         other => CollectError::new(ErrorKind::Unreachable, crate::sample::error_chain(&other)),
     }
-}
-
-/// One area's collector, whichever it is.
-pub enum AnyCollector {
-    Server(server::ServerCollector),
-    Activity(activity::ActivityCollector),
-    Statements(Box<statements::StatementsCollector>),
-    Cache(cache::CacheCollector),
-    Replication(replication::ReplicationCollector),
-    UnusedIndexes(unused_indexes::UnusedIndexesCollector),
-    Vacuum(vacuum::VacuumCollector),
-}
-
-impl AnyCollector {
-    pub fn new(area: Area) -> Self {
-        match area {
-            Area::Server => AnyCollector::Server(server::ServerCollector::new()),
-            Area::Activity => AnyCollector::Activity(activity::ActivityCollector::new()),
-            Area::Statements => {
-                AnyCollector::Statements(Box::new(statements::StatementsCollector::new()))
-            }
-            Area::Cache => AnyCollector::Cache(cache::CacheCollector::new()),
-            Area::Replication => {
-                AnyCollector::Replication(replication::ReplicationCollector::new())
-            }
-            Area::UnusedIndexes => {
-                AnyCollector::UnusedIndexes(unused_indexes::UnusedIndexesCollector::new())
-            }
-            Area::Vacuum => AnyCollector::Vacuum(vacuum::VacuumCollector::new()),
-        }
-    }
-
-    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<Sample, CollectError> {
-        Ok(match self {
-            AnyCollector::Server(c) => Sample::Server(c.collect(ctx).await?),
-            AnyCollector::Activity(c) => Sample::Activity(c.collect(ctx).await?),
-            AnyCollector::Statements(c) => Sample::Statements(c.collect(ctx).await?),
-            AnyCollector::Cache(c) => Sample::Cache(c.collect(ctx).await?),
-            AnyCollector::Replication(c) => Sample::Replication(c.collect(ctx).await?),
-            AnyCollector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
-            AnyCollector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
-        })
-    }
-}
-
-/// Poll `area` once on `session`: lease a connection, run the collector, report. Returns the
-/// updates to send (a link event first, when the link changed).
-pub async fn poll_once(
-    server: usize,
-    area: Area,
-    session: &Session,
-    collector: &mut AnyCollector,
-) -> Vec<Update> {
-    let mut out = Vec::new();
-    let (lease, event) = session.lease().await;
-    if let Some(event) = event {
-        out.push(Update::Link {
-            server,
-            event,
-            at: SystemTime::now(),
-        });
-    }
-    let lease = match lease {
-        Ok(l) => l,
-        Err(NoConnection::Waiting) => return out,
-        Err(NoConnection::Failed { error, .. }) => {
-            if error.kind == ErrorKind::ClientTimeout {
-                out.push(Update::Failed {
-                    server,
-                    area,
-                    error,
-                    at: SystemTime::now(),
-                });
-            }
-            return out;
-        }
-    };
-    let ctx = Ctx {
-        client: &lease.client,
-        facts: &lease.facts,
-        timeout: session.query_deadline(),
-    };
-    crate::fault::check_in("collect", area.key());
-    let result = collector.collect(&ctx).await;
-    let at = SystemTime::now();
-    match result {
-        Ok(sample) => out.push(Update::Sample {
-            server,
-            sample: Box::new(sample),
-            at,
-        }),
-        Err(error) => {
-            // a prepared statement vanished between two transactions: a transaction pooler
-            // that passed `options` through; the next connection is probed as pooled
-            let vanished = error.sqlstate.as_deref() == Some("26000") && !lease.facts.pooled;
-            if vanished {
-                session.statements_vanished.store(true, Ordering::Relaxed);
-            }
-            let closed = lease.client.is_closed();
-            if error.kind == ErrorKind::ClientTimeout && !closed && !vanished {
-                // the server did not answer in time: keep the connection (see `drain`)
-                session.drain(lease.client);
-            } else if error.breaks_connection() || closed || vanished {
-                session.discard(lease);
-            }
-            out.push(Update::Failed {
-                server,
-                area,
-                error,
-                at,
-            });
-        }
-    }
-    out
-}
-
-tokio::task_local! {
-    /// Set while a collector runs: the panic hook leaves the terminal alone for those panics
-    /// (the supervisor reports and restarts the collector; the screen stays up).
-    pub static IN_WORKER: bool;
-}
-
-/// True when called from inside a collector task (see [`IN_WORKER`]).
-pub fn in_worker() -> bool {
-    IN_WORKER.try_with(|v| *v).unwrap_or(false)
-}
-
-/// The polling loop of one area: poll on its period (never twice at once), follow interval
-/// changes, end when the model side hangs up.
-async fn area_worker(
-    server: usize,
-    area: Area,
-    session: Arc<Session>,
-    updates: mpsc::Sender<Update>,
-    mut interval: watch::Receiver<Duration>,
-) {
-    let mut collector = AnyCollector::new(area);
-    loop {
-        let every = area.period(*interval.borrow_and_update(), session.timing.slow_interval);
-        let mut ticker = tokio::time::interval(every);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        loop {
-            tokio::select! {
-                _ = ticker.tick() => {}
-                changed = interval.changed() => {
-                    if changed.is_err() { return; }
-                    break; // new interval: rebuild the ticker
-                }
-                _ = updates.closed() => return,
-            }
-            for update in poll_once(server, area, &session, &mut collector).await {
-                if updates.send(update).await.is_err() {
-                    return;
-                }
-            }
-        }
-    }
-}
-
-/// Start the workers of one server: one task per area on its interval, and one that runs
-/// confirmed commands (cancel / terminate). They end when `updates` is closed.
-pub fn spawn_server(
-    server: usize,
-    session: Arc<Session>,
-    updates: mpsc::Sender<Update>,
-    interval: watch::Receiver<Duration>,
-    mut commands: mpsc::Receiver<Command>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let mut handles = Vec::new();
-    for area in Area::ALL {
-        let session = session.clone();
-        let updates = updates.clone();
-        let interval = interval.clone();
-        // a supervisor per area: a collector that panics is reported and started again (with
-        // a fresh collector) a second later; the other areas and the screen carry on
-        handles.push(tokio::spawn(async move {
-            loop {
-                let worker = tokio::spawn(IN_WORKER.scope(
-                    true,
-                    area_worker(
-                        server,
-                        area,
-                        session.clone(),
-                        updates.clone(),
-                        interval.clone(),
-                    ),
-                ));
-                match worker.await {
-                    Err(e) if e.is_panic() => {
-                        let panic = e.into_panic();
-                        let what = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_string())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_else(|| "panic".into());
-                        tracing::error!(server, area = area.key(), "collector panicked: {what}");
-                        let error = CollectError::new(
-                            ErrorKind::Query,
-                            format!(
-                                "the {} collector crashed ({what}); restarting it",
-                                area.key()
-                            ),
-                        );
-                        let failed = Update::Failed {
-                            server,
-                            area,
-                            error,
-                            at: SystemTime::now(),
-                        };
-                        if updates.send(failed).await.is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                    _ => return,
-                }
-            }
-        }));
-    }
-    let updates_for_commands = updates;
-    handles.push(tokio::spawn(async move {
-        while let Some(command) = commands.recv().await {
-            let outcome = run_command(&session, &command).await;
-            log_command(&session, &command, &outcome);
-            let acted = Update::Acted {
-                server,
-                command,
-                outcome,
-                at: SystemTime::now(),
-            };
-            if updates_for_commands.send(acted).await.is_err() {
-                return;
-            }
-        }
-    }));
-    handles
-}
-
-/// The statement of a command: the function is called only on the row of
-/// `pg_stat_activity` with the pid ($1) and the backend_start ($2) the user confirmed on.
-/// No row: the pid is gone; a row with another backend_start: the pid was reused (nothing is
-/// called); `signalled` NULL with a NULL `backend_start`: hidden, cannot be checked.
-fn command_sql(function: &str) -> String {
-    format!(
-        // every name and operator qualified: through a pooler this runs under the
-        // connection's own search_path
-        "SELECT /* pgvitals */ a.backend_start, \
-                CASE WHEN a.backend_start OPERATOR(pg_catalog.=) $2 \
-                     THEN pg_catalog.{function}(a.pid) END AS signalled \
-           FROM pg_catalog.pg_stat_activity AS a \
-          WHERE a.pid OPERATOR(pg_catalog.=) $1"
-    )
-}
-
-/// Carry out one confirmed command on `session`'s server (see [`Command`]).
-async fn run_command(session: &Session, command: &Command) -> super::ActionOutcome {
-    use crate::sample::ActionOutcome;
-    use tokio_postgres::types::Type;
-    let (pid, backend_start) = match command {
-        Command::CancelBackend {
-            pid, backend_start, ..
-        }
-        | Command::TerminateBackend {
-            pid, backend_start, ..
-        } => (*pid, *backend_start),
-    };
-    let Some(confirmed) = backend_start.map(super::from_epoch_s) else {
-        return ActionOutcome::LeftAlone(
-            "its backend_start was hidden (the role lacks pg_read_all_stats), so it cannot be \
-             told from a later backend with the same pid"
-                .into(),
-        );
-    };
-    let (lease, _) = session.lease().await;
-    let Ok(lease) = lease else {
-        return ActionOutcome::Failed("not connected".into());
-    };
-    let sql = command_sql(command.function());
-    // unnamed statement: correct through a transaction pooler too
-    let rows = match tokio::time::timeout(
-        session.query_deadline(),
-        lease
-            .client
-            .query_typed(&sql, &[(&pid, Type::INT4), (&confirmed, Type::TIMESTAMPTZ)]),
-    )
-    .await
-    {
-        Ok(Ok(rows)) => rows,
-        Ok(Err(e)) => {
-            return ActionOutcome::Failed(
-                CollectError::from_pg(&e, &lease.facts.current_user).message,
-            );
-        }
-        Err(_) => return ActionOutcome::Failed("timed out".into()),
-    };
-    let Some(row) = rows.first() else {
-        return ActionOutcome::LeftAlone("no backend has this pid any more".into());
-    };
-    let now_start = match row.try_get::<_, Option<SystemTime>>("backend_start") {
-        Ok(t) => t,
-        Err(e) => return ActionOutcome::Failed(e.to_string()),
-    };
-    let signalled = match row.try_get::<_, Option<bool>>("signalled") {
-        Ok(b) => b,
-        Err(e) => return ActionOutcome::Failed(e.to_string()),
-    };
-    let at = |t: SystemTime| {
-        humantime::format_rfc3339_micros(t)
-            .to_string()
-            .replace('T', " ")
-    };
-    match (signalled, now_start) {
-        (Some(true), _) => ActionOutcome::Done,
-        (Some(false), _) => ActionOutcome::Failed(
-            "the function returned false (the backend ended meanwhile, or is not a server \
-             process)"
-                .into(),
-        ),
-        (None, Some(t)) => ActionOutcome::LeftAlone(format!(
-            "it now belongs to another backend (started {} UTC, not {} UTC as confirmed)",
-            at(t),
-            at(confirmed)
-        )),
-        (None, None) => ActionOutcome::LeftAlone(
-            "its backend_start is hidden now (the role lacks pg_read_all_stats), so it cannot \
-             be checked"
-                .into(),
-        ),
-    }
-}
-
-/// The log line of a command: the outcome, the backend's identity, its user and (as an escaped
-/// one-liner, no control bytes in log files) the first 500 characters of its query.
-fn log_command(session: &Session, command: &Command, outcome: &super::ActionOutcome) {
-    let (backend_start, usename, query) = match command {
-        Command::CancelBackend {
-            backend_start,
-            usename,
-            query,
-            ..
-        }
-        | Command::TerminateBackend {
-            backend_start,
-            usename,
-            query,
-            ..
-        } => (backend_start, usename, query),
-    };
-    let query: String = query
-        .chars()
-        .take(500)
-        .flat_map(char::escape_debug)
-        .collect();
-    let usename: String = usename
-        .as_deref()
-        .unwrap_or("?")
-        .chars()
-        .flat_map(char::escape_debug)
-        .collect();
-    let backend_start = backend_start.map_or("?".to_string(), |s| format!("{s:.6}"));
-    let pid = command.pid();
-    tracing::warn!(
-        server = %session.label(), pid, backend_start = %backend_start, usename = %usename,
-        query = %query,
-        "{} (at the user's request)",
-        outcome.message(command)
-    );
 }
