@@ -41,31 +41,18 @@ const GB: f64 = 1024.0 * MB;
 
 impl Default for Thresholds {
     fn default() -> Self {
-        let t = |warning, critical, min| Threshold {
-            warning,
-            critical,
-            min,
-        };
         let map = Rule::ALL
             .into_iter()
             .map(|rule| {
-                let th = match rule {
-                    Rule::Connections => t(80.0, 95.0, 0.0),
-                    Rule::LongQuery => t(300.0, 1800.0, 0.0),
-                    Rule::IdleInTransaction => t(60.0, 600.0, 0.0),
-                    Rule::Blocked => t(30.0, 300.0, 0.0),
-                    Rule::CacheHitRatio => t(0.95, 0.90, 500.0),
-                    Rule::ReplicationLagBytes => t(10.0 * MB, 1.0 * GB, 0.0),
-                    Rule::ReplicationLagTime => t(30.0, 300.0, 0.0),
-                    Rule::SlotRetainedWal => t(1.0 * GB, 10.0 * GB, 0.0),
-                    // warning/critical unused: inactive is a warning, unreserved/lost critical
-                    Rule::InactiveSlot => t(1.0, 1.0, 16.0 * MB),
-                    Rule::XidAge => t(500_000_000.0, 1_200_000_000.0, 0.0),
-                    Rule::MxidAge => t(500_000_000.0, 1_200_000_000.0, 0.0),
-                    Rule::DeadTuples => t(0.2, 0.5, 10_000.0),
-                    Rule::ServerUnreachable => t(0.0, 0.0, 0.0),
-                };
-                (rule, th)
+                let (warning, critical, min) = rule.defaults();
+                (
+                    rule,
+                    Threshold {
+                        warning,
+                        critical,
+                        min,
+                    },
+                )
             })
             .collect();
         Thresholds(map)

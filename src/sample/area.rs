@@ -1,5 +1,6 @@
 //! The areas pgvitals watches, and everything that is decided per area: this is the one
-//! registry. A consumer that needs a per-area fact asks [`Area`]; a `match` over `Area`
+//! registry, with the [`Sample`] of each area and the alert [`Rule`]s (their area, unit and
+//! default thresholds). A consumer that needs a per-area fact asks [`Area`]; a `match` over `Area`
 //! elsewhere lists every area (no wildcard arm), so a new area is a compile error until each
 //! layer has decided what to do with it.
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::Rule;
+use super::*;
 
 /// The health areas plus the small server sample (header counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -173,6 +174,177 @@ impl Area {
             ),
         }
     }
+}
+
+/// One sample of one area.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Sample {
+    Server(ServerSample),
+    Activity(ActivitySample),
+    Statements(StatementsSample),
+    Cache(CacheSample),
+    Replication(ReplicationSample),
+    UnusedIndexes(UnusedIndexesSample),
+    Vacuum(VacuumSample),
+}
+
+impl Sample {
+    pub fn area(&self) -> Area {
+        match self {
+            Sample::Server(_) => Area::Server,
+            Sample::Activity(_) => Area::Activity,
+            Sample::Statements(_) => Area::Statements,
+            Sample::Cache(_) => Area::Cache,
+            Sample::Replication(_) => Area::Replication,
+            Sample::UnusedIndexes(_) => Area::UnusedIndexes,
+            Sample::Vacuum(_) => Area::Vacuum,
+        }
+    }
+}
+
+/// The alert rules, by their config/JSON names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Client backends as % of usable connections (max_connections minus reserved slots).
+    Connections,
+    /// Seconds a query has been running (state active).
+    LongQuery,
+    /// Seconds a session has been idle in transaction.
+    IdleInTransaction,
+    /// Seconds a session has been waiting on a lock (approximated by its query's age).
+    Blocked,
+    /// Buffer cache hit ratio over the last interval (0..1, lower is worse); evaluated only
+    /// with at least `min` blocks accessed per second.
+    CacheHitRatio,
+    /// Bytes a standby's replay is behind (either side's view).
+    ReplicationLagBytes,
+    /// Seconds of replay lag.
+    ReplicationLagTime,
+    /// Bytes of WAL a replication slot retains.
+    SlotRetainedWal,
+    /// An inactive (non-temporary) slot retaining at least `min` bytes; critical when its WAL is
+    /// `unreserved` or `lost`.
+    InactiveSlot,
+    /// `age(datfrozenxid)`, transactions.
+    XidAge,
+    /// `mxid_age(datminmxid)`, multixacts.
+    MxidAge,
+    /// Dead tuple ratio of a table (0..1), evaluated only with at least `min` dead tuples.
+    DeadTuples,
+    /// The server cannot be reached (seconds since the last good contact). Always critical.
+    ServerUnreachable,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 13] = [
+        Rule::Connections,
+        Rule::LongQuery,
+        Rule::IdleInTransaction,
+        Rule::Blocked,
+        Rule::CacheHitRatio,
+        Rule::ReplicationLagBytes,
+        Rule::ReplicationLagTime,
+        Rule::SlotRetainedWal,
+        Rule::InactiveSlot,
+        Rule::XidAge,
+        Rule::MxidAge,
+        Rule::DeadTuples,
+        Rule::ServerUnreachable,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Connections => "connections",
+            Rule::LongQuery => "long_query",
+            Rule::IdleInTransaction => "idle_in_transaction",
+            Rule::Blocked => "blocked",
+            Rule::CacheHitRatio => "cache_hit_ratio",
+            Rule::ReplicationLagBytes => "replication_lag_bytes",
+            Rule::ReplicationLagTime => "replication_lag_time",
+            Rule::SlotRetainedWal => "slot_retained_wal",
+            Rule::InactiveSlot => "inactive_slot",
+            Rule::XidAge => "xid_age",
+            Rule::MxidAge => "mxid_age",
+            Rule::DeadTuples => "dead_tuples",
+            Rule::ServerUnreachable => "server_unreachable",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The area whose samples the rule reads (its alerts are that area's).
+    pub fn area(self) -> Area {
+        match self {
+            Rule::Connections | Rule::LongQuery | Rule::IdleInTransaction | Rule::Blocked => {
+                Area::Activity
+            }
+            Rule::CacheHitRatio => Area::Cache,
+            Rule::ReplicationLagBytes
+            | Rule::ReplicationLagTime
+            | Rule::SlotRetainedWal
+            | Rule::InactiveSlot => Area::Replication,
+            Rule::XidAge | Rule::MxidAge | Rule::DeadTuples => Area::Vacuum,
+            Rule::ServerUnreachable => Area::Server,
+        }
+    }
+
+    /// The default (warning, critical, min) of the rule's threshold, in its [`Unit`]; `min`
+    /// is the volume floor below which it is not evaluated (cache: blocks/s; dead tuples:
+    /// dead tuples; inactive slot: bytes), or 0.
+    pub fn defaults(self) -> (f64, f64, f64) {
+        const MB: f64 = 1024.0 * 1024.0;
+        const GB: f64 = 1024.0 * MB;
+        match self {
+            Rule::Connections => (80.0, 95.0, 0.0),
+            Rule::LongQuery => (300.0, 1800.0, 0.0),
+            Rule::IdleInTransaction => (60.0, 600.0, 0.0),
+            Rule::Blocked => (30.0, 300.0, 0.0),
+            Rule::CacheHitRatio => (0.95, 0.90, 500.0),
+            Rule::ReplicationLagBytes => (10.0 * MB, 1.0 * GB, 0.0),
+            Rule::ReplicationLagTime => (30.0, 300.0, 0.0),
+            Rule::SlotRetainedWal => (1.0 * GB, 10.0 * GB, 0.0),
+            // warning/critical unused: inactive is a warning, unreserved/lost critical
+            Rule::InactiveSlot => (1.0, 1.0, 16.0 * MB),
+            Rule::XidAge => (500_000_000.0, 1_200_000_000.0, 0.0),
+            Rule::MxidAge => (500_000_000.0, 1_200_000_000.0, 0.0),
+            Rule::DeadTuples => (0.2, 0.5, 10_000.0),
+            Rule::ServerUnreachable => (0.0, 0.0, 0.0),
+        }
+    }
+
+    /// True when a lower value is worse (only the cache hit ratio).
+    pub fn lower_is_worse(self) -> bool {
+        matches!(self, Rule::CacheHitRatio)
+    }
+
+    /// The unit of values and thresholds, for messages and config parsing.
+    pub fn unit(self) -> Unit {
+        match self {
+            Rule::Connections => Unit::Percent,
+            Rule::LongQuery
+            | Rule::IdleInTransaction
+            | Rule::Blocked
+            | Rule::ReplicationLagTime
+            | Rule::ServerUnreachable => Unit::Seconds,
+            Rule::CacheHitRatio | Rule::DeadTuples => Unit::Ratio,
+            Rule::ReplicationLagBytes | Rule::SlotRetainedWal | Rule::InactiveSlot => Unit::Bytes,
+            Rule::XidAge | Rule::MxidAge => Unit::Transactions,
+        }
+    }
+}
+
+/// Units of rule values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Percent,
+    Seconds,
+    Ratio,
+    Bytes,
+    Transactions,
 }
 
 #[cfg(test)]

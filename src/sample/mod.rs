@@ -13,13 +13,11 @@
 mod area;
 mod error;
 mod facts;
-mod rule;
 mod samples;
 mod update;
 
 pub use area::*;
 pub use error::*;
 pub use facts::*;
-pub use rule::*;
 pub use samples::*;
 pub use update::*;

@@ -1,36 +1,7 @@
 //! What flows from the workers to the consumers (samples, failures, link events, outcomes),
 //! and what flows back (confirmed commands).
 
-use serde::{Deserialize, Serialize};
-
 use super::*;
-
-/// One sample of one area.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Sample {
-    Server(ServerSample),
-    Activity(ActivitySample),
-    Statements(StatementsSample),
-    Cache(CacheSample),
-    Replication(ReplicationSample),
-    UnusedIndexes(UnusedIndexesSample),
-    Vacuum(VacuumSample),
-}
-
-impl Sample {
-    pub fn area(&self) -> Area {
-        match self {
-            Sample::Server(_) => Area::Server,
-            Sample::Activity(_) => Area::Activity,
-            Sample::Statements(_) => Area::Statements,
-            Sample::Cache(_) => Area::Cache,
-            Sample::Replication(_) => Area::Replication,
-            Sample::UnusedIndexes(_) => Area::UnusedIndexes,
-            Sample::Vacuum(_) => Area::Vacuum,
-        }
-    }
-}
 
 /// What the workers send to the model, over one bounded channel.
 #[derive(Debug, Clone)]
