@@ -6,8 +6,9 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::collect::areas::AnyCollector;
 use crate::collect::pool::{ServerPool, Timing};
-use crate::collect::worker::{self, AnyCollector};
+use crate::collect::worker;
 use crate::config::Config;
 use crate::conninfo::ConnSpec;
 use crate::model::Store;

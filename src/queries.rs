@@ -157,7 +157,7 @@ mod tests {
                 "{file} must open with a -- header"
             );
             assert!(
-                crate::collect::statements::is_own_text(sql),
+                crate::collect::areas::statements::is_own_text(sql),
                 "{file} must carry the /* pgvitals */ marker right after its first keyword"
             );
         }

@@ -7,20 +7,14 @@
 //! * [`worker`]: one supervised polling task per area, on the area's period.
 //! * [`actions`]: confirmed cancel / terminate, on the backend the user saw.
 //! * [`error`]: tokio-postgres errors classified into [`CollectError`]s.
-//! * One module per area turns the rows of its query (`queries/`) into a sample type of
-//!   [`crate::sample`]. Collectors never see the UI.
+//! * [`areas`]: one collector per area turns the rows of its queries (`queries/`) into the
+//!   area's sample type of [`crate::sample`]. Collectors never see the UI.
 
 pub mod actions;
-pub mod activity;
-pub mod cache;
+pub mod areas;
 pub mod error;
 pub mod pool;
 pub mod probe;
-pub mod replication;
-pub mod server;
-pub mod statements;
-pub mod unused_indexes;
-pub mod vacuum;
 pub mod worker;
 
 use crate::collect::error::FromPg;

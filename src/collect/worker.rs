@@ -9,52 +9,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
 
+use super::Ctx;
+use super::areas::AnyCollector;
 use super::pool::{NoConnection, ServerPool};
-use super::{Ctx, activity, cache, replication, server, statements, unused_indexes, vacuum};
-use crate::sample::{Area, CollectError, Command, ErrorKind, Sample, Update};
-
-/// One area's collector, whichever it is.
-pub enum AnyCollector {
-    Server(server::ServerCollector),
-    Activity(activity::ActivityCollector),
-    Statements(Box<statements::StatementsCollector>),
-    Cache(cache::CacheCollector),
-    Replication(replication::ReplicationCollector),
-    UnusedIndexes(unused_indexes::UnusedIndexesCollector),
-    Vacuum(vacuum::VacuumCollector),
-}
-
-impl AnyCollector {
-    pub fn new(area: Area) -> Self {
-        match area {
-            Area::Server => AnyCollector::Server(server::ServerCollector::new()),
-            Area::Activity => AnyCollector::Activity(activity::ActivityCollector::new()),
-            Area::Statements => {
-                AnyCollector::Statements(Box::new(statements::StatementsCollector::new()))
-            }
-            Area::Cache => AnyCollector::Cache(cache::CacheCollector::new()),
-            Area::Replication => {
-                AnyCollector::Replication(replication::ReplicationCollector::new())
-            }
-            Area::UnusedIndexes => {
-                AnyCollector::UnusedIndexes(unused_indexes::UnusedIndexesCollector::new())
-            }
-            Area::Vacuum => AnyCollector::Vacuum(vacuum::VacuumCollector::new()),
-        }
-    }
-
-    pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<Sample, CollectError> {
-        Ok(match self {
-            AnyCollector::Server(c) => Sample::Server(c.collect(ctx).await?),
-            AnyCollector::Activity(c) => Sample::Activity(c.collect(ctx).await?),
-            AnyCollector::Statements(c) => Sample::Statements(c.collect(ctx).await?),
-            AnyCollector::Cache(c) => Sample::Cache(c.collect(ctx).await?),
-            AnyCollector::Replication(c) => Sample::Replication(c.collect(ctx).await?),
-            AnyCollector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
-            AnyCollector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
-        })
-    }
-}
+use crate::sample::{Area, CollectError, Command, ErrorKind, Update};
 
 /// Poll `area` once on `session`: lease a connection, run the collector, report. Returns the
 /// updates to send (a link event first, when the link changed).

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use pgvitals::collect::activity::ActivityCollector;
+use pgvitals::collect::areas::activity::ActivityCollector;
 use pgvitals::sample::{ActivitySample, Session};
 
 use crate::common::{connect, primary, unique, wait_until_async};

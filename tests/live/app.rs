@@ -309,8 +309,9 @@ async fn storage_and_replication_alerts_fire_and_clear() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_reset_between_samples_gives_no_negative_rates() {
+    use pgvitals::collect::areas::AnyCollector;
     use pgvitals::collect::pool::{ServerPool, Timing};
-    use pgvitals::collect::worker::{AnyCollector, poll_once};
+    use pgvitals::collect::worker::poll_once;
     use pgvitals::model::Store;
     use pgvitals::sample::{Sample, Update};
     use std::time::SystemTime;

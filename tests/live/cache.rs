@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pgvitals::collect::cache::CacheCollector;
+use pgvitals::collect::areas::cache::CacheCollector;
 use pgvitals::sample::CacheSample;
 
 use crate::common::{connect, primary};

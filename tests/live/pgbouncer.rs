@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use pgvitals::cluster::Node;
 use pgvitals::collect::Ctx;
+use pgvitals::collect::areas::AnyCollector;
 use pgvitals::collect::pool::{NoConnection, ServerPool, Timing};
-use pgvitals::collect::worker::AnyCollector;
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::sample::{Area, LinkEvent, Sample, Update};

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use pgvitals::cluster::{Cluster, ClusterOptions, Node};
 use pgvitals::collect::Ctx;
-use pgvitals::collect::replication::ReplicationCollector;
+use pgvitals::collect::areas::replication::ReplicationCollector;
 use pgvitals::sample::ServerFacts;
 use pgvitals::sample::{ReplicationSample, ServerRole};
 

@@ -1,9 +1,9 @@
 //! Live tests of the server collector.
 
-use pgvitals::collect::activity::ActivityCollector;
-use pgvitals::collect::cache::CacheCollector;
-use pgvitals::collect::server::ServerCollector;
-use pgvitals::collect::statements::StatementsCollector;
+use pgvitals::collect::areas::activity::ActivityCollector;
+use pgvitals::collect::areas::cache::CacheCollector;
+use pgvitals::collect::areas::server::ServerCollector;
+use pgvitals::collect::areas::statements::StatementsCollector;
 
 use crate::common::{connect, primary, standby};
 use crate::probe::monitor;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use pgvitals::cluster::{Cluster, ClusterOptions};
-use pgvitals::collect::statements::{StatementsCollector, is_own_text};
+use pgvitals::collect::areas::statements::{StatementsCollector, is_own_text};
 use pgvitals::sample::ErrorKind;
 use pgvitals::sample::StatementsSample;
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use pgvitals::collect::unused_indexes::UnusedIndexesCollector;
+use pgvitals::collect::areas::unused_indexes::UnusedIndexesCollector;
 use pgvitals::sample::UnusedIndexesSample;
 
 use crate::common::{connect, primary, unique};

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use pgvitals::cluster::{Cluster, ClusterOptions};
-use pgvitals::collect::vacuum::VacuumCollector;
+use pgvitals::collect::areas::vacuum::VacuumCollector;
 use pgvitals::sample::VacuumSample;
 
 use crate::common::{connect, primary};

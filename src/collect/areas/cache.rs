@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::sample::{CollectError, ErrorKind};
 
-use super::{Ctx, get, get_text_or_empty};
+use crate::collect::{Ctx, get, get_text_or_empty};
 use crate::sample::{CacheSample, DatabaseCache, TableCache};
 
 /// Tables are read at most this often.

@@ -26,7 +26,7 @@
 use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
-use super::{Ctx, get, get_text, get_text_or_empty};
+use crate::collect::{Ctx, get, get_text, get_text_or_empty};
 use crate::sample::{
     DatabaseAge, TableAge, TableDeadTuples, VacuumProgress, VacuumSample, XminHolder,
 };

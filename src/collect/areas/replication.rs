@@ -28,7 +28,7 @@
 use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
-use super::{Ctx, get, get_text, get_text_or_empty};
+use crate::collect::{Ctx, get, get_text, get_text_or_empty};
 use crate::sample::{ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
 
 /// Polls [`ReplicationSample`]s. Stateless: every poll asks the server for its role anew.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::sample::CollectError;
 
-use super::{Ctx, get, get_text_or_empty};
+use crate::collect::{Ctx, get, get_text_or_empty};
 use crate::sample::ServerSample;
 
 /// How often the database sizes are measured (`pg_database_size` stats every file).
@@ -48,7 +48,7 @@ impl ServerCollector {
         let rows = ctx.query(ctx.sql(ServerQuery::Server)?, &[]).await?;
         let row = rows.first().ok_or_else(|| {
             CollectError::new(
-                super::ErrorKind::Decode,
+                crate::sample::ErrorKind::Decode,
                 "server: the query returned no row",
             )
         })?;

@@ -21,7 +21,7 @@
 use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
-use super::{Ctx, get, get_text_or_empty};
+use crate::collect::{Ctx, get, get_text_or_empty};
 use crate::sample::{UnusedIndex, UnusedIndexesSample};
 
 /// Polls [`UnusedIndexesSample`]s. Stateless.

@@ -24,7 +24,7 @@ use std::time::SystemTime;
 
 use crate::sample::{CollectError, ErrorKind};
 
-use super::{Ctx, age_s, epoch_s, get, get_text, get_text_or_empty};
+use crate::collect::{Ctx, age_s, epoch_s, get, get_text, get_text_or_empty};
 use crate::sample::{ActivitySample, Session, StateCount};
 
 /// `backend_type` of the backends that count against `max_connections`.
