@@ -16,8 +16,9 @@
 //!   [`help`]). The header and the panels get what they draw (a [`panels::View`], a table's
 //!   query and selection), never the whole UI state.
 //!
-//! Imports run one way: `mod` → `state`, `header`, `detail`, `help` → `panels` → `table` →
-//! `theme`, `text` (and the model and samples below them).
+//! Imports run one way, with no circle: this module above [`help`], [`detail`], [`state`] and
+//! [`header`]; those above [`panels`]; the panels above [`table`]; all of them above
+//! [`theme`] and [`text`] (and the model and the samples below them).
 //! * [`text`] makes server text safe for a cell; [`theme`] holds the styles (`NO_COLOR`
 //!   turns colours off, modifiers stay).
 

@@ -391,7 +391,7 @@ impl UiState {
 
     /// Apply one key. `live` is the live store (the frozen copy is used for what is shown).
     /// The first of these that is open takes the key: the confirmation dialog, the filter
-    /// being typed, the help, the detail view; else the tables ([`UiState::browse_key`]).
+    /// being typed, the help, the detail view; else the tables (`browse_key`).
     pub fn handle_key(&mut self, key: KeyEvent, live: &Store) -> Action {
         if key.kind == KeyEventKind::Release {
             return Action::Nothing;
