@@ -594,3 +594,46 @@ impl UiState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tabs are the areas that have one, in the registry's order, then the alerts; keys
+    /// follow that order and Tab/Shift-Tab wrap around.
+    #[test]
+    fn tabs_follow_the_area_registry() {
+        let tabs: Vec<Tab> = Tab::all().collect();
+        let areas: Vec<Tab> = Area::tabs().map(Tab::Area).collect();
+        assert_eq!(&tabs[..areas.len()], &areas[..]);
+        assert_eq!(tabs.last(), Some(&Tab::Alerts));
+        assert!(!tabs.contains(&Tab::Area(Area::Server)));
+        for (i, tab) in tabs.iter().enumerate() {
+            assert_eq!(tab.position(), i);
+            assert_eq!(Tab::nth(i), Some(*tab));
+            assert_eq!(tab.step(1).step(-1), *tab);
+        }
+        assert_eq!(Tab::Alerts.step(1), tabs[0]);
+        assert_eq!(tabs[0].step(-1), Tab::Alerts);
+        assert_eq!(Tab::Area(Area::Statements).title(true), "Stmts");
+        assert!(Tab::Alerts.shows_rule(Rule::ServerUnreachable));
+        assert!(!Tab::Area(Area::Cache).shows_rule(Rule::XidAge));
+    }
+
+    /// Sort and selection are kept per tab.
+    #[test]
+    fn sort_and_selection_are_per_tab() {
+        let mut ui = UiState::new(false, false, Duration::from_secs(1));
+        let cache = Tab::Area(Area::Cache);
+        ui.tab_state_mut(cache).sort = 2;
+        ui.tab_state_mut(cache).selected = 4;
+        assert_eq!(ui.query(cache).sort, 2);
+        assert_eq!(ui.query(Tab::Area(Area::Activity)).sort, 0);
+        assert_eq!(ui.selected_row(), 0, "the activity tab is shown");
+        ui.tab = cache;
+        assert_eq!(ui.selected_row(), 4);
+        ui.reset_selections();
+        assert_eq!(ui.selected_row(), 0);
+        assert_eq!(ui.query(cache).sort, 2, "the sort stays");
+    }
+}
