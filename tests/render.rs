@@ -491,12 +491,12 @@ fn press(ui: &mut UiState, store: &Store, code: KeyCode) -> Action {
 }
 
 const TABS: [(Tab, &str); 7] = [
-    (Tab::Activity, "activity"),
-    (Tab::Statements, "statements"),
-    (Tab::Cache, "cache"),
-    (Tab::Replication, "replication"),
-    (Tab::UnusedIndexes, "unused_indexes"),
-    (Tab::Vacuum, "vacuum"),
+    (Tab::Area(Area::Activity), "activity"),
+    (Tab::Area(Area::Statements), "statements"),
+    (Tab::Area(Area::Cache), "cache"),
+    (Tab::Area(Area::Replication), "replication"),
+    (Tab::Area(Area::UnusedIndexes), "unused_indexes"),
+    (Tab::Area(Area::Vacuum), "vacuum"),
     (Tab::Alerts, "alerts"),
 ];
 
@@ -516,7 +516,7 @@ fn every_panel_at_80x24_and_160x48() {
             );
             assert!(text.contains("primary 15.18"), "{name} {w}x{h}:\n{text}");
             let expect: &[&str] = match tab {
-                Tab::Activity => &[
+                Tab::Area(Area::Activity) => &[
                     "Lock tree",
                     "101",
                     "102",
@@ -524,17 +524,20 @@ fn every_panel_at_80x24_and_160x48() {
                     "idle in xact",
                     "UPDATE stock",
                 ],
-                Tab::Statements => &["UPDATE stock SET n = n - $1", "2.0s/s", "100/s"],
-                Tab::Cache => &["shop", "83.3%", "public.orders"],
-                Tab::Replication => &["replica1", "20 MiB", "old_slot", "64 MiB"],
-                Tab::UnusedIndexes => &["orders_note_idx", "8 MiB", "INVALID", "reset 3d00h ago"],
-                Tab::Vacuum => &[
+                Tab::Area(Area::Statements) => &["UPDATE stock SET n = n - $1", "2.0s/s", "100/s"],
+                Tab::Area(Area::Cache) => &["shop", "83.3%", "public.orders"],
+                Tab::Area(Area::Replication) => &["replica1", "20 MiB", "old_slot", "64 MiB"],
+                Tab::Area(Area::UnusedIndexes) => {
+                    &["orders_note_idx", "8 MiB", "INVALID", "reset 3d00h ago"]
+                }
+                Tab::Area(Area::Vacuum) => &[
                     "shop xid 1.50G 69.8%",
                     "public.big",
                     "scanning heap",
                     "backend_xmin",
                 ],
                 Tab::Alerts => &["CRITICAL", "idle in transaction"],
+                Tab::Area(Area::Server) => unreachable!("the server has no tab"),
             };
             for e in expect {
                 assert!(text.contains(e), "{name} {w}x{h} lacks {e:?}:\n{text}");
@@ -595,15 +598,15 @@ fn header_shouts_when_anything_is_critical() {
 fn coloured_cells_elsewhere() {
     let store = populated(1);
     let mut u = ui(true);
-    u.tab = Tab::Cache;
+    u.tab = Tab::Area(Area::Cache);
     let buf = render(&store, &u, 80, 24);
     let (x, y) = find(&buf, "83.3%", "│shop").expect("database row");
     assert_eq!(buf[(x, y)].fg, Color::Red, "hit ratio 83 % is critical");
-    u.tab = Tab::Replication;
+    u.tab = Tab::Area(Area::Replication);
     let buf = render(&store, &u, 80, 24);
     let (x, y) = find(&buf, "replica1", "replica1").expect("standby row");
     assert_eq!(buf[(x, y)].fg, Color::Yellow, "20 MiB behind is a warning");
-    u.tab = Tab::Vacuum;
+    u.tab = Tab::Area(Area::Vacuum);
     let buf = render(&store, &u, 80, 24);
     let (x, y) = find(&buf, "public.big", "public.big").expect("dead tuples row");
     assert_eq!(buf[(x, y)].fg, Color::Red);
@@ -658,7 +661,7 @@ fn waiting_and_error_states_explain_themselves() {
         at(1),
     );
     let mut u = ui(true);
-    u.tab = Tab::Statements;
+    u.tab = Tab::Area(Area::Statements);
     let text = screen(&render(&store, &u, 80, 24));
     assert!(
         text.contains("pg_stat_statements is not installed in database shop"),
@@ -919,7 +922,7 @@ fn hostile_query_text_never_reaches_a_cell_and_the_layout_holds() {
 
             // the detail view wraps the full, sanitized text
             let mut u = ui(true);
-            u.selected[Tab::Activity.index()] = 0;
+            u.tab_state_mut(Tab::Area(Area::Activity)).selected = 0;
             u.filter = "666".into();
             assert_eq!(press(&mut u, &store, KeyCode::Enter), Action::Redraw);
             assert!(u.detail.is_some());
@@ -959,7 +962,7 @@ fn tiny_and_odd_sizes_never_panic() {
             render(&store, &u, w, h);
             u.help = false;
             let mut u = UiState::new(true, true, Duration::from_secs(2));
-            u.tab = Tab::Activity;
+            u.tab = Tab::Area(Area::Activity);
             press(&mut u, &store, KeyCode::Enter);
             render(&store, &u, w, h);
             press(&mut u, &store, KeyCode::Char('k'));
@@ -998,14 +1001,14 @@ fn several_servers_have_an_overview_line_each_and_switch_with_brackets() {
 fn tabs_switch_with_tab_backtab_and_digits() {
     let store = populated(1);
     let mut u = ui(true);
-    assert_eq!(u.tab, Tab::Activity);
+    assert_eq!(u.tab, Tab::Area(Area::Activity));
     press(&mut u, &store, KeyCode::Tab);
-    assert_eq!(u.tab, Tab::Statements);
+    assert_eq!(u.tab, Tab::Area(Area::Statements));
     press(&mut u, &store, KeyCode::BackTab);
     press(&mut u, &store, KeyCode::BackTab);
     assert_eq!(u.tab, Tab::Alerts);
     press(&mut u, &store, KeyCode::Char('6'));
-    assert_eq!(u.tab, Tab::Vacuum);
+    assert_eq!(u.tab, Tab::Area(Area::Vacuum));
     let text = screen(&render(&store, &u, 80, 24));
     assert!(text.contains("Vacuum"), "{text}");
     press(&mut u, &store, KeyCode::Char('q'));
@@ -1021,7 +1024,7 @@ fn tabs_switch_with_tab_backtab_and_digits() {
 
 fn statement_order(store: &Store, u: &UiState) -> Vec<i64> {
     let st = store.servers[0].statements().expect("statements");
-    pgvitals::tui::panels::statements::rows(st, u)
+    pgvitals::tui::table::statements(st, &u.query(Tab::Area(Area::Statements)))
         .iter()
         .map(|s| s.queryid)
         .collect()
@@ -1073,7 +1076,7 @@ fn sort_cycles_and_reverses_and_rows_without_rate_stay_last() {
     press(&mut u, &store, KeyCode::Char('1'));
     let order = |u: &UiState| -> Vec<i32> {
         let a = store.servers[0].activity().expect("activity");
-        pgvitals::tui::panels::activity::rows(a, u)
+        pgvitals::tui::table::sessions(a, &u.query(Tab::Area(Area::Activity)))
             .iter()
             .map(|s| s.pid)
             .collect()
@@ -1095,7 +1098,7 @@ fn filter_keeps_matching_rows() {
         press(&mut u, &store, KeyCode::Char(c));
     }
     // while typing, letters are text, not commands
-    assert_eq!(u.tab, Tab::Activity);
+    assert_eq!(u.tab, Tab::Area(Area::Activity));
     press(&mut u, &store, KeyCode::Enter);
     assert!(!u.filter_editing);
     assert_eq!(u.filter, "stock");
@@ -1319,13 +1322,21 @@ fn privilege_gaps_show_in_their_panels() {
     const GRANT: &str = "GRANT pg_read_all_stats TO alice";
     let store = unprivileged(false);
     for (tab, name, hidden) in [
-        (Tab::Activity, "activity", "other roles' sessions show"),
         (
-            Tab::Replication,
+            Tab::Area(Area::Activity),
+            "activity",
+            "other roles' sessions show",
+        ),
+        (
+            Tab::Area(Area::Replication),
             "replication",
             "standbys' state, LSNs, lag",
         ),
-        (Tab::Vacuum, "vacuum", "other roles' vacuums show no table"),
+        (
+            Tab::Area(Area::Vacuum),
+            "vacuum",
+            "other roles' vacuums show no table",
+        ),
     ] {
         for (w, h) in [(80u16, 24u16), (160, 48)] {
             let mut u = ui(true);
@@ -1339,8 +1350,8 @@ fn privilege_gaps_show_in_their_panels() {
             assert_eq!(buf[(x, y)].fg, Color::Yellow, "{name} {w}x{h}");
             // the panel's own data is still there
             let expect = match tab {
-                Tab::Activity => "Lock tree",
-                Tab::Replication => "old_slot",
+                Tab::Area(Area::Activity) => "Lock tree",
+                Tab::Area(Area::Replication) => "old_slot",
                 _ => "shop xid 1.50G 69.8%",
             };
             assert!(
@@ -1355,7 +1366,7 @@ fn privilege_gaps_show_in_their_panels() {
         assert!(!text.contains("pg_read_all_stats"), "{name}:\n{text}");
     }
     // the statements and cache panels need nothing from the facts: no line of this kind
-    for tab in [Tab::Cache, Tab::UnusedIndexes] {
+    for tab in [Tab::Area(Area::Cache), Tab::Area(Area::UnusedIndexes)] {
         let mut u = ui(true);
         u.tab = tab;
         let text = screen(&render(&store, &u, 160, 48));
@@ -1393,7 +1404,7 @@ fn privilege_gap_of_a_standby_names_the_wal_receiver() {
         at(3),
     );
     let mut u = ui(true);
-    u.tab = Tab::Replication;
+    u.tab = Tab::Area(Area::Replication);
     let text = screen(&render(&store, &u, 80, 24));
     // 78 columns: the hidden part is cut short, the GRANT stays whole
     assert!(

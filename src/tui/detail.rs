@@ -86,6 +86,33 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
         kv(theme, "query age", dur(s.query_age_s)),
         kv(theme, "transaction age", dur(s.xact_age_s)),
     ]);
+    lines.extend(blocking_lines(v, s));
+    lines.push(kv(
+        theme,
+        "more",
+        format!(
+            "application_name {} · client {} · {} · backend age {} · state age {} · backend_xid age {} · backend_xmin age {}",
+            text::clean(&s.application_name),
+            c(&s.client_addr),
+            text::clean(&s.backend_type),
+            dur(s.backend_age_s),
+            dur(s.state_age_s),
+            s.backend_xid_age
+                .map_or("-".into(), |x| format_count(x as f64)),
+            s.backend_xmin_age
+                .map_or("-".into(), |x| format_count(x as f64)),
+        ),
+    ));
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("query:", theme.heading())));
+    lines.extend(full_text(&s.query));
+    lines
+}
+
+/// Who blocks the session and whom it blocks, one line per session (described from the
+/// view's activity sample when it is there).
+fn blocking_lines(v: &View<'_>, s: &Session) -> Vec<Line<'static>> {
+    let theme = v.theme();
     let sessions = v
         .server
         .activity()
@@ -104,6 +131,7 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
         ),
         None => format!("pid {pid} (not in pg_stat_activity)"),
     };
+    let mut lines = Vec::new();
     if s.blocked_by.is_empty() {
         lines.push(kv(theme, "blocked by", "nobody".into()));
     } else {
@@ -128,26 +156,12 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
             lines.push(Line::from(format!("    {}", describe(b))));
         }
     }
-    lines.push(kv(
-        theme,
-        "more",
-        format!(
-            "application_name {} · client {} · {} · backend age {} · state age {} · backend_xid age {} · backend_xmin age {}",
-            text::clean(&s.application_name),
-            c(&s.client_addr),
-            text::clean(&s.backend_type),
-            dur(s.backend_age_s),
-            dur(s.state_age_s),
-            s.backend_xid_age
-                .map_or("-".into(), |x| format_count(x as f64)),
-            s.backend_xmin_age
-                .map_or("-".into(), |x| format_count(x as f64)),
-        ),
-    ));
-    lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled("query:", theme.heading())));
-    lines.extend(full_text(&s.query));
     lines
+}
+
+/// A lifetime counter with its rate: `1.2k (3.4/s)`.
+fn count_and_rate(count: i64, per_s: Option<f64>) -> String {
+    format!("{} ({})", format_count(count as f64), rate(per_s))
 }
 
 fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>> {
@@ -165,61 +179,25 @@ fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>
         kv(theme, "user", c(&s.usename)),
         kv(theme, "database", c(&s.datname)),
         kv(theme, "toplevel", s.toplevel.to_string()),
-        kv(
-            theme,
-            "calls",
-            format!("{} ({})", format_count(s.calls as f64), rate(s.calls_per_s)),
-        ),
-        kv(
-            theme,
-            "exec time",
-            format!(
-                "{} total, {} per second of wall time",
-                ms(Some(s.total_exec_time_ms)),
-                ms(s.exec_time_ms_per_s)
-            ),
-        ),
-        kv(
-            theme,
-            "mean exec time",
-            format!(
-                "{} lifetime, {} over the interval",
-                ms(Some(s.mean_exec_time_ms)),
-                ms(s.interval_mean_exec_time_ms)
-            ),
-        ),
-        kv(theme, "plan time", ms(s.total_plan_time_ms)),
-        kv(
-            theme,
-            "rows",
-            format!("{} ({})", format_count(s.rows as f64), rate(s.rows_per_s)),
-        ),
+        kv(theme, "calls", count_and_rate(s.calls, s.calls_per_s)),
+    ]);
+    lines.extend(statement_time_lines(theme, s));
+    lines.extend([
+        kv(theme, "rows", count_and_rate(s.rows, s.rows_per_s)),
         kv(
             theme,
             "shared_blks_hit",
-            format!(
-                "{} ({})",
-                format_count(s.shared_blks_hit as f64),
-                rate(s.shared_blks_hit_per_s)
-            ),
+            count_and_rate(s.shared_blks_hit, s.shared_blks_hit_per_s),
         ),
         kv(
             theme,
             "shared_blks_read",
-            format!(
-                "{} ({})",
-                format_count(s.shared_blks_read as f64),
-                rate(s.shared_blks_read_per_s)
-            ),
+            count_and_rate(s.shared_blks_read, s.shared_blks_read_per_s),
         ),
         kv(
             theme,
             "temp_blks_written",
-            format!(
-                "{} ({})",
-                format_count(s.temp_blks_written as f64),
-                rate(s.temp_blks_written_per_s)
-            ),
+            count_and_rate(s.temp_blks_written, s.temp_blks_written_per_s),
         ),
         kv(
             theme,
@@ -241,11 +219,38 @@ fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>
     lines
 }
 
+/// Execution time (total, per second), mean execution time (lifetime, interval), planning.
+fn statement_time_lines(theme: Theme, s: &Statement) -> [Line<'static>; 3] {
+    [
+        kv(
+            theme,
+            "exec time",
+            format!(
+                "{} total, {} per second of wall time",
+                ms(Some(s.total_exec_time_ms)),
+                ms(s.exec_time_ms_per_s)
+            ),
+        ),
+        kv(
+            theme,
+            "mean exec time",
+            format!(
+                "{} lifetime, {} over the interval",
+                ms(Some(s.mean_exec_time_ms)),
+                ms(s.interval_mean_exec_time_ms)
+            ),
+        ),
+        kv(theme, "plan time", ms(s.total_plan_time_ms)),
+    ]
+}
+
 /// The detail popup.
 pub struct DetailView<'a> {
     pub view: View<'a>,
     pub detail: &'a Detail,
     pub scroll: u16,
+    /// Cancel/terminate are offered: the bottom line names their keys.
+    pub actions_enabled: bool,
 }
 
 impl Widget for DetailView<'_> {
@@ -287,7 +292,7 @@ impl Widget for DetailView<'_> {
         };
         let area = centered(rect, 90, 90);
         Clear.render(area, buf);
-        let hint = if v.ui.actions_enabled {
+        let hint = if self.actions_enabled {
             " Esc close · ↑↓ PgUp PgDn scroll · c cancel · k terminate "
         } else {
             " Esc close · ↑↓ PgUp PgDn scroll "

@@ -11,8 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::panels::history::{SERIES, label, spark_text};
-use super::panels::{age_s, clock};
-use super::state::UiState;
+use super::panels::{age_s, clock, through_pooler};
 use super::text;
 use super::theme::Theme;
 use crate::model::alerts::subject;
@@ -31,14 +30,6 @@ pub fn short_version(server: &ServerState) -> Option<String> {
         let n = f.server_version_num;
         format!("{}.{}", n / 10000, n % 10000)
     })
-}
-
-/// pgvitals reaches this server through a connection pooler ([`ServerFacts::pooled`]): the
-/// activity area then lists the pooler's server connections, not its clients.
-///
-/// [`ServerFacts::pooled`]: crate::sample::ServerFacts::pooled
-pub fn through_pooler(server: &ServerState) -> bool {
-    server.facts.as_ref().is_some_and(|f| f.pooled)
 }
 
 /// When the newest sample of any area arrived.
@@ -129,21 +120,7 @@ pub fn overview_line_in(
     stale_after: std::time::Duration,
     width: u16,
 ) -> Line<'static> {
-    let mut spans: Vec<Span<'static>> = Vec::new();
-    let marker = if selected { "▶" } else { " " };
-    let label_style = if selected {
-        theme.active_tab()
-    } else {
-        Style::default()
-    };
-    spans.push(Span::styled(
-        format!(
-            "{marker}{} {} ",
-            index + 1,
-            text::one_line(&server.label, 40)
-        ),
-        label_style,
-    ));
+    let mut spans: Vec<Span<'static>> = vec![server_label(index, server, selected, theme)];
     match &server.link {
         Link::Down {
             since,
@@ -166,21 +143,66 @@ pub fn overview_line_in(
         }
         _ => {}
     }
+    spans.extend(identity_spans(server, theme));
+    spans.extend(vital_spans(server, theme));
+    spans.extend(alert_count_spans(server, theme));
+    spans.extend(last_sample_spans(server, theme, now, stale_after));
+    Line::from(spans)
+}
+
+/// `▶1 label `: the server's number and label, reversed when it is the one shown.
+fn server_label(index: usize, server: &ServerState, selected: bool, theme: Theme) -> Span<'static> {
+    let marker = if selected { "▶" } else { " " };
+    let label_style = if selected {
+        theme.active_tab()
+    } else {
+        Style::default()
+    };
+    Span::styled(
+        format!(
+            "{marker}{} {} ",
+            index + 1,
+            text::one_line(&server.label, 40)
+        ),
+        label_style,
+    )
+}
+
+/// Role and version, `via pooler`, uptime.
+fn identity_spans(server: &ServerState, theme: Theme) -> Vec<Span<'static>> {
     let role = match server.role() {
         Some(crate::sample::ServerRole::Primary) => "primary ",
         Some(crate::sample::ServerRole::Standby) => "standby ",
         None => "",
     };
-    spans.push(Span::raw(format!(
+    let mut spans = vec![Span::raw(format!(
         "{role}{}",
         short_version(server).unwrap_or_default()
-    )));
+    ))];
     if through_pooler(server) {
         spans.push(Span::styled(" via pooler", theme.dim()));
     }
     if let Some(s) = server.server() {
         spans.push(Span::raw(format!(" up {}", format_duration_s(s.uptime_s))));
     }
+    spans
+}
+
+/// The worst active alert of the rules `rule` accepts.
+fn worst_of(server: &ServerState, rule: impl Fn(Rule) -> bool) -> Option<Severity> {
+    server
+        .alerts
+        .active
+        .values()
+        .filter(|a| rule(a.alert.rule))
+        .map(|a| a.alert.severity)
+        .max()
+}
+
+/// Connections, transactions/s, cache hit ratio, worst replication lag and xid age, each in
+/// the style of its alerts.
+fn vital_spans(server: &ServerState, theme: Theme) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
     if let Some(a) = server.activity() {
         let sev = server
             .alerts
@@ -194,31 +216,16 @@ pub fn overview_line_in(
         spans.push(Span::raw(format!(" {} xact/s", format_count(x))));
     }
     if let Some((ratio, _)) = server.interval_hit_ratio() {
-        let sev = server
-            .alerts
-            .active
-            .values()
-            .filter(|a| a.alert.rule == Rule::CacheHitRatio)
-            .map(|a| a.alert.severity)
-            .max();
+        let sev = worst_of(server, |r| r == Rule::CacheHitRatio);
         spans.push(Span::styled(
             format!(" hit {:.1}%", ratio * 100.0),
             theme.severity(sev),
         ));
     }
     if let Some(lag) = server.worst_replay_lag_bytes() {
-        let sev = server
-            .alerts
-            .active
-            .values()
-            .filter(|a| {
-                matches!(
-                    a.alert.rule,
-                    Rule::ReplicationLagBytes | Rule::ReplicationLagTime
-                )
-            })
-            .map(|a| a.alert.severity)
-            .max();
+        let sev = worst_of(server, |r| {
+            matches!(r, Rule::ReplicationLagBytes | Rule::ReplicationLagTime)
+        });
         spans.push(Span::styled(
             format!(" lag {}", crate::model::format_bytes(lag as f64)),
             theme.severity(sev),
@@ -233,7 +240,13 @@ pub fn overview_line_in(
             theme.severity(sev),
         ));
     }
+    spans
+}
+
+/// ` 2 critical 1 warning`, each left out at zero.
+fn alert_count_spans(server: &ServerState, theme: Theme) -> Vec<Span<'static>> {
     let (w, c) = server.alerts.counts();
+    let mut spans = Vec::new();
     if c > 0 {
         spans.push(Span::styled(
             format!(" {c} critical"),
@@ -246,6 +259,17 @@ pub fn overview_line_in(
             theme.severity(Some(Severity::Warning)),
         ));
     }
+    spans
+}
+
+/// ` · 12:00:01 UTC`, the time of the newest sample, and how stale it is past `stale_after`.
+fn last_sample_spans(
+    server: &ServerState,
+    theme: Theme,
+    now: SystemTime,
+    stale_after: std::time::Duration,
+) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
     if let Some(at) = last_sample(server) {
         let age = age_s(now, at);
         spans.push(Span::styled(format!(" · {}", clock(at)), theme.dim()));
@@ -256,7 +280,7 @@ pub fn overview_line_in(
             ));
         }
     }
-    Line::from(spans)
+    spans
 }
 
 /// How many lines the header takes for `servers` servers in `height` rows, plus one for the
@@ -306,19 +330,21 @@ pub fn connection_warning_line(store: &Store, selected: usize, width: u16) -> Op
 /// The header widget.
 pub struct Header<'a> {
     pub store: &'a Store,
-    pub ui: &'a UiState,
+    /// Index of the server shown (marked, and kept visible among the overview lines).
+    pub selected: usize,
+    pub theme: Theme,
+    /// The poll interval, shown after the alert summary.
+    pub interval: std::time::Duration,
+    pub paused: bool,
     pub now: SystemTime,
 }
 
-impl Widget for Header<'_> {
-    fn render(self, rect: Rect, buf: &mut Buffer) {
-        let theme = self.ui.theme;
+impl Header<'_> {
+    /// The alert summary line: counts and the worst alert, then the interval and the pause.
+    fn summary(&self) -> Line<'static> {
+        let theme = self.theme;
         let n = self.store.servers.len();
-        let mut lines: Vec<Line<'static>> = Vec::new();
         let (warn, crit) = self.store.alert_counts();
-
-        // the alert summary line, first when space is short
-        let mut summary: Vec<Span<'static>> = Vec::new();
         let style = if crit > 0 {
             theme.alarm()
         } else if warn > 0 {
@@ -347,60 +373,79 @@ impl Widget for Header<'_> {
                 .unwrap_or_default();
             format!("{crit} CRITICAL, {warn} warning{first}")
         };
-        summary.push(Span::styled(format!(" {text_} "), style));
-        let mut right = format!(" every {}", humantime::format_duration(self.ui.interval));
-        if self.ui.paused() {
+        let mut right = format!(" every {}", humantime::format_duration(self.interval));
+        if self.paused {
             right.push_str(" · PAUSED");
         }
-        summary.push(Span::raw(right));
+        Line::from(vec![
+            Span::styled(format!(" {text_} "), style),
+            Span::raw(right),
+        ])
+    }
 
+    /// The overview lines of at most `room` servers, the selected one among them.
+    fn overview(&self, room: usize, width: u16) -> Vec<Line<'static>> {
+        let servers = self.store.servers.iter().enumerate();
+        // keep the selected server visible when there are more than fit
+        let skip = self.selected.saturating_sub(room.saturating_sub(1));
+        servers
+            .skip(skip)
+            .take(room)
+            .map(|(i, s)| {
+                overview_line_in(
+                    i,
+                    s,
+                    i == self.selected,
+                    self.theme,
+                    self.now,
+                    self.store.max_age(crate::sample::Area::Activity),
+                    width,
+                )
+            })
+            .collect()
+    }
+
+    /// The selected server's sparklines on one line, a quarter of `width` each.
+    fn sparklines(&self, server: &ServerState, width: u16) -> Line<'static> {
+        let theme = self.theme;
+        let mut spans = Vec::new();
+        let each = (width as usize / 4).saturating_sub(2).max(8);
+        for (series, title) in SERIES {
+            let values: Vec<f64> = server.history.values(series).collect();
+            let last = values.last().map_or("-".into(), |v| label(series, *v));
+            let short = title.split(' ').next().unwrap_or(title);
+            let head = format!("{short} {last} ");
+            let room = each.saturating_sub(text::width(&head)).min(30);
+            spans.push(Span::styled(head, theme.dim()));
+            spans.push(Span::styled(spark_text(series, &values, room), theme.ok()));
+            spans.push(Span::raw("  "));
+        }
+        Line::from(spans)
+    }
+}
+
+impl Widget for Header<'_> {
+    fn render(self, rect: Rect, buf: &mut Buffer) {
+        // the alert summary line, first when space is short
+        let summary = self.summary();
         let h = rect.height;
         if h == 0 {
             return;
         }
         if h == 1 {
-            Paragraph::new(Line::from(summary)).render(rect, buf);
+            Paragraph::new(summary).render(rect, buf);
             return;
         }
-        let room_for_servers = (h - 1).min(5) as usize;
-        let servers = self.store.servers.iter().enumerate();
-        // keep the selected server visible when there are more than fit
-        let skip = self
-            .ui
-            .server
-            .saturating_sub(room_for_servers.saturating_sub(1));
-        for (i, s) in servers.skip(skip).take(room_for_servers) {
-            lines.push(overview_line_in(
-                i,
-                s,
-                i == self.ui.server,
-                theme,
-                self.now,
-                self.store.max_age(crate::sample::Area::Activity),
-                rect.width,
-            ));
-        }
-        if let Some(warning) = connection_warning_line(self.store, self.ui.server, rect.width) {
+        let mut lines = self.overview((h - 1).min(5) as usize, rect.width);
+        if let Some(warning) = connection_warning_line(self.store, self.selected, rect.width) {
             if (lines.len() as u16) + 1 < h {
-                lines.push(Line::from(Span::styled(warning, theme.caution())));
+                lines.push(Line::from(Span::styled(warning, self.theme.caution())));
             }
         }
-        lines.push(Line::from(summary));
+        lines.push(summary);
         if (lines.len() as u16) < h {
-            if let Some(server) = self.store.servers.get(self.ui.server) {
-                let mut spans = Vec::new();
-                let each = (rect.width as usize / 4).saturating_sub(2).max(8);
-                for (series, title) in SERIES {
-                    let values: Vec<f64> = server.history.values(series).collect();
-                    let last = values.last().map_or("-".into(), |v| label(series, *v));
-                    let short = title.split(' ').next().unwrap_or(title);
-                    let head = format!("{short} {last} ");
-                    let room = each.saturating_sub(text::width(&head)).min(30);
-                    spans.push(Span::styled(head, theme.dim()));
-                    spans.push(Span::styled(spark_text(series, &values, room), theme.ok()));
-                    spans.push(Span::raw("  "));
-                }
-                lines.push(Line::from(spans));
+            if let Some(server) = self.store.servers.get(self.selected) {
+                lines.push(self.sparklines(server, rect.width));
             }
         }
         Paragraph::new(lines).render(rect, buf);

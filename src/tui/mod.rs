@@ -5,12 +5,20 @@
 //!   update channel and a 1 s tick. Every queued update is applied to the store before one
 //!   draw, and a frame is drawn only when something changed (no fixed frame rate: over SSH in
 //!   an incident that is wasted bandwidth).
-//! * [`state`] holds what the screen remembers (server, area, selection, sort, filter, pause,
-//!   dialogs) and [`state::UiState::handle_key`], the one place it changes.
+//! * [`state`] holds what the screen remembers (server, tab, per-tab selection and sort,
+//!   filter, pause, dialogs) and [`state::UiState::handle_key`], the one place it changes.
+//!   The tabs are the areas that have one ([`crate::sample::Area::tabs`]) and the alerts.
+//! * [`table`]: the rows of the tables (sorted, filtered) as pure functions of a sample and a
+//!   [`table::TableQuery`]; the state and the panels both read them from there.
 //! * [`draw`] renders a frame from the store, the UI state and `now` (a parameter, so tests
 //!   are deterministic): [`header`], the tab bar, one of [`panels`] (at 160 columns or more,
 //!   with history and alerts beside it), the status line, and the popups ([`detail`],
-//!   [`help`]).
+//!   [`help`]). The header and the panels get what they draw (a [`panels::View`], a table's
+//!   query and selection), never the whole UI state.
+//!
+//! Imports run one way, with no circle: this module above [`help`], [`detail`], [`state`] and
+//! [`header`]; those above [`panels`]; the panels above [`table`]; all of them above
+//! [`theme`] and [`text`] (and the model and the samples below them).
 //! * [`text`] makes server text safe for a cell; [`theme`] holds the styles (`NO_COLOR`
 //!   turns colours off, modifiers stay).
 
@@ -19,6 +27,7 @@ pub mod header;
 pub mod help;
 pub mod panels;
 pub mod state;
+pub mod table;
 pub mod text;
 pub mod theme;
 
@@ -33,7 +42,6 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use tokio::sync::{mpsc, watch};
 
 use crate::model::{ServerState, Severity, Store};
-use crate::sample::Rule;
 use crate::sample::{Area, Command, Update};
 use panels::View;
 use state::{Action, Tab, UiState};
@@ -123,22 +131,13 @@ async fn event_loop(
         };
         tokio::select! {
             event = events.next() => match event {
-                Some(Ok(Event::Key(key))) => match ui.handle_key(key, &store) {
-                    Action::Nothing => {}
-                    Action::Redraw => dirty = true,
-                    Action::Quit => return Ok(()),
-                    Action::SetInterval(d) => {
-                        interval.send_replace(d);
-                        store.interval = d;
-                        dirty = true;
+                Some(Ok(Event::Key(key))) => {
+                    let action = ui.handle_key(key, &store);
+                    match perform(action, &mut ui, &mut store, &commands, &interval) {
+                        Some(redraw) => dirty |= redraw,
+                        None => return Ok(()),
                     }
-                    Action::Send(command) => {
-                        if let Err(e) = commands.try_send(command) {
-                            ui.message = Some(format!("not sent: {e}"));
-                        }
-                        dirty = true;
-                    }
-                },
+                }
                 Some(Ok(Event::Resize(..))) => dirty = true,
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Err(e.into()),
@@ -173,6 +172,32 @@ async fn event_loop(
     }
 }
 
+/// Carry out what a key asked for: `None` to quit, else whether to draw again.
+fn perform(
+    action: Action,
+    ui: &mut UiState,
+    store: &mut Store,
+    commands: &mpsc::Sender<Command>,
+    interval: &watch::Sender<Duration>,
+) -> Option<bool> {
+    match action {
+        Action::Nothing => Some(false),
+        Action::Redraw => Some(true),
+        Action::Quit => None,
+        Action::SetInterval(d) => {
+            interval.send_replace(d);
+            store.interval = d;
+            Some(true)
+        }
+        Action::Send(command) => {
+            if let Err(e) = commands.try_send(command) {
+                ui.message = Some(format!("not sent: {e}"));
+            }
+            Some(true)
+        }
+    }
+}
+
 /// One update from the workers: into the store, except the outcome of a command, which goes
 /// to the status bar (with the server's label when several are watched).
 pub fn take(ui: &mut UiState, store: &mut Store, update: Update) {
@@ -197,47 +222,13 @@ pub fn take(ui: &mut UiState, store: &mut Store, update: Update) {
 /// arrives meanwhile).
 const COALESCE: Duration = Duration::from_millis(60);
 
-/// The rules whose alerts colour a tab's title.
-pub fn tab_rules(tab: Tab) -> &'static [Rule] {
-    match tab {
-        Tab::Activity => &[
-            Rule::Connections,
-            Rule::LongQuery,
-            Rule::IdleInTransaction,
-            Rule::Blocked,
-        ],
-        Tab::Cache => &[Rule::CacheHitRatio],
-        Tab::Replication => &[
-            Rule::ReplicationLagBytes,
-            Rule::ReplicationLagTime,
-            Rule::SlotRetainedWal,
-            Rule::InactiveSlot,
-        ],
-        Tab::Vacuum => &[Rule::XidAge, Rule::MxidAge, Rule::DeadTuples],
-        Tab::Alerts => &Rule::ALL,
-        Tab::Statements | Tab::UnusedIndexes => &[],
-    }
-}
-
-fn tab_area(tab: Tab) -> Option<Area> {
-    match tab {
-        Tab::Activity => Some(Area::Activity),
-        Tab::Statements => Some(Area::Statements),
-        Tab::Cache => Some(Area::Cache),
-        Tab::Replication => Some(Area::Replication),
-        Tab::UnusedIndexes => Some(Area::UnusedIndexes),
-        Tab::Vacuum => Some(Area::Vacuum),
-        Tab::Alerts => None,
-    }
-}
-
+/// The worst active alert of the server among the rules that colour `tab`'s title.
 fn tab_severity(server: &ServerState, tab: Tab) -> Option<Severity> {
-    let rules = tab_rules(tab);
     server
         .alerts
         .active
         .values()
-        .filter(|a| rules.contains(&a.alert.rule))
+        .filter(|a| tab.shows_rule(a.alert.rule))
         .map(|a| a.alert.severity)
         .max()
 }
@@ -246,14 +237,14 @@ fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
     let short = width < 100;
     let theme = ui.theme;
     let mut spans = Vec::new();
-    for (i, tab) in Tab::ALL.iter().enumerate() {
+    for (i, tab) in Tab::all().enumerate() {
         let mut title = format!(" {} {}", i + 1, tab.title(short));
-        if tab_area(*tab).is_some_and(|a| server.area(a).error.is_some()) {
+        if tab.area().is_some_and(|a| server.area(a).error.is_some()) {
             title.push('!');
         }
         title.push(' ');
-        let mut style = theme.severity(tab_severity(server, *tab));
-        if *tab == ui.tab {
+        let mut style = theme.severity(tab_severity(server, tab));
+        if tab == ui.tab {
             style = style.patch(theme.active_tab());
         }
         spans.push(Span::styled(title, style));
@@ -298,19 +289,45 @@ fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-fn draw_panel(tab: Tab, v: View<'_>, rect: Rect, buf: &mut ratatui::buffer::Buffer) {
+/// Draw the panel of `tab`, with its table's query and selection from `ui`.
+fn draw_panel(tab: Tab, ui: &UiState, v: View<'_>, rect: Rect, buf: &mut ratatui::buffer::Buffer) {
+    let query = ui.query(tab);
+    let selected = ui.tab_state(tab).selected;
     match tab {
-        Tab::Activity => panels::activity::ActivityPanel { view: v }.render(rect, buf),
-        Tab::Statements => panels::statements::StatementsPanel { view: v }.render(rect, buf),
-        Tab::Cache => panels::cache::CachePanel { view: v }.render(rect, buf),
-        Tab::Replication => panels::replication::ReplicationPanel { view: v }.render(rect, buf),
-        Tab::UnusedIndexes => {
-            panels::unused_indexes::UnusedIndexesPanel { view: v }.render(rect, buf)
+        Tab::Area(Area::Activity) => panels::activity::ActivityPanel {
+            view: v,
+            query,
+            selected,
         }
-        Tab::Vacuum => panels::vacuum::VacuumPanel { view: v }.render(rect, buf),
+        .render(rect, buf),
+        Tab::Area(Area::Statements) => panels::statements::StatementsPanel {
+            view: v,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Tab::Area(Area::Cache) => panels::cache::CachePanel {
+            view: v,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Tab::Area(Area::Replication) => {
+            panels::replication::ReplicationPanel { view: v }.render(rect, buf)
+        }
+        Tab::Area(Area::UnusedIndexes) => panels::unused_indexes::UnusedIndexesPanel {
+            view: v,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Tab::Area(Area::Vacuum) => panels::vacuum::VacuumPanel { view: v }.render(rect, buf),
+        // the server sample has no tab: the header shows it
+        Tab::Area(Area::Server) => {}
         Tab::Alerts => panels::alerts::AlertsPanel {
             view: v,
-            focused: true,
+            query,
+            selected: Some(selected),
         }
         .render(rect, buf),
     }
@@ -340,7 +357,15 @@ pub fn draw(frame: &mut Frame, store: &Store, ui: &UiState, now: SystemTime) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::Header { store, ui, now }.render(head, buf);
+    header::Header {
+        store,
+        selected: ui.server,
+        theme: ui.theme,
+        interval: ui.interval,
+        paused: ui.paused(),
+        now,
+    }
+    .render(head, buf);
     Paragraph::new(status_bar(ui, area.width)).render(status, buf);
     let index = ui.server.min(store.servers.len().saturating_sub(1));
     let Some(server) = store.servers.get(index) else {
@@ -352,34 +377,48 @@ pub fn draw(frame: &mut Frame, store: &Store, ui: &UiState, now: SystemTime) {
         store,
         server,
         server_index: index,
-        ui,
+        theme: ui.theme,
+        paused: ui.paused(),
         now,
     };
-    if area.width >= WIDE && body.height >= 20 {
-        let side = (area.width * 2 / 5).min(90);
-        let [main, right] =
-            Layout::horizontal([Constraint::Fill(1), Constraint::Length(side)]).areas(body);
-        draw_panel(ui.tab, v, main, buf);
-        if ui.tab == Tab::Alerts {
-            panels::history::HistoryPanel { view: v }.render(right, buf);
-        } else {
-            let [hist, alerts] =
-                Layout::vertical([Constraint::Length(14), Constraint::Fill(1)]).areas(right);
-            panels::history::HistoryPanel { view: v }.render(hist, buf);
-            panels::alerts::AlertsPanel {
-                view: v,
-                focused: false,
-            }
-            .render(alerts, buf);
-        }
-    } else {
-        draw_panel(ui.tab, v, body, buf);
+    draw_body(ui, v, body, area.width, buf);
+    draw_popups(ui, v, body, buf);
+}
+
+/// The panel of the current tab; at [`WIDE`] columns (and 20 rows) with the history and
+/// the alerts beside it (the history alone beside the alerts tab).
+fn draw_body(ui: &UiState, v: View<'_>, body: Rect, width: u16, buf: &mut ratatui::buffer::Buffer) {
+    if width < WIDE || body.height < 20 {
+        draw_panel(ui.tab, ui, v, body, buf);
+        return;
     }
+    let side = (width * 2 / 5).min(90);
+    let [main, right] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(side)]).areas(body);
+    draw_panel(ui.tab, ui, v, main, buf);
+    if ui.tab == Tab::Alerts {
+        panels::history::HistoryPanel { view: v }.render(right, buf);
+    } else {
+        let [hist, alerts] =
+            Layout::vertical([Constraint::Length(14), Constraint::Fill(1)]).areas(right);
+        panels::history::HistoryPanel { view: v }.render(hist, buf);
+        panels::alerts::AlertsPanel {
+            view: v,
+            query: ui.query(Tab::Alerts),
+            selected: None,
+        }
+        .render(alerts, buf);
+    }
+}
+
+/// The detail view, the help and the confirmation dialog, over the body, in that order.
+fn draw_popups(ui: &UiState, v: View<'_>, body: Rect, buf: &mut ratatui::buffer::Buffer) {
     if let Some(d) = &ui.detail {
         detail::DetailView {
             view: v,
             detail: d,
             scroll: ui.detail_scroll,
+            actions_enabled: ui.actions_enabled,
         }
         .render(body, buf);
     }
@@ -391,7 +430,8 @@ pub fn draw(frame: &mut Frame, store: &Store, ui: &UiState, now: SystemTime) {
         .render(body, buf);
     }
     if let Some(c) = &ui.confirm {
-        let label = store
+        let label = v
+            .store
             .servers
             .get(c.server)
             .map_or("?", |s| s.label.as_str());

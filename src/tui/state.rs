@@ -1,61 +1,77 @@
 //! The state of the screen (which server, area, row, sort, filter, dialogs) and the one place
 //! it changes: [`UiState::handle_key`].
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::panels;
+use super::panels::through_pooler;
+use super::table::{self, TableQuery};
 use super::theme::Theme;
-use crate::model::Store;
-use crate::sample::Command;
+use crate::model::{ServerState, Store};
+use crate::sample::{Area, Command, Rule};
 use crate::sample::{Session, Statement};
 
-/// The areas of the screen, in tab order (keys 1–7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A tab of the screen: one per area that has a tab ([`Area::tabs`], in that order), then
+/// the alerts. Keys 1..N follow [`Tab::all`] (today 1–6 are the areas, 7 the alerts; `a` also
+/// opens the alerts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tab {
-    Activity,
-    Statements,
-    Cache,
-    Replication,
-    UnusedIndexes,
-    Vacuum,
+    Area(Area),
     Alerts,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
-        Tab::Activity,
-        Tab::Statements,
-        Tab::Cache,
-        Tab::Replication,
-        Tab::UnusedIndexes,
-        Tab::Vacuum,
-        Tab::Alerts,
-    ];
+    /// Every tab, in tab order: the areas with a tab, then the alerts.
+    pub fn all() -> impl Iterator<Item = Tab> {
+        Area::tabs().map(Tab::Area).chain([Tab::Alerts])
+    }
 
-    /// Position in [`Tab::ALL`] (0..7).
-    pub fn index(self) -> usize {
-        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    /// The `n`th tab (0-based) of [`Tab::all`].
+    pub fn nth(n: usize) -> Option<Tab> {
+        Tab::all().nth(n)
+    }
+
+    /// How many tabs there are.
+    pub fn count() -> usize {
+        Tab::all().count()
+    }
+
+    /// Position in [`Tab::all`] (0-based; the key is one more).
+    pub fn position(self) -> usize {
+        Tab::all().position(|t| t == self).unwrap_or(0)
+    }
+
+    /// The tab `by` places after this one, wrapping around (`Tab` +1, `Shift-Tab` −1).
+    pub fn step(self, by: isize) -> Tab {
+        let n = Tab::count() as isize;
+        let i = (self.position() as isize + by).rem_euclid(n);
+        Tab::nth(i as usize).unwrap_or(self)
+    }
+
+    /// The area the tab shows, `None` for the alerts.
+    pub fn area(self) -> Option<Area> {
+        match self {
+            Tab::Area(a) => Some(a),
+            Tab::Alerts => None,
+        }
     }
 
     /// Title in the tab bar; `short` for narrow terminals.
     pub fn title(self, short: bool) -> &'static str {
-        match (self, short) {
-            (Tab::Activity, false) => "Activity",
-            (Tab::Statements, false) => "Statements",
-            (Tab::Cache, false) => "Cache",
-            (Tab::Replication, false) => "Replication",
-            (Tab::UnusedIndexes, false) => "Unused indexes",
-            (Tab::Vacuum, false) => "Vacuum",
-            (Tab::Alerts, false) => "Alerts",
-            (Tab::Activity, true) => "Activity",
-            (Tab::Statements, true) => "Stmts",
-            (Tab::Cache, true) => "Cache",
-            (Tab::Replication, true) => "Repl",
-            (Tab::UnusedIndexes, true) => "Unused",
-            (Tab::Vacuum, true) => "Vacuum",
-            (Tab::Alerts, true) => "Alerts",
+        match self {
+            Tab::Area(a) => a.title(short),
+            Tab::Alerts => "Alerts",
+        }
+    }
+
+    /// Whether alerts of `rule` colour this tab's title: the rules of its area, every rule
+    /// for the alerts tab.
+    pub fn shows_rule(self, rule: Rule) -> bool {
+        match self {
+            Tab::Area(a) => rule.area() == a,
+            Tab::Alerts => true,
         }
     }
 
@@ -63,13 +79,21 @@ impl Tab {
     /// has no sortable table.
     pub fn sort_names(self) -> &'static [&'static str] {
         match self {
-            Tab::Activity => panels::activity::SORT_NAMES,
-            Tab::Statements => panels::statements::SORT_NAMES,
-            Tab::Cache => panels::cache::SORT_NAMES,
-            Tab::UnusedIndexes => panels::unused_indexes::SORT_NAMES,
-            _ => &[],
+            Tab::Area(a) => table::sort_names(a),
+            Tab::Alerts => &[],
         }
     }
+}
+
+/// What the screen remembers per tab.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TabState {
+    /// Selected row (index into the sorted, filtered rows).
+    pub selected: usize,
+    /// Sort column (index into [`Tab::sort_names`]).
+    pub sort: usize,
+    /// Sort reversed.
+    pub reverse: bool,
 }
 
 /// The detail view (Enter): a copy of the row when it was opened; the live row is shown while
@@ -132,12 +156,9 @@ pub struct UiState {
     /// Index of the server shown.
     pub server: usize,
     pub tab: Tab,
-    /// Selected row per tab (index into the sorted, filtered rows).
-    pub selected: [usize; 7],
-    /// Sort column per tab (index into [`Tab::sort_names`]).
-    pub sort: [usize; 7],
-    /// Sort reversed per tab.
-    pub reverse: [bool; 7],
+    /// Selection and sort per tab (a tab not in the map has the default: first row, first
+    /// sort column, not reversed).
+    pub tabs: BTreeMap<Tab, TabState>,
     /// Rows are kept when one of their texts contains this (case-insensitive).
     pub filter: String,
     /// The filter is being typed.
@@ -163,10 +184,8 @@ impl UiState {
     pub fn new(actions_enabled: bool, color: bool, interval: Duration) -> Self {
         UiState {
             server: 0,
-            tab: Tab::Activity,
-            selected: [0; 7],
-            sort: [0; 7],
-            reverse: [false; 7],
+            tab: Tab::Area(Area::Activity),
+            tabs: BTreeMap::new(),
             filter: String::new(),
             filter_editing: false,
             frozen: None,
@@ -191,28 +210,36 @@ impl UiState {
         self.frozen.is_some()
     }
 
+    /// Selection and sort of `tab`.
+    pub fn tab_state(&self, tab: Tab) -> TabState {
+        self.tabs.get(&tab).copied().unwrap_or_default()
+    }
+
+    /// Selection and sort of `tab`, to change.
+    pub fn tab_state_mut(&mut self, tab: Tab) -> &mut TabState {
+        self.tabs.entry(tab).or_default()
+    }
+
     /// Selected row of the current tab.
     pub fn selected_row(&self) -> usize {
-        self.selected[self.tab.index()]
+        self.tab_state(self.tab).selected
     }
 
-    /// Sort column index of `tab`.
-    pub fn sort_of(&self, tab: Tab) -> usize {
-        self.sort[tab.index()]
-    }
-
-    /// Whether `tab`'s sort is reversed.
-    pub fn reversed(&self, tab: Tab) -> bool {
-        self.reverse[tab.index()]
-    }
-
-    /// True when `texts` match the filter (always, without a filter).
-    pub fn matches(&self, texts: &[&str]) -> bool {
-        if self.filter.is_empty() {
-            return true;
+    /// Sort, direction and filter of `tab`'s table: what its rows are computed from.
+    pub fn query(&self, tab: Tab) -> TableQuery<'_> {
+        let state = self.tab_state(tab);
+        TableQuery {
+            sort: state.sort,
+            reverse: state.reverse,
+            filter: &self.filter,
         }
-        let needle = self.filter.to_lowercase();
-        texts.iter().any(|t| t.to_lowercase().contains(&needle))
+    }
+
+    /// Back to the first row in every tab (the filter changed).
+    fn reset_selections(&mut self) {
+        for state in self.tabs.values_mut() {
+            state.selected = 0;
+        }
     }
 
     fn rows(&self, live: &Store) -> usize {
@@ -220,14 +247,18 @@ impl UiState {
         let Some(server) = store.servers.get(self.server) else {
             return 0;
         };
-        panels::row_count(self.tab, server, self)
+        let query = self.query(self.tab);
+        match self.tab {
+            Tab::Area(area) => table::row_count(area, server, &query),
+            Tab::Alerts => table::alert_count(server, &query),
+        }
     }
 
     fn move_selection(&mut self, store: &Store, to: impl FnOnce(usize, usize) -> usize) {
         let count = self.rows(store);
-        let i = self.tab.index();
-        let cur = self.selected[i].min(count.saturating_sub(1));
-        self.selected[i] = if count == 0 {
+        let state = self.tab_state_mut(self.tab);
+        let cur = state.selected.min(count.saturating_sub(1));
+        state.selected = if count == 0 {
             0
         } else {
             to(cur, count).min(count - 1)
@@ -266,15 +297,41 @@ impl UiState {
         if let Some(Detail::Session { server, session }) = &self.detail {
             return Some((*server, session.clone()));
         }
-        if self.tab != Tab::Activity {
+        if self.tab != Tab::Area(Area::Activity) {
             return None;
         }
         let store = self.view(live);
         let server = store.servers.get(self.server)?;
         let activity = server.activity()?;
-        let rows = panels::activity::rows(activity, self);
+        let rows = table::sessions(activity, &self.query(self.tab));
         rows.get(self.selected_row().min(rows.len().saturating_sub(1)))
             .map(|s| (self.server, (*s).clone()))
+    }
+
+    /// The detail of the selected row, for the tabs that have one (sessions, statements).
+    fn selected_detail(&self, server: &ServerState) -> Option<Detail> {
+        let sel = self.selected_row();
+        let query = self.query(self.tab);
+        match self.tab {
+            Tab::Area(Area::Activity) => server.activity().and_then(|a| {
+                let rows = table::sessions(a, &query);
+                rows.get(sel).map(|s| Detail::Session {
+                    server: self.server,
+                    session: (*s).clone(),
+                })
+            }),
+            Tab::Area(Area::Statements) => server.statements().and_then(|st| {
+                let rows = table::statements(st, &query);
+                rows.get(sel).map(|s| Detail::Statement {
+                    server: self.server,
+                    statement: (*s).clone(),
+                })
+            }),
+            Tab::Area(
+                Area::Server | Area::Cache | Area::Replication | Area::UnusedIndexes | Area::Vacuum,
+            )
+            | Tab::Alerts => None,
+        }
     }
 
     fn open_detail(&mut self, live: &Store) -> Action {
@@ -282,33 +339,22 @@ impl UiState {
         let Some(server) = store.servers.get(self.server) else {
             return Action::Nothing;
         };
-        let sel = self.selected_row();
-        let detail = match self.tab {
-            Tab::Activity => server.activity().and_then(|a| {
-                let rows = panels::activity::rows(a, self);
-                rows.get(sel).map(|s| Detail::Session {
-                    server: self.server,
-                    session: (*s).clone(),
-                })
-            }),
-            Tab::Statements => server.statements().and_then(|st| {
-                let rows = panels::statements::rows(st, self);
-                rows.get(sel).map(|s| Detail::Statement {
-                    server: self.server,
-                    statement: (*s).clone(),
-                })
-            }),
-            _ => None,
-        };
-        match detail {
+        match self.selected_detail(server) {
             Some(d) => {
                 self.detail = Some(d);
                 self.detail_scroll = 0;
             }
             None => {
                 self.message = Some(match self.tab {
-                    Tab::Activity | Tab::Statements => "no row selected".into(),
-                    _ => "details are shown for sessions (1) and statements (2)".into(),
+                    Tab::Area(Area::Activity | Area::Statements) => "no row selected".into(),
+                    Tab::Area(
+                        Area::Server
+                        | Area::Cache
+                        | Area::Replication
+                        | Area::UnusedIndexes
+                        | Area::Vacuum,
+                    )
+                    | Tab::Alerts => "details are shown for sessions (1) and statements (2)".into(),
                 });
             }
         }
@@ -325,10 +371,7 @@ impl UiState {
         }
         match self.target_session(live) {
             Some((server, s)) => {
-                let pooled = live
-                    .servers
-                    .get(server)
-                    .is_some_and(crate::tui::header::through_pooler);
+                let pooled = live.servers.get(server).is_some_and(through_pooler);
                 self.confirm = Some(Confirm {
                     kind,
                     server,
@@ -347,6 +390,8 @@ impl UiState {
     }
 
     /// Apply one key. `live` is the live store (the frozen copy is used for what is shown).
+    /// The first of these that is open takes the key: the confirmation dialog, the filter
+    /// being typed, the help, the detail view; else the tables (`browse_key`).
     pub fn handle_key(&mut self, key: KeyEvent, live: &Store) -> Action {
         if key.kind == KeyEventKind::Release {
             return Action::Nothing;
@@ -356,101 +401,151 @@ impl UiState {
             return Action::Quit;
         }
         self.message = None;
-
         if let Some(confirm) = self.confirm.take() {
-            return match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    let command = match confirm.kind {
-                        ActionKind::Cancel => Command::CancelBackend {
-                            server: confirm.server,
-                            pid: confirm.pid,
-                            backend_start: confirm.backend_start,
-                            usename: confirm.usename.clone(),
-                            query: confirm.query.clone(),
-                        },
-                        ActionKind::Terminate => Command::TerminateBackend {
-                            server: confirm.server,
-                            pid: confirm.pid,
-                            backend_start: confirm.backend_start,
-                            usename: confirm.usename.clone(),
-                            query: confirm.query.clone(),
-                        },
-                    };
-                    self.message = Some(format!(
-                        "{} requested for pid {}",
-                        match confirm.kind {
-                            ActionKind::Cancel => "cancel",
-                            ActionKind::Terminate => "terminate",
-                        },
-                        confirm.pid
-                    ));
-                    Action::Send(command)
-                }
-                _ => {
-                    self.message = Some(format!("nothing sent to pid {}", confirm.pid));
-                    Action::Redraw
-                }
-            };
+            return self.confirm_key(confirm, key.code);
         }
-
         if self.filter_editing {
-            match key.code {
-                KeyCode::Char(c) if !ctrl => self.filter.push(c),
-                KeyCode::Backspace => {
-                    self.filter.pop();
-                }
-                KeyCode::Enter => self.filter_editing = false,
-                KeyCode::Esc => {
-                    self.filter.clear();
-                    self.filter_editing = false;
-                }
-                _ => return Action::Nothing,
-            }
-            self.selected = [0; 7];
-            return Action::Redraw;
+            return self.filter_key(key.code, ctrl);
         }
-
         if self.help {
-            return match key.code {
-                KeyCode::Char('q') => Action::Quit,
-                _ => {
-                    self.help = false;
-                    Action::Redraw
-                }
-            };
+            return self.help_key(key.code);
         }
-
         if self.detail.is_some() {
-            match key.code {
-                KeyCode::Char('q') => return Action::Quit,
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace => self.detail = None,
-                KeyCode::Up => self.detail_scroll = self.detail_scroll.saturating_sub(1),
-                KeyCode::Down => self.detail_scroll = self.detail_scroll.saturating_add(1),
-                KeyCode::PageUp => {
-                    self.detail_scroll = self.detail_scroll.saturating_sub(self.page as u16)
-                }
-                KeyCode::PageDown => {
-                    self.detail_scroll = self.detail_scroll.saturating_add(self.page as u16)
-                }
-                KeyCode::Home => self.detail_scroll = 0,
-                KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
-                KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
-                KeyCode::Char('p') => self.toggle_pause(live),
-                KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
-                _ => return Action::Nothing,
-            }
-            return Action::Redraw;
+            return self.detail_key(key.code, live);
         }
+        self.browse_key(key.code, live)
+    }
 
-        match key.code {
+    /// The confirmation dialog is open: `y` sends the command, any other key closes it.
+    fn confirm_key(&mut self, confirm: Confirm, code: KeyCode) -> Action {
+        match code {
+            KeyCode::Char('y') | KeyCode::Char('Y') => {
+                let command = match confirm.kind {
+                    ActionKind::Cancel => Command::CancelBackend {
+                        server: confirm.server,
+                        pid: confirm.pid,
+                        backend_start: confirm.backend_start,
+                        usename: confirm.usename.clone(),
+                        query: confirm.query.clone(),
+                    },
+                    ActionKind::Terminate => Command::TerminateBackend {
+                        server: confirm.server,
+                        pid: confirm.pid,
+                        backend_start: confirm.backend_start,
+                        usename: confirm.usename.clone(),
+                        query: confirm.query.clone(),
+                    },
+                };
+                self.message = Some(format!(
+                    "{} requested for pid {}",
+                    match confirm.kind {
+                        ActionKind::Cancel => "cancel",
+                        ActionKind::Terminate => "terminate",
+                    },
+                    confirm.pid
+                ));
+                Action::Send(command)
+            }
+            _ => {
+                self.message = Some(format!("nothing sent to pid {}", confirm.pid));
+                Action::Redraw
+            }
+        }
+    }
+
+    /// The filter is being typed: characters are text, not commands.
+    fn filter_key(&mut self, code: KeyCode, ctrl: bool) -> Action {
+        match code {
+            KeyCode::Char(c) if !ctrl => self.filter.push(c),
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Enter => self.filter_editing = false,
+            KeyCode::Esc => {
+                self.filter.clear();
+                self.filter_editing = false;
+            }
+            _ => return Action::Nothing,
+        }
+        self.reset_selections();
+        Action::Redraw
+    }
+
+    /// The help is open: `q` quits, any other key closes it.
+    fn help_key(&mut self, code: KeyCode) -> Action {
+        match code {
+            KeyCode::Char('q') => Action::Quit,
+            _ => {
+                self.help = false;
+                Action::Redraw
+            }
+        }
+    }
+
+    /// The detail view is open: scroll, close, or act on its session.
+    fn detail_key(&mut self, code: KeyCode, live: &Store) -> Action {
+        match code {
             KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Tab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
-            KeyCode::BackTab => {
-                self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Backspace => self.detail = None,
+            KeyCode::Up => self.detail_scroll = self.detail_scroll.saturating_sub(1),
+            KeyCode::Down => self.detail_scroll = self.detail_scroll.saturating_add(1),
+            KeyCode::PageUp => {
+                self.detail_scroll = self.detail_scroll.saturating_sub(self.page as u16)
             }
-            KeyCode::Char(c @ '1'..='7') => {
-                self.tab = Tab::ALL[(c as usize) - ('1' as usize)];
+            KeyCode::PageDown => {
+                self.detail_scroll = self.detail_scroll.saturating_add(self.page as u16)
             }
+            KeyCode::Home => self.detail_scroll = 0,
+            KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
+            KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
+            KeyCode::Char('p') => self.toggle_pause(live),
+            KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
+            _ => return Action::Nothing,
+        }
+        Action::Redraw
+    }
+
+    /// No popup is open: commands, sort and filter; moving between tabs, servers and rows
+    /// is [`UiState::navigate`].
+    fn browse_key(&mut self, code: KeyCode, live: &Store) -> Action {
+        match code {
+            KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('s') => self.cycle_sort(),
+            KeyCode::Char('r') => {
+                let state = self.tab_state_mut(self.tab);
+                state.reverse = !state.reverse;
+                state.selected = 0;
+            }
+            KeyCode::Char('/') => self.filter_editing = true,
+            KeyCode::Char('p') => self.toggle_pause(live),
+            KeyCode::Char('+') => return self.step_interval(true),
+            KeyCode::Char('-') => return self.step_interval(false),
+            KeyCode::Enter => return self.open_detail(live),
+            KeyCode::Esc => {
+                if self.filter.is_empty() {
+                    return Action::Nothing;
+                }
+                self.filter.clear();
+                self.reset_selections();
+            }
+            KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
+            KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
+            KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
+            _ => return self.navigate(code, live),
+        }
+        Action::Redraw
+    }
+
+    /// Tab/Shift-Tab, the number keys and `a` (tabs), `[ ]` and ← → (servers), the arrows,
+    /// PgUp/PgDn and Home/End (rows).
+    fn navigate(&mut self, code: KeyCode, live: &Store) -> Action {
+        match code {
+            KeyCode::Tab => self.tab = self.tab.step(1),
+            KeyCode::BackTab => self.tab = self.tab.step(-1),
+            KeyCode::Char(c @ '1'..='9') => match Tab::nth((c as usize) - ('1' as usize)) {
+                Some(tab) => self.tab = tab,
+                None => return Action::Nothing,
+            },
             KeyCode::Char('a') => self.tab = Tab::Alerts,
             KeyCode::Char(']') | KeyCode::Right if !live.servers.is_empty() => {
                 self.server = (self.server + 1) % live.servers.len();
@@ -470,40 +565,23 @@ impl UiState {
             }
             KeyCode::Home => self.move_selection(live, |_, _| 0),
             KeyCode::End => self.move_selection(live, |_, n| n.saturating_sub(1)),
-            KeyCode::Char('s') => {
-                let names = self.tab.sort_names();
-                if names.is_empty() {
-                    self.message = Some("this panel has no sort columns".into());
-                } else {
-                    let i = self.tab.index();
-                    self.sort[i] = (self.sort[i] + 1) % names.len();
-                    self.selected[i] = 0;
-                    self.message = Some(format!("sorted by {}", names[self.sort[i]]));
-                }
-            }
-            KeyCode::Char('r') => {
-                let i = self.tab.index();
-                self.reverse[i] = !self.reverse[i];
-                self.selected[i] = 0;
-            }
-            KeyCode::Char('/') => self.filter_editing = true,
-            KeyCode::Char('p') => self.toggle_pause(live),
-            KeyCode::Char('+') => return self.step_interval(true),
-            KeyCode::Char('-') => return self.step_interval(false),
-            KeyCode::Enter => return self.open_detail(live),
-            KeyCode::Esc => {
-                if self.filter.is_empty() {
-                    return Action::Nothing;
-                }
-                self.filter.clear();
-                self.selected = [0; 7];
-            }
-            KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
-            KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
-            KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
             _ => return Action::Nothing,
         }
         Action::Redraw
+    }
+
+    /// `s`: the next sort column of the current tab (a note when it has none).
+    fn cycle_sort(&mut self) {
+        let names = self.tab.sort_names();
+        if names.is_empty() {
+            self.message = Some("this panel has no sort columns".into());
+            return;
+        }
+        let state = self.tab_state_mut(self.tab);
+        state.sort = (state.sort + 1) % names.len();
+        state.selected = 0;
+        let name = names[state.sort];
+        self.message = Some(format!("sorted by {name}"));
     }
 
     fn toggle_pause(&mut self, live: &Store) {
@@ -514,5 +592,48 @@ impl UiState {
         } else {
             self.message = Some("resumed".into());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tabs are the areas that have one, in the registry's order, then the alerts; keys
+    /// follow that order and Tab/Shift-Tab wrap around.
+    #[test]
+    fn tabs_follow_the_area_registry() {
+        let tabs: Vec<Tab> = Tab::all().collect();
+        let areas: Vec<Tab> = Area::tabs().map(Tab::Area).collect();
+        assert_eq!(&tabs[..areas.len()], &areas[..]);
+        assert_eq!(tabs.last(), Some(&Tab::Alerts));
+        assert!(!tabs.contains(&Tab::Area(Area::Server)));
+        for (i, tab) in tabs.iter().enumerate() {
+            assert_eq!(tab.position(), i);
+            assert_eq!(Tab::nth(i), Some(*tab));
+            assert_eq!(tab.step(1).step(-1), *tab);
+        }
+        assert_eq!(Tab::Alerts.step(1), tabs[0]);
+        assert_eq!(tabs[0].step(-1), Tab::Alerts);
+        assert_eq!(Tab::Area(Area::Statements).title(true), "Stmts");
+        assert!(Tab::Alerts.shows_rule(Rule::ServerUnreachable));
+        assert!(!Tab::Area(Area::Cache).shows_rule(Rule::XidAge));
+    }
+
+    /// Sort and selection are kept per tab.
+    #[test]
+    fn sort_and_selection_are_per_tab() {
+        let mut ui = UiState::new(false, false, Duration::from_secs(1));
+        let cache = Tab::Area(Area::Cache);
+        ui.tab_state_mut(cache).sort = 2;
+        ui.tab_state_mut(cache).selected = 4;
+        assert_eq!(ui.query(cache).sort, 2);
+        assert_eq!(ui.query(Tab::Area(Area::Activity)).sort, 0);
+        assert_eq!(ui.selected_row(), 0, "the activity tab is shown");
+        ui.tab = cache;
+        assert_eq!(ui.selected_row(), 4);
+        ui.reset_selections();
+        assert_eq!(ui.selected_row(), 0);
+        assert_eq!(ui.query(cache).sort, 2, "the sort stays");
     }
 }

@@ -8,24 +8,13 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
-use super::{View, dur, frame, note, render_table_window, rest_width, split_top};
+use super::{View, dur, frame, note, render_table_window, rest_width, split_top, through_pooler};
 use crate::model::alerts::subject;
 use crate::sample::Area;
 use crate::sample::{ActivitySample, Session};
 use crate::sample::{privilege_gaps, privilege_notice};
-use crate::tui::state::{Tab, UiState};
+use crate::tui::table::{self, TableQuery};
 use crate::tui::text;
-
-/// Sort columns of the sessions table, in the order `s` cycles them.
-pub const SORT_NAMES: &[&str] = &[
-    "query age",
-    "xact age",
-    "state age",
-    "pid",
-    "user",
-    "database",
-    "state",
-];
 
 /// One session in the lock tree with every session waiting behind it.
 #[derive(Debug, Clone, PartialEq)]
@@ -201,47 +190,6 @@ pub fn flatten(roots: &[LockNode]) -> Vec<(String, &LockNode)> {
     out
 }
 
-/// Sessions shown in the table: client backends and workers with a state (background
-/// processes without one are left out), filtered and sorted as the UI asks.
-pub fn rows<'a>(a: &'a ActivitySample, ui: &UiState) -> Vec<&'a Session> {
-    let mut rows: Vec<&Session> = a
-        .sessions
-        .iter()
-        .filter(|s| s.state.is_some() || !s.blocked_by.is_empty())
-        .filter(|s| {
-            ui.matches(&[
-                &s.pid.to_string(),
-                s.usename.as_deref().unwrap_or(""),
-                s.datname.as_deref().unwrap_or(""),
-                &s.application_name,
-                s.state.as_deref().unwrap_or(""),
-                s.wait_event.as_deref().unwrap_or(""),
-                s.client_addr.as_deref().unwrap_or(""),
-                &s.backend_type,
-                &s.query,
-            ])
-        })
-        .collect();
-    let key = ui.sort_of(Tab::Activity);
-    let num = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
-    rows.sort_by(|x, y| {
-        match key {
-            0 => num(y.query_age_s).total_cmp(&num(x.query_age_s)),
-            1 => num(y.xact_age_s).total_cmp(&num(x.xact_age_s)),
-            2 => num(y.state_age_s).total_cmp(&num(x.state_age_s)),
-            3 => x.pid.cmp(&y.pid),
-            4 => x.usename.cmp(&y.usename),
-            5 => x.datname.cmp(&y.datname),
-            _ => x.state.cmp(&y.state),
-        }
-        .then(x.pid.cmp(&y.pid))
-    });
-    if ui.reversed(Tab::Activity) {
-        rows.reverse();
-    }
-    rows
-}
-
 /// `user@database` of a session.
 pub fn who(s: &Session) -> String {
     text::clean(&format!(
@@ -305,131 +253,156 @@ pub fn privilege_line(v: &View<'_>, area: Area, width: u16) -> Option<Line<'stat
 /// The activity panel.
 pub struct ActivityPanel<'a> {
     pub view: View<'a>,
+    /// Sort and filter of the sessions table.
+    pub query: TableQuery<'a>,
+    /// Selected row of the sessions table.
+    pub selected: usize,
 }
 
 impl Widget for ActivityPanel<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let v = &self.view;
-        let theme = v.theme();
-        let Some(inner) = frame("Activity", v, Area::Activity, rect, buf) else {
+        let Some(inner) = frame(Area::Activity.title(false), v, Area::Activity, rect, buf) else {
             return;
         };
         let Some(a) = v.server.activity() else {
             return;
         };
-        let alerts = &v.server.alerts;
+        let rest = summary_section(v, a, inner, buf);
+        let rest = notes_section(v, rest, buf);
+        let rest = lock_tree_section(v, a, rest, buf);
+        self.sessions_table(a, rest, buf);
+    }
+}
 
-        // summary line
-        let conn_sev = alerts.severity_of(crate::sample::Rule::Connections, subject::SERVER);
-        let mut spans = vec![Span::styled(
-            format!(
-                "connections {}/{} usable",
-                a.client_backends, a.usable_connections
-            ),
-            theme.severity(conn_sev),
-        )];
-        for st in &a.states {
-            spans.push(Span::raw(format!(
-                " · {} {}",
-                text::clean(&st.state),
-                st.count
-            )));
-        }
-        if a.waiting_on_lock > 0 {
-            spans.push(Span::styled(
-                format!(" · waiting on a lock {}", a.waiting_on_lock),
-                theme.problem(),
-            ));
-        }
-        let (top, rest) = split_top(inner, 1);
-        Paragraph::new(Line::from(spans)).render(top, buf);
-        let rest = match privilege_line(v, Area::Activity, rest.width) {
-            Some(line) if rest.height > 2 => {
-                let (note, rest) = split_top(rest, 1);
-                Paragraph::new(line).render(note, buf);
-                rest
-            }
-            _ => rest,
-        };
-        let rest = if crate::tui::header::through_pooler(v.server) && rest.height > 3 {
+/// The summary line: connections, sessions per state, sessions waiting on a lock. Returns
+/// the space below it.
+fn summary_section(v: &View<'_>, a: &ActivitySample, inner: Rect, buf: &mut Buffer) -> Rect {
+    let theme = v.theme();
+    let conn_sev = v
+        .server
+        .alerts
+        .severity_of(crate::sample::Rule::Connections, subject::SERVER);
+    let mut spans = vec![Span::styled(
+        format!(
+            "connections {}/{} usable",
+            a.client_backends, a.usable_connections
+        ),
+        theme.severity(conn_sev),
+    )];
+    for st in &a.states {
+        spans.push(Span::raw(format!(
+            " · {} {}",
+            text::clean(&st.state),
+            st.count
+        )));
+    }
+    if a.waiting_on_lock > 0 {
+        spans.push(Span::styled(
+            format!(" · waiting on a lock {}", a.waiting_on_lock),
+            theme.problem(),
+        ));
+    }
+    let (top, rest) = split_top(inner, 1);
+    Paragraph::new(Line::from(spans)).render(top, buf);
+    rest
+}
+
+/// What the role cannot see, and what the rows are when connected through a pooler, one line
+/// each when there is room. Returns the space below them.
+fn notes_section(v: &View<'_>, rest: Rect, buf: &mut Buffer) -> Rect {
+    let rest = match privilege_line(v, Area::Activity, rest.width) {
+        Some(line) if rest.height > 2 => {
             let (note, rest) = split_top(rest, 1);
-            Paragraph::new(Line::from(Span::styled(POOLER_NOTE, theme.dim()))).render(note, buf);
+            Paragraph::new(line).render(note, buf);
             rest
-        } else {
-            rest
-        };
-
-        // lock tree
-        let tree = lock_tree(&a.sessions);
-        let by_pid: HashMap<i32, &Session> = a.sessions.iter().map(|s| (s.pid, s)).collect();
-        let rest = if tree.is_empty() || rest.height < 4 {
-            rest
-        } else {
-            let lines = flatten(&tree);
-            let room = (rest.height / 3).max(2);
-            let n = (lines.len() as u16 + 1).min(room);
-            let (tree_rect, rest) = split_top(rest, n);
-            let mut out = vec![Line::from(Span::styled(
-                format!("Lock tree: {} root blocker(s)", tree.len()),
-                theme.heading(),
-            ))];
-            for (prefix, node) in lines.iter().take(n.saturating_sub(1) as usize) {
-                let sev = alerts.worst_for_subject(&subject::pid(node.pid));
-                let mut line = format!("{prefix}{}", node.pid);
-                if let Some(w) = node.wait_s {
-                    line.push_str(&format!(" waits {}", crate::model::format_duration_s(w)));
-                }
-                if node.cycle {
-                    line.push_str(" (cycle: a deadlock until the detector ends it)");
-                } else if !node.known {
-                    line.push_str(" (not in pg_stat_activity: background process, prepared transaction or not visible)");
-                } else if let Some(s) = by_pid.get(&node.pid) {
-                    if s.blocked_by.is_empty() {
-                        line.push_str(&format!(
-                            " {} {} for {}",
-                            who(s),
-                            short_state(s.state.as_deref()),
-                            dur(s.state_age_s)
-                        ));
-                    } else {
-                        line.push_str(&format!(" {}", who(s)));
-                    }
-                    line.push_str(" · ");
-                    let room = (tree_rect.width as usize).saturating_sub(text::width(&line));
-                    line.push_str(&text::one_line(&s.query, room));
-                }
-                out.push(Line::from(Span::styled(
-                    text::truncate(&line, tree_rect.width as usize),
-                    theme.severity(sev),
-                )));
-            }
-            Paragraph::new(out).render(tree_rect, buf);
-            rest
-        };
-
-        // sessions table
-        let list = rows(a, v.ui);
-        if list.is_empty() {
-            let msg = if v.ui.filter.is_empty() {
-                "no sessions".to_string()
-            } else {
-                format!(
-                    "no session matches the filter {:?}",
-                    text::clean(&v.ui.filter)
-                )
-            };
-            note(rest, buf, msg, theme.dim());
-            return;
         }
-        let blocking: BTreeSet<i32> = a
-            .sessions
-            .iter()
-            .flat_map(|s| s.blocked_by.iter().copied())
-            .collect();
-        // 80 columns: marker, pid, user@db, state (or what it waits on), query age, query;
-        // from 110: wait event and transaction age; from 140: application and client.
-        let medium = rest.width >= 110;
-        let wide = rest.width >= 140;
+        _ => rest,
+    };
+    if through_pooler(v.server) && rest.height > 3 {
+        let (note, rest) = split_top(rest, 1);
+        Paragraph::new(Line::from(Span::styled(POOLER_NOTE, v.theme().dim()))).render(note, buf);
+        rest
+    } else {
+        rest
+    }
+}
+
+/// The lock tree, in at most a third of `rest` (nothing when no session blocks another or
+/// the space is short). Returns the space below it.
+fn lock_tree_section(v: &View<'_>, a: &ActivitySample, rest: Rect, buf: &mut Buffer) -> Rect {
+    let tree = lock_tree(&a.sessions);
+    if tree.is_empty() || rest.height < 4 {
+        return rest;
+    }
+    let by_pid: HashMap<i32, &Session> = a.sessions.iter().map(|s| (s.pid, s)).collect();
+    let lines = flatten(&tree);
+    let room = (rest.height / 3).max(2);
+    let n = (lines.len() as u16 + 1).min(room);
+    let (tree_rect, rest) = split_top(rest, n);
+    let mut out = vec![Line::from(Span::styled(
+        format!("Lock tree: {} root blocker(s)", tree.len()),
+        v.theme().heading(),
+    ))];
+    for (prefix, node) in lines.iter().take(n.saturating_sub(1) as usize) {
+        let line = lock_node_text(prefix, node, by_pid.get(&node.pid), tree_rect.width);
+        let sev = v.server.alerts.worst_for_subject(&subject::pid(node.pid));
+        out.push(Line::from(Span::styled(
+            text::truncate(&line, tree_rect.width as usize),
+            v.theme().severity(sev),
+        )));
+    }
+    Paragraph::new(out).render(tree_rect, buf);
+    rest
+}
+
+/// One line of the lock tree: the pid under its tree prefix, how long it waits, and who it
+/// is and what it runs (or why it is not known), within `width` columns.
+fn lock_node_text(prefix: &str, node: &LockNode, session: Option<&&Session>, width: u16) -> String {
+    let mut line = format!("{prefix}{}", node.pid);
+    if let Some(w) = node.wait_s {
+        line.push_str(&format!(" waits {}", crate::model::format_duration_s(w)));
+    }
+    if node.cycle {
+        line.push_str(" (cycle: a deadlock until the detector ends it)");
+    } else if !node.known {
+        line.push_str(
+            " (not in pg_stat_activity: background process, prepared transaction or not visible)",
+        );
+    } else if let Some(s) = session {
+        if s.blocked_by.is_empty() {
+            line.push_str(&format!(
+                " {} {} for {}",
+                who(s),
+                short_state(s.state.as_deref()),
+                dur(s.state_age_s)
+            ));
+        } else {
+            line.push_str(&format!(" {}", who(s)));
+        }
+        line.push_str(" · ");
+        let room = (width as usize).saturating_sub(text::width(&line));
+        line.push_str(&text::one_line(&s.query, room));
+    }
+    line
+}
+
+/// The columns of the sessions table at a width: 80 columns show marker, pid, user@db, state
+/// (or what it waits on), query age, query; from 110 also the wait event and transaction
+/// age; from 140 also the application and client.
+struct SessionColumns {
+    medium: bool,
+    wide: bool,
+    header: Vec<String>,
+    fixed: Vec<u16>,
+    /// Width of the query text, the last column.
+    query: usize,
+}
+
+impl SessionColumns {
+    fn new(width: u16) -> Self {
+        let medium = width >= 110;
+        let wide = width >= 140;
         let mut fixed: Vec<u16> = vec![1, 7, 14, 14, 7];
         let mut header: Vec<String> = ["", "pid", "user@db", "state", "query"]
             .into_iter()
@@ -444,62 +417,103 @@ impl Widget for ActivityPanel<'_> {
             header.extend(["application".into(), "client".into()]);
         }
         header.push("query text".into());
-        let qw = rest_width(rest.width, &fixed);
+        let query = rest_width(width, &fixed);
+        SessionColumns {
+            medium,
+            wide,
+            header,
+            fixed,
+            query,
+        }
+    }
+
+    /// The cells of one session; `blocking`: it blocks another session.
+    fn cells(&self, s: &Session, blocking: bool) -> Vec<Cell<'static>> {
+        let mark = match (blocking, !s.blocked_by.is_empty()) {
+            (true, true) => "X",
+            (true, false) => "B",
+            (false, true) => "W",
+            (false, false) => " ",
+        };
+        let wait = match (&s.wait_event_type, &s.wait_event) {
+            (Some(t), Some(e)) => format!("{t}:{e}"),
+            (Some(t), None) => t.clone(),
+            _ => String::new(),
+        };
+        // narrow: a session waiting on a lock shows what it waits on instead of "active"
+        let state = if !self.medium && s.wait_event_type.as_deref() == Some("Lock") {
+            wait.clone()
+        } else {
+            short_state(s.state.as_deref())
+        };
+        let mut cells = vec![
+            Cell::from(mark),
+            Cell::from(s.pid.to_string()),
+            Cell::from(text::one_line(&who(s), 14)),
+            Cell::from(text::one_line(&state, 14)),
+            Cell::from(dur(s.query_age_s)),
+        ];
+        if self.medium {
+            cells.push(Cell::from(text::one_line(&wait, 16)));
+            cells.push(Cell::from(dur(s.xact_age_s)));
+        }
+        if self.wide {
+            cells.push(Cell::from(text::one_line(&s.application_name, 16)));
+            cells.push(Cell::from(text::one_line(
+                s.client_addr.as_deref().unwrap_or("local"),
+                15,
+            )));
+        }
+        cells.push(Cell::from(text::one_line(&s.query, self.query)));
+        cells
+    }
+}
+
+impl ActivityPanel<'_> {
+    /// The sessions table (only the rows on screen are built), or a note when no session is
+    /// listed.
+    fn sessions_table(&self, a: &ActivitySample, rest: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let theme = v.theme();
+        let list = table::sessions(a, &self.query);
+        if list.is_empty() {
+            let msg = if self.query.filter.is_empty() {
+                "no sessions".to_string()
+            } else {
+                format!(
+                    "no session matches the filter {:?}",
+                    text::clean(self.query.filter)
+                )
+            };
+            note(rest, buf, msg, theme.dim());
+            return;
+        }
+        let blocking: BTreeSet<i32> = a
+            .sessions
+            .iter()
+            .flat_map(|s| s.blocked_by.iter().copied())
+            .collect();
+        let columns = SessionColumns::new(rest.width);
         let row = |i: usize| {
             let s = list[i];
-            {
-                let mark = match (blocking.contains(&s.pid), !s.blocked_by.is_empty()) {
-                    (true, true) => "X",
-                    (true, false) => "B",
-                    (false, true) => "W",
-                    (false, false) => " ",
-                };
-                let wait = match (&s.wait_event_type, &s.wait_event) {
-                    (Some(t), Some(e)) => format!("{t}:{e}"),
-                    (Some(t), None) => t.clone(),
-                    _ => String::new(),
-                };
-                // narrow: a session waiting on a lock shows what it waits on instead of
-                // "active"
-                let state = if !medium && s.wait_event_type.as_deref() == Some("Lock") {
-                    wait.clone()
-                } else {
-                    short_state(s.state.as_deref())
-                };
-                let mut cells = vec![
-                    Cell::from(mark),
-                    Cell::from(s.pid.to_string()),
-                    Cell::from(text::one_line(&who(s), 14)),
-                    Cell::from(text::one_line(&state, 14)),
-                    Cell::from(dur(s.query_age_s)),
-                ];
-                if medium {
-                    cells.push(Cell::from(text::one_line(&wait, 16)));
-                    cells.push(Cell::from(dur(s.xact_age_s)));
-                }
-                if wide {
-                    cells.push(Cell::from(text::one_line(&s.application_name, 16)));
-                    cells.push(Cell::from(text::one_line(
-                        s.client_addr.as_deref().unwrap_or("local"),
-                        15,
-                    )));
-                }
-                cells.push(Cell::from(text::one_line(&s.query, qw)));
-                let sev = alerts.worst_for_subject(&subject::pid(s.pid));
-                Row::new(cells).style(theme.severity(sev))
-            }
+            let sev = v.server.alerts.worst_for_subject(&subject::pid(s.pid));
+            Row::new(columns.cells(s, blocking.contains(&s.pid))).style(theme.severity(sev))
         };
-        let mut widths: Vec<Constraint> = fixed.iter().map(|w| Constraint::Length(*w)).collect();
+        let mut widths: Vec<Constraint> = columns
+            .fixed
+            .iter()
+            .map(|w| Constraint::Length(*w))
+            .collect();
         widths.push(Constraint::Fill(1));
         render_table_window(
             rest,
             buf,
             theme,
-            header,
+            columns.header.clone(),
             list.len(),
             row,
             widths,
-            Some(v.ui.selected[Tab::Activity.index()]),
+            Some(self.selected),
         );
     }
 }
@@ -608,9 +622,9 @@ mod pooler_tests {
     use crate::model::Store;
     use crate::sample::ActivitySample;
     use crate::sample::{LinkEvent, Sample, ServerFacts, Update};
-    use crate::tui::header::{overview_line, through_pooler};
-    use crate::tui::panels::View;
-    use crate::tui::state::UiState;
+    use crate::tui::header::overview_line;
+    use crate::tui::panels::{View, through_pooler};
+    use crate::tui::theme::Theme;
 
     fn facts(pooled: bool) -> ServerFacts {
         ServerFacts {
@@ -667,8 +681,8 @@ mod pooler_tests {
             store.apply(update, now);
             let server = &store.servers[0];
             assert_eq!(through_pooler(server), pooled);
-            let ui = UiState::new(false, false, Duration::from_secs(1));
-            let line = overview_line(0, server, true, ui.theme, now, Duration::from_secs(5));
+            let theme = Theme { color: false };
+            let line = overview_line(0, server, true, theme, now, Duration::from_secs(5));
             let header: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
             assert_eq!(header.contains("via pooler"), pooled, "{header}");
 
@@ -678,10 +692,16 @@ mod pooler_tests {
                 store: &store,
                 server,
                 server_index: 0,
-                ui: &ui,
+                theme,
+                paused: false,
                 now,
             };
-            ActivityPanel { view }.render(rect, &mut buf);
+            ActivityPanel {
+                view,
+                query: Default::default(),
+                selected: 0,
+            }
+            .render(rect, &mut buf);
             let screen = text(&buf);
             assert!(screen.contains("connections 3/97 usable"), "{screen}");
             assert_eq!(screen.contains(POOLER_NOTE), pooled, "{screen}");

@@ -9,68 +9,23 @@ use ratatui::widgets::{Cell, Row, Widget};
 use super::{View, frame, note, pct, rate, render_table, rest_width, split_top};
 use crate::model::alerts::subject;
 use crate::sample::Area;
-use crate::sample::{CacheSample, TableCache};
-use crate::tui::state::{Tab, UiState};
+use crate::sample::CacheSample;
+use crate::tui::table::{self, TableQuery, lifetime_reads};
 use crate::tui::text;
-
-/// Sort columns of the tables list, in the order `s` cycles them.
-pub const SORT_NAMES: &[&str] = &[
-    "reads/s",
-    "hits/s",
-    "hit % (interval, worst first)",
-    "reads (lifetime)",
-    "hit % (lifetime, worst first)",
-];
-
-fn lifetime_reads(t: &TableCache) -> i64 {
-    t.heap_blks_read + t.idx_blks_read + t.toast_blks_read
-}
-
-/// Tables after filter and sort; rows without a value stay last.
-pub fn rows<'a>(c: &'a CacheSample, ui: &UiState) -> Vec<&'a TableCache> {
-    let key = ui.sort_of(Tab::Cache);
-    let rev = ui.reversed(Tab::Cache);
-    let mut rows: Vec<&TableCache> = c
-        .tables
-        .iter()
-        .filter(|t| ui.matches(&[&t.schemaname, &t.relname]))
-        .collect();
-    // larger is first, except hit ratios (worst, i.e. smallest, first)
-    let value = |t: &TableCache| -> Option<f64> {
-        match key {
-            0 => t.blks_read_per_s,
-            1 => t.blks_hit_per_s,
-            2 => t.interval_hit_ratio.map(|r| -r),
-            3 => Some(lifetime_reads(t) as f64),
-            _ => t.hit_ratio.map(|r| -r),
-        }
-    };
-    rows.sort_by(|a, b| {
-        match (value(a), value(b)) {
-            (Some(x), Some(y)) => {
-                let o = y.total_cmp(&x);
-                if rev { o.reverse() } else { o }
-            }
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        }
-        .then(lifetime_reads(b).cmp(&lifetime_reads(a)))
-        .then(a.relid.cmp(&b.relid))
-    });
-    rows
-}
 
 /// The cache panel.
 pub struct CachePanel<'a> {
     pub view: View<'a>,
+    /// Sort and filter of the tables list.
+    pub query: TableQuery<'a>,
+    /// Selected row of the tables list.
+    pub selected: usize,
 }
 
 impl Widget for CachePanel<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let v = &self.view;
-        let theme = v.theme();
-        let Some(inner) = frame("Cache", v, Area::Cache, rect, buf) else {
+        let Some(inner) = frame(Area::Cache.title(false), v, Area::Cache, rect, buf) else {
             return;
         };
         let Some(c) = v.server.cache() else {
@@ -79,63 +34,77 @@ impl Widget for CachePanel<'_> {
         // databases
         let n = (c.databases.len() as u16 + 1).min((inner.height / 3).max(2));
         let (db_rect, rest) = split_top(inner, n);
-        let db_rows: Vec<Row<'static>> = c
-            .databases
-            .iter()
-            .map(|d| {
-                let sev = v
-                    .server
-                    .alerts
-                    .worst_for_subject(&subject::database(&d.datname));
-                Row::new(vec![
-                    Cell::from(text::one_line(&d.datname, 20)),
-                    Cell::from(pct(d.interval_hit_ratio)),
-                    Cell::from(rate(d.blks_hit_per_s)),
-                    Cell::from(rate(d.blks_read_per_s)),
-                    Cell::from(pct(d.hit_ratio)),
-                    Cell::from(crate::model::format_count(d.blks_read as f64)),
-                ])
-                .style(theme.severity(sev))
-            })
-            .collect();
-        render_table(
-            db_rect,
-            buf,
-            theme,
-            [
-                "database",
-                "hit %",
-                "hits/s",
-                "reads/s",
-                "hit % life",
-                "reads life",
-            ]
-            .map(String::from)
-            .to_vec(),
-            db_rows,
-            vec![
-                Constraint::Length(20),
-                Constraint::Length(7),
-                Constraint::Length(9),
-                Constraint::Length(9),
-                Constraint::Length(10),
-                Constraint::Length(10),
-            ],
-            None,
-        );
+        databases_table(v, c, db_rect, buf);
         if rest.height < 2 {
             return;
         }
-        let (gap, rest) = split_top(rest, 1);
-        let _ = gap;
-        let list = rows(c, v.ui);
+        let (_gap, rest) = split_top(rest, 1);
+        self.tables_table(c, rest, buf);
+    }
+}
+
+/// Hits and reads per database, over the interval and the lifetime of the statistics.
+fn databases_table(v: &View<'_>, c: &CacheSample, db_rect: Rect, buf: &mut Buffer) {
+    let theme = v.theme();
+    let db_rows: Vec<Row<'static>> = c
+        .databases
+        .iter()
+        .map(|d| {
+            let sev = v
+                .server
+                .alerts
+                .worst_for_subject(&subject::database(&d.datname));
+            Row::new(vec![
+                Cell::from(text::one_line(&d.datname, 20)),
+                Cell::from(pct(d.interval_hit_ratio)),
+                Cell::from(rate(d.blks_hit_per_s)),
+                Cell::from(rate(d.blks_read_per_s)),
+                Cell::from(pct(d.hit_ratio)),
+                Cell::from(crate::model::format_count(d.blks_read as f64)),
+            ])
+            .style(theme.severity(sev))
+        })
+        .collect();
+    render_table(
+        db_rect,
+        buf,
+        theme,
+        [
+            "database",
+            "hit %",
+            "hits/s",
+            "reads/s",
+            "hit % life",
+            "reads life",
+        ]
+        .map(String::from)
+        .to_vec(),
+        db_rows,
+        vec![
+            Constraint::Length(20),
+            Constraint::Length(7),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(10),
+            Constraint::Length(10),
+        ],
+        None,
+    );
+}
+
+impl CachePanel<'_> {
+    /// The tables with the most reads, sorted and filtered, or a note when none is listed.
+    fn tables_table(&self, c: &CacheSample, rest: Rect, buf: &mut Buffer) {
+        let v = &self.view;
+        let theme = v.theme();
+        let list = table::cache_tables(c, &self.query);
         if list.is_empty() {
-            let msg = if v.ui.filter.is_empty() {
+            let msg = if self.query.filter.is_empty() {
                 "no table has been read yet".to_string()
             } else {
                 format!(
                     "no table matches the filter {:?}",
-                    text::clean(&v.ui.filter)
+                    text::clean(self.query.filter)
                 )
             };
             note(rest, buf, msg, theme.dim());
@@ -182,7 +151,7 @@ impl Widget for CachePanel<'_> {
             .to_vec(),
             table_rows,
             widths,
-            Some(v.ui.selected[Tab::Cache.index()]),
+            Some(self.selected),
         );
     }
 }

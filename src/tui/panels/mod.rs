@@ -1,8 +1,10 @@
 //! One panel per area, each a struct borrowing what it draws and implementing `Widget`.
 //!
-//! Shared here: the [`View`] every panel reads (store, server, UI state, `now`), the banner
-//! that explains a missing or stale area in place ([`status_lines`]), wall-clock formatting
-//! ([`clock`]) and table helpers.
+//! Shared here: the [`View`] every panel reads (store, server, theme, pause, `now`), the
+//! banner that explains a missing or stale area in place ([`status_lines`]), wall-clock
+//! formatting ([`clock`]) and table helpers. A panel with a table also takes its
+//! [`TableQuery`](super::table::TableQuery) and selected row; its rows come from
+//! [`super::table`].
 
 pub mod activity;
 pub mod alerts;
@@ -23,27 +25,36 @@ use ratatui::widgets::{
     Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
-use super::state::{Tab, UiState};
 use super::text;
 use super::theme::Theme;
 use crate::model::{Freshness, Link, ServerState, Store};
 use crate::sample::{Area, CollectError};
 
-/// What a panel draws from: the store shown (frozen while paused), one server, the UI state
-/// and the time of the frame.
+/// What a panel draws from: the store shown (frozen while paused), one server, the styles,
+/// whether the screen is paused, and the time of the frame.
 #[derive(Clone, Copy)]
 pub struct View<'a> {
     pub store: &'a Store,
     pub server: &'a ServerState,
     pub server_index: usize,
-    pub ui: &'a UiState,
+    pub theme: Theme,
+    /// The screen shows a frozen copy of the store (`p`): the panels' titles say so.
+    pub paused: bool,
     pub now: SystemTime,
 }
 
 impl View<'_> {
     pub fn theme(&self) -> Theme {
-        self.ui.theme
+        self.theme
     }
+}
+
+/// pgvitals reaches this server through a connection pooler ([`ServerFacts::pooled`]): the
+/// activity area then lists the pooler's server connections, not its clients.
+///
+/// [`ServerFacts::pooled`]: crate::sample::ServerFacts::pooled
+pub fn through_pooler(server: &ServerState) -> bool {
+    server.facts.as_ref().is_some_and(|f| f.pooled)
 }
 
 /// Wall-clock time as `HH:MM:SS UTC` (no time-zone database is linked, so UTC, labelled).
@@ -81,22 +92,6 @@ pub fn rate(v: Option<f64>) -> String {
 /// An optional ratio 0..1 as a percentage, `-` when unknown.
 pub fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0))
-}
-
-/// Rows of `tab` after sort and filter, for selection bounds.
-pub fn row_count(tab: Tab, server: &ServerState, ui: &UiState) -> usize {
-    match tab {
-        Tab::Activity => server.activity().map_or(0, |a| activity::rows(a, ui).len()),
-        Tab::Statements => server
-            .statements()
-            .map_or(0, |s| statements::rows(s, ui).len()),
-        Tab::Cache => server.cache().map_or(0, |c| cache::rows(c, ui).len()),
-        Tab::UnusedIndexes => server
-            .unused_indexes()
-            .map_or(0, |u| unused_indexes::rows(u, ui).len()),
-        Tab::Alerts => alerts::row_count(server, ui),
-        Tab::Replication | Tab::Vacuum => 0,
-    }
 }
 
 fn error_lines(prefix: String, error: &CollectError, theme: Theme) -> Vec<Line<'static>> {
@@ -187,7 +182,7 @@ pub fn panel_block<'a>(title: &str, v: &View<'_>, area: Option<Area>) -> Block<'
     if let Some(at) = area.and_then(|a| v.server.area(a).sample_at) {
         spans.push(Span::styled(format!("{} ", clock(at)), v.theme().dim()));
     }
-    if v.ui.paused() {
+    if v.paused {
         spans.push(Span::styled("PAUSED ", v.theme().active_tab()));
     }
     Block::default()

@@ -11,7 +11,7 @@ use super::{View, bytes, dur, frame, render_table, split_top};
 use crate::model::alerts::subject;
 use crate::sample::Area;
 use crate::sample::Rule;
-use crate::sample::{ServerRole, Standby};
+use crate::sample::{ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
 use crate::tui::text;
 
 /// The name alerts use for a standby: its application_name, else its address, else the
@@ -33,102 +33,19 @@ impl Widget for ReplicationPanel<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let v = &self.view;
         let theme = v.theme();
-        let Some(inner) = frame("Replication", v, Area::Replication, rect, buf) else {
+        let area = Area::Replication;
+        let Some(inner) = frame(area.title(false), v, area, rect, buf) else {
             return;
         };
         let Some(r) = v.server.replication() else {
             return;
         };
-        let alerts = &v.server.alerts;
-        let mut lines: Vec<Line<'static>> = Vec::new();
-        let rest = match (r.role, &r.standby_status) {
-            (ServerRole::Standby, Some(st)) => {
-                let sev_b = alerts.severity_of(Rule::ReplicationLagBytes, subject::SERVER);
-                let sev_t = alerts.severity_of(Rule::ReplicationLagTime, subject::SERVER);
-                let upstream = match (&st.sender_host, st.sender_port) {
-                    (Some(h), Some(p)) => format!("{}:{p}", text::clean(h)),
-                    (Some(h), None) => text::clean(h),
-                    _ => "unknown upstream".into(),
-                };
-                lines.push(Line::from(vec![
-                    Span::styled("standby", theme.heading()),
-                    Span::raw(format!(
-                        " of {upstream} · WAL receiver {} · last message {}",
-                        match st.wal_receiver_status.as_deref() {
-                            Some(status) => text::clean(status),
-                            // pg_stat_wal_receiver hides its row's status from roles
-                            // without pg_read_all_stats: unknown, not "not running"
-                            None if v
-                                .server
-                                .facts
-                                .as_ref()
-                                .is_some_and(|f| !f.can_read_all_stats()) =>
-                            {
-                                "status hidden".into()
-                            }
-                            None => "not running".into(),
-                        },
-                        super::ago(st.last_msg_receipt_age_s)
-                    )),
-                ]));
-                lines.push(Line::from(vec![
-                    Span::raw(format!(
-                        "received {} · replayed {} · ",
-                        st.receive_lsn.as_deref().map_or("-".into(), text::clean),
-                        st.replay_lsn.as_deref().map_or("-".into(), text::clean),
-                    )),
-                    Span::styled(
-                        format!("{} to replay", bytes(st.replay_lag_bytes)),
-                        theme.severity(sev_b),
-                    ),
-                ]));
-                let lag = match st.replay_lag_s {
-                    Some(s) => crate::model::format_duration_s(s),
-                    None => "-".into(),
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("replay lag {lag} ({})", text::clean(&st.lag_state)),
-                        theme.severity(sev_t),
-                    ),
-                    Span::raw(format!(
-                        " · last replayed transaction {}{}",
-                        super::ago(st.last_replay_age_s),
-                        if st.replay_paused {
-                            " · REPLAY PAUSED"
-                        } else {
-                            ""
-                        }
-                    )),
-                ]));
-                lines.extend(privilege_line(v, Area::Replication, inner.width));
-                let (top, r2) = split_top(inner, lines.len() as u16);
-                Paragraph::new(lines).render(top, buf);
-                r2
-            }
-            _ => {
-                lines.push(Line::from(vec![
-                    Span::styled(
-                        match r.role {
-                            ServerRole::Primary => "primary",
-                            ServerRole::Standby => "standby (no receiver status)",
-                        },
-                        theme.heading(),
-                    ),
-                    Span::raw(format!(
-                        " · current WAL LSN {} · {} standby(s)",
-                        r.current_wal_lsn.as_deref().map_or("-".into(), text::clean),
-                        r.standbys.len()
-                    )),
-                ]));
-                if inner.height > 3 {
-                    lines.extend(privilege_line(v, Area::Replication, inner.width));
-                }
-                let (top, r2) = split_top(inner, lines.len() as u16);
-                Paragraph::new(lines).render(top, buf);
-                r2
-            }
+        let lines = match (r.role, &r.standby_status) {
+            (ServerRole::Standby, Some(st)) => receiver_lines(v, st, inner.width),
+            _ => primary_lines(v, r, inner),
         };
+        let (top, rest) = split_top(inner, lines.len() as u16);
+        Paragraph::new(lines).render(top, buf);
         let show_standbys = !r.standbys.is_empty() || r.role == ServerRole::Primary;
         let slots_h = if r.slots.is_empty() {
             1
@@ -151,93 +68,7 @@ impl Widget for ReplicationPanel<'_> {
                     theme.dim(),
                 );
             } else {
-                // narrow terminals keep standby, state/sync, sent lag, replay lag, lag time
-                // and reply age
-                let keep = |i: usize| standby_rect.width >= 110 || [0, 2, 3, 5, 6, 7].contains(&i);
-                let pick = |v: Vec<Cell<'static>>| -> Vec<Cell<'static>> {
-                    v.into_iter()
-                        .enumerate()
-                        .filter(|(i, _)| keep(*i))
-                        .map(|(_, c)| c)
-                        .collect()
-                };
-                let rows: Vec<Row<'static>> = r
-                    .standbys
-                    .iter()
-                    .map(|s| {
-                        let name = standby_name(s);
-                        let sev = alerts.worst_for_subject(&subject::standby(&name));
-                        let time_lag = match (s.lag_state.as_str(), s.replay_lag_s) {
-                            ("idle", _) => "idle".to_string(),
-                            (_, Some(x)) => crate::model::format_duration_s(x),
-                            _ => "-".into(),
-                        };
-                        Row::new(pick(vec![
-                            Cell::from(text::one_line(&name, 16)),
-                            Cell::from(text::one_line(
-                                s.client_addr.as_deref().unwrap_or("local"),
-                                15,
-                            )),
-                            Cell::from(text::one_line(
-                                &format!(
-                                    "{}/{}",
-                                    s.state.as_deref().unwrap_or("-"),
-                                    s.sync_state.as_deref().unwrap_or("-")
-                                ),
-                                16,
-                            )),
-                            Cell::from(bytes(s.sent_lag_bytes)),
-                            Cell::from(bytes(s.flush_lag_bytes)),
-                            Cell::from(bytes(s.replay_lag_bytes)),
-                            Cell::from(time_lag),
-                            Cell::from(dur(s.reply_age_s)),
-                            Cell::from(
-                                s.backend_xmin_age
-                                    .map_or("-".into(), |x| crate::model::format_count(x as f64)),
-                            ),
-                        ]))
-                        .style(theme.severity(sev))
-                    })
-                    .collect();
-                render_table(
-                    standby_rect,
-                    buf,
-                    theme,
-                    [
-                        "standby",
-                        "client",
-                        "state/sync",
-                        "sent lag",
-                        "flush lag",
-                        "replay lag",
-                        "lag time",
-                        "reply",
-                        "xmin age",
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| keep(*i))
-                    .map(|(_, h)| h.to_string())
-                    .collect(),
-                    rows,
-                    [
-                        Constraint::Length(16),
-                        Constraint::Length(15),
-                        Constraint::Length(16),
-                        Constraint::Length(10),
-                        Constraint::Length(10),
-                        Constraint::Length(10),
-                        Constraint::Length(8),
-                        Constraint::Length(7),
-                        Constraint::Length(8),
-                    ]
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| keep(*i))
-                    .map(|(_, c)| c)
-                    .collect(),
-                    None,
-                );
+                standbys_table(v, &r.standbys, standby_rect, buf);
             }
         }
         if slot_rect.height == 0 {
@@ -247,59 +78,229 @@ impl Widget for ReplicationPanel<'_> {
             super::note(slot_rect, buf, "no replication slots".into(), theme.dim());
             return;
         }
-        let rows: Vec<Row<'static>> = r
-            .slots
-            .iter()
-            .map(|s| {
-                let sev = alerts.worst_for_subject(&subject::slot(&s.slot_name));
-                Row::new(vec![
-                    Cell::from(text::one_line(&s.slot_name, 20)),
-                    Cell::from(text::one_line(&s.slot_type, 8)),
-                    Cell::from(if s.active {
-                        "active".to_string()
-                    } else {
-                        s.inactive_since_age_s.map_or("inactive".into(), |a| {
-                            format!("off {}", crate::model::format_duration_s(a))
-                        })
-                    }),
-                    Cell::from(bytes(s.retained_wal_bytes)),
-                    Cell::from(text::one_line(s.wal_status.as_deref().unwrap_or("-"), 10)),
-                    Cell::from(bytes(s.safe_wal_size_bytes)),
-                    Cell::from(
-                        s.xmin_age
-                            .or(s.catalog_xmin_age)
-                            .map_or("-".into(), |x| crate::model::format_count(x as f64)),
-                    ),
-                ])
-                .style(theme.severity(sev))
-            })
-            .collect();
-        render_table(
-            slot_rect,
-            buf,
-            theme,
-            [
-                "slot",
-                "type",
-                "active",
-                "retained",
-                "wal_status",
-                "safe size",
-                "xmin age",
-            ]
-            .map(String::from)
-            .to_vec(),
-            rows,
-            vec![
-                Constraint::Length(20),
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(10),
-                Constraint::Length(9),
-            ],
-            None,
-        );
+        slots_table(v, &r.slots, slot_rect, buf);
     }
+}
+
+/// On a standby: its upstream and WAL receiver, what it received and replayed, its replay
+/// lag; then what the role cannot see, in `width` columns.
+fn receiver_lines(v: &View<'_>, st: &StandbyStatus, width: u16) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let alerts = &v.server.alerts;
+    let sev_b = alerts.severity_of(Rule::ReplicationLagBytes, subject::SERVER);
+    let sev_t = alerts.severity_of(Rule::ReplicationLagTime, subject::SERVER);
+    let upstream = match (&st.sender_host, st.sender_port) {
+        (Some(h), Some(p)) => format!("{}:{p}", text::clean(h)),
+        (Some(h), None) => text::clean(h),
+        _ => "unknown upstream".into(),
+    };
+    let status = match st.wal_receiver_status.as_deref() {
+        Some(status) => text::clean(status),
+        // pg_stat_wal_receiver hides its row's status from roles without
+        // pg_read_all_stats: unknown, not "not running"
+        None if v
+            .server
+            .facts
+            .as_ref()
+            .is_some_and(|f| !f.can_read_all_stats()) =>
+        {
+            "status hidden".into()
+        }
+        None => "not running".into(),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled("standby", theme.heading()),
+        Span::raw(format!(
+            " of {upstream} · WAL receiver {status} · last message {}",
+            super::ago(st.last_msg_receipt_age_s)
+        )),
+    ])];
+    lines.push(Line::from(vec![
+        Span::raw(format!(
+            "received {} · replayed {} · ",
+            st.receive_lsn.as_deref().map_or("-".into(), text::clean),
+            st.replay_lsn.as_deref().map_or("-".into(), text::clean),
+        )),
+        Span::styled(
+            format!("{} to replay", bytes(st.replay_lag_bytes)),
+            theme.severity(sev_b),
+        ),
+    ]));
+    let lag = match st.replay_lag_s {
+        Some(s) => crate::model::format_duration_s(s),
+        None => "-".into(),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!("replay lag {lag} ({})", text::clean(&st.lag_state)),
+            theme.severity(sev_t),
+        ),
+        Span::raw(format!(
+            " · last replayed transaction {}{}",
+            super::ago(st.last_replay_age_s),
+            if st.replay_paused {
+                " · REPLAY PAUSED"
+            } else {
+                ""
+            }
+        )),
+    ]));
+    lines.extend(privilege_line(v, Area::Replication, width));
+    lines
+}
+
+/// On a primary (or a standby without receiver status): the role, the current WAL LSN and
+/// the number of standbys; then what the role cannot see when there is room.
+fn primary_lines(v: &View<'_>, r: &ReplicationSample, inner: Rect) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from(vec![
+        Span::styled(
+            match r.role {
+                ServerRole::Primary => "primary",
+                ServerRole::Standby => "standby (no receiver status)",
+            },
+            v.theme().heading(),
+        ),
+        Span::raw(format!(
+            " · current WAL LSN {} · {} standby(s)",
+            r.current_wal_lsn.as_deref().map_or("-".into(), text::clean),
+            r.standbys.len()
+        )),
+    ])];
+    if inner.height > 3 {
+        lines.extend(privilege_line(v, Area::Replication, inner.width));
+    }
+    lines
+}
+
+/// Columns of the standbys table: header and width.
+const STANDBY_COLUMNS: [(&str, u16); 9] = [
+    ("standby", 16),
+    ("client", 15),
+    ("state/sync", 16),
+    ("sent lag", 10),
+    ("flush lag", 10),
+    ("replay lag", 10),
+    ("lag time", 8),
+    ("reply", 7),
+    ("xmin age", 8),
+];
+
+/// The standbys, one row each in the style of their worst alert; narrow terminals keep
+/// standby, state/sync, sent lag, replay lag, lag time and reply age.
+fn standbys_table(v: &View<'_>, standbys: &[Standby], rect: Rect, buf: &mut Buffer) {
+    let theme = v.theme();
+    let keep = |i: usize| rect.width >= 110 || [0, 2, 3, 5, 6, 7].contains(&i);
+    let rows: Vec<Row<'static>> = standbys
+        .iter()
+        .map(|s| {
+            let name = standby_name(s);
+            let sev = v.server.alerts.worst_for_subject(&subject::standby(&name));
+            let cells = standby_cells(s, &name).into_iter().enumerate();
+            Row::new(cells.filter(|(i, _)| keep(*i)).map(|(_, c)| c)).style(theme.severity(sev))
+        })
+        .collect();
+    let columns = STANDBY_COLUMNS.iter().enumerate().filter(|(i, _)| keep(*i));
+    render_table(
+        rect,
+        buf,
+        theme,
+        columns.clone().map(|(_, (h, _))| h.to_string()).collect(),
+        rows,
+        columns.map(|(_, (_, w))| Constraint::Length(*w)).collect(),
+        None,
+    );
+}
+
+/// Every cell of a standby's row, in [`STANDBY_COLUMNS`] order.
+fn standby_cells(s: &Standby, name: &str) -> Vec<Cell<'static>> {
+    let time_lag = match (s.lag_state.as_str(), s.replay_lag_s) {
+        ("idle", _) => "idle".to_string(),
+        (_, Some(x)) => crate::model::format_duration_s(x),
+        _ => "-".into(),
+    };
+    vec![
+        Cell::from(text::one_line(name, 16)),
+        Cell::from(text::one_line(
+            s.client_addr.as_deref().unwrap_or("local"),
+            15,
+        )),
+        Cell::from(text::one_line(
+            &format!(
+                "{}/{}",
+                s.state.as_deref().unwrap_or("-"),
+                s.sync_state.as_deref().unwrap_or("-")
+            ),
+            16,
+        )),
+        Cell::from(bytes(s.sent_lag_bytes)),
+        Cell::from(bytes(s.flush_lag_bytes)),
+        Cell::from(bytes(s.replay_lag_bytes)),
+        Cell::from(time_lag),
+        Cell::from(dur(s.reply_age_s)),
+        Cell::from(
+            s.backend_xmin_age
+                .map_or("-".into(), |x| crate::model::format_count(x as f64)),
+        ),
+    ]
+}
+
+/// The replication slots with the WAL they retain, in the style of their worst alert.
+fn slots_table(v: &View<'_>, slots: &[Slot], rect: Rect, buf: &mut Buffer) {
+    let theme = v.theme();
+    let rows: Vec<Row<'static>> = slots
+        .iter()
+        .map(|s| {
+            let sev = v
+                .server
+                .alerts
+                .worst_for_subject(&subject::slot(&s.slot_name));
+            Row::new(vec![
+                Cell::from(text::one_line(&s.slot_name, 20)),
+                Cell::from(text::one_line(&s.slot_type, 8)),
+                Cell::from(if s.active {
+                    "active".to_string()
+                } else {
+                    s.inactive_since_age_s.map_or("inactive".into(), |a| {
+                        format!("off {}", crate::model::format_duration_s(a))
+                    })
+                }),
+                Cell::from(bytes(s.retained_wal_bytes)),
+                Cell::from(text::one_line(s.wal_status.as_deref().unwrap_or("-"), 10)),
+                Cell::from(bytes(s.safe_wal_size_bytes)),
+                Cell::from(
+                    s.xmin_age
+                        .or(s.catalog_xmin_age)
+                        .map_or("-".into(), |x| crate::model::format_count(x as f64)),
+                ),
+            ])
+            .style(theme.severity(sev))
+        })
+        .collect();
+    render_table(
+        rect,
+        buf,
+        theme,
+        [
+            "slot",
+            "type",
+            "active",
+            "retained",
+            "wal_status",
+            "safe size",
+            "xmin age",
+        ]
+        .map(String::from)
+        .to_vec(),
+        rows,
+        vec![
+            Constraint::Length(20),
+            Constraint::Length(8),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(10),
+            Constraint::Length(9),
+        ],
+        None,
+    );
 }

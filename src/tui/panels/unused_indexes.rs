@@ -9,97 +9,115 @@ use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 use super::{View, bytes, frame, note, render_table, rest_width, split_top};
 use crate::sample::Area;
 use crate::sample::{UnusedIndex, UnusedIndexesSample};
-use crate::tui::state::{Tab, UiState};
+use crate::tui::table::{self, TableQuery};
 use crate::tui::text;
-
-/// Sort columns, in the order `s` cycles them.
-pub const SORT_NAMES: &[&str] = &["index size", "table size", "name"];
+use crate::tui::theme::Theme;
 
 /// Statistics younger than this make the list doubtful (seconds: 7 days).
 pub const YOUNG_STATS_S: f64 = 7.0 * 86_400.0;
 
-/// Indexes after filter and sort.
-pub fn rows<'a>(u: &'a UnusedIndexesSample, ui: &UiState) -> Vec<&'a UnusedIndex> {
-    let mut rows: Vec<&UnusedIndex> = u
-        .indexes
-        .iter()
-        .filter(|i| ui.matches(&[&i.schemaname, &i.relname, &i.indexrelname]))
-        .collect();
-    match ui.sort_of(Tab::UnusedIndexes) {
-        0 => rows.sort_by_key(|i| std::cmp::Reverse(i.index_size_bytes)),
-        1 => rows.sort_by_key(|i| std::cmp::Reverse(i.table_size_bytes)),
-        _ => rows.sort_by(|a, b| {
-            (&a.schemaname, &a.indexrelname).cmp(&(&b.schemaname, &b.indexrelname))
-        }),
-    }
-    if ui.reversed(Tab::UnusedIndexes) {
-        rows.reverse();
-    }
-    rows
-}
-
 /// The unused indexes panel.
 pub struct UnusedIndexesPanel<'a> {
     pub view: View<'a>,
+    /// Sort and filter of the indexes table.
+    pub query: TableQuery<'a>,
+    /// Selected row of the indexes table.
+    pub selected: usize,
 }
 
 impl Widget for UnusedIndexesPanel<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let v = &self.view;
-        let theme = v.theme();
-        let Some(inner) = frame("Unused indexes", v, Area::UnusedIndexes, rect, buf) else {
+        let area = Area::UnusedIndexes;
+        let Some(inner) = frame(area.title(false), v, area, rect, buf) else {
             return;
         };
         let Some(u) = v.server.unused_indexes() else {
             return;
         };
-        let total: i64 = u.indexes.iter().map(|i| i.index_size_bytes).sum();
-        let stats_age = u
-            .stats_reset_age_s
-            .or_else(|| v.server.server().map(|s| s.uptime_s));
-        let since = match u.stats_reset_age_s {
-            Some(a) => format!("statistics reset {}", super::ago(Some(a))),
-            None => match v.server.server() {
-                Some(s) => format!(
-                    "statistics never reset: as old as the server (up {})",
-                    crate::model::format_duration_s(s.uptime_s)
-                ),
-                None => "statistics never reset".into(),
-            },
-        };
-        let mut lines = vec![Line::from(vec![
-            Span::raw(format!(
-                "{} unused index(es), {} in all · ",
-                u.indexes.len(),
-                crate::model::format_bytes(total as f64)
-            )),
-            Span::raw(since),
-        ])];
-        if stats_age.is_some_and(|a| a < YOUNG_STATS_S) {
-            lines.push(Line::from(Span::styled(
-                "statistics are younger than 7 days: an index used weekly or monthly may look unused",
-                theme.problem(),
-            )));
-        }
-        if u.skipped_locked > 0 {
-            lines.push(Line::from(Span::styled(
-                format!(
-                    "{} relation(s) skipped: someone holds an ACCESS EXCLUSIVE lock on them",
-                    u.skipped_locked
-                ),
-                theme.dim(),
-            )));
-        }
+        let lines = summary_lines(v, u);
         let (top, rest) = split_top(inner, lines.len() as u16);
         Paragraph::new(lines).render(top, buf);
-        let list = rows(u, v.ui);
+        self.indexes_table(u, rest, buf);
+    }
+}
+
+/// The count and size of the unused indexes, how old the statistics are (with a warning
+/// when they are too young to trust), the relations skipped.
+fn summary_lines(v: &View<'_>, u: &UnusedIndexesSample) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let total: i64 = u.indexes.iter().map(|i| i.index_size_bytes).sum();
+    let stats_age = u
+        .stats_reset_age_s
+        .or_else(|| v.server.server().map(|s| s.uptime_s));
+    let since = match u.stats_reset_age_s {
+        Some(a) => format!("statistics reset {}", super::ago(Some(a))),
+        None => match v.server.server() {
+            Some(s) => format!(
+                "statistics never reset: as old as the server (up {})",
+                crate::model::format_duration_s(s.uptime_s)
+            ),
+            None => "statistics never reset".into(),
+        },
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::raw(format!(
+            "{} unused index(es), {} in all · ",
+            u.indexes.len(),
+            crate::model::format_bytes(total as f64)
+        )),
+        Span::raw(since),
+    ])];
+    if stats_age.is_some_and(|a| a < YOUNG_STATS_S) {
+        lines.push(Line::from(Span::styled(
+            "statistics are younger than 7 days: an index used weekly or monthly may look unused",
+            theme.problem(),
+        )));
+    }
+    if u.skipped_locked > 0 {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} relation(s) skipped: someone holds an ACCESS EXCLUSIVE lock on them",
+                u.skipped_locked
+            ),
+            theme.dim(),
+        )));
+    }
+    lines
+}
+
+/// The cells of one index; its name gets `iw` columns, its table `tw`.
+fn index_row(i: &UnusedIndex, iw: usize, tw: usize, theme: Theme) -> Row<'static> {
+    let row = Row::new(vec![
+        Cell::from(bytes(Some(i.index_size_bytes))),
+        Cell::from(bytes(Some(i.table_size_bytes))),
+        Cell::from(i.idx_scan.to_string()),
+        Cell::from(if i.is_valid { "valid" } else { "INVALID" }),
+        Cell::from(text::one_line(
+            &format!("{}.{}", i.schemaname, i.indexrelname),
+            iw,
+        )),
+        Cell::from(text::one_line(&i.relname, tw)),
+    ]);
+    if i.is_valid {
+        row
+    } else {
+        row.style(theme.problem())
+    }
+}
+
+impl UnusedIndexesPanel<'_> {
+    /// The indexes, sorted and filtered, or a note when none is listed.
+    fn indexes_table(&self, u: &UnusedIndexesSample, rest: Rect, buf: &mut Buffer) {
+        let theme = self.view.theme();
+        let list = table::unused_indexes(u, &self.query);
         if list.is_empty() {
-            let msg = if v.ui.filter.is_empty() {
+            let msg = if self.query.filter.is_empty() {
                 "no unused index: every index has been scanned".to_string()
             } else {
                 format!(
                     "no index matches the filter {:?}",
-                    text::clean(&v.ui.filter)
+                    text::clean(self.query.filter)
                 )
             };
             note(rest, buf, msg, theme.dim());
@@ -108,27 +126,8 @@ impl Widget for UnusedIndexesPanel<'_> {
         let fixed = [10u16, 10, 6, 7];
         let nw = rest_width(rest.width, &fixed);
         let (iw, tw) = (nw * 3 / 5, nw.saturating_sub(nw * 3 / 5 + 1));
-        let table_rows: Vec<Row<'static>> = list
-            .iter()
-            .map(|i| {
-                let row = Row::new(vec![
-                    Cell::from(bytes(Some(i.index_size_bytes))),
-                    Cell::from(bytes(Some(i.table_size_bytes))),
-                    Cell::from(i.idx_scan.to_string()),
-                    Cell::from(if i.is_valid { "valid" } else { "INVALID" }),
-                    Cell::from(text::one_line(
-                        &format!("{}.{}", i.schemaname, i.indexrelname),
-                        iw,
-                    )),
-                    Cell::from(text::one_line(&i.relname, tw)),
-                ]);
-                if i.is_valid {
-                    row
-                } else {
-                    row.style(theme.problem())
-                }
-            })
-            .collect();
+        let table_rows: Vec<Row<'static>> =
+            list.iter().map(|i| index_row(i, iw, tw, theme)).collect();
         render_table(
             rest,
             buf,
@@ -145,7 +144,7 @@ impl Widget for UnusedIndexesPanel<'_> {
                 Constraint::Length(iw as u16),
                 Constraint::Fill(1),
             ],
-            Some(v.ui.selected[Tab::UnusedIndexes.index()]),
+            Some(self.selected),
         );
     }
 }

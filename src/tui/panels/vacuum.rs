@@ -13,6 +13,7 @@ use crate::model::alerts::subject;
 use crate::model::format_count;
 use crate::sample::Area;
 use crate::sample::Rule;
+use crate::sample::{DatabaseAge, TableAge, TableDeadTuples, VacuumSample};
 use crate::tui::text;
 
 /// A text progress bar of `width` cells for a ratio 0..1.
@@ -38,14 +39,12 @@ pub struct VacuumPanel<'a> {
 impl Widget for VacuumPanel<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let v = &self.view;
-        let theme = v.theme();
-        let Some(inner) = frame("Vacuum", v, Area::Vacuum, rect, buf) else {
+        let Some(inner) = frame(Area::Vacuum.title(false), v, Area::Vacuum, rect, buf) else {
             return;
         };
         let Some(vac) = v.server.vacuum() else {
             return;
         };
-        let alerts = &v.server.alerts;
         // what the role cannot see (other roles' vacuums and xmin holders), first
         let inner = match privilege_line(v, Area::Vacuum, inner.width) {
             Some(line) if inner.height > 4 => {
@@ -55,100 +54,14 @@ impl Widget for VacuumPanel<'_> {
             }
             _ => inner,
         };
-
-        // wraparound gauges: one line per database, oldest first
-        let mut dbs: Vec<_> = vac.databases.iter().collect();
-        dbs.sort_by_key(|d| std::cmp::Reverse(d.xid_age));
-        let n = (dbs.len() as u16).min((inner.height / 4).max(1));
-        let (gauges, rest) = split_top(inner, n);
-        for (i, d) in dbs.iter().take(n as usize).enumerate() {
-            let line = Rect {
-                y: gauges.y + i as u16,
-                height: 1,
-                ..gauges
-            };
-            let halves = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
-                .spacing(1)
-                .split(line);
-            let sev_x = alerts.severity_of(Rule::XidAge, &subject::database(&d.datname));
-            let sev_m = alerts.severity_of(Rule::MxidAge, &subject::database(&d.datname));
-            let name = text::one_line(&d.datname, 16);
-            LineGauge::default()
-                .ratio((d.xid_wraparound_pct / 100.0).clamp(0.0, 1.0))
-                .label(Span::styled(
-                    format!(
-                        "{name} xid {} {:.1}%",
-                        format_count(d.xid_age as f64),
-                        d.xid_wraparound_pct
-                    ),
-                    theme.severity(sev_x),
-                ))
-                .filled_style(theme.gauge(sev_x))
-                .filled_symbol("█")
-                .unfilled_symbol("░")
-                .render(halves[0], buf);
-            LineGauge::default()
-                .ratio((d.mxid_wraparound_pct / 100.0).clamp(0.0, 1.0))
-                .label(Span::styled(
-                    format!(
-                        "mxid {} {:.1}%",
-                        format_count(d.mxid_age as f64),
-                        d.mxid_wraparound_pct
-                    ),
-                    theme.severity(sev_m),
-                ))
-                .filled_style(theme.gauge(sev_m))
-                .filled_symbol("█")
-                .unfilled_symbol("░")
-                .render(halves[1], buf);
-        }
-
-        // workers and xmin horizon
-        let mut lines: Vec<Line<'static>> = vec![Line::from(Span::styled(
-            format!(
-                "vacuum workers {}/{} · autovacuum_freeze_max_age {}",
-                vac.workers.len(),
-                vac.autovacuum_max_workers,
-                format_count(vac.autovacuum_freeze_max_age as f64)
-            ),
-            theme.heading(),
-        ))];
-        for w in &vac.workers {
-            let ratio = w.scanned_ratio.unwrap_or(0.0);
-            lines.push(Line::from(format!(
-                "{} {} {} {} {} {:.0}% · {} · index passes {}",
-                if w.is_autovacuum { "auto" } else { "manual" },
-                w.pid,
-                text::one_line(w.relname.as_deref().unwrap_or("?"), 30),
-                text::one_line(&w.phase, 24),
-                bar(ratio, 10),
-                ratio * 100.0,
-                dur(w.running_s),
-                w.index_vacuum_count
-            )));
-        }
-        if !vac.xmin_horizon.is_empty() {
-            lines.push(Line::from(Span::styled(
-                "holding the xmin horizon back (oldest first)",
-                theme.heading(),
-            )));
-            for h in vac.xmin_horizon.iter().take(5) {
-                lines.push(Line::from(format!(
-                    "{} {}: xmin age {} · {}",
-                    text::one_line(&h.kind, 30),
-                    text::one_line(&h.name, 30),
-                    format_count(h.xmin_age as f64),
-                    text::clean(&h.detail)
-                )));
-            }
-        }
+        let rest = gauges_section(v, &vac.databases, inner, buf);
+        let lines = workers_lines(v, vac);
         let n = (lines.len() as u16).min(rest.height / 2);
         let (mid, rest) = split_top(rest, n);
         Paragraph::new(lines).render(mid, buf);
         if rest.height < 2 {
             return;
         }
-
         // dead tuples and oldest tables
         let (dead_rect, old_rect) = if rest.width >= 120 {
             let halves = Layout::horizontal([Constraint::Fill(3), Constraint::Fill(2)])
@@ -159,71 +72,185 @@ impl Widget for VacuumPanel<'_> {
             let h = rest.height / 2 + rest.height % 2;
             split_top(rest, h)
         };
-        let dead_rows: Vec<Row<'static>> = vac
-            .dead_tuples
-            .iter()
-            .map(|t| {
-                let sev = alerts.worst_for_subject(&subject::table(&t.schemaname, &t.relname));
-                Row::new(vec![
-                    Cell::from(format_count(t.n_dead_tup as f64)),
-                    Cell::from(super::pct(t.dead_tup_ratio)),
-                    Cell::from(ago(t.last_autovacuum_age_s.or(t.last_vacuum_age_s))),
-                    Cell::from(text::one_line(
-                        &format!("{}.{}", t.schemaname, t.relname),
-                        (dead_rect.width as usize).saturating_sub(34),
-                    )),
-                ])
-                .style(theme.severity(sev))
-            })
-            .collect();
-        render_table(
-            dead_rect,
-            buf,
-            theme,
-            ["dead", "dead %", "vacuumed", "table (most dead tuples)"]
-                .map(String::from)
-                .to_vec(),
-            dead_rows,
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(7),
-                Constraint::Length(15),
-                Constraint::Fill(1),
-            ],
-            None,
-        );
-        let old_rows: Vec<Row<'static>> = vac
-            .oldest_tables
-            .iter()
-            .map(|t| {
-                Row::new(vec![
-                    Cell::from(format_count(t.xid_age as f64)),
-                    Cell::from(format_count(t.mxid_age as f64)),
-                    Cell::from(bytes(Some(t.table_size_bytes))),
-                    Cell::from(text::one_line(
-                        &format!("{}.{}", t.schemaname, t.relname),
-                        (old_rect.width as usize).saturating_sub(30),
-                    )),
-                ])
-            })
-            .collect();
-        render_table(
-            old_rect,
-            buf,
-            theme,
-            ["xid age", "mxid age", "size", "table (oldest relfrozenxid)"]
-                .map(String::from)
-                .to_vec(),
-            old_rows,
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(8),
-                Constraint::Length(10),
-                Constraint::Fill(1),
-            ],
-            None,
-        );
+        dead_tuples_table(v, &vac.dead_tuples, dead_rect, buf);
+        oldest_tables_table(v, &vac.oldest_tables, old_rect, buf);
     }
+}
+
+/// Wraparound gauges, one line per database (xid and multixact side by side), oldest
+/// first, in at most a quarter of `inner`. Returns the space below them.
+fn gauges_section(v: &View<'_>, databases: &[DatabaseAge], inner: Rect, buf: &mut Buffer) -> Rect {
+    let mut dbs: Vec<_> = databases.iter().collect();
+    dbs.sort_by_key(|d| std::cmp::Reverse(d.xid_age));
+    let n = (dbs.len() as u16).min((inner.height / 4).max(1));
+    let (gauges, rest) = split_top(inner, n);
+    for (i, d) in dbs.iter().take(n as usize).enumerate() {
+        let line = Rect {
+            y: gauges.y + i as u16,
+            height: 1,
+            ..gauges
+        };
+        database_gauges(v, d, line, buf);
+    }
+    rest
+}
+
+/// The xid and the multixact gauges of one database, in the halves of `line`.
+fn database_gauges(v: &View<'_>, d: &DatabaseAge, line: Rect, buf: &mut Buffer) {
+    let theme = v.theme();
+    let alerts = &v.server.alerts;
+    let halves = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+        .spacing(1)
+        .split(line);
+    let sev_x = alerts.severity_of(Rule::XidAge, &subject::database(&d.datname));
+    let sev_m = alerts.severity_of(Rule::MxidAge, &subject::database(&d.datname));
+    let name = text::one_line(&d.datname, 16);
+    LineGauge::default()
+        .ratio((d.xid_wraparound_pct / 100.0).clamp(0.0, 1.0))
+        .label(Span::styled(
+            format!(
+                "{name} xid {} {:.1}%",
+                format_count(d.xid_age as f64),
+                d.xid_wraparound_pct
+            ),
+            theme.severity(sev_x),
+        ))
+        .filled_style(theme.gauge(sev_x))
+        .filled_symbol("█")
+        .unfilled_symbol("░")
+        .render(halves[0], buf);
+    LineGauge::default()
+        .ratio((d.mxid_wraparound_pct / 100.0).clamp(0.0, 1.0))
+        .label(Span::styled(
+            format!(
+                "mxid {} {:.1}%",
+                format_count(d.mxid_age as f64),
+                d.mxid_wraparound_pct
+            ),
+            theme.severity(sev_m),
+        ))
+        .filled_style(theme.gauge(sev_m))
+        .filled_symbol("█")
+        .unfilled_symbol("░")
+        .render(halves[1], buf);
+}
+
+/// The vacuum workers with their progress, then what holds the xmin horizon back.
+fn workers_lines(v: &View<'_>, vac: &VacuumSample) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let mut lines: Vec<Line<'static>> = vec![Line::from(Span::styled(
+        format!(
+            "vacuum workers {}/{} · autovacuum_freeze_max_age {}",
+            vac.workers.len(),
+            vac.autovacuum_max_workers,
+            format_count(vac.autovacuum_freeze_max_age as f64)
+        ),
+        theme.heading(),
+    ))];
+    for w in &vac.workers {
+        let ratio = w.scanned_ratio.unwrap_or(0.0);
+        lines.push(Line::from(format!(
+            "{} {} {} {} {} {:.0}% · {} · index passes {}",
+            if w.is_autovacuum { "auto" } else { "manual" },
+            w.pid,
+            text::one_line(w.relname.as_deref().unwrap_or("?"), 30),
+            text::one_line(&w.phase, 24),
+            bar(ratio, 10),
+            ratio * 100.0,
+            dur(w.running_s),
+            w.index_vacuum_count
+        )));
+    }
+    if !vac.xmin_horizon.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "holding the xmin horizon back (oldest first)",
+            theme.heading(),
+        )));
+        for h in vac.xmin_horizon.iter().take(5) {
+            lines.push(Line::from(format!(
+                "{} {}: xmin age {} · {}",
+                text::one_line(&h.kind, 30),
+                text::one_line(&h.name, 30),
+                format_count(h.xmin_age as f64),
+                text::clean(&h.detail)
+            )));
+        }
+    }
+    lines
+}
+
+/// The tables with the most dead tuples, in the style of their worst alert.
+fn dead_tuples_table(v: &View<'_>, tables: &[TableDeadTuples], rect: Rect, buf: &mut Buffer) {
+    let theme = v.theme();
+    let rows: Vec<Row<'static>> = tables
+        .iter()
+        .map(|t| {
+            let sev = v
+                .server
+                .alerts
+                .worst_for_subject(&subject::table(&t.schemaname, &t.relname));
+            Row::new(vec![
+                Cell::from(format_count(t.n_dead_tup as f64)),
+                Cell::from(super::pct(t.dead_tup_ratio)),
+                Cell::from(ago(t.last_autovacuum_age_s.or(t.last_vacuum_age_s))),
+                Cell::from(text::one_line(
+                    &format!("{}.{}", t.schemaname, t.relname),
+                    (rect.width as usize).saturating_sub(34),
+                )),
+            ])
+            .style(theme.severity(sev))
+        })
+        .collect();
+    render_table(
+        rect,
+        buf,
+        theme,
+        ["dead", "dead %", "vacuumed", "table (most dead tuples)"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        vec![
+            Constraint::Length(8),
+            Constraint::Length(7),
+            Constraint::Length(15),
+            Constraint::Fill(1),
+        ],
+        None,
+    );
+}
+
+/// The tables with the oldest relfrozenxid.
+fn oldest_tables_table(v: &View<'_>, tables: &[TableAge], rect: Rect, buf: &mut Buffer) {
+    let rows: Vec<Row<'static>> = tables
+        .iter()
+        .map(|t| {
+            Row::new(vec![
+                Cell::from(format_count(t.xid_age as f64)),
+                Cell::from(format_count(t.mxid_age as f64)),
+                Cell::from(bytes(Some(t.table_size_bytes))),
+                Cell::from(text::one_line(
+                    &format!("{}.{}", t.schemaname, t.relname),
+                    (rect.width as usize).saturating_sub(30),
+                )),
+            ])
+        })
+        .collect();
+    render_table(
+        rect,
+        buf,
+        v.theme(),
+        ["xid age", "mxid age", "size", "table (oldest relfrozenxid)"]
+            .map(String::from)
+            .to_vec(),
+        rows,
+        vec![
+            Constraint::Length(8),
+            Constraint::Length(8),
+            Constraint::Length(10),
+            Constraint::Fill(1),
+        ],
+        None,
+    );
 }
 
 #[cfg(test)]

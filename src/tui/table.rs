@@ -1,0 +1,261 @@
+//! The rows of the screen's tables, as pure functions of a sample and a [`TableQuery`] (sort
+//! column, direction, filter): the state asks them for selection bounds and the row under the
+//! cursor, the panels for what they draw, so both see the same rows in the same order. Each
+//! sortable table's column names live here too ([`sort_names`]).
+
+use std::cmp::Ordering;
+
+use crate::model::{Alert, ServerState};
+use crate::sample::{
+    ActivitySample, Area, CacheSample, Session, Statement, StatementsSample, TableCache,
+    UnusedIndex, UnusedIndexesSample,
+};
+
+/// What a table's rows are computed from: the sort column (an index into the table's
+/// [`sort_names`]), its direction, and the filter of the screen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableQuery<'a> {
+    pub sort: usize,
+    pub reverse: bool,
+    /// Rows are kept when one of their texts contains this (case-insensitive); empty: all.
+    pub filter: &'a str,
+}
+
+impl TableQuery<'_> {
+    /// True when `texts` match the filter (always, without a filter).
+    pub fn matches(&self, texts: &[&str]) -> bool {
+        if self.filter.is_empty() {
+            return true;
+        }
+        let needle = self.filter.to_lowercase();
+        texts.iter().any(|t| t.to_lowercase().contains(&needle))
+    }
+}
+
+/// Sort columns of the sessions table, in the order `s` cycles them.
+pub const ACTIVITY_SORT: &[&str] = &[
+    "query age",
+    "xact age",
+    "state age",
+    "pid",
+    "user",
+    "database",
+    "state",
+];
+
+/// Sort columns of the statements, in the order `s` cycles them (the first is the default).
+pub const STATEMENTS_SORT: &[&str] = &[
+    "time/s",
+    "mean (interval)",
+    "mean (lifetime)",
+    "calls/s",
+    "rows/s",
+    "reads/s",
+    "total time",
+];
+
+/// Sort columns of the cache's tables list, in the order `s` cycles them.
+pub const CACHE_SORT: &[&str] = &[
+    "reads/s",
+    "hits/s",
+    "hit % (interval, worst first)",
+    "reads (lifetime)",
+    "hit % (lifetime, worst first)",
+];
+
+/// Sort columns of the unused indexes, in the order `s` cycles them.
+pub const UNUSED_INDEXES_SORT: &[&str] = &["index size", "table size", "name"];
+
+/// The sort columns of `area`'s table, empty when it has no sortable table.
+pub fn sort_names(area: Area) -> &'static [&'static str] {
+    match area {
+        Area::Activity => ACTIVITY_SORT,
+        Area::Statements => STATEMENTS_SORT,
+        Area::Cache => CACHE_SORT,
+        Area::UnusedIndexes => UNUSED_INDEXES_SORT,
+        Area::Server | Area::Replication | Area::Vacuum => &[],
+    }
+}
+
+/// Rows of `area`'s table after sort and filter, for selection bounds (0 for the areas
+/// without a selectable table).
+pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> usize {
+    match area {
+        Area::Activity => server.activity().map_or(0, |a| sessions(a, query).len()),
+        Area::Statements => server
+            .statements()
+            .map_or(0, |s| statements(s, query).len()),
+        Area::Cache => server.cache().map_or(0, |c| cache_tables(c, query).len()),
+        Area::UnusedIndexes => server
+            .unused_indexes()
+            .map_or(0, |u| unused_indexes(u, query).len()),
+        Area::Server | Area::Replication | Area::Vacuum => 0,
+    }
+}
+
+/// Whether an alert passes the filter (its message, rule name or subject).
+pub fn alert_matches(query: &TableQuery<'_>, alert: &Alert) -> bool {
+    query.matches(&[&alert.message, alert.rule.name(), &alert.subject])
+}
+
+/// Active plus resolved alerts after the filter.
+pub fn alert_count(server: &ServerState, query: &TableQuery<'_>) -> usize {
+    let alerts = &server.alerts;
+    alerts
+        .active
+        .values()
+        .filter(|a| alert_matches(query, &a.alert))
+        .count()
+        + alerts
+            .resolved
+            .iter()
+            .filter(|a| alert_matches(query, &a.alert))
+            .count()
+}
+
+/// Sessions shown in the table: client backends and workers with a state (background
+/// processes without one are left out), filtered and sorted as the query asks.
+pub fn sessions<'a>(a: &'a ActivitySample, query: &TableQuery<'_>) -> Vec<&'a Session> {
+    let mut rows: Vec<&Session> = a
+        .sessions
+        .iter()
+        .filter(|s| s.state.is_some() || !s.blocked_by.is_empty())
+        .filter(|s| {
+            query.matches(&[
+                &s.pid.to_string(),
+                s.usename.as_deref().unwrap_or(""),
+                s.datname.as_deref().unwrap_or(""),
+                &s.application_name,
+                s.state.as_deref().unwrap_or(""),
+                s.wait_event.as_deref().unwrap_or(""),
+                s.client_addr.as_deref().unwrap_or(""),
+                &s.backend_type,
+                &s.query,
+            ])
+        })
+        .collect();
+    let num = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
+    rows.sort_by(|x, y| {
+        match query.sort {
+            0 => num(y.query_age_s).total_cmp(&num(x.query_age_s)),
+            1 => num(y.xact_age_s).total_cmp(&num(x.xact_age_s)),
+            2 => num(y.state_age_s).total_cmp(&num(x.state_age_s)),
+            3 => x.pid.cmp(&y.pid),
+            4 => x.usename.cmp(&y.usename),
+            5 => x.datname.cmp(&y.datname),
+            _ => x.state.cmp(&y.state),
+        }
+        .then(x.pid.cmp(&y.pid))
+    });
+    if query.reverse {
+        rows.reverse();
+    }
+    rows
+}
+
+/// The value a statement is sorted by under sort column `key`; `None` (no baseline yet)
+/// sorts last in either direction.
+pub fn statement_sort_value(s: &Statement, key: usize) -> Option<f64> {
+    match key {
+        0 => s.exec_time_ms_per_s,
+        1 => s.interval_mean_exec_time_ms,
+        2 => Some(s.mean_exec_time_ms),
+        3 => s.calls_per_s,
+        4 => s.rows_per_s,
+        5 => s.shared_blks_read_per_s,
+        _ => Some(s.total_exec_time_ms),
+    }
+}
+
+/// Descending by `value` (ascending when `reverse`), rows without a value last in either
+/// direction.
+fn by_value_none_last(a: Option<f64>, b: Option<f64>, reverse: bool) -> Ordering {
+    match (a, b) {
+        (Some(x), Some(y)) => {
+            let o = y.total_cmp(&x);
+            if reverse { o.reverse() } else { o }
+        }
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// Statements after filter and sort (descending by default, `r` reverses; rows without a
+/// value stay last).
+pub fn statements<'a>(st: &'a StatementsSample, query: &TableQuery<'_>) -> Vec<&'a Statement> {
+    let key = query.sort;
+    let mut rows: Vec<&Statement> = st
+        .statements
+        .iter()
+        .filter(|s| {
+            query.matches(&[
+                s.query.as_deref().unwrap_or(""),
+                s.usename.as_deref().unwrap_or(""),
+                s.datname.as_deref().unwrap_or(""),
+                &s.queryid.to_string(),
+            ])
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let (va, vb) = (statement_sort_value(a, key), statement_sort_value(b, key));
+        by_value_none_last(va, vb, query.reverse)
+            .then(b.total_exec_time_ms.total_cmp(&a.total_exec_time_ms))
+            .then(a.queryid.cmp(&b.queryid))
+    });
+    rows
+}
+
+/// Blocks a table has read from outside the buffer cache over the statistics' lifetime
+/// (heap, indexes, TOAST).
+pub fn lifetime_reads(t: &TableCache) -> i64 {
+    t.heap_blks_read + t.idx_blks_read + t.toast_blks_read
+}
+
+/// The cache's tables after filter and sort; rows without a value stay last.
+pub fn cache_tables<'a>(c: &'a CacheSample, query: &TableQuery<'_>) -> Vec<&'a TableCache> {
+    let mut rows: Vec<&TableCache> = c
+        .tables
+        .iter()
+        .filter(|t| query.matches(&[&t.schemaname, &t.relname]))
+        .collect();
+    // larger is first, except hit ratios (worst, i.e. smallest, first)
+    let value = |t: &TableCache| -> Option<f64> {
+        match query.sort {
+            0 => t.blks_read_per_s,
+            1 => t.blks_hit_per_s,
+            2 => t.interval_hit_ratio.map(|r| -r),
+            3 => Some(lifetime_reads(t) as f64),
+            _ => t.hit_ratio.map(|r| -r),
+        }
+    };
+    rows.sort_by(|a, b| {
+        by_value_none_last(value(a), value(b), query.reverse)
+            .then(lifetime_reads(b).cmp(&lifetime_reads(a)))
+            .then(a.relid.cmp(&b.relid))
+    });
+    rows
+}
+
+/// Unused indexes after filter and sort.
+pub fn unused_indexes<'a>(
+    u: &'a UnusedIndexesSample,
+    query: &TableQuery<'_>,
+) -> Vec<&'a UnusedIndex> {
+    let mut rows: Vec<&UnusedIndex> = u
+        .indexes
+        .iter()
+        .filter(|i| query.matches(&[&i.schemaname, &i.relname, &i.indexrelname]))
+        .collect();
+    match query.sort {
+        0 => rows.sort_by_key(|i| std::cmp::Reverse(i.index_size_bytes)),
+        1 => rows.sort_by_key(|i| std::cmp::Reverse(i.table_size_bytes)),
+        _ => rows.sort_by(|a, b| {
+            (&a.schemaname, &a.indexrelname).cmp(&(&b.schemaname, &b.indexrelname))
+        }),
+    }
+    if query.reverse {
+        rows.reverse();
+    }
+    rows
+}
