@@ -28,9 +28,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("app", &["sample", "collect", "model", "config", "conninfo"]),
 ];
 
-/// The tui's state/panels circle is still there (temporary).
-const KNOWN_TUI_CIRCLE: bool = true;
-
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -275,11 +272,8 @@ fn no_import_circle_between_files() {
     for node in graph.keys() {
         visit(node, &graph, &mut Vec::new(), &mut done, &mut circles);
     }
-    // Known, being taken apart (the screen's state and panels): remove with the split.
-    let known = |c: &Vec<PathBuf>| c.iter().all(|f| f.starts_with(src().join("tui")));
     let shown: Vec<String> = circles
         .iter()
-        .filter(|c| !(KNOWN_TUI_CIRCLE && known(c)))
         .map(|c| {
             c.iter()
                 .map(|f| name(f))
