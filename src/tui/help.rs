@@ -11,14 +11,22 @@ use super::state::{ActionKind, Confirm};
 use super::text;
 use super::theme::Theme;
 
-/// The keys, as shown by `?`.
+/// The number keys of the tabs, as shown by `?`: `1-6, 7 or a` and what they open, from
+/// the tab list (the areas' titles, then the alerts).
+pub fn tab_keys() -> (String, String) {
+    let areas: Vec<String> = crate::sample::Area::tabs()
+        .map(|a| a.title(false).to_lowercase())
+        .collect();
+    (
+        format!("1-{}, {} or a", areas.len(), areas.len() + 1),
+        format!("{}; alerts", areas.join(", ")),
+    )
+}
+
+/// The other keys, as shown by `?` (after [`tab_keys`], which comes second).
 pub const KEYS: &[(&str, &str)] = &[
     ("q, Ctrl-C", "quit (the terminal is restored)"),
     ("Tab, Shift-Tab", "next / previous area"),
-    (
-        "1-6, 7 or a",
-        "activity, statements, cache, replication, unused indexes, vacuum; alerts",
-    ),
     ("[ ], ← →", "previous / next server"),
     ("↑ ↓ PgUp PgDn Home End", "move within the table"),
     ("s / r", "cycle the sort column / reverse the sort"),
@@ -46,12 +54,18 @@ impl Widget for HelpView {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let area = centered(rect, 80, 80);
         Clear.render(area, buf);
-        let mut lines: Vec<Line<'static>> = KEYS
+        let (tab_key, tab_what) = tab_keys();
+        let mut keys: Vec<(String, String)> = KEYS
             .iter()
+            .map(|(k, d)| ((*k).to_string(), (*d).to_string()))
+            .collect();
+        keys.insert(2, (tab_key, tab_what));
+        let mut lines: Vec<Line<'static>> = keys
+            .into_iter()
             .map(|(k, d)| {
                 Line::from(vec![
                     Span::styled(format!("{k:>22}  "), self.theme.heading()),
-                    Span::raw(*d),
+                    Span::raw(d),
                 ])
             })
             .collect();

@@ -42,7 +42,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use tokio::sync::{mpsc, watch};
 
 use crate::model::{ServerState, Severity, Store};
-use crate::sample::{Area, Command, Update};
+use crate::sample::{Command, Update};
 use panels::View;
 use state::{Action, Tab, UiState};
 
@@ -281,11 +281,14 @@ fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
         spans.push(Span::styled("read-only · ", theme.dim()));
     }
     let hints = if width >= 140 {
-        "q quit · ? help · Tab/1-7 area · [ ] server · s sort · r reverse · / filter · p pause · +/- interval · Enter details"
+        format!(
+            "q quit · ? help · Tab/1-{} area · [ ] server · s sort · r reverse · / filter · p pause · +/- interval · Enter details",
+            Tab::all().count()
+        )
     } else {
-        "q quit · ? help · Tab area · / filter · p pause · Enter details"
+        "q quit · ? help · Tab area · / filter · p pause · Enter details".to_string()
     };
-    spans.push(Span::styled(hints.to_string(), theme.dim()));
+    spans.push(Span::styled(hints, theme.dim()));
     Line::from(spans)
 }
 
@@ -294,36 +297,7 @@ fn draw_panel(tab: Tab, ui: &UiState, v: View<'_>, rect: Rect, buf: &mut ratatui
     let query = ui.query(tab);
     let selected = ui.tab_state(tab).selected;
     match tab {
-        Tab::Area(Area::Activity) => panels::activity::ActivityPanel {
-            view: v,
-            query,
-            selected,
-        }
-        .render(rect, buf),
-        Tab::Area(Area::Statements) => panels::statements::StatementsPanel {
-            view: v,
-            query,
-            selected,
-        }
-        .render(rect, buf),
-        Tab::Area(Area::Cache) => panels::cache::CachePanel {
-            view: v,
-            query,
-            selected,
-        }
-        .render(rect, buf),
-        Tab::Area(Area::Replication) => {
-            panels::replication::ReplicationPanel { view: v }.render(rect, buf)
-        }
-        Tab::Area(Area::UnusedIndexes) => panels::unused_indexes::UnusedIndexesPanel {
-            view: v,
-            query,
-            selected,
-        }
-        .render(rect, buf),
-        Tab::Area(Area::Vacuum) => panels::vacuum::VacuumPanel { view: v }.render(rect, buf),
-        // the server sample has no tab: the header shows it
-        Tab::Area(Area::Server) => {}
+        Tab::Area(area) => panels::draw_area(area, v, query, selected, rect, buf),
         Tab::Alerts => panels::alerts::AlertsPanel {
             view: v,
             query,

@@ -25,6 +25,7 @@ use ratatui::widgets::{
     Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
+use super::table::TableQuery;
 use super::text;
 use super::theme::Theme;
 use crate::model::{Freshness, Link, ServerState, Store};
@@ -305,4 +306,46 @@ pub fn ago(secs: Option<f64>) -> String {
 /// Duration as seconds, for `Duration` arithmetic in labels.
 pub fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
+}
+
+/// Draw the panel of `area` (one that has a tab): the one place that lists the area panels.
+/// `query` and `selected` are the tab's table query and selected row.
+pub fn draw_area(
+    area: Area,
+    view: View<'_>,
+    query: TableQuery<'_>,
+    selected: usize,
+    rect: Rect,
+    buf: &mut Buffer,
+) {
+    match area {
+        Area::Activity => activity::ActivityPanel {
+            view,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Area::Statements => statements::StatementsPanel {
+            view,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Area::Cache => cache::CachePanel {
+            view,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Area::Replication => replication::ReplicationPanel { view }.render(rect, buf),
+        Area::UnusedIndexes => unused_indexes::UnusedIndexesPanel {
+            view,
+            query,
+            selected,
+        }
+        .render(rect, buf),
+        Area::Vacuum => vacuum::VacuumPanel { view }.render(rect, buf),
+        // the server sample has no tab: the header shows it
+        Area::Server => {}
+    }
 }
