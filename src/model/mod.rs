@@ -22,7 +22,7 @@ use crate::config::Thresholds;
 use crate::sample::*;
 use crate::sample::{Area, CollectError, LinkEvent, Sample, ServerFacts, Update};
 
-pub use alerts::{ActiveAlert, Alert, AlertBook, ResolvedAlert, Severity};
+pub use alerts::{ActiveAlert, Alert, AlertBook, ResolvedAlert, Severity, Subject};
 pub use history::History;
 
 /// Connection state of one server, as the workers report it.

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, dur, frame, note, render_table_window, rest_width, split_top};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::sample::Area;
 use crate::sample::{ActivitySample, Session};
 use crate::sample::{privilege_gaps, privilege_notice};
@@ -320,7 +320,7 @@ impl Widget for ActivityPanel<'_> {
         let alerts = &v.server.alerts;
 
         // summary line
-        let conn_sev = alerts.severity_of(crate::sample::Rule::Connections, subject::SERVER);
+        let conn_sev = alerts.severity_of(crate::sample::Rule::Connections, &Subject::Server);
         let mut spans = vec![Span::styled(
             format!(
                 "connections {}/{} usable",
@@ -374,7 +374,7 @@ impl Widget for ActivityPanel<'_> {
                 theme.heading(),
             ))];
             for (prefix, node) in lines.iter().take(n.saturating_sub(1) as usize) {
-                let sev = alerts.worst_for_subject(&subject::pid(node.pid));
+                let sev = alerts.worst_in(Area::Activity, &Subject::Backend(node.pid));
                 let mut line = format!("{prefix}{}", node.pid);
                 if let Some(w) = node.wait_s {
                     line.push_str(&format!(" waits {}", crate::model::format_duration_s(w)));
@@ -485,7 +485,7 @@ impl Widget for ActivityPanel<'_> {
                     )));
                 }
                 cells.push(Cell::from(text::one_line(&s.query, qw)));
-                let sev = alerts.worst_for_subject(&subject::pid(s.pid));
+                let sev = alerts.worst_in(Area::Activity, &Subject::Backend(s.pid));
                 Row::new(cells).style(theme.severity(sev))
             }
         };

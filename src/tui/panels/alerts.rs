@@ -16,13 +16,25 @@ pub fn row_count(server: &ServerState, ui: &UiState) -> usize {
         .alerts
         .active
         .values()
-        .filter(|a| ui.matches(&[&a.alert.message, a.alert.rule.name(), &a.alert.subject]))
+        .filter(|a| {
+            ui.matches(&[
+                &a.alert.message,
+                a.alert.rule.name(),
+                &a.alert.subject.to_string(),
+            ])
+        })
         .count()
         + server
             .alerts
             .resolved
             .iter()
-            .filter(|a| ui.matches(&[&a.alert.message, a.alert.rule.name(), &a.alert.subject]))
+            .filter(|a| {
+                ui.matches(&[
+                    &a.alert.message,
+                    a.alert.rule.name(),
+                    &a.alert.subject.to_string(),
+                ])
+            })
             .count()
 }
 
@@ -58,7 +70,13 @@ impl Widget for AlertsPanel<'_> {
         let mut entries: Vec<Entry> = book
             .sorted()
             .into_iter()
-            .filter(|a| m([&a.alert.message, a.alert.rule.name(), &a.alert.subject]))
+            .filter(|a| {
+                m([
+                    &a.alert.message,
+                    a.alert.rule.name(),
+                    &a.alert.subject.to_string(),
+                ])
+            })
             .map(Entry::Active)
             .collect();
         if entries.is_empty() {
@@ -67,7 +85,13 @@ impl Widget for AlertsPanel<'_> {
         entries.extend(
             book.resolved
                 .iter()
-                .filter(|r| m([&r.alert.message, r.alert.rule.name(), &r.alert.subject]))
+                .filter(|r| {
+                    m([
+                        &r.alert.message,
+                        r.alert.rule.name(),
+                        &r.alert.subject.to_string(),
+                    ])
+                })
                 .map(Entry::Resolved),
         );
         let row = |i: usize| match entries[i] {

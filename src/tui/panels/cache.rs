@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Widget};
 
 use super::{View, frame, note, pct, rate, render_table, rest_width, split_top};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::sample::Area;
 use crate::sample::{CacheSample, TableCache};
 use crate::tui::state::{Tab, UiState};
@@ -86,7 +86,7 @@ impl Widget for CachePanel<'_> {
                 let sev = v
                     .server
                     .alerts
-                    .worst_for_subject(&subject::database(&d.datname));
+                    .worst_in(Area::Cache, &Subject::Database(d.datname.clone()));
                 Row::new(vec![
                     Cell::from(text::one_line(&d.datname, 20)),
                     Cell::from(pct(d.interval_hit_ratio)),
@@ -149,7 +149,7 @@ impl Widget for CachePanel<'_> {
                 let sev = v
                     .server
                     .alerts
-                    .worst_for_subject(&subject::table(&t.schemaname, &t.relname));
+                    .worst_in(Area::Cache, &Subject::table(&t.schemaname, &t.relname));
                 Row::new(vec![
                     Cell::from(rate(t.blks_read_per_s)),
                     Cell::from(rate(t.blks_hit_per_s)),

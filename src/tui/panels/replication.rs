@@ -8,21 +8,11 @@ use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::activity::privilege_line;
 use super::{View, bytes, dur, frame, render_table, split_top};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::sample::Area;
 use crate::sample::Rule;
-use crate::sample::{ServerRole, Standby};
+use crate::sample::{LagState, ServerRole};
 use crate::tui::text;
-
-/// The name alerts use for a standby: its application_name, else its address, else the
-/// walsender pid.
-pub fn standby_name(s: &Standby) -> String {
-    if s.application_name.is_empty() {
-        s.client_addr.clone().unwrap_or_else(|| s.pid.to_string())
-    } else {
-        s.application_name.clone()
-    }
-}
 
 /// The replication panel.
 pub struct ReplicationPanel<'a> {
@@ -43,8 +33,8 @@ impl Widget for ReplicationPanel<'_> {
         let mut lines: Vec<Line<'static>> = Vec::new();
         let rest = match (r.role, &r.standby_status) {
             (ServerRole::Standby, Some(st)) => {
-                let sev_b = alerts.severity_of(Rule::ReplicationLagBytes, subject::SERVER);
-                let sev_t = alerts.severity_of(Rule::ReplicationLagTime, subject::SERVER);
+                let sev_b = alerts.severity_of(Rule::ReplicationLagBytes, &Subject::Server);
+                let sev_t = alerts.severity_of(Rule::ReplicationLagTime, &Subject::Server);
                 let upstream = match (&st.sender_host, st.sender_port) {
                     (Some(h), Some(p)) => format!("{}:{p}", text::clean(h)),
                     (Some(h), None) => text::clean(h),
@@ -88,7 +78,7 @@ impl Widget for ReplicationPanel<'_> {
                 };
                 lines.push(Line::from(vec![
                     Span::styled(
-                        format!("replay lag {lag} ({})", text::clean(&st.lag_state)),
+                        format!("replay lag {lag} ({})", st.lag_state.as_str()),
                         theme.severity(sev_t),
                     ),
                     Span::raw(format!(
@@ -165,10 +155,11 @@ impl Widget for ReplicationPanel<'_> {
                     .standbys
                     .iter()
                     .map(|s| {
-                        let name = standby_name(s);
-                        let sev = alerts.worst_for_subject(&subject::standby(&name));
-                        let time_lag = match (s.lag_state.as_str(), s.replay_lag_s) {
-                            ("idle", _) => "idle".to_string(),
+                        let name = s.display_name();
+                        let sev =
+                            alerts.worst_in(Area::Replication, &Subject::Standby(name.clone()));
+                        let time_lag = match (s.lag_state, s.replay_lag_s) {
+                            (LagState::Idle, _) => "idle".to_string(),
                             (_, Some(x)) => crate::model::format_duration_s(x),
                             _ => "-".into(),
                         };
@@ -251,7 +242,7 @@ impl Widget for ReplicationPanel<'_> {
             .slots
             .iter()
             .map(|s| {
-                let sev = alerts.worst_for_subject(&subject::slot(&s.slot_name));
+                let sev = alerts.worst_in(Area::Replication, &Subject::Slot(s.slot_name.clone()));
                 Row::new(vec![
                     Cell::from(text::one_line(&s.slot_name, 20)),
                     Cell::from(text::one_line(&s.slot_type, 8)),
