@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod history;
+pub mod locks;
 pub mod rates;
 pub mod snapshot;
 pub mod units;
