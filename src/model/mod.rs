@@ -4,7 +4,7 @@
 //! and area with its derived rates ([`rates`]) computed against the previous one, records
 //! history for sparklines ([`history`]), and re-evaluates the alerts ([`alerts`]). The screen
 //! and `pgvitals snapshot` ([`snapshot`]) both read the same `Store`, so they always show the
-//! same numbers. Times are the client's wall clock (`SystemTime`) and are passed in, so tests
+//! same numbers. The lock tree of the activity panel is built here too ([`locks`]). Times are the client's wall clock (`SystemTime`) and are passed in, so tests
 //! are deterministic.
 
 pub mod alerts;
