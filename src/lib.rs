@@ -13,7 +13,8 @@
 //! * [`queries`]: the embedded SQL and the choice of variant per server / extension version.
 //! * [`collect`]: connections, the server probe, one polling worker per server and area.
 //! * [`sample`]: the typed samples the collectors send.
-//! * [`model`]: the only place samples become state: rates, history, alerts, snapshot JSON.
+//! * [`model`]: the only place samples become state: rates, history, alerts (one module per
+//!   area, about typed subjects), the lock tree, snapshot JSON.
 //! * [`text`]: server text made safe for a terminal (the screen and stderr).
 //! * [`tui`]: the ratatui front-end; it reads the model and never touches a connection.
 //! * [`app`]: the wiring of sessions, workers and store, shared by the commands and tests.

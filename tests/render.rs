@@ -305,7 +305,7 @@ fn populated(servers: usize) -> Store {
                 sent_lag_bytes: Some(0),
                 flush_lag_bytes: Some(1024),
                 replay_lag_s: Some(3.5),
-                lag_state: "streaming".into(),
+                lag_state: LagState::Streaming,
                 reply_age_s: Some(0.4),
                 ..Default::default()
             }],
@@ -1393,7 +1393,7 @@ fn privilege_gap_of_a_standby_names_the_wal_receiver() {
                 replay_lag_bytes: Some(0),
                 last_replay_age_s: Some(4.0),
                 replay_lag_s: None,
-                lag_state: "idle".into(),
+                lag_state: ReplayState::Idle,
                 replay_paused: false,
                 wal_receiver_status: None,
                 sender_host: None,

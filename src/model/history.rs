@@ -79,7 +79,8 @@ pub fn points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {
                 out.push((Series::ReplayLagBytes, lag as f64));
             }
         }
-        _ => {}
+        // no sparkline reads these areas
+        Area::Statements | Area::UnusedIndexes | Area::Vacuum => {}
     }
     out
 }

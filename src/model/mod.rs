@@ -4,11 +4,12 @@
 //! and area with its derived rates ([`rates`]) computed against the previous one, records
 //! history for sparklines ([`history`]), and re-evaluates the alerts ([`alerts`]). The screen
 //! and `pgvitals snapshot` ([`snapshot`]) both read the same `Store`, so they always show the
-//! same numbers. Times are the client's wall clock (`SystemTime`) and are passed in, so tests
+//! same numbers. The lock tree of the activity panel is built here too ([`locks`]). Times are the client's wall clock (`SystemTime`) and are passed in, so tests
 //! are deterministic.
 
 pub mod alerts;
 pub mod history;
+pub mod locks;
 pub mod rates;
 pub mod snapshot;
 pub mod units;
@@ -22,7 +23,7 @@ use crate::config::Thresholds;
 use crate::sample::*;
 use crate::sample::{Area, CollectError, LinkEvent, Sample, ServerFacts, Update};
 
-pub use alerts::{ActiveAlert, Alert, AlertBook, ResolvedAlert, Severity};
+pub use alerts::{ActiveAlert, Alert, AlertBook, ResolvedAlert, Severity, Subject};
 pub use history::History;
 
 /// Connection state of one server, as the workers report it.
@@ -268,58 +269,11 @@ impl Store {
             return;
         };
         match update {
-            Update::Sample { sample, at, .. } => {
-                let area = sample.area();
-                let state = server.areas.entry(area).or_default();
-                let mut sample = *sample;
-                if !state.rebaseline {
-                    rates::derive(&mut sample, state.sample.as_ref());
-                }
-                state.rebaseline = false;
-                state.sample = Some(sample);
-                state.sample_at = Some(at);
-                state.error = None;
-                for (series, value) in history::points(server, area) {
-                    server.history.push(series, at, value);
-                }
-                if matches!(server.link, Link::Down { .. } | Link::Connecting { .. }) {
-                    server.link = Link::Up { since: at };
-                }
-            }
+            Update::Sample { sample, at, .. } => ingest_sample(server, *sample, at),
             Update::Failed {
                 area, error, at, ..
-            } => {
-                let state = server.areas.entry(area).or_default();
-                let since = match &state.error {
-                    Some((_, since)) => *since,
-                    None => at,
-                };
-                state.error = Some((error, since));
-            }
-            Update::Link { event, at, .. } => match event {
-                LinkEvent::Connected(facts) => {
-                    server.facts = Some(*facts);
-                    server.link = Link::Up { since: at };
-                    for state in server.areas.values_mut() {
-                        state.rebaseline = true;
-                    }
-                }
-                LinkEvent::Down {
-                    error,
-                    next_attempt,
-                } => {
-                    let since = match &server.link {
-                        Link::Down { since, .. } => *since,
-                        Link::Connecting { since } => *since,
-                        Link::Up { .. } => at,
-                    };
-                    server.link = Link::Down {
-                        since,
-                        error,
-                        next_attempt,
-                    };
-                }
-            },
+            } => ingest_failure(server, area, error, at),
+            Update::Link { event, at, .. } => ingest_link(server, event, at),
             Update::Acted { .. } => return,
         }
         server.alerts_due = true;
@@ -352,5 +306,64 @@ impl Store {
             let (sw, sc) = s.alerts.counts();
             (w + sw, c + sc)
         })
+    }
+}
+
+/// Keep a new sample of one area: its rates against the previous one (unless a reconnect
+/// asked for a fresh baseline), its history points; a sample means the link is up.
+fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
+    let area = sample.area();
+    let state = server.areas.entry(area).or_default();
+    if !state.rebaseline {
+        rates::derive(&mut sample, state.sample.as_ref());
+    }
+    state.rebaseline = false;
+    state.sample = Some(sample);
+    state.sample_at = Some(at);
+    state.error = None;
+    for (series, value) in history::points(server, area) {
+        server.history.push(series, at, value);
+    }
+    if matches!(server.link, Link::Down { .. } | Link::Connecting { .. }) {
+        server.link = Link::Up { since: at };
+    }
+}
+
+/// Keep the error of a failed poll, with the time polls started failing.
+fn ingest_failure(server: &mut ServerState, area: Area, error: CollectError, at: SystemTime) {
+    let state = server.areas.entry(area).or_default();
+    let since = match &state.error {
+        Some((_, since)) => *since,
+        None => at,
+    };
+    state.error = Some((error, since));
+}
+
+/// Follow the link: a connect brings the probed facts and a fresh baseline for every area;
+/// a loss keeps the time the server was first lost.
+fn ingest_link(server: &mut ServerState, event: LinkEvent, at: SystemTime) {
+    match event {
+        LinkEvent::Connected(facts) => {
+            server.facts = Some(*facts);
+            server.link = Link::Up { since: at };
+            for state in server.areas.values_mut() {
+                state.rebaseline = true;
+            }
+        }
+        LinkEvent::Down {
+            error,
+            next_attempt,
+        } => {
+            let since = match &server.link {
+                Link::Down { since, .. } => *since,
+                Link::Connecting { since } => *since,
+                Link::Up { .. } => at,
+            };
+            server.link = Link::Down {
+                since,
+                error,
+                next_attempt,
+            };
+        }
     }
 }

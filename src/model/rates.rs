@@ -15,11 +15,27 @@ use crate::sample::*;
 /// Fill the derived fields of `cur` from `prev` (the previous sample of the same area).
 /// Without a usable previous sample the derived fields stay `None`.
 pub fn derive(cur: &mut Sample, prev: Option<&Sample>) {
-    match (cur, prev) {
-        (Sample::Server(c), Some(Sample::Server(p))) => server(c, p),
-        (Sample::Statements(c), Some(Sample::Statements(p))) => statements(c, p),
-        (Sample::Cache(c), Some(Sample::Cache(p))) => cache(c, p),
-        _ => {}
+    match cur {
+        Sample::Server(c) => {
+            if let Some(Sample::Server(p)) = prev {
+                server(c, p);
+            }
+        }
+        Sample::Statements(c) => {
+            if let Some(Sample::Statements(p)) = prev {
+                statements(c, p);
+            }
+        }
+        Sample::Cache(c) => {
+            if let Some(Sample::Cache(p)) = prev {
+                cache(c, p);
+            }
+        }
+        // no counters: nothing is derived
+        Sample::Activity(_)
+        | Sample::Replication(_)
+        | Sample::UnusedIndexes(_)
+        | Sample::Vacuum(_) => {}
     }
 }
 
@@ -102,6 +118,12 @@ fn cache(c: &mut CacheSample, p: &CacheSample) {
     let Some(dt) = elapsed(c.collected_at, p.collected_at) else {
         return;
     };
+    cache_databases(c, p, dt);
+    cache_tables(c, p, dt);
+}
+
+/// Per-database block rates over `dt` seconds.
+fn cache_databases(c: &mut CacheSample, p: &CacheSample, dt: f64) {
     let prev: HashMap<&str, &DatabaseCache> = p
         .databases
         .iter()
@@ -124,6 +146,12 @@ fn cache(c: &mut CacheSample, p: &CacheSample) {
         d.blks_read_per_s = Some(read);
         d.interval_hit_ratio = ratio(hit, read);
     }
+}
+
+/// Per-table block rates, over the time between the two reads of the tables (`dt`, the
+/// samples' interval, when a read time is missing); tables carried forward keep the rates
+/// of their last read.
+fn cache_tables(c: &mut CacheSample, p: &CacheSample, dt: f64) {
     let prev: HashMap<u32, &TableCache> = p.tables.iter().map(|t| (t.relid, t)).collect();
     let tables_dt = match (c.tables_collected_at, p.tables_collected_at) {
         (Some(ct), Some(pt)) if ct == pt => {

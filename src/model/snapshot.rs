@@ -108,7 +108,12 @@ fn sample_json(sample: &Sample) -> Value {
             }
             v
         }
-        other => serde_json::to_value(other).unwrap_or(Value::Null),
+        Sample::Server(_)
+        | Sample::Activity(_)
+        | Sample::Cache(_)
+        | Sample::Replication(_)
+        | Sample::UnusedIndexes(_)
+        | Sample::Vacuum(_) => serde_json::to_value(sample).unwrap_or(Value::Null),
     }
 }
 

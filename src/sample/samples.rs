@@ -269,14 +269,83 @@ pub struct Standby {
     pub write_lag_s: Option<f64>,
     pub flush_lag_s: Option<f64>,
     pub replay_lag_s: Option<f64>,
-    /// `idle` (caught up, nothing to replay: time lag is meaningless, not 0), `streaming`
-    /// (time lag is measured), `catching_up`, or `unknown` (the walsender's `state` is hidden
-    /// from a role without pg_read_all_stats, and so are its LSNs and lags).
-    pub lag_state: String,
+    /// `idle`, `streaming`, `catching_up` or `unknown`: see [`LagState`].
+    pub lag_state: LagState,
     /// `age(backend_xmin)` from hot_standby_feedback, transactions.
     pub backend_xmin_age: Option<i64>,
     /// Seconds since `reply_time`.
     pub reply_age_s: Option<f64>,
+}
+
+impl Standby {
+    /// How the standby is named on screen and in alerts: its `application_name`, else its
+    /// address (`client_addr`), else the walsender pid.
+    pub fn display_name(&self) -> String {
+        if self.application_name.is_empty() {
+            self.client_addr
+                .clone()
+                .unwrap_or_else(|| self.pid.to_string())
+        } else {
+            self.application_name.clone()
+        }
+    }
+}
+
+/// How far a standby is behind, as its walsender sees it ([`Standby::lag_state`]); JSON
+/// `"idle"`, `"streaming"`, `"catching_up"`, `"unknown"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LagState {
+    /// Caught up, nothing to replay: the time lag is meaningless (PostgreSQL NULLs it), not 0.
+    Idle,
+    /// Streaming, and the time lag is measured.
+    Streaming,
+    /// The walsender's `state` is not `streaming` (startup, catchup, backup, stopping).
+    CatchingUp,
+    /// The walsender's `state` is hidden from a role without pg_read_all_stats, and so are
+    /// its LSNs and lags.
+    #[default]
+    Unknown,
+}
+
+impl LagState {
+    /// The JSON value: `idle`, `streaming`, `catching_up`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LagState::Idle => "idle",
+            LagState::Streaming => "streaming",
+            LagState::CatchingUp => "catching_up",
+            LagState::Unknown => "unknown",
+        }
+    }
+}
+
+/// Where a standby's own replay stands ([`StandbyStatus::lag_state`]); JSON `"idle"`,
+/// `"replaying"`, `"paused"`, `"disconnected"`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplayState {
+    /// Everything received is replayed.
+    #[default]
+    Idle,
+    /// Received WAL is being replayed.
+    Replaying,
+    /// Replay is paused (or a pause is requested).
+    Paused,
+    /// No WAL receiver is streaming: the standby is not receiving from its upstream.
+    Disconnected,
+}
+
+impl ReplayState {
+    /// The JSON value: `idle`, `replaying`, `paused`, `disconnected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplayState::Idle => "idle",
+            ReplayState::Replaying => "replaying",
+            ReplayState::Paused => "paused",
+            ReplayState::Disconnected => "disconnected",
+        }
+    }
 }
 
 /// One row of `pg_replication_slots`.
@@ -316,8 +385,8 @@ pub struct StandbyStatus {
     pub last_replay_age_s: Option<f64>,
     /// Replay delay in seconds when there is something to replay; `None` when `idle`.
     pub replay_lag_s: Option<f64>,
-    /// `idle` (everything received is replayed), `replaying`, `paused` or `disconnected`.
-    pub lag_state: String,
+    /// `idle`, `replaying`, `paused` or `disconnected`: see [`ReplayState`].
+    pub lag_state: ReplayState,
     pub replay_paused: bool,
     /// `pg_stat_wal_receiver.status` (streaming, ...); `None` when no WAL receiver runs.
     pub wal_receiver_status: Option<String>,

@@ -14,7 +14,7 @@ use super::panels::history::{SERIES, label, spark_text};
 use super::panels::{age_s, clock, through_pooler};
 use super::text;
 use super::theme::Theme;
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::model::{Link, ServerState, Severity, Store, format_count, format_duration_s};
 use crate::sample::Rule;
 use crate::sample::{CollectError, ErrorKind};
@@ -206,7 +206,7 @@ fn vital_spans(server: &ServerState, theme: Theme) -> Vec<Span<'static>> {
     if let Some(a) = server.activity() {
         let sev = server
             .alerts
-            .severity_of(Rule::Connections, subject::SERVER);
+            .severity_of(Rule::Connections, &Subject::Server);
         spans.push(Span::styled(
             format!(" conn {}/{}", a.client_backends, a.usable_connections),
             theme.severity(sev),
@@ -234,7 +234,7 @@ fn vital_spans(server: &ServerState, theme: Theme) -> Vec<Span<'static>> {
     if let Some((db, age, pct)) = server.worst_xid_age() {
         let sev = server
             .alerts
-            .severity_of(Rule::XidAge, &subject::database(db));
+            .severity_of(Rule::XidAge, &Subject::Database(db.to_string()));
         spans.push(Span::styled(
             format!(" xid age {} ({pct:.1}%)", format_count(age as f64)),
             theme.severity(sev),

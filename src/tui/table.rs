@@ -95,7 +95,11 @@ pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> us
 
 /// Whether an alert passes the filter (its message, rule name or subject).
 pub fn alert_matches(query: &TableQuery<'_>, alert: &Alert) -> bool {
-    query.matches(&[&alert.message, alert.rule.name(), &alert.subject])
+    query.matches(&[
+        &alert.message,
+        alert.rule.name(),
+        &alert.subject.to_string(),
+    ])
 }
 
 /// Active plus resolved alerts after the filter.

@@ -25,8 +25,14 @@ fn config(interval_ms: u64, thresholds: &str) -> Config {
     c
 }
 
+/// The severity of `rule`'s alert on the subject whose text (the JSON `subject`) is `subject`.
 fn alert(server: &ServerState, rule: Rule, subject: &str) -> Option<Severity> {
-    server.alerts.severity_of(rule, subject)
+    server
+        .alerts
+        .active
+        .values()
+        .find(|a| a.alert.rule == rule && a.alert.subject.to_string() == subject)
+        .map(|a| a.alert.severity)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,11 +21,11 @@ use pgvitals::collect::probe::parse_extension_version;
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::model::ServerState;
-use pgvitals::model::alerts::subject;
+use pgvitals::model::alerts::Subject;
 use pgvitals::sample::Rule;
 use pgvitals::sample::privilege_gaps;
 use pgvitals::sample::{Area, CollectError, ErrorKind};
-use pgvitals::sample::{ServerRole, Session, Statement};
+use pgvitals::sample::{LagState, ReplayState, ServerRole, Session, Statement};
 
 use crate::common::{assert_all_areas_work, connect, primary, standby, unique, wait_until_async};
 use crate::probe::{DropDb, DropRole, create_db, create_role};
@@ -603,7 +603,7 @@ async fn a_role_without_pg_monitor_is_told_what_it_misses_and_the_grant_fixes_it
     assert_eq!(
         server
             .alerts
-            .severity_of(Rule::LongQuery, &subject::pid(c.sleeper_pid)),
+            .severity_of(Rule::LongQuery, &Subject::Backend(c.sleeper_pid)),
         None
     );
     // The hidden text is never taken for a statement text either.
@@ -648,16 +648,17 @@ async fn a_role_without_pg_monitor_is_told_what_it_misses_and_the_grant_fixes_it
         .unwrap_or_else(|| panic!("no {STANDBY_APP}: {repl:?}"));
     assert_eq!(sb.state, None);
     assert_eq!(sb.replay_lag_bytes, None);
-    assert_eq!(sb.lag_state, "unknown");
+    assert_eq!(sb.lag_state, LagState::Unknown);
     assert!(
         repl.slots
             .iter()
             .any(|s| s.slot_name == STANDBY_SLOT && s.active)
     );
     assert_eq!(
-        server
-            .alerts
-            .severity_of(Rule::ReplicationLagTime, &subject::standby(STANDBY_APP)),
+        server.alerts.severity_of(
+            Rule::ReplicationLagTime,
+            &Subject::Standby(STANDBY_APP.into())
+        ),
         None
     );
 
@@ -720,11 +721,11 @@ async fn a_role_without_pg_monitor_is_told_what_it_misses_and_the_grant_fixes_it
     assert_eq!(st.wal_receiver_status, None);
     assert_eq!(st.sender_port, None);
     assert!(st.receive_lsn.is_some(), "{st:?}");
-    assert_ne!(st.lag_state, "disconnected", "{st:?}");
+    assert_ne!(st.lag_state, ReplayState::Disconnected, "{st:?}");
     assert_eq!(
         on_standby
             .alerts
-            .severity_of(Rule::ReplicationLagTime, "server"),
+            .severity_of(Rule::ReplicationLagTime, &Subject::Server),
         None
     );
 

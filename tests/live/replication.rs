@@ -7,7 +7,7 @@ use pgvitals::cluster::{Cluster, ClusterOptions, Node};
 use pgvitals::collect::Ctx;
 use pgvitals::collect::areas::replication::ReplicationCollector;
 use pgvitals::sample::ServerFacts;
-use pgvitals::sample::{ReplicationSample, ServerRole};
+use pgvitals::sample::{LagState, ReplayState, ReplicationSample, ServerRole};
 
 use crate::common::{primary, standby, unique, wait_until_async};
 
@@ -174,7 +174,7 @@ async fn paused_replay_shows_lag_on_both_sides() {
     assert_eq!(sample_s.role, ServerRole::Standby);
     let st = sample_s.standby_status.as_ref().expect("standby status");
     assert!(st.replay_paused, "{st:?}");
-    assert_eq!(st.lag_state, "paused", "{st:?}");
+    assert_eq!(st.lag_state, ReplayState::Paused, "{st:?}");
     assert!(
         st.replay_lag_bytes.is_some_and(|b| b >= 2_000_000),
         "standby's own replay lag: {st:?}"
@@ -192,7 +192,7 @@ async fn paused_replay_shows_lag_on_both_sides() {
         "primary's view of the standby: {row:?}"
     );
     assert_eq!(row.state.as_deref(), Some("streaming"), "{row:?}");
-    assert_eq!(row.lag_state, "streaming", "{row:?}");
+    assert_eq!(row.lag_state, LagState::Streaming, "{row:?}");
     assert!(
         row.sent_lsn.is_some() && row.replay_lsn.is_some(),
         "{row:?}"
@@ -214,7 +214,13 @@ async fn paused_replay_shows_lag_on_both_sides() {
     let lag_alert = |store: &pgvitals::model::Store, server: usize, subject: &str| {
         store.servers[server]
             .alerts
-            .severity_of(pgvitals::sample::Rule::ReplicationLagBytes, subject)
+            .active
+            .values()
+            .find(|a| {
+                a.alert.rule == pgvitals::sample::Rule::ReplicationLagBytes
+                    && a.alert.subject.to_string() == subject
+            })
+            .map(|a| a.alert.severity)
     };
     let store = pgvitals::app::take_snapshot(&specs, &config)
         .await
@@ -240,7 +246,7 @@ async fn paused_replay_shows_lag_on_both_sides() {
             let sample = poll(&mon_s).await;
             sample
                 .standby_status
-                .is_some_and(|st| !st.replay_paused && st.lag_state != "paused")
+                .is_some_and(|st| !st.replay_paused && st.lag_state != ReplayState::Paused)
         })
         .await,
         "replay did not resume"
@@ -382,7 +388,7 @@ async fn promoted_standby_reads_as_primary_on_the_same_connection() {
             sample
                 .standby_status
                 .as_ref()
-                .is_some_and(|st| st.lag_state == "disconnected")
+                .is_some_and(|st| st.lag_state == ReplayState::Disconnected)
         },
     )
     .await;

@@ -29,7 +29,9 @@ use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
 use crate::collect::{Ctx, get, get_text, get_text_or_empty};
-use crate::sample::{ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
+use crate::sample::{
+    LagState, ReplayState, ReplicationSample, ServerRole, Slot, Standby, StandbyStatus,
+};
 
 /// Polls [`ReplicationSample`]s. Stateless: every poll asks the server for its role anew.
 #[derive(Debug, Default)]
@@ -62,7 +64,7 @@ impl ReplicationCollector {
                 replay_lag_bytes: get(row, "replay_lag_bytes")?,
                 last_replay_age_s: get(row, "last_replay_age_s")?,
                 replay_lag_s: None,
-                lag_state: String::new(),
+                lag_state: Default::default(),
                 replay_paused: get::<Option<bool>>(row, "replay_paused")?.unwrap_or(false),
                 wal_receiver_status: get_text(row, "wal_receiver_status")?,
                 sender_host: get_text(row, "sender_host")?,
@@ -71,7 +73,7 @@ impl ReplicationCollector {
             };
             let receiver_running: bool = get(row, "wal_receiver_running")?;
             let (lag_state, replay_lag_s) = standby_lag_state(&status, receiver_running);
-            status.lag_state = lag_state.to_string();
+            status.lag_state = lag_state;
             status.replay_lag_s = replay_lag_s;
             Some(status)
         } else {
@@ -112,11 +114,11 @@ impl ReplicationCollector {
                 write_lag_s: get(&row, "write_lag_s")?,
                 flush_lag_s: get(&row, "flush_lag_s")?,
                 replay_lag_s: get(&row, "replay_lag_s")?,
-                lag_state: String::new(),
+                lag_state: Default::default(),
                 backend_xmin_age: get(&row, "backend_xmin_age")?,
                 reply_age_s: get(&row, "reply_age_s")?,
             };
-            standby.lag_state = walsender_lag_state(&standby).to_string();
+            standby.lag_state = walsender_lag_state(&standby);
             sample.standbys.push(standby);
         }
 
@@ -151,15 +153,15 @@ impl ReplicationCollector {
 /// * `idle` when the standby has replayed everything (`replay_lag_bytes == 0`) and PostgreSQL
 ///   reports no `replay_lag` (it NULLs the time lag when nothing happens: idle, not 0 s);
 /// * `streaming` otherwise.
-pub fn walsender_lag_state(standby: &Standby) -> &'static str {
+pub fn walsender_lag_state(standby: &Standby) -> LagState {
     if standby.state.is_none() {
-        "unknown"
+        LagState::Unknown
     } else if standby.state.as_deref() != Some("streaming") {
-        "catching_up"
+        LagState::CatchingUp
     } else if standby.replay_lag_bytes == Some(0) && standby.replay_lag_s.is_none() {
-        "idle"
+        LagState::Idle
     } else {
-        "streaming"
+        LagState::Streaming
     }
 }
 
@@ -177,7 +179,7 @@ pub fn walsender_lag_state(standby: &Standby) -> &'static str {
 pub fn standby_lag_state(
     status: &StandbyStatus,
     receiver_running: bool,
-) -> (&'static str, Option<f64>) {
+) -> (ReplayState, Option<f64>) {
     let pending = status.replay_lag_bytes.is_some_and(|b| b > 0);
     let replay_lag_s = if pending {
         status.last_replay_age_s
@@ -185,16 +187,16 @@ pub fn standby_lag_state(
         None
     };
     let state = if status.replay_paused {
-        "paused"
+        ReplayState::Paused
     } else if !match status.wal_receiver_status.as_deref() {
         Some(s) => s == "streaming",
         None => receiver_running,
     } {
-        "disconnected"
+        ReplayState::Disconnected
     } else if !pending {
-        "idle"
+        ReplayState::Idle
     } else {
-        "replaying"
+        ReplayState::Replaying
     };
     (state, replay_lag_s)
 }
@@ -214,20 +216,23 @@ mod tests {
 
     #[test]
     fn walsender_states() {
-        assert_eq!(walsender_lag_state(&standby("streaming", 0, None)), "idle");
+        assert_eq!(
+            walsender_lag_state(&standby("streaming", 0, None)),
+            LagState::Idle
+        );
         assert_eq!(
             walsender_lag_state(&standby("streaming", 0, Some(0.2))),
-            "streaming"
+            LagState::Streaming
         );
         assert_eq!(
             walsender_lag_state(&standby("streaming", 8192, None)),
-            "streaming"
+            LagState::Streaming
         );
         assert_eq!(
             walsender_lag_state(&standby("catchup", 0, None)),
-            "catching_up"
+            LagState::CatchingUp
         );
-        assert_eq!(walsender_lag_state(&Standby::default()), "unknown");
+        assert_eq!(walsender_lag_state(&Standby::default()), LagState::Unknown);
     }
 
     fn status_of(paused: bool, receiver: Option<&str>, lag_bytes: Option<i64>) -> StandbyStatus {
@@ -244,36 +249,36 @@ mod tests {
     fn standby_states() {
         assert_eq!(
             standby_lag_state(&status_of(false, Some("streaming"), Some(0)), true),
-            ("idle", None)
+            (ReplayState::Idle, None)
         );
         assert_eq!(
             standby_lag_state(&status_of(false, Some("streaming"), Some(100)), true),
-            ("replaying", Some(42.0))
+            (ReplayState::Replaying, Some(42.0))
         );
         assert_eq!(
             standby_lag_state(&status_of(true, Some("streaming"), Some(100)), true),
-            ("paused", Some(42.0))
+            (ReplayState::Paused, Some(42.0))
         );
         assert_eq!(
             standby_lag_state(&status_of(true, Some("streaming"), Some(0)), true),
-            ("paused", None)
+            (ReplayState::Paused, None)
         );
         assert_eq!(
             standby_lag_state(&status_of(false, None, Some(0)), false),
-            ("disconnected", None)
+            (ReplayState::Disconnected, None)
         );
         // Status hidden from an unprivileged role while a receiver runs.
         assert_eq!(
             standby_lag_state(&status_of(false, None, Some(10)), true),
-            ("replaying", Some(42.0))
+            (ReplayState::Replaying, Some(42.0))
         );
         assert_eq!(
             standby_lag_state(&status_of(false, Some("waiting"), Some(5)), true),
-            ("disconnected", Some(42.0))
+            (ReplayState::Disconnected, Some(42.0))
         );
         assert_eq!(
             standby_lag_state(&status_of(false, Some("streaming"), None), true),
-            ("idle", None)
+            (ReplayState::Idle, None)
         );
     }
 }

@@ -1,7 +1,7 @@
 //! Activity: sessions from `pg_stat_activity` (sortable, filterable; blocked and blocking
-//! sessions marked) and the lock tree built from `pg_blocking_pids()` ([`lock_tree`]).
+//! sessions marked) and the lock tree built by the model ([`lock_tree`]).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -9,157 +9,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, dur, frame, note, render_table_window, rest_width, split_top, through_pooler};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
+use crate::model::locks::{LockNode, lock_tree};
 use crate::sample::Area;
 use crate::sample::{ActivitySample, Session};
 use crate::sample::{privilege_gaps, privilege_notice};
 use crate::tui::table::{self, TableQuery};
 use crate::tui::text;
-
-/// One session in the lock tree with every session waiting behind it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LockNode {
-    pub pid: i32,
-    /// Seconds this session has been waiting (`query_age_s` of a blocked session); `None` for
-    /// a session that waits on nobody.
-    pub wait_s: Option<f64>,
-    /// The pid is in the sessions list (a blocker can be a backend we do not see: another
-    /// role's session without pg_read_all_stats, a background process, a prepared
-    /// transaction).
-    pub known: bool,
-    /// The pid already appears above on this chain: a cycle (a deadlock until the detector
-    /// ends it). Not expanded further.
-    pub cycle: bool,
-    /// The sessions waiting on this one, longest wait first.
-    pub waiters: Vec<LockNode>,
-}
-
-/// More nodes than this are not built (a pathological fan-out must not stall the screen).
-const MAX_NODES: usize = 2000;
-
-/// Build the lock forest from each session's `blocked_by`: every root blocker (a session
-/// that blocks others and waits on nobody, or, when every blocker waits, one member of the
-/// cycle) with the whole chain of sessions waiting behind it, recursively. A waiter blocked
-/// by several sessions appears under each of them. Roots are ordered by the number of
-/// sessions behind them, then pid.
-pub fn lock_tree(sessions: &[Session]) -> Vec<LockNode> {
-    let by_pid: HashMap<i32, &Session> = sessions.iter().map(|s| (s.pid, s)).collect();
-    let mut waiters_of: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    for s in sessions {
-        let mut seen = BTreeSet::new();
-        for &b in &s.blocked_by {
-            if seen.insert(b) {
-                waiters_of.entry(b).or_default().push(s.pid);
-            }
-        }
-    }
-    let wait_of = |pid: i32| {
-        by_pid
-            .get(&pid)
-            .filter(|s| !s.blocked_by.is_empty())
-            .and_then(|s| s.query_age_s)
-    };
-    for ws in waiters_of.values_mut() {
-        ws.sort_by(|a, b| {
-            wait_of(*b)
-                .unwrap_or(0.0)
-                .total_cmp(&wait_of(*a).unwrap_or(0.0))
-                .then(a.cmp(b))
-        });
-    }
-    let is_blocked = |pid: i32| by_pid.get(&pid).is_some_and(|s| !s.blocked_by.is_empty());
-
-    struct Builder<'a> {
-        by_pid: &'a HashMap<i32, &'a Session>,
-        waiters_of: &'a BTreeMap<i32, Vec<i32>>,
-        visited: BTreeSet<i32>,
-        nodes: usize,
-    }
-    impl Builder<'_> {
-        fn build(&mut self, pid: i32, path: &mut Vec<i32>) -> LockNode {
-            self.visited.insert(pid);
-            self.nodes += 1;
-            let session = self.by_pid.get(&pid);
-            let mut node = LockNode {
-                pid,
-                wait_s: session
-                    .filter(|s| !s.blocked_by.is_empty())
-                    .and_then(|s| s.query_age_s),
-                known: session.is_some(),
-                cycle: false,
-                waiters: Vec::new(),
-            };
-            path.push(pid);
-            if let Some(ws) = self.waiters_of.get(&pid) {
-                for &w in ws {
-                    if self.nodes >= MAX_NODES {
-                        break;
-                    }
-                    if path.contains(&w) {
-                        self.nodes += 1;
-                        node.waiters.push(LockNode {
-                            pid: w,
-                            wait_s: self
-                                .by_pid
-                                .get(&w)
-                                .filter(|s| !s.blocked_by.is_empty())
-                                .and_then(|s| s.query_age_s),
-                            known: self.by_pid.contains_key(&w),
-                            cycle: true,
-                            waiters: Vec::new(),
-                        });
-                    } else {
-                        let child = self.build(w, path);
-                        node.waiters.push(child);
-                    }
-                }
-            }
-            path.pop();
-            node
-        }
-    }
-
-    let mut b = Builder {
-        by_pid: &by_pid,
-        waiters_of: &waiters_of,
-        visited: BTreeSet::new(),
-        nodes: 0,
-    };
-    let mut roots: Vec<LockNode> = Vec::new();
-    for &pid in waiters_of.keys() {
-        if !is_blocked(pid) {
-            let node = b.build(pid, &mut Vec::new());
-            roots.push(node);
-        }
-    }
-    // Blockers not reached from a free root wait in a cycle (or behind one): start from a
-    // member of the cycle, found by walking up the first blocker until a pid repeats.
-    while let Some(&start) = waiters_of.keys().find(|p| !b.visited.contains(p)) {
-        let mut walk = vec![start];
-        let mut cur = start;
-        let root = loop {
-            let next = by_pid.get(&cur).and_then(|s| s.blocked_by.first().copied());
-            match next {
-                Some(n) if walk.contains(&n) => break n,
-                Some(n) if by_pid.contains_key(&n) && !b.visited.contains(&n) => {
-                    walk.push(n);
-                    cur = n;
-                }
-                _ => break cur,
-            }
-        };
-        let node = b.build(root, &mut Vec::new());
-        roots.push(node);
-        if b.nodes >= MAX_NODES {
-            break;
-        }
-    }
-    fn count(n: &LockNode) -> usize {
-        n.waiters.iter().map(|w| 1 + count(w)).sum()
-    }
-    roots.sort_by(|a, b| count(b).cmp(&count(a)).then(a.pid.cmp(&b.pid)));
-    roots
-}
 
 /// The lock forest as display lines: (tree prefix, node).
 pub fn flatten(roots: &[LockNode]) -> Vec<(String, &LockNode)> {
@@ -282,7 +138,7 @@ fn summary_section(v: &View<'_>, a: &ActivitySample, inner: Rect, buf: &mut Buff
     let conn_sev = v
         .server
         .alerts
-        .severity_of(crate::sample::Rule::Connections, subject::SERVER);
+        .severity_of(crate::sample::Rule::Connections, &Subject::Server);
     let mut spans = vec![Span::styled(
         format!(
             "connections {}/{} usable",
@@ -346,7 +202,10 @@ fn lock_tree_section(v: &View<'_>, a: &ActivitySample, rest: Rect, buf: &mut Buf
     ))];
     for (prefix, node) in lines.iter().take(n.saturating_sub(1) as usize) {
         let line = lock_node_text(prefix, node, by_pid.get(&node.pid), tree_rect.width);
-        let sev = v.server.alerts.worst_for_subject(&subject::pid(node.pid));
+        let sev = v
+            .server
+            .alerts
+            .worst_in(Area::Activity, &Subject::Backend(node.pid));
         out.push(Line::from(Span::styled(
             text::truncate(&line, tree_rect.width as usize),
             v.theme().severity(sev),
@@ -496,7 +355,10 @@ impl ActivityPanel<'_> {
         let columns = SessionColumns::new(rest.width);
         let row = |i: usize| {
             let s = list[i];
-            let sev = v.server.alerts.worst_for_subject(&subject::pid(s.pid));
+            let sev = v
+                .server
+                .alerts
+                .worst_in(Area::Activity, &Subject::Backend(s.pid));
             Row::new(columns.cells(s, blocking.contains(&s.pid))).style(theme.severity(sev))
         };
         let mut widths: Vec<Constraint> = columns
@@ -532,21 +394,9 @@ mod tests {
         }
     }
 
-    fn pids(n: &LockNode) -> Vec<i32> {
-        n.waiters.iter().map(|w| w.pid).collect()
-    }
-
     #[test]
     fn a_chain_is_one_root_with_the_whole_chain_below() {
         let tree = lock_tree(&[s(1, &[], 100.0), s(2, &[1], 50.0), s(3, &[2], 20.0)]);
-        assert_eq!(tree.len(), 1);
-        let root = &tree[0];
-        assert_eq!(root.pid, 1);
-        assert_eq!(root.wait_s, None, "the root waits on nobody");
-        assert_eq!(pids(root), vec![2]);
-        assert_eq!(root.waiters[0].wait_s, Some(50.0));
-        assert_eq!(pids(&root.waiters[0]), vec![3]);
-        assert_eq!(root.waiters[0].waiters[0].wait_s, Some(20.0));
         let lines = flatten(&tree);
         let prefixes: Vec<&str> = lines.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(prefixes, vec!["", "└─ ", "   └─ "]);
@@ -561,52 +411,9 @@ mod tests {
             s(4, &[1], 30.0),
             s(5, &[], 1.0),
         ]);
-        assert_eq!(tree.len(), 1, "an unrelated session is no root");
-        assert_eq!(pids(&tree[0]), vec![3, 4, 2]);
         let lines = flatten(&tree);
         assert_eq!(lines[1].0, "├─ ");
         assert_eq!(lines[3].0, "└─ ");
-    }
-
-    #[test]
-    fn a_cycle_gets_a_root_and_is_not_expanded_forever() {
-        // 2 and 3 wait on each other; 4 waits behind 3
-        let tree = lock_tree(&[s(2, &[3], 10.0), s(3, &[2], 12.0), s(4, &[3], 5.0)]);
-        assert_eq!(tree.len(), 1);
-        let root = &tree[0];
-        assert!(root.pid == 2 || root.pid == 3);
-        let flat = flatten(&tree);
-        assert!(flat.iter().any(|(_, n)| n.cycle), "the back edge is marked");
-        assert!(flat.iter().any(|(_, n)| n.pid == 4));
-        assert!(flat.len() <= 5);
-    }
-
-    #[test]
-    fn a_blocker_missing_from_the_sessions_is_a_root_marked_unknown() {
-        let tree = lock_tree(&[s(2, &[999], 40.0), s(3, &[2], 10.0)]);
-        assert_eq!(tree.len(), 1);
-        assert_eq!(tree[0].pid, 999);
-        assert!(!tree[0].known);
-        assert_eq!(pids(&tree[0]), vec![2]);
-        assert_eq!(pids(&tree[0].waiters[0]), vec![3]);
-    }
-
-    #[test]
-    fn a_waiter_with_two_blockers_appears_under_both_and_roots_order_by_size() {
-        let tree = lock_tree(&[
-            s(1, &[], 0.0),
-            s(2, &[], 0.0),
-            s(3, &[1, 2], 9.0),
-            s(4, &[2], 3.0),
-        ]);
-        assert_eq!(tree.iter().map(|n| n.pid).collect::<Vec<_>>(), vec![2, 1]);
-        assert_eq!(pids(&tree[0]), vec![3, 4]);
-        assert_eq!(pids(&tree[1]), vec![3]);
-    }
-
-    #[test]
-    fn no_blocking_no_tree() {
-        assert!(lock_tree(&[s(1, &[], 1.0), s(2, &[], 2.0)]).is_empty());
     }
 }
 

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Cell, Row, Widget};
 
 use super::{View, frame, note, pct, rate, render_table, rest_width, split_top};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::sample::Area;
 use crate::sample::CacheSample;
 use crate::tui::table::{self, TableQuery, lifetime_reads};
@@ -53,7 +53,7 @@ fn databases_table(v: &View<'_>, c: &CacheSample, db_rect: Rect, buf: &mut Buffe
             let sev = v
                 .server
                 .alerts
-                .worst_for_subject(&subject::database(&d.datname));
+                .worst_in(Area::Cache, &Subject::Database(d.datname.clone()));
             Row::new(vec![
                 Cell::from(text::one_line(&d.datname, 20)),
                 Cell::from(pct(d.interval_hit_ratio)),
@@ -118,7 +118,7 @@ impl CachePanel<'_> {
                 let sev = v
                     .server
                     .alerts
-                    .worst_for_subject(&subject::table(&t.schemaname, &t.relname));
+                    .worst_in(Area::Cache, &Subject::table(&t.schemaname, &t.relname));
                 Row::new(vec![
                     Cell::from(rate(t.blks_read_per_s)),
                     Cell::from(rate(t.blks_hit_per_s)),

@@ -8,21 +8,11 @@ use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::activity::privilege_line;
 use super::{View, bytes, dur, frame, render_table, split_top};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::sample::Area;
 use crate::sample::Rule;
-use crate::sample::{ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
+use crate::sample::{LagState, ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
 use crate::tui::text;
-
-/// The name alerts use for a standby: its application_name, else its address, else the
-/// walsender pid.
-pub fn standby_name(s: &Standby) -> String {
-    if s.application_name.is_empty() {
-        s.client_addr.clone().unwrap_or_else(|| s.pid.to_string())
-    } else {
-        s.application_name.clone()
-    }
-}
 
 /// The replication panel.
 pub struct ReplicationPanel<'a> {
@@ -87,8 +77,8 @@ impl Widget for ReplicationPanel<'_> {
 fn receiver_lines(v: &View<'_>, st: &StandbyStatus, width: u16) -> Vec<Line<'static>> {
     let theme = v.theme();
     let alerts = &v.server.alerts;
-    let sev_b = alerts.severity_of(Rule::ReplicationLagBytes, subject::SERVER);
-    let sev_t = alerts.severity_of(Rule::ReplicationLagTime, subject::SERVER);
+    let sev_b = alerts.severity_of(Rule::ReplicationLagBytes, &Subject::Server);
+    let sev_t = alerts.severity_of(Rule::ReplicationLagTime, &Subject::Server);
     let upstream = match (&st.sender_host, st.sender_port) {
         (Some(h), Some(p)) => format!("{}:{p}", text::clean(h)),
         (Some(h), None) => text::clean(h),
@@ -132,7 +122,7 @@ fn receiver_lines(v: &View<'_>, st: &StandbyStatus, width: u16) -> Vec<Line<'sta
     };
     lines.push(Line::from(vec![
         Span::styled(
-            format!("replay lag {lag} ({})", text::clean(&st.lag_state)),
+            format!("replay lag {lag} ({})", st.lag_state.as_str()),
             theme.severity(sev_t),
         ),
         Span::raw(format!(
@@ -193,8 +183,11 @@ fn standbys_table(v: &View<'_>, standbys: &[Standby], rect: Rect, buf: &mut Buff
     let rows: Vec<Row<'static>> = standbys
         .iter()
         .map(|s| {
-            let name = standby_name(s);
-            let sev = v.server.alerts.worst_for_subject(&subject::standby(&name));
+            let name = s.display_name();
+            let sev = v
+                .server
+                .alerts
+                .worst_in(Area::Replication, &Subject::Standby(name.clone()));
             let cells = standby_cells(s, &name).into_iter().enumerate();
             Row::new(cells.filter(|(i, _)| keep(*i)).map(|(_, c)| c)).style(theme.severity(sev))
         })
@@ -213,8 +206,8 @@ fn standbys_table(v: &View<'_>, standbys: &[Standby], rect: Rect, buf: &mut Buff
 
 /// Every cell of a standby's row, in [`STANDBY_COLUMNS`] order.
 fn standby_cells(s: &Standby, name: &str) -> Vec<Cell<'static>> {
-    let time_lag = match (s.lag_state.as_str(), s.replay_lag_s) {
-        ("idle", _) => "idle".to_string(),
+    let time_lag = match (s.lag_state, s.replay_lag_s) {
+        (LagState::Idle, _) => "idle".to_string(),
         (_, Some(x)) => crate::model::format_duration_s(x),
         _ => "-".into(),
     };
@@ -253,7 +246,7 @@ fn slots_table(v: &View<'_>, slots: &[Slot], rect: Rect, buf: &mut Buffer) {
             let sev = v
                 .server
                 .alerts
-                .worst_for_subject(&subject::slot(&s.slot_name));
+                .worst_in(Area::Replication, &Subject::Slot(s.slot_name.clone()));
             Row::new(vec![
                 Cell::from(text::one_line(&s.slot_name, 20)),
                 Cell::from(text::one_line(&s.slot_type, 8)),

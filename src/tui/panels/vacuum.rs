@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Widget};
 
 use super::activity::privilege_line;
 use super::{View, ago, bytes, dur, frame, render_table, split_top};
-use crate::model::alerts::subject;
+use crate::model::alerts::Subject;
 use crate::model::format_count;
 use crate::sample::Area;
 use crate::sample::Rule;
@@ -102,8 +102,8 @@ fn database_gauges(v: &View<'_>, d: &DatabaseAge, line: Rect, buf: &mut Buffer) 
     let halves = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
         .spacing(1)
         .split(line);
-    let sev_x = alerts.severity_of(Rule::XidAge, &subject::database(&d.datname));
-    let sev_m = alerts.severity_of(Rule::MxidAge, &subject::database(&d.datname));
+    let sev_x = alerts.severity_of(Rule::XidAge, &Subject::Database(d.datname.clone()));
+    let sev_m = alerts.severity_of(Rule::MxidAge, &Subject::Database(d.datname.clone()));
     let name = text::one_line(&d.datname, 16);
     LineGauge::default()
         .ratio((d.xid_wraparound_pct / 100.0).clamp(0.0, 1.0))
@@ -188,7 +188,7 @@ fn dead_tuples_table(v: &View<'_>, tables: &[TableDeadTuples], rect: Rect, buf: 
             let sev = v
                 .server
                 .alerts
-                .worst_for_subject(&subject::table(&t.schemaname, &t.relname));
+                .worst_in(Area::Vacuum, &Subject::table(&t.schemaname, &t.relname));
             Row::new(vec![
                 Cell::from(format_count(t.n_dead_tup as f64)),
                 Cell::from(super::pct(t.dead_tup_ratio)),
