@@ -3,23 +3,53 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::SystemTime;
 
-use super::ServerState;
-use crate::sample::Area;
-
 /// How many points a series keeps (10 minutes at a 2 s interval).
 pub const CAPACITY: usize = 300;
 
-/// The series drawn as sparklines.
+/// How a series' values read (labels and the sparkline's scale).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Series {
+pub enum SeriesUnit {
+    /// Events per second.
+    PerSecond,
+    /// A count.
+    Count,
+    /// A ratio 0..1, drawn over 0.5..1 (where a hit ratio matters).
+    Ratio,
+    /// Bytes.
+    Bytes,
+    /// Bytes per second.
+    BytesPerSecond,
+}
+
+/// A series drawn as a sparkline: its key (unique, the name of the value it follows) and
+/// unit. Each area declares its own series (a `const`) where it pushes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Series {
+    pub key: &'static str,
+    pub unit: SeriesUnit,
+}
+
+impl Series {
     /// Transactions (commits + rollbacks) per second.
-    XactPerS,
+    pub const XACT_PER_S: Series = Series {
+        key: "xact_per_s",
+        unit: SeriesUnit::PerSecond,
+    };
     /// Client backends.
-    Connections,
+    pub const CONNECTIONS: Series = Series {
+        key: "client_backends",
+        unit: SeriesUnit::Count,
+    };
     /// Buffer cache hit ratio over the interval, all databases, 0..1.
-    CacheHitRatio,
+    pub const CACHE_HIT_RATIO: Series = Series {
+        key: "interval_hit_ratio",
+        unit: SeriesUnit::Ratio,
+    };
     /// Worst replay lag, bytes.
-    ReplayLagBytes,
+    pub const REPLAY_LAG_BYTES: Series = Series {
+        key: "replay_lag_bytes",
+        unit: SeriesUnit::Bytes,
+    };
 }
 
 /// Rings of recent values per series.
@@ -54,37 +84,6 @@ impl History {
     }
 }
 
-/// The history points a new sample of `area` yields, read from the server state after the
-/// sample (with its rates) was stored.
-pub fn points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {
-    let mut out = Vec::new();
-    match area {
-        Area::Server => {
-            if let Some(v) = server.server().and_then(|s| s.xact_per_s) {
-                out.push((Series::XactPerS, v));
-            }
-        }
-        Area::Activity => {
-            if let Some(a) = server.activity() {
-                out.push((Series::Connections, f64::from(a.client_backends)));
-            }
-        }
-        Area::Cache => {
-            if let Some((ratio, _)) = server.interval_hit_ratio() {
-                out.push((Series::CacheHitRatio, ratio));
-            }
-        }
-        Area::Replication => {
-            if let Some(lag) = server.worst_replay_lag_bytes() {
-                out.push((Series::ReplayLagBytes, lag as f64));
-            }
-        }
-        // no sparkline reads these areas
-        Area::Statements | Area::UnusedIndexes | Area::Vacuum => {}
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,10 +93,10 @@ mod tests {
         let mut h = History::default();
         let t = SystemTime::UNIX_EPOCH;
         for i in 0..(CAPACITY + 10) {
-            h.push(Series::XactPerS, t, i as f64);
+            h.push(Series::XACT_PER_S, t, i as f64);
         }
-        assert_eq!(h.len(Series::XactPerS), CAPACITY);
-        assert_eq!(h.values(Series::XactPerS).next(), Some(10.0));
-        assert_eq!(h.len(Series::Connections), 0);
+        assert_eq!(h.len(Series::XACT_PER_S), CAPACITY);
+        assert_eq!(h.values(Series::XACT_PER_S).next(), Some(10.0));
+        assert_eq!(h.len(Series::CONNECTIONS), 0);
     }
 }

@@ -8,6 +8,7 @@
 //! are deterministic.
 
 pub mod alerts;
+pub mod areas;
 pub mod history;
 pub mod locks;
 pub mod rates;
@@ -283,7 +284,7 @@ impl Store {
     pub fn evaluate_due(&mut self, now: SystemTime) {
         for server in &mut self.servers {
             if std::mem::take(&mut server.alerts_due) {
-                let current = alerts::evaluate(server, &self.thresholds, now);
+                let current = areas::evaluate(server, &self.thresholds, now);
                 server.alerts.update(current, now);
             }
         }
@@ -315,13 +316,13 @@ fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
     let area = sample.area();
     let state = server.areas.entry(area).or_default();
     if !state.rebaseline {
-        rates::derive(&mut sample, state.sample.as_ref());
+        areas::derive(&mut sample, state.sample.as_ref());
     }
     state.rebaseline = false;
     state.sample = Some(sample);
     state.sample_at = Some(at);
     state.error = None;
-    for (series, value) in history::points(server, area) {
+    for (series, value) in areas::history_points(server, area) {
         server.history.push(series, at, value);
     }
     if matches!(server.link, Link::Down { .. } | Link::Connecting { .. }) {

@@ -1,4 +1,5 @@
-//! Counters become per-second rates between two consecutive samples.
+//! Counters become per-second rates between two consecutive samples: the arithmetic every
+//! area's derivation uses (each area's own is in [`super::areas`]).
 //!
 //! * The elapsed time is the **measured** one: the difference of the samples' server clocks
 //!   (`collected_at`), never the nominal poll interval.
@@ -7,200 +8,32 @@
 //!   or a new row starts a fresh baseline: the derived fields stay `None` ("no rate yet"),
 //!   never a negative or absurd number, and never the lifetime counter shown as a rate.
 
-use std::collections::HashMap;
-
-use crate::sample::Sample;
-use crate::sample::*;
-
-/// Fill the derived fields of `cur` from `prev` (the previous sample of the same area).
-/// Without a usable previous sample the derived fields stay `None`.
-pub fn derive(cur: &mut Sample, prev: Option<&Sample>) {
-    match cur {
-        Sample::Server(c) => {
-            if let Some(Sample::Server(p)) = prev {
-                server(c, p);
-            }
-        }
-        Sample::Statements(c) => {
-            if let Some(Sample::Statements(p)) = prev {
-                statements(c, p);
-            }
-        }
-        Sample::Cache(c) => {
-            if let Some(Sample::Cache(p)) = prev {
-                cache(c, p);
-            }
-        }
-        // no counters: nothing is derived
-        Sample::Activity(_)
-        | Sample::Replication(_)
-        | Sample::UnusedIndexes(_)
-        | Sample::Vacuum(_) => {}
-    }
-}
+use crate::sample::EpochSeconds;
 
 /// Seconds between two server-clock readings, if positive.
-fn elapsed(cur: EpochSeconds, prev: EpochSeconds) -> Option<f64> {
+pub(crate) fn elapsed(cur: EpochSeconds, prev: EpochSeconds) -> Option<f64> {
     let dt = cur - prev;
     (dt.is_finite() && dt > 0.0).then_some(dt)
 }
 
 /// Delta of a counter; `None` when it went backwards (a reset).
-fn delta(cur: i64, prev: i64) -> Option<i64> {
+pub(crate) fn delta(cur: i64, prev: i64) -> Option<i64> {
     (cur >= prev).then(|| cur - prev)
 }
 
-fn rate(cur: i64, prev: i64, dt: f64) -> Option<f64> {
+pub(crate) fn rate(cur: i64, prev: i64, dt: f64) -> Option<f64> {
     delta(cur, prev).map(|d| d as f64 / dt)
 }
 
-fn ratio(hit: f64, read: f64) -> Option<f64> {
+pub(crate) fn ratio(hit: f64, read: f64) -> Option<f64> {
     let total = hit + read;
     (total > 0.0).then(|| hit / total)
 }
 
-fn server(c: &mut ServerSample, p: &ServerSample) {
-    let Some(dt) = elapsed(c.collected_at, p.collected_at) else {
-        return;
-    };
-    // A restart resets every counter: only trust both when neither went backwards.
-    let (Some(commit), Some(rollback)) = (
-        rate(c.xact_commit, p.xact_commit, dt),
-        rate(c.xact_rollback, p.xact_rollback, dt),
-    ) else {
-        return;
-    };
-    if c.uptime_s + 1.0 < p.uptime_s {
-        return;
-    }
-    c.xact_commit_per_s = Some(commit);
-    c.xact_rollback_per_s = Some(rollback);
-    c.xact_per_s = Some(commit + rollback);
-}
-
-type StatementKey = (u32, u32, i64, bool);
-
-fn statements(c: &mut StatementsSample, p: &StatementsSample) {
-    let Some(dt) = elapsed(c.collected_at, p.collected_at) else {
-        return;
-    };
-    if c.stats_reset != p.stats_reset {
-        return;
-    }
-    let prev: HashMap<StatementKey, &Statement> = p
-        .statements
-        .iter()
-        .map(|s| ((s.userid, s.dbid, s.queryid, s.toplevel), s))
-        .collect();
-    for s in &mut c.statements {
-        let Some(ps) = prev.get(&(s.userid, s.dbid, s.queryid, s.toplevel)) else {
-            continue;
-        };
-        if s.stats_since != ps.stats_since
-            || s.calls < ps.calls
-            || s.total_exec_time_ms < ps.total_exec_time_ms
-        {
-            continue;
-        }
-        let calls = s.calls - ps.calls;
-        let exec_ms = s.total_exec_time_ms - ps.total_exec_time_ms;
-        s.calls_per_s = Some(calls as f64 / dt);
-        s.exec_time_ms_per_s = Some(exec_ms / dt);
-        s.interval_mean_exec_time_ms = (calls > 0).then(|| exec_ms / calls as f64);
-        s.rows_per_s = rate(s.rows, ps.rows, dt);
-        s.shared_blks_hit_per_s = rate(s.shared_blks_hit, ps.shared_blks_hit, dt);
-        s.shared_blks_read_per_s = rate(s.shared_blks_read, ps.shared_blks_read, dt);
-        s.temp_blks_written_per_s = rate(s.temp_blks_written, ps.temp_blks_written, dt);
-    }
-}
-
-fn cache(c: &mut CacheSample, p: &CacheSample) {
-    let Some(dt) = elapsed(c.collected_at, p.collected_at) else {
-        return;
-    };
-    cache_databases(c, p, dt);
-    cache_tables(c, p, dt);
-}
-
-/// Per-database block rates over `dt` seconds.
-fn cache_databases(c: &mut CacheSample, p: &CacheSample, dt: f64) {
-    let prev: HashMap<&str, &DatabaseCache> = p
-        .databases
-        .iter()
-        .map(|d| (d.datname.as_str(), d))
-        .collect();
-    for d in &mut c.databases {
-        let Some(pd) = prev.get(d.datname.as_str()) else {
-            continue;
-        };
-        if d.stats_reset != pd.stats_reset {
-            continue;
-        }
-        let (Some(hit), Some(read)) = (
-            rate(d.blks_hit, pd.blks_hit, dt),
-            rate(d.blks_read, pd.blks_read, dt),
-        ) else {
-            continue;
-        };
-        d.blks_hit_per_s = Some(hit);
-        d.blks_read_per_s = Some(read);
-        d.interval_hit_ratio = ratio(hit, read);
-    }
-}
-
-/// Per-table block rates, over the time between the two reads of the tables (`dt`, the
-/// samples' interval, when a read time is missing); tables carried forward keep the rates
-/// of their last read.
-fn cache_tables(c: &mut CacheSample, p: &CacheSample, dt: f64) {
-    let prev: HashMap<u32, &TableCache> = p.tables.iter().map(|t| (t.relid, t)).collect();
-    let tables_dt = match (c.tables_collected_at, p.tables_collected_at) {
-        (Some(ct), Some(pt)) if ct == pt => {
-            // carried forward, not read again: keep the rates of the last read
-            for t in &mut c.tables {
-                if let Some(pt) = prev.get(&t.relid) {
-                    t.blks_read_per_s = pt.blks_read_per_s;
-                    t.blks_hit_per_s = pt.blks_hit_per_s;
-                    t.interval_hit_ratio = pt.interval_hit_ratio;
-                }
-            }
-            return;
-        }
-        (Some(ct), Some(pt)) => elapsed(ct, pt),
-        _ => Some(dt),
-    };
-    let Some(dt) = tables_dt else {
-        return;
-    };
-    for t in &mut c.tables {
-        let Some(pt) = prev.get(&t.relid) else {
-            continue;
-        };
-        let read = [
-            delta(t.heap_blks_read, pt.heap_blks_read),
-            delta(t.idx_blks_read, pt.idx_blks_read),
-            delta(t.toast_blks_read, pt.toast_blks_read),
-        ];
-        let hit = [
-            delta(t.heap_blks_hit, pt.heap_blks_hit),
-            delta(t.idx_blks_hit, pt.idx_blks_hit),
-            delta(t.toast_blks_hit, pt.toast_blks_hit),
-        ];
-        let (Some(read), Some(hit)) = (sum(read), sum(hit)) else {
-            continue;
-        };
-        t.blks_read_per_s = Some(read as f64 / dt);
-        t.blks_hit_per_s = Some(hit as f64 / dt);
-        t.interval_hit_ratio = ratio(hit as f64, read as f64);
-    }
-}
-
-fn sum(parts: [Option<i64>; 3]) -> Option<i64> {
-    parts.into_iter().sum()
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::model::areas::derive;
+    use crate::sample::*;
 
     fn stmt(queryid: i64, calls: i64, total: f64) -> Statement {
         Statement {

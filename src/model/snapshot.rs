@@ -21,10 +21,9 @@ use serde_json::{Map, Value, json};
 
 use super::{Link, ServerState, Severity, Store};
 use crate::sample::privilege_gaps;
-use crate::sample::{Area, Sample, ServerFacts};
+use crate::sample::{Area, ServerFacts};
 
-/// How many statements the JSON lists (the top ones by execution time over the interval).
-pub const TOP_STATEMENTS: usize = 50;
+pub use super::areas::statements::TOP_STATEMENTS;
 
 /// The JSON object of one server.
 pub fn server_json(server: &ServerState) -> Value {
@@ -33,7 +32,7 @@ pub fn server_json(server: &ServerState) -> Value {
         let state = server.area(area);
         let value = match (&state.sample, &state.error) {
             (_, Some((error, _))) => json!({ "error": error }),
-            (Some(sample), None) => sample_json(sample),
+            (Some(sample), None) => super::areas::sample_json(sample),
             (None, None) => match &server.link {
                 Link::Down { error, .. } => json!({ "error": error }),
                 _ => json!({ "error": { "kind": "unreachable", "sqlstate": null,
@@ -86,35 +85,6 @@ pub fn privilege_gaps_json(facts: &ServerFacts) -> Value {
             .map(|g| json!({ "area": g.area, "hidden": g.hidden, "fix": g.fix }))
             .collect(),
     )
-}
-
-fn sample_json(sample: &Sample) -> Value {
-    match sample {
-        Sample::Statements(s) => {
-            let mut s = s.clone();
-            let total = s.statements.len();
-            s.statements.sort_by(|a, b| {
-                let key = |x: &crate::sample::Statement| {
-                    (x.exec_time_ms_per_s.unwrap_or(-1.0), x.total_exec_time_ms)
-                };
-                key(b)
-                    .partial_cmp(&key(a))
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            });
-            s.statements.truncate(TOP_STATEMENTS);
-            let mut v = serde_json::to_value(&s).unwrap_or(Value::Null);
-            if let Value::Object(m) = &mut v {
-                m.insert("statements_total".into(), json!(total));
-            }
-            v
-        }
-        Sample::Server(_)
-        | Sample::Activity(_)
-        | Sample::Cache(_)
-        | Sample::Replication(_)
-        | Sample::UnusedIndexes(_)
-        | Sample::Vacuum(_) => serde_json::to_value(sample).unwrap_or(Value::Null),
-    }
 }
 
 /// A JSON formatter (pretty, like `serde_json::to_string_pretty`) that also escapes DEL and

@@ -11,12 +11,7 @@
 //! ([`activity`], [`cache`], [`replication`], [`server`], [`vacuum`]), one function per rule.
 //! An alert is about a typed [`Subject`]; its rule tells the area it belongs to.
 
-mod activity;
-mod cache;
-mod replication;
-mod server;
 mod subject;
-mod vacuum;
 
 pub use subject::Subject;
 
@@ -181,18 +176,18 @@ pub fn judge(
 }
 
 /// The alerts found so far while evaluating one server.
-struct Evaluator<'a> {
-    server: &'a ServerState,
-    thresholds: &'a Thresholds,
-    now: SystemTime,
-    out: Vec<Alert>,
+pub(crate) struct Evaluator<'a> {
+    pub(crate) server: &'a ServerState,
+    pub(crate) thresholds: &'a Thresholds,
+    pub(crate) now: SystemTime,
+    pub(crate) out: Vec<Alert>,
 }
 
 impl Evaluator<'_> {
     /// Judge `value` under `rule` and keep the alert if one holds. `subject` is built only
     /// when the value is near or past a threshold: this runs for every session, table and
     /// database on every sample. `describe` gets the crossed threshold, formatted.
-    fn check(
+    pub(crate) fn check(
         &mut self,
         rule: Rule,
         subject: impl FnOnce() -> Subject,
@@ -224,7 +219,7 @@ impl Evaluator<'_> {
     }
 
     /// Keep an alert whose severity is decided by its rule, not by thresholds.
-    fn push(&mut self, alert: Alert) {
+    pub(crate) fn push(&mut self, alert: Alert) {
         self.out.push(alert);
     }
 }
@@ -237,33 +232,6 @@ pub fn format_value(rule: Rule, v: f64) -> String {
         Unit::Ratio => format!("{:.1}%", v * 100.0),
         Unit::Bytes => crate::model::format_bytes(v),
         Unit::Transactions => crate::model::format_count(v),
-    }
-}
-
-/// Every alert that holds for `server` at `now`, area by area.
-pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) -> Vec<Alert> {
-    let mut ev = Evaluator {
-        server,
-        thresholds,
-        now,
-        out: Vec::new(),
-    };
-    for area in Area::ALL {
-        evaluate_area(&mut ev, area);
-    }
-    ev.out
-}
-
-/// The alerts of `area`'s rules ([`Area::rules`]).
-fn evaluate_area(ev: &mut Evaluator<'_>, area: Area) {
-    match area {
-        Area::Server => server::evaluate(ev),
-        Area::Activity => activity::evaluate(ev),
-        Area::Cache => cache::evaluate(ev),
-        Area::Replication => replication::evaluate(ev),
-        Area::Vacuum => vacuum::evaluate(ev),
-        // no rule reads these areas
-        Area::Statements | Area::UnusedIndexes => {}
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::Threshold;
+use crate::model::areas::evaluate;
 use crate::sample::*;
 use crate::sample::{Area, Sample};
 

@@ -8,36 +8,40 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Widget};
 
 use super::{View, panel_block};
-use crate::model::history::Series;
+use crate::model::history::{Series, SeriesUnit};
 use crate::model::{format_bytes, format_count};
 
 /// The series drawn, with their titles.
 pub const SERIES: [(Series, &str); 4] = [
-    (Series::XactPerS, "transactions/s"),
-    (Series::Connections, "connections"),
-    (Series::CacheHitRatio, "cache hit % (interval)"),
-    (Series::ReplayLagBytes, "replay lag"),
+    (Series::XACT_PER_S, "transactions/s"),
+    (Series::CONNECTIONS, "connections"),
+    (Series::CACHE_HIT_RATIO, "cache hit % (interval)"),
+    (Series::REPLAY_LAG_BYTES, "replay lag"),
 ];
 
 /// A value of `series` for a label.
 pub fn label(series: Series, v: f64) -> String {
-    match series {
-        Series::XactPerS => format!("{}/s", format_count(v)),
-        Series::Connections => format_count(v),
-        Series::CacheHitRatio => format!("{:.1}%", v * 100.0),
-        Series::ReplayLagBytes => format_bytes(v),
+    match series.unit {
+        SeriesUnit::PerSecond => format!("{}/s", format_count(v)),
+        SeriesUnit::Count => format_count(v),
+        SeriesUnit::Ratio => format!("{:.1}%", v * 100.0),
+        SeriesUnit::Bytes => format_bytes(v),
+        SeriesUnit::BytesPerSecond => format!("{}/s", format_bytes(v)),
     }
 }
 
 /// Scale values to sparkline bars (u64). The hit ratio is drawn over 0.5..1 (where it
 /// matters), the others from 0 to their maximum.
 pub fn bars(series: Series, values: &[f64]) -> Vec<u64> {
-    match series {
-        Series::CacheHitRatio => values
+    match series.unit {
+        SeriesUnit::Ratio => values
             .iter()
             .map(|v| (((v - 0.5).max(0.0)) * 1000.0).round() as u64)
             .collect(),
-        _ => values
+        SeriesUnit::PerSecond
+        | SeriesUnit::Count
+        | SeriesUnit::Bytes
+        | SeriesUnit::BytesPerSecond => values
             .iter()
             .map(|v| {
                 if v.is_finite() {
@@ -113,10 +117,10 @@ mod tests {
 
     #[test]
     fn spark_text_scales_to_the_maximum_and_keeps_the_newest() {
-        let s = spark_text(Series::XactPerS, &[0.0, 50.0, 100.0], 10);
+        let s = spark_text(Series::XACT_PER_S, &[0.0, 50.0, 100.0], 10);
         assert_eq!(s, "▁▅█");
-        let s = spark_text(Series::XactPerS, &[100.0, 0.0, 0.0], 2);
+        let s = spark_text(Series::XACT_PER_S, &[100.0, 0.0, 0.0], 2);
         assert_eq!(s, "▁▁");
-        assert_eq!(spark_text(Series::Connections, &[], 5), "");
+        assert_eq!(spark_text(Series::CONNECTIONS, &[], 5), "");
     }
 }

@@ -1,7 +1,7 @@
 //! Activity rules: connections in use, and per client backend long queries, sessions idle in
 //! transaction and lock waits.
 
-use super::{Evaluator, Subject};
+use crate::model::alerts::{Evaluator, Subject};
 use crate::model::format_duration_s;
 use crate::sample::{ActivitySample, Rule, Session};
 

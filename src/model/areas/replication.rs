@@ -1,7 +1,7 @@
 //! Replication rules: each standby's lag seen from its walsender, this server's own lag and
 //! link when it is a standby, and the WAL each slot retains.
 
-use super::{Alert, Evaluator, Severity, Subject};
+use crate::model::alerts::{Alert, Evaluator, Severity, Subject};
 use crate::model::{format_bytes, format_duration_s};
 use crate::sample::{ReplayState, Rule, Slot, Standby, StandbyStatus};
 

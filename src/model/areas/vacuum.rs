@@ -1,6 +1,6 @@
 //! Vacuum rules: wraparound ages of each database, dead tuples of each table.
 
-use super::{Evaluator, Subject};
+use crate::model::alerts::{Evaluator, Subject};
 use crate::model::format_count;
 use crate::sample::{DatabaseAge, Rule, TableDeadTuples};
 
