@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::panels::through_pooler;
-use super::table::{self, TableQuery};
+use super::panels::{self, through_pooler};
+use super::table::{self, DetailRow, TableQuery};
 use super::theme::Theme;
 use crate::model::{ServerState, Store};
 use crate::sample::{Area, Command, Rule};
@@ -79,7 +79,7 @@ impl Tab {
     /// has no sortable table.
     pub fn sort_names(self) -> &'static [&'static str] {
         match self {
-            Tab::Area(a) => table::sort_names(a),
+            Tab::Area(a) => panels::sort_names(a),
             Tab::Alerts => &[],
         }
     }
@@ -249,7 +249,7 @@ impl UiState {
         };
         let query = self.query(self.tab);
         match self.tab {
-            Tab::Area(area) => table::row_count(area, server, &query),
+            Tab::Area(area) => panels::row_count(area, server, &query),
             Tab::Alerts => table::alert_count(server, &query),
         }
     }
@@ -310,28 +310,21 @@ impl UiState {
 
     /// The detail of the selected row, for the tabs that have one (sessions, statements).
     fn selected_detail(&self, server: &ServerState) -> Option<Detail> {
-        let sel = self.selected_row();
+        let Tab::Area(area) = self.tab else {
+            return None;
+        };
         let query = self.query(self.tab);
-        match self.tab {
-            Tab::Area(Area::Activity) => server.activity().and_then(|a| {
-                let rows = table::sessions(a, &query);
-                rows.get(sel).map(|s| Detail::Session {
-                    server: self.server,
-                    session: (*s).clone(),
-                })
-            }),
-            Tab::Area(Area::Statements) => server.statements().and_then(|st| {
-                let rows = table::statements(st, &query);
-                rows.get(sel).map(|s| Detail::Statement {
-                    server: self.server,
-                    statement: (*s).clone(),
-                })
-            }),
-            Tab::Area(
-                Area::Server | Area::Cache | Area::Replication | Area::UnusedIndexes | Area::Vacuum,
-            )
-            | Tab::Alerts => None,
-        }
+        let row = panels::detail_row(area, server, &query, self.selected_row())?;
+        Some(match row {
+            DetailRow::Session(session) => Detail::Session {
+                server: self.server,
+                session,
+            },
+            DetailRow::Statement(statement) => Detail::Statement {
+                server: self.server,
+                statement,
+            },
+        })
     }
 
     fn open_detail(&mut self, live: &Store) -> Action {
@@ -346,15 +339,10 @@ impl UiState {
             }
             None => {
                 self.message = Some(match self.tab {
-                    Tab::Area(Area::Activity | Area::Statements) => "no row selected".into(),
-                    Tab::Area(
-                        Area::Server
-                        | Area::Cache
-                        | Area::Replication
-                        | Area::UnusedIndexes
-                        | Area::Vacuum,
-                    )
-                    | Tab::Alerts => "details are shown for sessions (1) and statements (2)".into(),
+                    Tab::Area(area) if panels::has_detail(area) => "no row selected".into(),
+                    Tab::Area(_) | Tab::Alerts => {
+                        "details are shown for sessions (1) and statements (2)".into()
+                    }
                 });
             }
         }

@@ -7,8 +7,8 @@ use std::cmp::Ordering;
 
 use crate::model::{Alert, ServerState};
 use crate::sample::{
-    ActivitySample, Area, CacheSample, Session, Statement, StatementsSample, TableCache,
-    UnusedIndex, UnusedIndexesSample,
+    ActivitySample, CacheSample, Session, Statement, StatementsSample, TableCache, UnusedIndex,
+    UnusedIndexesSample,
 };
 
 /// What a table's rows are computed from: the sort column (an index into the table's
@@ -66,31 +66,11 @@ pub const CACHE_SORT: &[&str] = &[
 /// Sort columns of the unused indexes, in the order `s` cycles them.
 pub const UNUSED_INDEXES_SORT: &[&str] = &["index size", "table size", "name"];
 
-/// The sort columns of `area`'s table, empty when it has no sortable table.
-pub fn sort_names(area: Area) -> &'static [&'static str] {
-    match area {
-        Area::Activity => ACTIVITY_SORT,
-        Area::Statements => STATEMENTS_SORT,
-        Area::Cache => CACHE_SORT,
-        Area::UnusedIndexes => UNUSED_INDEXES_SORT,
-        Area::Server | Area::Replication | Area::Vacuum => &[],
-    }
-}
-
-/// Rows of `area`'s table after sort and filter, for selection bounds (0 for the areas
-/// without a selectable table).
-pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> usize {
-    match area {
-        Area::Activity => server.activity().map_or(0, |a| sessions(a, query).len()),
-        Area::Statements => server
-            .statements()
-            .map_or(0, |s| statements(s, query).len()),
-        Area::Cache => server.cache().map_or(0, |c| cache_tables(c, query).len()),
-        Area::UnusedIndexes => server
-            .unused_indexes()
-            .map_or(0, |u| unused_indexes(u, query).len()),
-        Area::Server | Area::Replication | Area::Vacuum => 0,
-    }
+/// The row of a table that has a detail view (Enter): a session or a statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DetailRow {
+    Session(Session),
+    Statement(Statement),
 }
 
 /// Whether an alert passes the filter (its message, rule name or subject).

@@ -25,7 +25,7 @@ use ratatui::widgets::{
     Block, Borders, Paragraph, Row, StatefulWidget, Table, TableState, Widget, Wrap,
 };
 
-use super::table::TableQuery;
+use super::table::{self, DetailRow, TableQuery};
 use super::text;
 use super::theme::Theme;
 use crate::model::{Freshness, Link, ServerState, Store};
@@ -347,5 +347,69 @@ pub fn draw_area(
         Area::Vacuum => vacuum::VacuumPanel { view }.render(rect, buf),
         // the server sample has no tab: the header shows it
         Area::Server => {}
+    }
+}
+
+/// The sort columns of `area`'s table, empty when it has no sortable table.
+pub fn sort_names(area: Area) -> &'static [&'static str] {
+    match area {
+        Area::Activity => table::ACTIVITY_SORT,
+        Area::Statements => table::STATEMENTS_SORT,
+        Area::Cache => table::CACHE_SORT,
+        Area::UnusedIndexes => table::UNUSED_INDEXES_SORT,
+        Area::Server | Area::Replication | Area::Vacuum => &[],
+    }
+}
+
+/// Rows of `area`'s table after sort and filter, for selection bounds (0 for the areas
+/// without a selectable table).
+pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> usize {
+    match area {
+        Area::Activity => server
+            .activity()
+            .map_or(0, |a| table::sessions(a, query).len()),
+        Area::Statements => server
+            .statements()
+            .map_or(0, |s| table::statements(s, query).len()),
+        Area::Cache => server
+            .cache()
+            .map_or(0, |c| table::cache_tables(c, query).len()),
+        Area::UnusedIndexes => server
+            .unused_indexes()
+            .map_or(0, |u| table::unused_indexes(u, query).len()),
+        Area::Server | Area::Replication | Area::Vacuum => 0,
+    }
+}
+
+/// The `selected` row of `area`'s table when the area has a detail view (sessions,
+/// statements); `None` for the others or when there is no such row.
+pub fn detail_row(
+    area: Area,
+    server: &ServerState,
+    query: &TableQuery<'_>,
+    selected: usize,
+) -> Option<DetailRow> {
+    match area {
+        Area::Activity => server.activity().and_then(|a| {
+            table::sessions(a, query)
+                .get(selected)
+                .map(|s| DetailRow::Session((*s).clone()))
+        }),
+        Area::Statements => server.statements().and_then(|st| {
+            table::statements(st, query)
+                .get(selected)
+                .map(|s| DetailRow::Statement((*s).clone()))
+        }),
+        Area::Server | Area::Cache | Area::Replication | Area::UnusedIndexes | Area::Vacuum => None,
+    }
+}
+
+/// Whether `area`'s table has a detail view (Enter).
+pub fn has_detail(area: Area) -> bool {
+    match area {
+        Area::Activity | Area::Statements => true,
+        Area::Server | Area::Cache | Area::Replication | Area::UnusedIndexes | Area::Vacuum => {
+            false
+        }
     }
 }
