@@ -1521,3 +1521,38 @@ fn a_confirmation_carries_the_identity_of_the_row_shown() {
         "{text}"
     );
 }
+
+/// An area the server's version does not have reads "needs PostgreSQL N", dimmed, with no
+/// problem mark on its tab: it is a fact about the server, not a failure.
+#[test]
+fn an_area_below_its_first_major_is_a_note_not_a_problem() {
+    let mut store = populated(1);
+    store.apply(
+        Update::Failed {
+            server: 0,
+            area: Area::UnusedIndexes,
+            error: CollectError::new(
+                ErrorKind::NeedsNewerServer,
+                "needs PostgreSQL 16 (this server is 14)",
+            ),
+            at: at(1),
+        },
+        at(1),
+    );
+    let mut u = ui(true);
+    u.tab = Tab::Area(Area::UnusedIndexes);
+    let buf = render(&store, &u, 80, 24);
+    let text = screen(&buf);
+    let (x, y) = find(&buf, "needs PostgreSQL 16", "needs").expect("the note");
+    assert_eq!(
+        buf[(x, y)].fg,
+        Color::DarkGray,
+        "dimmed, not a warning colour"
+    );
+    let tabs = text
+        .lines()
+        .find(|l| l.contains("Activity"))
+        .unwrap_or_default();
+    assert!(tabs.contains("Unused"), "{text}");
+    assert!(!tabs.contains('!'), "no problem mark on the tab: {tabs}");
+}

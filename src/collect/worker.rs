@@ -46,6 +46,16 @@ pub async fn poll_once(
             return out;
         }
     };
+    if let Some(reason) = area.unavailable_on(lease.facts.major()) {
+        // below the area's first major: said once per poll period, nothing is queried
+        out.push(Update::Failed {
+            server,
+            area,
+            error: CollectError::new(ErrorKind::NeedsNewerServer, reason),
+            at: SystemTime::now(),
+        });
+        return out;
+    }
     let ctx = Ctx {
         client: &lease.client,
         facts: &lease.facts,

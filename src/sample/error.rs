@@ -29,6 +29,9 @@ pub enum ErrorKind {
     ClientTimeout,
     /// No query variant for this server version.
     Unsupported,
+    /// The area does not exist on this server's major ([`crate::sample::Area::first_major`]):
+    /// not a failure; the area reads "needs PostgreSQL N" and is not polled.
+    NeedsNewerServer,
     /// A TLS problem (handshake, certificate, sslmode=require on a server without TLS).
     Tls,
     /// Any other server error.

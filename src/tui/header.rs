@@ -52,7 +52,7 @@ pub fn link_down_label(kind: ErrorKind) -> &'static str {
         ErrorKind::StatementTimeout => "QUERY TIMED OUT",
         ErrorKind::LockTimeout => "LOCK TIMEOUT",
         ErrorKind::ClientTimeout => "NO ANSWER",
-        ErrorKind::Unsupported => "UNSUPPORTED VERSION",
+        ErrorKind::Unsupported | ErrorKind::NeedsNewerServer => "UNSUPPORTED VERSION",
         ErrorKind::Tls => "TLS FAILED",
         ErrorKind::Query | ErrorKind::Decode => "CONNECTION FAILED",
     }

@@ -239,7 +239,14 @@ fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
     let mut spans = Vec::new();
     for (i, tab) in Tab::all().enumerate() {
         let mut title = format!(" {} {}", i + 1, tab.title(short));
-        if tab.area().is_some_and(|a| server.area(a).error.is_some()) {
+        let problem = |a| {
+            server
+                .area(a)
+                .error
+                .as_ref()
+                .is_some_and(|(e, _)| e.kind != crate::sample::ErrorKind::NeedsNewerServer)
+        };
+        if tab.area().is_some_and(problem) {
             title.push('!');
         }
         title.push(' ');
