@@ -315,9 +315,12 @@ impl Store {
 fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
     let area = sample.area();
     let state = server.areas.entry(area).or_default();
-    if !state.rebaseline {
-        areas::derive(&mut sample, state.sample.as_ref());
-    }
+    // after a reconnect the previous sample is no baseline, but what needs no earlier
+    // sample is still derived
+    let prev = (!state.rebaseline)
+        .then_some(state.sample.as_ref())
+        .flatten();
+    areas::derive(&mut sample, prev);
     state.rebaseline = false;
     state.sample = Some(sample);
     state.sample_at = Some(at);
