@@ -414,6 +414,41 @@ fn populated(servers: usize) -> Store {
         }),
         at(2),
     );
+    // WAL: two samples 2 s apart, 8 MiB written in between; the archiver fails since a
+    // success 10 minutes ago; 9 of 12 checkpoints in the window were requested
+    for (i, at_s) in [1000.0, 1002.0].into_iter().enumerate() {
+        apply(
+            &mut store,
+            0,
+            Sample::Wal(WalSample {
+                collected_at: at_s,
+                wal_lsn: Some(format!("0/{:X}", 0x1000000 + i * 0x800000)),
+                wal_lsn_bytes: Some(0x1000000 + i as i64 * 0x800000),
+                wal_records: Some(1000 + i as i64 * 20_000),
+                wal_fpi: Some(10 + i as i64 * 400),
+                wal_bytes: Some(0x1000000 + i as i64 * 0x800000),
+                wal_buffers_full: Some(0),
+                wal_stats_reset: Some(100.0),
+                num_timed: 3,
+                num_requested: 9,
+                write_time_ms: 1500.0,
+                sync_time_ms: 20.0,
+                buffers_written: 4321,
+                checkpointer_stats_reset: Some(100.0),
+                archived_count: 41,
+                last_archived_wal: Some("000000010000000000000041".into()),
+                last_archived_time: Some(at_s - 600.0),
+                failed_count: 7,
+                last_failed_wal: Some("000000010000000000000042".into()),
+                last_failed_time: Some(at_s - 5.0),
+                archiver_stats_reset: Some(100.0),
+                archive_mode: "on".into(),
+                archive_command_set: Some(true),
+                ..Default::default()
+            }),
+            at(1 + i as u64),
+        );
+    }
     store
 }
 
@@ -490,13 +525,14 @@ fn press(ui: &mut UiState, store: &Store, code: KeyCode) -> Action {
     ui.handle_key(key(code), store)
 }
 
-const TABS: [(Tab, &str); 7] = [
+const TABS: [(Tab, &str); 8] = [
     (Tab::Area(Area::Activity), "activity"),
     (Tab::Area(Area::Statements), "statements"),
     (Tab::Area(Area::Cache), "cache"),
     (Tab::Area(Area::Replication), "replication"),
     (Tab::Area(Area::UnusedIndexes), "unused_indexes"),
     (Tab::Area(Area::Vacuum), "vacuum"),
+    (Tab::Area(Area::Wal), "wal"),
     (Tab::Alerts, "alerts"),
 ];
 
@@ -535,6 +571,12 @@ fn every_panel_at_80x24_and_160x48() {
                     "public.big",
                     "scanning heap",
                     "backend_xmin",
+                ],
+                Tab::Area(Area::Wal) => &[
+                    "WAL written 4 MiB/s",
+                    "records 10.0k/s",
+                    "FAILING: nothing archived for",
+                    "000000010000000000000042",
                 ],
                 Tab::Alerts => &["CRITICAL", "idle in transaction"],
                 Tab::Area(Area::Server) => unreachable!("the server has no tab"),

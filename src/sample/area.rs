@@ -21,6 +21,7 @@ pub enum Area {
     Replication,
     UnusedIndexes,
     Vacuum,
+    Wal,
 }
 
 /// How often an area is polled.
@@ -45,7 +46,7 @@ pub const VACUUM_MIN_PERIOD: Duration = Duration::from_secs(10);
 
 impl Area {
     /// Every area, in tab order (the server first: it has no tab).
-    pub const ALL: [Area; 7] = [
+    pub const ALL: [Area; 8] = [
         Area::Server,
         Area::Activity,
         Area::Statements,
@@ -53,6 +54,7 @@ impl Area {
         Area::Replication,
         Area::UnusedIndexes,
         Area::Vacuum,
+        Area::Wal,
     ];
 
     /// The JSON key of `pgvitals snapshot` and the name used in messages.
@@ -65,6 +67,7 @@ impl Area {
             Area::Replication => "replication",
             Area::UnusedIndexes => "unused_indexes",
             Area::Vacuum => "vacuum",
+            Area::Wal => "wal",
         }
     }
 
@@ -81,6 +84,7 @@ impl Area {
             (Area::UnusedIndexes, false) => "Unused indexes",
             (Area::UnusedIndexes, true) => "Unused",
             (Area::Vacuum, _) => "Vacuum",
+            (Area::Wal, _) => "WAL",
         }
     }
 
@@ -93,7 +97,8 @@ impl Area {
             | Area::Cache
             | Area::Replication
             | Area::UnusedIndexes
-            | Area::Vacuum => true,
+            | Area::Vacuum
+            | Area::Wal => true,
         }
     }
 
@@ -105,7 +110,9 @@ impl Area {
     /// How often the area is polled (see [`Area::period`]).
     pub fn cadence(self) -> Cadence {
         match self {
-            Area::Server | Area::Activity | Area::Cache | Area::Replication => Cadence::Interval,
+            Area::Server | Area::Activity | Area::Cache | Area::Replication | Area::Wal => {
+                Cadence::Interval
+            }
             Area::Statements => Cadence::AtLeast(STATEMENTS_MIN_PERIOD),
             Area::Vacuum => Cadence::AtLeast(VACUUM_MIN_PERIOD),
             Area::UnusedIndexes => Cadence::Slow,
@@ -135,7 +142,8 @@ impl Area {
             | Area::Cache
             | Area::Replication
             | Area::UnusedIndexes
-            | Area::Vacuum => 12,
+            | Area::Vacuum
+            | Area::Wal => 12,
         }
     }
 
@@ -160,7 +168,9 @@ impl Area {
     /// receiver instead of standbys.
     pub fn hidden_without_read_all_stats(self, in_recovery: bool) -> Option<&'static str> {
         match self {
-            Area::Server | Area::Cache | Area::UnusedIndexes => None,
+            // the WAL area's one hidden setting (archive_command) needs pg_read_all_settings,
+            // not pg_read_all_stats: its panel says so itself
+            Area::Server | Area::Cache | Area::UnusedIndexes | Area::Wal => None,
             Area::Activity => Some(
                 "other roles' sessions show `<insufficient privilege>` and no state, times, client, wait event or blocking pids",
             ),
@@ -177,6 +187,9 @@ impl Area {
 }
 
 /// One sample of one area.
+// A sample travels boxed (`Update::Sample`) and is stored once per area: the size of the
+// largest variant (the WAL sample's counters) costs nothing per poll.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Sample {
@@ -187,6 +200,7 @@ pub enum Sample {
     Replication(ReplicationSample),
     UnusedIndexes(UnusedIndexesSample),
     Vacuum(VacuumSample),
+    Wal(WalSample),
 }
 
 impl Sample {
@@ -199,6 +213,7 @@ impl Sample {
             Sample::Replication(_) => Area::Replication,
             Sample::UnusedIndexes(_) => Area::UnusedIndexes,
             Sample::Vacuum(_) => Area::Vacuum,
+            Sample::Wal(_) => Area::Wal,
         }
     }
 }
@@ -235,10 +250,16 @@ pub enum Rule {
     DeadTuples,
     /// The server cannot be reached (seconds since the last good contact). Always critical.
     ServerUnreachable,
+    /// Archiving fails (the last failure is newer than the last success): the value is the
+    /// seconds since the last successful archive, while WAL piles up until the disk fills.
+    ArchiveFailing,
+    /// Share of requested checkpoints (0..1) over the last hour, with at least `min`
+    /// checkpoints in it: WAL reaches `max_wal_size` before `checkpoint_timeout`.
+    CheckpointsRequested,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 15] = [
         Rule::Connections,
         Rule::LongQuery,
         Rule::IdleInTransaction,
@@ -252,6 +273,8 @@ impl Rule {
         Rule::MxidAge,
         Rule::DeadTuples,
         Rule::ServerUnreachable,
+        Rule::ArchiveFailing,
+        Rule::CheckpointsRequested,
     ];
 
     pub fn name(self) -> &'static str {
@@ -269,6 +292,8 @@ impl Rule {
             Rule::MxidAge => "mxid_age",
             Rule::DeadTuples => "dead_tuples",
             Rule::ServerUnreachable => "server_unreachable",
+            Rule::ArchiveFailing => "archive_failing",
+            Rule::CheckpointsRequested => "checkpoints_requested",
         }
     }
 
@@ -289,6 +314,7 @@ impl Rule {
             | Rule::InactiveSlot => Area::Replication,
             Rule::XidAge | Rule::MxidAge | Rule::DeadTuples => Area::Vacuum,
             Rule::ServerUnreachable => Area::Server,
+            Rule::ArchiveFailing | Rule::CheckpointsRequested => Area::Wal,
         }
     }
 
@@ -313,6 +339,9 @@ impl Rule {
             Rule::MxidAge => (500_000_000.0, 1_200_000_000.0, 0.0),
             Rule::DeadTuples => (0.2, 0.5, 10_000.0),
             Rule::ServerUnreachable => (0.0, 0.0, 0.0),
+            // warning at once, critical after 10 minutes without a successful archive
+            Rule::ArchiveFailing => (0.0, 600.0, 0.0),
+            Rule::CheckpointsRequested => (0.5, 0.9, 3.0),
         }
     }
 
@@ -329,8 +358,9 @@ impl Rule {
             | Rule::IdleInTransaction
             | Rule::Blocked
             | Rule::ReplicationLagTime
-            | Rule::ServerUnreachable => Unit::Seconds,
-            Rule::CacheHitRatio | Rule::DeadTuples => Unit::Ratio,
+            | Rule::ServerUnreachable
+            | Rule::ArchiveFailing => Unit::Seconds,
+            Rule::CacheHitRatio | Rule::DeadTuples | Rule::CheckpointsRequested => Unit::Ratio,
             Rule::ReplicationLagBytes | Rule::SlotRetainedWal | Rule::InactiveSlot => Unit::Bytes,
             Rule::XidAge | Rule::MxidAge => Unit::Transactions,
         }

@@ -521,3 +521,91 @@ pub struct XminHolder {
     /// Free text: user, database, state, age of the transaction.
     pub detail: String,
 }
+
+/// WAL volume, checkpoints and the archiver: `pg_stat_wal` (14+; before, the WAL rate comes
+/// from the WAL position's delta), `pg_stat_bgwriter` (12–16) / `pg_stat_checkpointer`
+/// (17+, whose column names are used for all versions), `pg_stat_archiver`, and the
+/// `archive_mode` / `archive_command` settings. PostgreSQL 12+, primary and standby (on a
+/// standby the position is the replay position and the checkpoint counters count the
+/// restartpoints' work before 17).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WalSample {
+    pub collected_at: EpochSeconds,
+    pub in_recovery: bool,
+    /// `pg_current_wal_lsn()` on a primary, `pg_last_wal_replay_lsn()` on a standby, as
+    /// text (`0/16430E8`); `None` on a standby that has replayed nothing yet.
+    pub wal_lsn: Option<String>,
+    /// The same position in bytes since `0/0`.
+    pub wal_lsn_bytes: Option<i64>,
+    /// Counters of `pg_stat_wal` (PostgreSQL 14+; `None` before): WAL records, full-page
+    /// images, bytes, and times WAL buffers were full.
+    pub wal_records: Option<i64>,
+    pub wal_fpi: Option<i64>,
+    pub wal_bytes: Option<i64>,
+    pub wal_buffers_full: Option<i64>,
+    /// `pg_stat_wal.stats_reset` (14+).
+    pub wal_stats_reset: Option<EpochSeconds>,
+    /// Checkpoints done on schedule (`checkpoint_timeout`) and requested (WAL reached
+    /// `max_wal_size`, or `CHECKPOINT`), counters.
+    pub num_timed: i64,
+    pub num_requested: i64,
+    /// Counters, milliseconds: writing and syncing checkpoint buffers.
+    pub write_time_ms: f64,
+    pub sync_time_ms: f64,
+    /// Counter: buffers written by checkpoints.
+    pub buffers_written: i64,
+    pub checkpointer_stats_reset: Option<EpochSeconds>,
+    /// Counters of `pg_stat_archiver`.
+    pub archived_count: i64,
+    pub last_archived_wal: Option<String>,
+    pub last_archived_time: Option<EpochSeconds>,
+    pub failed_count: i64,
+    pub last_failed_wal: Option<String>,
+    pub last_failed_time: Option<EpochSeconds>,
+    pub archiver_stats_reset: Option<EpochSeconds>,
+    /// `archive_mode`: `off`, `on` or `always`.
+    pub archive_mode: String,
+    /// `archive_command` (or `archive_library`, 15+) is set; `None` when the setting is
+    /// hidden from the role (no pg_read_all_settings).
+    pub archive_command_set: Option<bool>,
+    /// Derived: WAL bytes per second over the interval, from the position's delta (written
+    /// on a primary, replayed on a standby; `pg_stat_wal.wal_bytes` only without a position).
+    pub wal_bytes_per_s: Option<f64>,
+    /// Derived: full-page images and WAL records per second (14+).
+    pub wal_fpi_per_s: Option<f64>,
+    pub wal_records_per_s: Option<f64>,
+    /// Derived: the checkpoint window the requested share is measured over: its length
+    /// (seconds, up to an hour of samples) and the checkpoints done in it.
+    pub checkpoints_window_s: Option<f64>,
+    pub checkpoints_timed_in_window: Option<i64>,
+    pub checkpoints_requested_in_window: Option<i64>,
+    /// Derived: `num_requested / (num_timed + num_requested)` over the window (0..1);
+    /// `None` without a window or with no checkpoint in it.
+    pub checkpoints_requested_ratio: Option<f64>,
+    /// Derived: archiving is on but failing: the last failure is newer than the last
+    /// success (or nothing was ever archived and something failed).
+    pub archive_failing: bool,
+    /// Derived, not in the JSON: counter readings kept at least 5 minutes apart over the
+    /// last hour, the start of the checkpoint window.
+    #[serde(skip)]
+    pub checkpoint_marks: Vec<CheckpointMark>,
+    /// Derived: seconds since the last successful archive (since the archiver's statistics
+    /// reset when nothing was archived), on the server clock; WAL piles up meanwhile.
+    pub last_archived_age_s: Option<f64>,
+}
+
+impl WalSample {
+    /// Archiving is configured to run: `archive_mode` on/always (the command may still be
+    /// empty: then WAL piles up, see [`WalSample::archive_command_set`]).
+    pub fn archiving_on(&self) -> bool {
+        self.archive_mode != "off"
+    }
+}
+
+/// A reading of the checkpoint counters at one time (see [`WalSample::checkpoint_marks`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CheckpointMark {
+    pub at: EpochSeconds,
+    pub num_timed: i64,
+    pub num_requested: i64,
+}

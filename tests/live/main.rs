@@ -21,3 +21,4 @@ mod statements;
 mod tui;
 mod unused_indexes;
 mod vacuum;
+mod wal;

@@ -10,6 +10,7 @@ pub mod server;
 pub mod statements;
 pub mod unused_indexes;
 pub mod vacuum;
+pub mod wal;
 
 use super::Ctx;
 use crate::sample::{Area, CollectError, Sample};
@@ -23,6 +24,7 @@ pub enum AnyCollector {
     Replication(replication::ReplicationCollector),
     UnusedIndexes(unused_indexes::UnusedIndexesCollector),
     Vacuum(vacuum::VacuumCollector),
+    Wal(wal::WalCollector),
 }
 
 impl AnyCollector {
@@ -41,6 +43,7 @@ impl AnyCollector {
                 AnyCollector::UnusedIndexes(unused_indexes::UnusedIndexesCollector::new())
             }
             Area::Vacuum => AnyCollector::Vacuum(vacuum::VacuumCollector::new()),
+            Area::Wal => AnyCollector::Wal(wal::WalCollector::new()),
         }
     }
 
@@ -53,6 +56,7 @@ impl AnyCollector {
             AnyCollector::Replication(c) => Sample::Replication(c.collect(ctx).await?),
             AnyCollector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
             AnyCollector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
+            AnyCollector::Wal(c) => Sample::Wal(c.collect(ctx).await?),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod replication;
 pub mod server;
 pub mod statements;
 pub mod vacuum;
+pub mod wal;
 
 use std::time::SystemTime;
 
@@ -27,6 +28,8 @@ pub fn derive(cur: &mut Sample, prev: Option<&Sample>) {
         (Sample::Server(c), Some(Sample::Server(p))) => server::derive(c, p),
         (Sample::Statements(c), Some(Sample::Statements(p))) => statements::derive(c, p),
         (Sample::Cache(c), Some(Sample::Cache(p))) => cache::derive(c, p),
+        (Sample::Wal(c), Some(Sample::Wal(p))) => wal::derive(c, p),
+        (Sample::Wal(c), None) => wal::derive_alone(c),
         // no rates in these areas (their ages are measured on the server clock)
         (
             Sample::Server(_)
@@ -35,7 +38,8 @@ pub fn derive(cur: &mut Sample, prev: Option<&Sample>) {
             | Sample::Activity(_)
             | Sample::Replication(_)
             | Sample::UnusedIndexes(_)
-            | Sample::Vacuum(_),
+            | Sample::Vacuum(_)
+            | Sample::Wal(_),
             _,
         ) => {}
     }
@@ -56,6 +60,7 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             Area::Cache => cache::evaluate(&mut ev),
             Area::Replication => replication::evaluate(&mut ev),
             Area::Vacuum => vacuum::evaluate(&mut ev),
+            Area::Wal => wal::evaluate(&mut ev),
             // no rule reads these areas
             Area::Statements | Area::UnusedIndexes => {}
         }
@@ -80,6 +85,7 @@ pub fn history_points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {
         Area::Replication => server
             .worst_replay_lag_bytes()
             .map(|lag| (Series::REPLAY_LAG_BYTES, lag as f64)),
+        Area::Wal => wal::history(server),
         Area::Statements | Area::UnusedIndexes | Area::Vacuum => None,
     };
     point.into_iter().collect()
@@ -95,6 +101,7 @@ pub fn sample_json(sample: &Sample) -> Value {
         | Sample::Cache(_)
         | Sample::Replication(_)
         | Sample::UnusedIndexes(_)
-        | Sample::Vacuum(_) => serde_json::to_value(sample).unwrap_or(Value::Null),
+        | Sample::Vacuum(_)
+        | Sample::Wal(_) => serde_json::to_value(sample).unwrap_or(Value::Null),
     }
 }

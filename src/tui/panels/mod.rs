@@ -14,6 +14,7 @@ pub mod replication;
 pub mod statements;
 pub mod unused_indexes;
 pub mod vacuum;
+pub mod wal;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -350,6 +351,7 @@ pub fn draw_area(
         }
         .render(rect, buf),
         Area::Vacuum => vacuum::VacuumPanel { view }.render(rect, buf),
+        Area::Wal => wal::WalPanel { view }.render(rect, buf),
         // the server sample has no tab: the header shows it
         Area::Server => {}
     }
@@ -362,7 +364,7 @@ pub fn sort_names(area: Area) -> &'static [&'static str] {
         Area::Statements => table::STATEMENTS_SORT,
         Area::Cache => table::CACHE_SORT,
         Area::UnusedIndexes => table::UNUSED_INDEXES_SORT,
-        Area::Server | Area::Replication | Area::Vacuum => &[],
+        Area::Server | Area::Replication | Area::Vacuum | Area::Wal => &[],
     }
 }
 
@@ -382,7 +384,7 @@ pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> us
         Area::UnusedIndexes => server
             .unused_indexes()
             .map_or(0, |u| table::unused_indexes(u, query).len()),
-        Area::Server | Area::Replication | Area::Vacuum => 0,
+        Area::Server | Area::Replication | Area::Vacuum | Area::Wal => 0,
     }
 }
 
@@ -405,7 +407,12 @@ pub fn detail_row(
                 .get(selected)
                 .map(|s| DetailRow::Statement((*s).clone()))
         }),
-        Area::Server | Area::Cache | Area::Replication | Area::UnusedIndexes | Area::Vacuum => None,
+        Area::Server
+        | Area::Cache
+        | Area::Replication
+        | Area::UnusedIndexes
+        | Area::Vacuum
+        | Area::Wal => None,
     }
 }
 
@@ -413,8 +420,11 @@ pub fn detail_row(
 pub fn has_detail(area: Area) -> bool {
     match area {
         Area::Activity | Area::Statements => true,
-        Area::Server | Area::Cache | Area::Replication | Area::UnusedIndexes | Area::Vacuum => {
-            false
-        }
+        Area::Server
+        | Area::Cache
+        | Area::Replication
+        | Area::UnusedIndexes
+        | Area::Vacuum
+        | Area::Wal => false,
     }
 }
