@@ -3,27 +3,52 @@
 //! The data flows one way, through these modules in order:
 //!
 //! ```text
-//! queries/*.sql ─► collect::<area> ─► Update{server, area, sample | error} ─(channel)─►
-//! model::Store ─► model::rates ─► model::alerts ─► tui::panels::<area>  (and model::snapshot → JSON)
+//! queries/*.sql ─► collect::areas::<area> ─► Update{server, area, sample | error} ─(channel)─►
+//! model::Store ─► model::areas::<area> (rates, alert rules, sparklines, JSON) ─►
+//! tui::panels::<area>   (and model::snapshot → the JSON of `pgvitals snapshot`)
 //! ```
 //!
-//! * [`conninfo`]: CONNINFO strings (URI or keyword/value), libpq environment variables and
-//!   the password file, into a connection config with a redacted display.
-//! * [`config`]: the TOML config file: intervals and alert thresholds.
-//! * [`queries`]: the embedded SQL and the choice of variant per server / extension version.
-//! * [`collect`]: connections, the server probe, one polling worker per server and area.
-//! * [`sample`]: the typed samples the collectors send.
-//! * [`model`]: the only place samples become state: rates, history, alerts (one module per
-//!   area, about typed subjects), the lock tree, snapshot JSON.
-//! * [`text`]: server text made safe for a terminal (the screen and stderr).
-//! * [`tui`]: the ratatui front-end; it reads the model and never touches a connection.
-//! * [`app`]: the wiring of sessions, workers and store, shared by the commands and tests.
-//! * [`cluster`]: throwaway PostgreSQL clusters (primary + standby) for tests and the demo.
-//! * [`demo`]: `pgvitals demo`, a cluster with a bounded workload and the dashboard on it.
-//! * [`fault`]: the `PGVITALS_FAULT` testing hook (injected panics in a collector or a frame).
-//! * [`files`]: reading the files pgvitals is pointed at: regular files only, size-capped.
+//! The floors, from the bottom; a module imports only modules on its floor's left or below
+//! (`tests/layers.rs` checks this table and that no two files import each other in a
+//! circle):
 //!
-//! Dependency rule: `collect` → `sample`; `model` → `sample`; `tui` → `model`.
+//! | floor | modules | what |
+//! |---|---|---|
+//! | 0 | [`sample`], [`text`], [`files`], [`fault`] | what every layer speaks: [`sample::Area`] (the one registry of per-area facts), the sample types, [`sample::Update`] / [`sample::Command`], [`sample::ServerFacts`], [`sample::CollectError`]; the sanitizer; capped file reads; the fault hook |
+//! | 1 | [`config`], [`conninfo`], [`queries`] | the config file; CONNINFO as libpq reads it, TLS, the connector; the embedded SQL (typed names) |
+//! | 2 | [`collect`] | connections ([`collect::pool`]), the per-area collectors ([`collect::areas`]), the polling workers ([`collect::worker`]), cancel/terminate ([`collect::actions`]) |
+//! | 2 | [`model`] | the only place samples become state: per-area rates, rules, sparkline points and JSON ([`model::areas`]), alerts with typed subjects, the lock tree, history, snapshot |
+//! | 3 | [`tui`] | the screen: reads the model, never touches a connection; per-area panels in [`tui::panels`] |
+//! | 4 | [`app`] | the wiring of sessions, workers and store, shared by the commands and tests |
+//! | — | [`cluster`], [`demo`] | throwaway clusters for tests and `pgvitals demo` |
+//!
+//! Dependency rule: `collect`, `model` and `tui` import `sample`; `tui` imports `model`;
+//! `tui` and `model` never import `collect`; nothing imports upward.
+//!
+//! # Add an area
+//!
+//! Each layer has one place that lists the areas (an exhaustive `match`, never a wildcard
+//! arm: the compiler names every place a new area must be decided), and one module per area.
+//! In order (the WAL area was added exactly like this, in these eight source files and its
+//! query files):
+//!
+//! 1. `queries/<area>.pg<N>.sql`, one file per version range (the name becomes
+//!    [`queries::ServerQuery`]`::<Area>`); column aliases are the sample's field names.
+//! 2. `src/sample/samples.rs`: the sample struct (fields = SQL aliases = JSON keys; derived
+//!    fields marked *derived*).
+//! 3. `src/sample/area.rs`: the [`sample::Area`] variant and its facts (key, title, cadence,
+//!    first PostgreSQL major, privilege gap), the [`sample::Sample`] variant, and its alert
+//!    [`sample::Rule`]s (name, area, unit, default thresholds).
+//! 4. `src/collect/areas/<area>.rs`: the collector; `src/collect/areas/mod.rs`: its two
+//!    [`collect::areas::AnyCollector`] arms.
+//! 5. `src/model/areas/<area>.rs`: derived fields, alert rules, sparkline series;
+//!    `src/model/areas/mod.rs`: its arms in `derive`, `evaluate`, `history_points`,
+//!    `sample_json`.
+//! 6. `src/tui/panels/<area>.rs`: the panel; `src/tui/panels/mod.rs`: its arms (panel, sort
+//!    columns, rows, detail). The tab, its key, its title and the help follow from the
+//!    registry.
+//! 7. `tests/live/<area>.rs` (registered in `tests/live/main.rs`), the render test's panel
+//!    list in `tests/render.rs`, and the README (panel, keys, rules, JSON keys).
 
 pub mod app;
 pub mod cluster;

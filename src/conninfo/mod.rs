@@ -1,5 +1,5 @@
 //! Connections the way psql users expect: one CONNINFO argument plus the libpq environment
-//! into a [`ConnSpec`], then a [`tokio_postgres::Config`] ([`ConnSpec::to_pg_config`]) and a
+//! into a [`ConnSpec`], then a [`tokio_postgres::Config`] ([`ConnSpec::targets`]) and a
 //! rustls connector ([`ConnSpec::make_tls`]).
 //!
 //! Rules follow libpq (<https://www.postgresql.org/docs/current/libpq-connect.html>,

@@ -49,9 +49,9 @@ pub struct ServerFacts {
     /// mode, say): the pooler refused the `options` startup parameter (PgBouncer 1.18:
     /// "unsupported startup parameter: options"), or accepted but dropped it (the session
     /// settings pgvitals sends there are not in force). Then every query goes out as an
-    /// unnamed statement in one round trip ([`Ctx::query`]), no session state is set, and
+    /// unnamed statement in one round trip (`collect::Ctx::query`), no session state is set, and
     /// `pg_stat_activity` shows the pooler's server connections rather than its clients.
-    /// Set by the session after the probe; `false` from [`probe::probe`] alone.
+    /// Set by the session after the probe; `false` from `collect::probe::probe` alone.
     #[serde(default)]
     pub pooled: bool,
 }

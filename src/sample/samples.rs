@@ -95,7 +95,7 @@ pub struct Session {
     pub wait_event: Option<String>,
     /// `backend_start`, epoch seconds on the server clock (microseconds exact as an `f64`).
     /// With `pid` it names the backend: a pid is reused by a later backend, the pair is not, so
-    /// cancel/terminate act only on the backend with both ([`crate::collect::Command`]).
+    /// cancel/terminate act only on the backend with both ([`crate::sample::Command`]).
     /// `None` for another role's backend when the monitoring role lacks pg_read_all_stats.
     #[serde(default)]
     pub backend_start: Option<EpochSeconds>,

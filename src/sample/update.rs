@@ -127,8 +127,8 @@ impl ActionOutcome {
     }
 }
 
-/// The `SystemTime` of epoch seconds `s` (the inverse of [`epoch_s`]), rounded to the
-/// microsecond: exact for a server timestamp that went through [`epoch_s`] (an `f64` holds
+/// The `SystemTime` of epoch seconds `s` (the inverse of `collect::epoch_s`), rounded to the
+/// microsecond: exact for a server timestamp that went through `collect::epoch_s` (an `f64` holds
 /// today's epoch to a quarter of a microsecond).
 pub fn from_epoch_s(s: f64) -> std::time::SystemTime {
     let micros = (s.abs() * 1e6).round();

@@ -1,7 +1,7 @@
 //! The rows of the screen's tables, as pure functions of a sample and a [`TableQuery`] (sort
 //! column, direction, filter): the state asks them for selection bounds and the row under the
 //! cursor, the panels for what they draw, so both see the same rows in the same order. Each
-//! sortable table's column names live here too ([`sort_names`]).
+//! sortable table's column names live here too (`panels::sort_names`).
 
 use std::cmp::Ordering;
 
@@ -12,7 +12,7 @@ use crate::sample::{
 };
 
 /// What a table's rows are computed from: the sort column (an index into the table's
-/// [`sort_names`]), its direction, and the filter of the screen.
+/// `panels::sort_names`), its direction, and the filter of the screen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TableQuery<'a> {
     pub sort: usize,

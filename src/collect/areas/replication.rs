@@ -16,7 +16,7 @@
 //! during recovery"), so every query decides the role with `pg_is_in_recovery()` in the same
 //! statement: on a standby the "current" position is the newest WAL it has (the greater of
 //! the receive and replay LSNs). The role of the sample comes from the status query of the
-//! same poll, not from [`super::ServerFacts::in_recovery`] (probed at connect time): a
+//! same poll, not from [`crate::sample::ServerFacts::in_recovery`] (probed at connect time): a
 //! standby promoted under an open connection is reported as a primary at the next poll.
 //!
 //! Privileges: none to run; the LSN / lag / `backend_xmin` columns of `pg_stat_replication`
@@ -44,7 +44,7 @@ impl ReplicationCollector {
 
     /// One poll: status, then walsenders, then slots.
     ///
-    /// Errors: the first query that fails, classified ([`CollectError::from_pg`]);
+    /// Errors: the first query that fails, classified ([`FromPg`](crate::collect::error::FromPg));
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<ReplicationSample, CollectError> {
         let rows = ctx

@@ -14,7 +14,7 @@
 //!
 //! Privileges: entries of other roles need pg_read_all_stats (pg_monitor); without it their
 //! queryid is NULL and they are left out, and the sample's `notice` says so with the GRANT
-//! ([`crate::collect::probe::privilege_notice`]). An extension in a schema other than `public` needs
+//! ([`crate::sample::privilege_notice`]). An extension in a schema other than `public` needs
 //! USAGE on that schema (SQLSTATE 42501, with `GRANT USAGE ON SCHEMA ...` as the fix). The
 //! extension must be in `shared_preload_libraries` (SQLSTATE 55000 otherwise →
 //! [`ErrorKind::NotPreloaded`]). Statistics are never reset.

@@ -13,7 +13,7 @@
 //! so indexes whose index or table has an AccessExclusiveLock granted or awaited in
 //! `pg_locks` are not measured and are counted in
 //! [`UnusedIndexesSample::skipped_locked`]; the session's `lock_timeout` covers a lock
-//! taken between the check and the measurement ([`super::ErrorKind::LockTimeout`]).
+//! taken between the check and the measurement ([`crate::sample::ErrorKind::LockTimeout`]).
 //!
 //! Privileges: none. Only the current database (`pg_stat_user_indexes` is per database).
 //! Polled on the slow timer (sizes stat files).
@@ -35,7 +35,7 @@ impl UnusedIndexesCollector {
 
     /// One poll: the statistics age, then the unused indexes (largest first).
     ///
-    /// Errors: the failing query's error, classified ([`CollectError::from_pg`]; a lock taken
+    /// Errors: the failing query's error, classified ([`FromPg`](crate::collect::error::FromPg); a lock taken
     /// in the instant between the lock check and the size is [`ErrorKind::LockTimeout`]);
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<UnusedIndexesSample, CollectError> {

@@ -43,7 +43,7 @@ impl VacuumCollector {
     /// One poll: settings, databases, oldest tables, dead tuples, running vacuums, xmin
     /// horizon holders.
     ///
-    /// Errors: the first query that fails, classified ([`CollectError::from_pg`]);
+    /// Errors: the first query that fails, classified ([`FromPg`](crate::collect::error::FromPg));
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<VacuumSample, CollectError> {
         let rows = ctx

@@ -7,8 +7,8 @@
 //! [`AlertBook`] keeps the active alerts with the time each became active, and the recently
 //! resolved ones.
 //!
-//! [`evaluate`] asks each area for its rules' alerts, one module per area that has rules
-//! ([`activity`], [`cache`], [`replication`], [`server`], [`vacuum`]), one function per rule.
+//! [`crate::model::areas::evaluate`] asks each area for its rules' alerts (one module per
+//! area in [`crate::model::areas`], one function per rule) through the `Evaluator` here.
 //! An alert is about a typed [`Subject`]; its rule tells the area it belongs to.
 
 mod subject;

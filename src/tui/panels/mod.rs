@@ -3,7 +3,7 @@
 //! Shared here: the [`View`] every panel reads (store, server, theme, pause, `now`), the
 //! banner that explains a missing or stale area in place ([`status_lines`]), wall-clock
 //! formatting ([`clock`]) and table helpers. A panel with a table also takes its
-//! [`TableQuery`](super::table::TableQuery) and selected row; its rows come from
+//! [`TableQuery`] and selected row; its rows come from
 //! [`super::table`].
 
 pub mod activity;
