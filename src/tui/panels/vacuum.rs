@@ -105,34 +105,27 @@ fn database_gauges(v: &View<'_>, d: &DatabaseAge, line: Rect, buf: &mut Buffer) 
     let sev_x = alerts.severity_of(Rule::XidAge, &Subject::Database(d.datname.clone()));
     let sev_m = alerts.severity_of(Rule::MxidAge, &Subject::Database(d.datname.clone()));
     let name = text::one_line(&d.datname, 16);
-    LineGauge::default()
-        .ratio((d.xid_wraparound_pct / 100.0).clamp(0.0, 1.0))
-        .label(Span::styled(
-            format!(
-                "{name} xid {} {:.1}%",
-                format_count(d.xid_age as f64),
-                d.xid_wraparound_pct
-            ),
-            theme.severity(sev_x),
-        ))
-        .filled_style(theme.gauge(sev_x))
-        .filled_symbol("█")
-        .unfilled_symbol("░")
-        .render(halves[0], buf);
-    LineGauge::default()
-        .ratio((d.mxid_wraparound_pct / 100.0).clamp(0.0, 1.0))
-        .label(Span::styled(
-            format!(
-                "mxid {} {:.1}%",
-                format_count(d.mxid_age as f64),
-                d.mxid_wraparound_pct
-            ),
-            theme.severity(sev_m),
-        ))
-        .filled_style(theme.gauge(sev_m))
-        .filled_symbol("█")
-        .unfilled_symbol("░")
-        .render(halves[1], buf);
+    let gauge = |label: String, pct: f64, sev, rect: Rect, buf: &mut Buffer| {
+        LineGauge::default()
+            .ratio((pct / 100.0).clamp(0.0, 1.0))
+            .label(Span::styled(label, theme.severity(sev)))
+            .filled_style(theme.gauge(sev))
+            .filled_symbol("█")
+            .unfilled_symbol("░")
+            .render(rect, buf);
+    };
+    let xid = format!(
+        "{name} xid {} {:.1}%",
+        format_count(d.xid_age as f64),
+        d.xid_wraparound_pct
+    );
+    gauge(xid, d.xid_wraparound_pct, sev_x, halves[0], buf);
+    let mxid = format!(
+        "mxid {} {:.1}%",
+        format_count(d.mxid_age as f64),
+        d.mxid_wraparound_pct
+    );
+    gauge(mxid, d.mxid_wraparound_pct, sev_m, halves[1], buf);
 }
 
 /// The vacuum workers with their progress, then what holds the xmin horizon back.
