@@ -3,8 +3,9 @@
 -- out of pg_stat_bgwriter and renamed the columns; on a standby they count restartpoints
 -- separately: restartpoints_timed / _req / _done are left out).
 -- Reads: pg_stat_wal, pg_current_wal_lsn() / pg_last_wal_replay_lsn(), pg_stat_checkpointer,
--- pg_stat_archiver, pg_settings. Privileges: none (archive_command is hidden from roles
--- without pg_read_all_settings: archive_command_set is then NULL).
+-- pg_stat_archiver, current_setting(). Privileges: none (archive_command is readable by
+-- every role; archive_library, 15+, is read with missing_ok). Not pg_settings: scanning it
+-- costs 0.5 ms, 50 times the rest of the query.
 -- One row: collected_at float8 (epoch s, server clock), in_recovery bool,
 --   wal_lsn text, wal_lsn_bytes int8 (bytes since 0/0: primary = insert position, standby =
 --   replay position; NULL before the standby replayed anything),
@@ -15,7 +16,7 @@
 --   archived_count / failed_count int8 (counters), last_archived_wal / last_failed_wal text,
 --   last_archived_time / last_failed_time / archiver_stats_reset float8 (epoch s),
 --   archive_mode text (off, on, always), archive_command_set bool (archive_command or
---   archive_library is set; NULL when hidden)
+--   archive_library is set)
 SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        pg_is_in_recovery() AS in_recovery,
        w.lsn::text AS wal_lsn,
@@ -39,8 +40,8 @@ SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        extract(epoch FROM a.last_failed_time)::float8 AS last_failed_time,
        extract(epoch FROM a.stats_reset)::float8 AS archiver_stats_reset,
        current_setting('archive_mode') AS archive_mode,
-       (SELECT bool_or(s.setting <> '') FROM pg_settings s
-         WHERE s.name IN ('archive_command', 'archive_library')) AS archive_command_set
+       (current_setting('archive_command') <> ''
+        OR coalesce(current_setting('archive_library', true), '') <> '') AS archive_command_set
   FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
                     ELSE pg_current_wal_lsn() END AS lsn) w,
        pg_stat_checkpointer b,
