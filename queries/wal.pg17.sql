@@ -40,7 +40,8 @@ SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        extract(epoch FROM a.last_failed_time)::float8 AS last_failed_time,
        extract(epoch FROM a.stats_reset)::float8 AS archiver_stats_reset,
        current_setting('archive_mode') AS archive_mode,
-       (current_setting('archive_command') <> ''
+       -- archive_command reads '(disabled)' while archive_mode is off
+       (current_setting('archive_command') NOT IN ('', '(disabled)')
         OR coalesce(current_setting('archive_library', true), '') <> '') AS archive_command_set
   FROM (SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()
                     ELSE pg_current_wal_lsn() END AS lsn) w,

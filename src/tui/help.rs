@@ -15,7 +15,15 @@ use super::theme::Theme;
 /// the tab list (the areas' titles, then the alerts).
 pub fn tab_keys() -> (String, String) {
     let areas: Vec<String> = crate::sample::Area::tabs()
-        .map(|a| a.title(false).to_lowercase())
+        .map(|a| {
+            let title = a.title(false);
+            // "Unused indexes" reads "unused indexes", an acronym ("WAL") stays as it is
+            if title.chars().all(|c| !c.is_lowercase()) {
+                title.to_string()
+            } else {
+                title.to_lowercase()
+            }
+        })
         .collect();
     (
         format!("1-{}, {} or a", areas.len(), areas.len() + 1),

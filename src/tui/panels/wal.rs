@@ -130,6 +130,7 @@ fn archiver_lines(v: &View<'_>, w: &WalSample) -> Vec<Line<'static>> {
         .alerts
         .severity_of(Rule::ArchiveFailing, &crate::model::alerts::Subject::Server);
     let command = match w.archive_command_set {
+        _ if !w.archiving_on() => "archiving off",
         Some(true) => "archive_command set",
         Some(false) if w.archiving_on() => "archive_command EMPTY: WAL is kept until one is set",
         Some(false) => "no archive_command",
