@@ -158,13 +158,16 @@ impl ServerPool {
         let with_options = spec
             .connector(&add_ours)
             .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
-        // through a pooler that refuses `options` (PgBouncer), connect without them
-        let without_options = ConnSpec {
-            options: None,
-            ..spec.clone()
-        }
-        .connector(&|_| {})
-        .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?;
+        // through a pooler that refuses `options` (PgBouncer), connect without them — but only
+        // when the user gave none of their own (their settings are not dropped silently; our
+        // own are SET LOCAL in every pooled transaction)
+        let without_options = match &spec.options {
+            Some(_) => None,
+            None => Some(
+                spec.connector(&|_| {})
+                    .map_err(|e| CollectError::new(ErrorKind::Tls, e.to_string()))?,
+            ),
+        };
         let tls = with_options.tls().clone();
         let config = with_options
             .targets()

@@ -84,7 +84,13 @@ impl Connector {
         }
         let mut last = None;
         for target in order {
-            match self.connect_one(target).await {
+            // libpq bounds each host's whole attempt (TCP, TLS, startup, authentication) by
+            // connect_timeout and moves on to the next host
+            let attempt = tokio::time::timeout(self.connect_timeout, self.connect_one(target));
+            let result = attempt
+                .await
+                .unwrap_or_else(|_| Err(Error::__private_api_timeout()));
+            match result {
                 Ok(ok) => return Ok(ok),
                 Err(e) => {
                     tracing::debug!(host = %target.host, port = target.port, "connection attempt failed: {e}");
@@ -108,8 +114,16 @@ impl Connector {
                 .await
                 {
                     Ok(Ok(s)) => s,
-                    // Let tokio-postgres make (and word) the same failure.
-                    _ => return connect_spawned(&target.config, self.tls.clone()).await,
+                    // Never a second, unchecked attempt: whoever made this one fail could be
+                    // listening for the next.
+                    Ok(Err(e)) => {
+                        return Err(fail_with(format!(
+                            "could not connect to server on socket \"{}\": {e}",
+                            path.display()
+                        ))
+                        .await);
+                    }
+                    Err(_) => return Err(Error::__private_api_timeout()),
                 };
                 if let Err(message) = check_peer(&stream, required) {
                     return Err(fail_with(message).await);

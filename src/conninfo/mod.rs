@@ -143,6 +143,12 @@ pub enum ConnInfoError {
     /// A keyword libpq does not know.
     #[error("invalid connection option \"{keyword}\"")]
     UnknownKeyword { keyword: String },
+    /// An unknown keyword right after `password=...`: not echoed (it may be the rest of a
+    /// password with a space in it).
+    #[error(
+        "invalid connection option after password=... (not shown: it may be part of the password); quote a password that contains spaces: password='...'"
+    )]
+    UnknownAfterPassword,
     /// A libpq keyword pgvitals refuses because ignoring it would connect elsewhere.
     #[error("connection option \"{keyword}\" is not supported by pgvitals: {hint}")]
     UnsupportedKeyword { keyword: String, hint: &'static str },
@@ -366,8 +372,8 @@ pub enum Support {
     Refused(&'static str),
 }
 
-/// Every libpq connection keyword (PostgreSQL 18), its environment variable, and what
-/// pgvitals does with it. A keyword not in this table is an error (`invalid connection
+/// Every libpq connection keyword up to PostgreSQL 17 and 18's protocol version keywords,
+/// its environment variable, and what pgvitals does with it. A keyword not in this table is an error (`invalid connection
 /// option`), as in libpq.
 pub const OPTIONS: &[(&str, Option<&str>, Support)] = &[
     ("host", Some("PGHOST"), Support::Honoured),
@@ -460,6 +466,16 @@ pub const OPTIONS: &[(&str, Option<&str>, Support)] = &[
         Support::Refused(
             "the authentication methods cannot be restricted; channel_binding=require insists on SCRAM with channel binding",
         ),
+    ),
+    (
+        "min_protocol_version",
+        Some("PGMINPROTOCOLVERSION"),
+        Support::Refused("the protocol version is tokio-postgres' (3.0); it cannot be chosen"),
+    ),
+    (
+        "max_protocol_version",
+        Some("PGMAXPROTOCOLVERSION"),
+        Support::Refused("the protocol version is tokio-postgres' (3.0); it cannot be chosen"),
     ),
     (
         "sslpassword",
@@ -636,12 +652,18 @@ impl ConnSpec {
         };
         let mut warnings = Vec::new();
         let mut given: HashMap<&'static str, String> = HashMap::new();
+        let mut after_password = false;
         for (keyword, value) in pairs {
             let Some((k, _, support)) = OPTIONS.iter().find(|(k, _, _)| *k == keyword) else {
+                if after_password {
+                    // `password=se cret=x`: the "keyword" may be the rest of the password
+                    return Err(ConnInfoError::UnknownAfterPassword);
+                }
                 return Err(ConnInfoError::UnknownKeyword {
                     keyword: keyword.chars().take(64).collect(),
                 });
             };
+            after_password = *k == "password";
             if let Support::Refused(hint) = support {
                 // An empty value is "not given" (libpq), so `sslpassword=` is harmless.
                 if !value.is_empty() {

@@ -231,6 +231,13 @@ fn lex_uri(rest: &str) -> Result<Vec<(String, String)>, ConnInfoError> {
     // Path = database name.
     if let Some(after) = s.strip_prefix('/') {
         let end = after.find('?').unwrap_or(after.len());
+        // `u:12/34@h/db`: a password with a '/' put its tail here (libpq takes `34@h/db` as
+        // the database and shows it); refuse without echoing it
+        if after[..end].contains('@') {
+            return Err(ConnInfoError::BadUri {
+                reason: "\"@\" in the database name; percent-encode \"@\" and \"/\" in a user name, password or database name (%40, %2F)",
+            });
+        }
         let dbname = percent_decode(&after[..end], "the URI database name")?;
         if !dbname.is_empty() {
             pairs.push(("dbname".to_owned(), dbname));

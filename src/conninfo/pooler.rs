@@ -34,14 +34,16 @@ pub fn refuses_options(error: &Error) -> bool {
 /// try the hosts one by one ([`Connector::connect`]); the config deadpool passes is unused.
 pub struct PoolerConnect {
     with_options: Connector,
-    without_options: Connector,
+    /// `None` when the user gave `options` of their own: dropping those would be a silent
+    /// downgrade, so a refusal is then the error it is.
+    without_options: Option<Connector>,
     refused: Arc<AtomicBool>,
 }
 
 impl PoolerConnect {
     /// `without_options`: the same connection parameters with no `options` at all (the
     /// user's own `-c` settings are refused just the same).
-    pub fn new(with_options: Connector, without_options: Connector) -> Self {
+    pub fn new(with_options: Connector, without_options: Option<Connector>) -> Self {
         PoolerConnect {
             with_options,
             without_options,
@@ -61,6 +63,9 @@ impl Connect for PoolerConnect {
         _pg_config: &Config,
     ) -> BoxFuture<'_, Result<(Client, JoinHandle<()>), Error>> {
         Box::pin(async move {
+            let Some(without_options) = &self.without_options else {
+                return self.with_options.connect().await;
+            };
             if !self.refused.load(Ordering::Relaxed) {
                 match self.with_options.connect().await {
                     Ok(ok) => return Ok(ok),
@@ -74,7 +79,7 @@ impl Connect for PoolerConnect {
                     Err(e) => return Err(e),
                 }
             }
-            self.without_options.connect().await
+            without_options.connect().await
         })
     }
 }

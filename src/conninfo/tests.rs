@@ -241,6 +241,15 @@ fn errors_are_clear() {
             "weak sslmode \"require\" may not be used with sslrootcert=system",
         ),
         ("postgresql://u:SEC@RETPW@h/db", "percent-encode \"@\""),
+        ("postgresql://u:12/34@h/db", "\"@\" in the database name"),
+        (
+            "password=se cret=x",
+            "not shown: it may be part of the password",
+        ),
+        (
+            "max_protocol_version=3.2",
+            "\"max_protocol_version\" is not supported",
+        ),
         ("requiressl=1 sslmode=prefer", "requiressl=1 asks for TLS"),
         ("requiressl=yes", "invalid requiressl value: \"yes\""),
         ("gssencmode=require", "GSSAPI support is not compiled in"),

@@ -267,11 +267,16 @@ fn root_store(sslrootcert: Option<&Path>) -> Result<RootCertStore, ConnInfoError
                         e,
                     )
                 })?;
-            let (added, _ignored) = roots.add_parsable_certificates(certs);
+            let now = UnixTime::now();
+            let usable: Vec<CertificateDer<'static>> = certs
+                .into_iter()
+                .filter(|c| usable_root(c.as_ref(), now))
+                .collect();
+            let (added, _ignored) = roots.add_parsable_certificates(usable);
             if added == 0 {
                 return Err(ConnInfoError::Tls {
                     reason: format!(
-                        "root certificate file \"{}\" holds no usable certificate",
+                        "root certificate file \"{}\" holds no usable certificate (a root must be a self-signed CA certificate within its validity)",
                         path.display()
                     ),
                 });
@@ -297,6 +302,28 @@ fn root_store(sslrootcert: Option<&Path>) -> Result<RootCertStore, ConnInfoError
     Ok(roots)
 }
 
+/// What OpenSSL (so libpq) requires of a trust anchor that webpki does not check: a
+/// self-signed certificate (no partial chains), marked as a CA (a v1 certificate without
+/// extensions counts as one, as in OpenSSL), and valid now.
+fn usable_root(der: &[u8], now: UnixTime) -> bool {
+    use x509_cert::der::Decode;
+    use x509_cert::ext::pkix::BasicConstraints;
+    let Ok(cert) = x509_cert::Certificate::from_der(der) else {
+        return false;
+    };
+    let tbs = &cert.tbs_certificate;
+    let self_signed = tbs.issuer == tbs.subject;
+    let ca = match tbs.get::<BasicConstraints>() {
+        Ok(Some((_, bc))) => bc.ca,
+        Ok(None) => tbs.extensions.is_none(),
+        Err(_) => false,
+    };
+    let secs = now.as_secs();
+    let valid = tbs.validity.not_before.to_unix_duration().as_secs() <= secs
+        && secs <= tbs.validity.not_after.to_unix_duration().as_secs();
+    self_signed && ca && valid
+}
+
 /// CRLs from `sslcrl` (a file of PEM or DER lists) and every regular file of `sslcrldir`.
 /// Missing files are no lists (libpq); unreadable or malformed ones are errors.
 fn load_crls(
@@ -304,19 +331,40 @@ fn load_crls(
     sslcrldir: Option<&Path>,
 ) -> Result<Vec<webpki::CertRevocationList<'static>>, ConnInfoError> {
     let mut paths: Vec<PathBuf> = Vec::new();
+    // a list that exists turns checking on (libpq): from then on a certificate without a
+    // list for its issuer fails, and so does a list that cannot be read
+    let mut configured = false;
     if let Some(file) = sslcrl {
         if file.exists() {
+            configured = true;
             paths.push(file.to_path_buf());
         }
     }
     if let Some(dir) = sslcrldir {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            let mut in_dir: Vec<PathBuf> = entries
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .take(MAX_CRL_DIR_FILES)
-                .collect();
+        if dir.exists() {
+            configured = true;
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                tls_error(&format!("cannot read sslcrldir \"{}\"", dir.display()), e)
+            })?;
+            let mut in_dir: Vec<PathBuf> = Vec::new();
+            for entry in entries {
+                let path = entry
+                    .map_err(|e| {
+                        tls_error(&format!("cannot read sslcrldir \"{}\"", dir.display()), e)
+                    })?
+                    .path();
+                if path.is_file() {
+                    in_dir.push(path);
+                }
+            }
+            if in_dir.len() > MAX_CRL_DIR_FILES {
+                return Err(ConnInfoError::Tls {
+                    reason: format!(
+                        "sslcrldir \"{}\" holds more than {MAX_CRL_DIR_FILES} files",
+                        dir.display()
+                    ),
+                });
+            }
             in_dir.sort();
             paths.extend(in_dir);
         }
@@ -340,6 +388,11 @@ fn load_crls(
                 .map_err(|e| bad(&format!("{e:?}")))?;
             crls.push(webpki::CertRevocationList::from(owned));
         }
+    }
+    if configured && crls.is_empty() {
+        return Err(ConnInfoError::Tls {
+            reason: "sslcrl / sslcrldir exist but hold no certificate revocation list".to_owned(),
+        });
     }
     Ok(crls)
 }
@@ -1035,5 +1088,62 @@ mod tests {
         let s = spec("sslmode=require sslrootcert=/dev/zero");
         let err = s.make_tls().err().unwrap();
         assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+
+    #[test]
+    fn a_root_must_be_a_valid_self_signed_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, pem: String| {
+            let p = dir.path().join(name);
+            fs::write(&p, pem).unwrap();
+            p
+        };
+        let refused = |path: &Path| {
+            let s = spec(&format!("sslmode=verify-ca sslrootcert={}", path.display()));
+            let err = s.make_tls().err().expect("refused");
+            assert!(err.to_string().contains("no usable certificate"), "{err}");
+        };
+        // not a CA (OpenSSL: invalid CA certificate)
+        let leaf = rcgen::CertificateParams::new(vec!["db.example".to_string()]).unwrap();
+        let key = KeyPair::generate().unwrap();
+        refused(&write("leaf.crt", leaf.self_signed(&key).unwrap().pem()));
+        // an expired CA
+        let mut old = CertificateParams::new(Vec::<String>::new()).unwrap();
+        old.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        old.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        old.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        refused(&write("old.crt", old.self_signed(&key).unwrap().pem()));
+        // an intermediate alone (not self-signed): no partial chains
+        let root = pki();
+        let mut mid = CertificateParams::new(Vec::<String>::new()).unwrap();
+        mid.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        mid.distinguished_name
+            .push(DnType::CommonName, "intermediate");
+        let mid_key = KeyPair::generate().unwrap();
+        let mid_cert = mid.signed_by(&mid_key, &root.issuer).unwrap();
+        refused(&write("mid.crt", mid_cert.pem()));
+        // the valid CA is still fine
+        let s = spec(&format!(
+            "sslmode=verify-ca sslrootcert={}",
+            root.ca().display()
+        ));
+        assert!(s.make_tls().is_ok());
+    }
+
+    #[test]
+    fn a_crl_directory_that_exists_must_hold_lists() {
+        let pki = pki();
+        let empty = pki.dir.path().join("empty");
+        fs::create_dir(&empty).unwrap();
+        let s = spec(&format!(
+            "sslmode=verify-full sslrootcert={} sslcrldir={}",
+            pki.ca().display(),
+            empty.display()
+        ));
+        let err = s.make_tls().err().expect("refused");
+        assert!(
+            err.to_string().contains("no certificate revocation list"),
+            "{err}"
+        );
     }
 }
