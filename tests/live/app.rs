@@ -794,13 +794,8 @@ async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
         .await,
         "the backend was not terminated"
     );
-    // gone: nothing to do
-    running
-        .commands
-        .send(command(false, shown))
-        .await
-        .expect("send");
-    let got = outcome(&mut running).await;
+    // gone: nothing to do (once the exiting backend has left pg_stat_activity: the client
+    // sees its connection close a moment before the row goes)
     assert!(
         wait_until_async(Duration::from_secs(5), || async {
             observer
@@ -814,6 +809,12 @@ async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
         })
         .await
     );
+    running
+        .commands
+        .send(command(false, shown))
+        .await
+        .expect("send");
+    let got = outcome(&mut running).await;
     assert!(
         matches!(&got, ActionOutcome::LeftAlone(why) if why.contains("no backend has this pid")),
         "{got:?}"
