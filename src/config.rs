@@ -99,11 +99,10 @@ impl Default for Config {
 /// A config file problem: one line naming the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    /// The file cannot be read, is not a regular file or is too large (the message names
+    /// the path).
+    #[error("config file {source}")]
+    Read { source: crate::files::ReadError },
     #[error("config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -150,9 +149,11 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = read_capped(&path, MAX_CONFIG_BYTES).map_err(|source| ConfigError::Read {
+        let bytes = crate::files::read_regular(&path, MAX_CONFIG_BYTES)
+            .map_err(|source| ConfigError::Read { source })?;
+        let text = String::from_utf8(bytes).map_err(|_| ConfigError::Invalid {
             path: path.clone(),
-            source,
+            message: "not UTF-8 text".into(),
         })?;
         let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
             path: path.clone(),
@@ -225,48 +226,6 @@ impl Config {
 
 /// The largest config file read: 1 MiB (a real one is a few hundred bytes).
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-
-/// The text of the file at `path`, read only when it is a regular file of at most `max`
-/// bytes (UTF-8). Opened non-blocking, so a FIFO at the path never blocks the open; the
-/// type is checked on the opened file (no race with a rename), and at most `max + 1` bytes
-/// are ever read (a file that grows while read is still refused).
-///
-/// Errors: the open fails; not a regular file (the error says what it is); larger than
-/// `max` bytes; not UTF-8.
-pub fn read_capped(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(path)?;
-    let kind = file.metadata()?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_dir() {
-            "a directory"
-        } else if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_char_device() {
-            "a character device"
-        } else if kind.is_block_device() {
-            "a block device"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "not a file"
-        };
-        return Err(std::io::Error::other(format!(
-            "not a regular file ({what})"
-        )));
-    }
-    let mut bytes = Vec::new();
-    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(std::io::Error::other(format!("larger than {max} bytes")));
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
-}
 
 /// The shortest duration setting accepted (config file and command line, every key): 100 ms.
 /// Shorter would poll a server hundreds of times a second (`interval = "1ns"`).

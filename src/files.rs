@@ -21,9 +21,9 @@ pub enum ReadError {
         #[source]
         source: io::Error,
     },
-    /// Not a regular file (a directory, device, FIFO or socket).
-    #[error("\"{path}\" is not a regular file")]
-    NotRegular { path: String },
+    /// Not a regular file: `what` it is (`a directory`, `a FIFO`, `a character device`, ...).
+    #[error("\"{path}\" is not a regular file ({what})")]
+    NotRegular { path: String, what: &'static str },
     /// Larger than the cap.
     #[error("\"{path}\" is larger than {cap} bytes")]
     TooLarge { path: String, cap: u64 },
@@ -60,7 +60,10 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
         source: e,
     })?;
     if !meta.is_file() {
-        return Err(ReadError::NotRegular { path: name() });
+        return Err(ReadError::NotRegular {
+            path: name(),
+            what: kind_of(&meta.file_type()),
+        });
     }
     if meta.len() > cap {
         return Err(ReadError::TooLarge { path: name(), cap });
@@ -77,6 +80,24 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::TooLarge { path: name(), cap });
     }
     Ok(bytes)
+}
+
+/// What a file that is not a regular file is, for messages.
+fn kind_of(kind: &fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    }
 }
 
 #[cfg(test)]
