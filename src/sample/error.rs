@@ -53,6 +53,14 @@ pub struct CollectError {
     pub fix: Option<String>,
 }
 
+impl ErrorKind {
+    /// False for what is a fact about the server rather than a failure (an area below its
+    /// first major): shown without a problem mark or colour.
+    pub fn is_failure(self) -> bool {
+        self != ErrorKind::NeedsNewerServer
+    }
+}
+
 impl CollectError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         CollectError {

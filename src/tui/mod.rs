@@ -244,7 +244,7 @@ fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
                 .area(a)
                 .error
                 .as_ref()
-                .is_some_and(|(e, _)| e.kind != crate::sample::ErrorKind::NeedsNewerServer)
+                .is_some_and(|(e, _)| e.kind.is_failure())
         };
         if tab.area().is_some_and(problem) {
             title.push('!');

@@ -30,7 +30,7 @@ use super::table::{self, DetailRow, TableQuery};
 use super::text;
 use super::theme::Theme;
 use crate::model::{Freshness, Link, ServerState, Store};
-use crate::sample::{Area, CollectError, ErrorKind};
+use crate::sample::{Area, CollectError};
 
 /// What a panel draws from: the store shown (frozen while paused), one server, the styles,
 /// whether the screen is paused, and the time of the frame.
@@ -98,9 +98,10 @@ pub fn pct(v: Option<f64>) -> String {
 
 fn error_lines(prefix: String, error: &CollectError, theme: Theme) -> Vec<Line<'static>> {
     // an area this server's version does not have is a fact, not a problem
-    let style = match error.kind {
-        ErrorKind::NeedsNewerServer => theme.dim(),
-        _ => theme.problem(),
+    let style = if error.kind.is_failure() {
+        theme.problem()
+    } else {
+        theme.dim()
     };
     let mut lines = vec![Line::from(Span::styled(
         format!("{prefix}{}", text::clean(&error.message)),
