@@ -496,30 +496,15 @@ async fn tls_roots_names_revocation_and_channel_binding() {
     // Revocation: the same certificate (serial 42) listed in sslcrl is refused.
     let crl = files.path().join("root.crl");
     fs::write(&crl, private_ca.crl(&[42])).unwrap();
-    let err = connect(&spec(
-        node,
-        &format!(
-            "host=localhost user=postgres sslmode=verify-full sslrootcert={} sslcrl={}",
-            private_root.display(),
-            crl.display()
-        ),
-        None,
-    ))
-    .await
-    .unwrap_err();
+    let with_crl = format!(
+        "host=localhost user=postgres sslmode=verify-full sslrootcert={} sslcrl={}",
+        private_root.display(),
+        crl.display()
+    );
+    let err = connect(&spec(node, &with_crl, None)).await.unwrap_err();
     assert!(err.contains("Revoked"), "{err}");
     fs::write(&crl, private_ca.crl(&[7])).unwrap();
-    let ok = connect(&spec(
-        node,
-        &format!(
-            "host=localhost user=postgres sslmode=verify-full sslrootcert={} sslcrl={}",
-            private_root.display(),
-            crl.display()
-        ),
-        None,
-    ))
-    .await;
-    assert_eq!(ok, Ok(true));
+    assert_eq!(connect(&spec(node, &with_crl, None)).await, Ok(true));
 
     // channel_binding=require: SCRAM over TLS binds the channel; a clear-text password
     // request, over TLS or plain TCP, is refused before the password is sent (before the fix
