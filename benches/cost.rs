@@ -266,7 +266,7 @@ async fn run(cluster: &Cluster, span: Duration) {
     let (calls, exec_ms, plan_ms): (i64, f64, f64) = (row.get(0), row.get(1), row.get(2));
     let per_minute = 60.0 / elapsed;
     println!();
-    println!("== server cost, 1 s interval, all six areas, {elapsed:.0} s ==");
+    println!("== server cost, 1 s interval, every area, {elapsed:.0} s ==");
     println!("collection cycles (server samples):      {cycles}");
     println!(
         "queries run by pgvitals:                 {calls} ({:.1} per cycle)",
@@ -314,7 +314,7 @@ async fn run(cluster: &Cluster, span: Duration) {
     println!("== whole-cluster server CPU per minute (all processes, reaped backends included) ==");
     println!("nothing watching:                        {idle:.3} s");
     println!(
-        "pgvitals (all six areas, 1 s):           {:.3} s  (+{:.3} s over idle)",
+        "pgvitals (every area, 1 s):           {:.3} s  (+{:.3} s over idle)",
         pgvitals_cluster_cpu,
         pgvitals_cluster_cpu - idle
     );
