@@ -28,6 +28,7 @@ fn timing(config: &Config) -> Timing {
     Timing {
         query_timeout: config.query_timeout,
         slow_interval: config.slow_interval,
+        top_n: config.top_n,
     }
 }
 
@@ -93,7 +94,7 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
         tasks.push(tokio::spawn(async move {
             let mut collectors: Vec<(Area, AnyCollector)> = Area::ALL
                 .into_iter()
-                .map(|a| (a, AnyCollector::new(a)))
+                .map(|a| (a, AnyCollector::with_top_n(a, session.top_n())))
                 .collect();
             let mut updates = Vec::new();
             'rounds: for round in 0..2 {

@@ -7,6 +7,7 @@
 //! interval = "2s"          # how often fast areas are polled (100ms .. 1h)
 //! slow_interval = "60s"    # unused indexes, database sizes (100ms .. 1d)
 //! query_timeout = "5s"     # statement_timeout of the monitoring session (100ms .. 1h)
+//! top_n = 50               # rows listed of the unbounded lists: unused indexes, cache tables (1 .. 10000)
 //! [thresholds.xid_age]
 //! warning = 500000000
 //! critical = 1200000000
@@ -78,6 +79,9 @@ pub struct Config {
     pub slow_interval: Duration,
     /// statement_timeout of the monitoring session (default 5 s); lock_timeout is a fifth of it.
     pub query_timeout: Duration,
+    /// How many rows the top-N lists carry (unused indexes, per-table cache); their totals
+    /// always count every row (default [`DEFAULT_TOP_N`], at most [`MAX_TOP_N`]).
+    pub top_n: u32,
     pub thresholds: Thresholds,
     /// Where the config was read from, if anywhere.
     #[serde(skip)]
@@ -90,6 +94,7 @@ impl Default for Config {
             interval: Duration::from_secs(2),
             slow_interval: Duration::from_secs(60),
             query_timeout: Duration::from_secs(5),
+            top_n: DEFAULT_TOP_N,
             thresholds: Thresholds::default(),
             source: None,
         }
@@ -113,6 +118,7 @@ struct RawConfig {
     interval: Option<String>,
     slow_interval: Option<String>,
     query_timeout: Option<String>,
+    top_n: Option<i64>,
     #[serde(default)]
     thresholds: BTreeMap<String, RawThreshold>,
 }
@@ -188,6 +194,9 @@ impl Config {
             &raw.query_timeout,
             &mut config.query_timeout,
         )?;
+        if let Some(n) = raw.top_n {
+            config.top_n = check_top_n(n)?;
+        }
         for (name, raw_t) in &raw.thresholds {
             let rule = Rule::from_name(name).ok_or_else(|| {
                 let known: Vec<&str> = Rule::ALL.iter().map(|r| r.name()).collect();
@@ -221,6 +230,20 @@ impl Config {
             config.thresholds.0.insert(rule, t);
         }
         Ok(config)
+    }
+}
+
+pub use crate::sample::DEFAULT_TOP_N;
+
+/// The most rows a top-N list may be configured to carry (a screen or a JSON document cannot
+/// use more).
+pub const MAX_TOP_N: u32 = 10_000;
+
+/// `top_n` within 1 ..= [`MAX_TOP_N`]; the error is one line (config file and command line).
+pub fn check_top_n(n: i64) -> Result<u32, String> {
+    match u32::try_from(n) {
+        Ok(v) if (1..=MAX_TOP_N).contains(&v) => Ok(v),
+        _ => Err(format!("top_n = {n}: must be 1 .. {MAX_TOP_N}")),
     }
 }
 

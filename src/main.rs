@@ -65,6 +65,10 @@ struct CommonArgs {
     /// statement_timeout of the monitoring session; at most 1h [default: 5s].
     #[arg(long, value_parser = parse_query_timeout)]
     query_timeout: Option<Duration>,
+    /// Rows listed of the top-N lists (unused indexes, per-table cache), 1..10000; their
+    /// totals count all [default: 50].
+    #[arg(long, value_name = "N", value_parser = parse_top_n)]
+    top_n: Option<u32>,
     /// Allow cancelling / terminating backends (c / k), each after a confirmation.
     #[arg(long)]
     enable_actions: bool,
@@ -100,6 +104,15 @@ fn parse_duration(s: &str, key: &str, max: Duration) -> Result<Duration, String>
 /// `--interval`: the config file's bounds on `interval` (100 ms .. 1 h).
 fn parse_interval(s: &str) -> Result<Duration, String> {
     parse_duration(s, "interval", pgvitals::config::MAX_INTERVAL)
+}
+
+/// `--top-n`: the config file's bounds on `top_n`.
+fn parse_top_n(s: &str) -> Result<u32, String> {
+    let n: i64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number"))?;
+    pgvitals::config::check_top_n(n)
 }
 
 /// `--query-timeout`: the config file's bounds on `query_timeout` (100 ms .. 1 h).
@@ -163,6 +176,9 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
     }
     if let Some(t) = common.query_timeout {
         config.query_timeout = t;
+    }
+    if let Some(n) = common.top_n {
+        config.top_n = n;
     }
     Ok(config)
 }

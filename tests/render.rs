@@ -183,6 +183,7 @@ fn cache(collected_at: f64, hit: i64, read: i64) -> Sample {
             ..Default::default()
         }],
         tables_collected_at: Some(collected_at),
+        tables_total: 1200,
         tables: vec![
             TableCache {
                 relid: 1,
@@ -349,6 +350,8 @@ fn populated(servers: usize) -> Store {
                     ..Default::default()
                 },
             ],
+            indexes_total: 3,
+            index_size_bytes_total: 9 * 1024 * 1024,
             skipped_locked: 0,
         }),
         at(2),

@@ -30,6 +30,17 @@ use crate::sample::*;
 /// server normally ends the query first, with a clearer error).
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
+/// A catalog-wide query runs at most once per this many times its own last duration
+/// ([`paced`]): its share of the monitoring session's time stays under 0.4 % however large
+/// the catalog grows.
+pub const COST_FACTOR: u32 = 250;
+
+/// The time to wait before running again a query that should run every `every` and took
+/// `took` last time: `every`, or [`COST_FACTOR`] × `took` when that is longer.
+pub fn paced(every: Duration, took: Duration) -> Duration {
+    every.max(took.saturating_mul(COST_FACTOR))
+}
+
 /// Everything a collector needs for one poll: a connection, the server facts and the
 /// client-side deadline.
 pub struct Ctx<'a> {

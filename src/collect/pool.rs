@@ -61,6 +61,8 @@ pub struct Timing {
     pub query_timeout: Duration,
     /// Poll interval of the slow areas (unused indexes, database sizes).
     pub slow_interval: Duration,
+    /// Rows listed of the top-N lists (unused indexes, per-table cache).
+    pub top_n: u32,
 }
 
 impl Default for Timing {
@@ -68,6 +70,7 @@ impl Default for Timing {
         Timing {
             query_timeout: Duration::from_secs(5),
             slow_interval: Duration::from_secs(60),
+            top_n: crate::sample::DEFAULT_TOP_N,
         }
     }
 }
@@ -222,6 +225,11 @@ impl ServerPool {
     /// The poll period of the slow areas.
     pub fn slow_interval(&self) -> Duration {
         self.timing.slow_interval
+    }
+
+    /// Rows listed of the top-N lists ([`Timing::top_n`]).
+    pub fn top_n(&self) -> u32 {
+        self.timing.top_n
     }
 
     /// A named prepared statement vanished between two transactions (SQLSTATE 26000): the

@@ -104,7 +104,7 @@ async fn area_worker(
     updates: mpsc::Sender<Update>,
     mut interval: watch::Receiver<Duration>,
 ) {
-    let mut collector = AnyCollector::new(area);
+    let mut collector = AnyCollector::with_top_n(area, session.top_n());
     loop {
         let every = area.period(*interval.borrow_and_update(), session.slow_interval());
         let mut ticker = tokio::time::interval(every);

@@ -132,12 +132,14 @@ mod tests {
             databases: vec![db("app", 990_000, 10_000)],
             tables: vec![],
             tables_collected_at: None,
+            tables_total: 0,
         });
         let mut cur = Sample::Cache(CacheSample {
             collected_at: 2.0,
             databases: vec![db("app", 991_000, 11_000)],
             tables: vec![],
             tables_collected_at: None,
+            tables_total: 0,
         });
         derive(&mut cur, Some(&prev));
         let Sample::Cache(c) = &cur else {
@@ -161,6 +163,7 @@ mod tests {
             collected_at: at,
             databases: vec![],
             tables_collected_at: Some(tables_at),
+            tables_total: 0,
             tables: vec![t],
         })
     }
@@ -192,12 +195,14 @@ mod tests {
             databases: vec![db("app", 990_000, 10_000)],
             tables: vec![],
             tables_collected_at: None,
+            tables_total: 0,
         });
         let mut cur = Sample::Cache(CacheSample {
             collected_at: 2.0,
             databases: vec![db("app", 50, 5)],
             tables: vec![],
             tables_collected_at: None,
+            tables_total: 0,
         });
         derive(&mut cur, Some(&prev));
         let Sample::Cache(c) = &cur else {

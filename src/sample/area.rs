@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use super::*;
 
+/// Rows of each top-N list (unused indexes, per-table cache) unless configured (`top_n`):
+/// the totals beside a list always count every row.
+pub const DEFAULT_TOP_N: u32 = 50;
+
 /// The health areas plus the small server sample (header counters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -186,10 +186,16 @@ pub struct CacheSample {
     pub collected_at: EpochSeconds,
     pub databases: Vec<DatabaseCache>,
     /// Server clock when `tables` were read (epoch seconds). Tables are read at most every
-    /// 5 s (`pg_statio_user_tables` is costly); in between they are carried forward.
+    /// 5 s; in between they are carried forward.
     pub tables_collected_at: Option<EpochSeconds>,
-    /// The tables with the most block reads (heap + index + toast), lifetime top 200.
+    /// The tables followed: the `top_n` (default 50) user tables with the most lifetime block
+    /// reads (heap + indexes), ranked once a minute; their counters (heap, indexes, TOAST)
+    /// as of `tables_collected_at`, most reads first.
     pub tables: Vec<TableCache>,
+    /// How many user tables the database has (the rows of `pg_statio_user_tables` less TOAST
+    /// tables), as of the last ranking; `tables` lists at most `top_n` of them.
+    #[serde(default)]
+    pub tables_total: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -404,9 +410,19 @@ pub struct UnusedIndexesSample {
     /// Seconds since `pg_stat_database.stats_reset` of this database (`None`: never reset,
     /// so the statistics are as old as the cluster, see `server.uptime_s`).
     pub stats_reset_age_s: Option<f64>,
+    /// The largest unused indexes by estimated size (at most `top_n`, default 50), with exact
+    /// sizes, largest first.
     pub indexes: Vec<UnusedIndex>,
-    /// Relations skipped because someone holds an ACCESS EXCLUSIVE lock on them.
-    pub skipped_locked: i32,
+    /// How many unused indexes the database has in all (listed or not, locked ones included).
+    #[serde(default)]
+    pub indexes_total: i64,
+    /// Their size in all, bytes, estimated: the sum of `pg_class.relpages` × block_size (as
+    /// of the last VACUUM, ANALYZE or CREATE INDEX; no lock, no file access).
+    #[serde(default)]
+    pub index_size_bytes_total: i64,
+    /// Unused indexes not listed because someone holds or awaits an ACCESS EXCLUSIVE lock on
+    /// the index or its table (measuring them would wait).
+    pub skipped_locked: i64,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -99,3 +99,60 @@ async fn reading_a_table_larger_than_shared_buffers_shows_misses() {
     assert!(after.collected_at >= before.collected_at);
     assert!(after.tables_collected_at > before.tables_collected_at);
 }
+
+/// The tables followed are bounded by `top_n`; `tables_total` counts every user table.
+#[tokio::test]
+async fn tables_are_bounded_to_top_n_with_the_total() {
+    let db = create_db("cache_topn");
+    let w = connect(primary(), &db.name).await;
+    w.batch_execute(
+        "DO $$ BEGIN FOR k IN 1..60 LOOP \
+           EXECUTE format('CREATE TABLE t_%s (id int PRIMARY KEY, v int)', k); \
+           EXECUTE format('INSERT INTO t_%s SELECT g, g FROM generate_series(1, 10 * %s) g', k, k); \
+         END LOOP; END $$; \
+         CREATE MATERIALIZED VIEW mv AS SELECT 1 AS one",
+    )
+    .await
+    .expect("tables");
+    let m = monitor(primary(), &db.name).await;
+    let sample = CacheCollector::with_top_n(10)
+        .collect(&m.ctx())
+        .await
+        .expect("sample");
+    // 60 tables and one materialized view, as pg_statio_user_tables lists them (less TOAST)
+    let in_view: i64 = w
+        .query_one(
+            "SELECT count(*) FROM pg_statio_user_tables t JOIN pg_class c ON c.oid = t.relid \
+              WHERE c.relkind <> 't'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(in_view, 61);
+    assert_eq!(sample.tables_total, 61, "{sample:?}");
+    assert_eq!(sample.tables.len(), 10, "{sample:?}");
+    let reads: Vec<i64> = sample
+        .tables
+        .iter()
+        .map(|t| t.heap_blks_read + t.idx_blks_read + t.toast_blks_read)
+        .collect();
+    assert!(
+        reads.windows(2).all(|w| w[0] >= w[1]),
+        "most reads first: {reads:?}"
+    );
+    // the same counters as the view, for a table followed
+    let t = &sample.tables[0];
+    let row = w
+        .query_one(
+            "SELECT heap_blks_hit, coalesce(idx_blks_hit, 0) FROM pg_statio_user_tables WHERE relid = $1",
+            &[&t.relid],
+        )
+        .await
+        .expect("view row");
+    let (heap_hit, idx_hit): (i64, i64) = (row.get(0), row.get(1));
+    assert!(
+        heap_hit >= t.heap_blks_hit && idx_hit >= t.idx_blks_hit,
+        "{t:?}"
+    );
+}

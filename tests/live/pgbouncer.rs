@@ -377,6 +377,7 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
     let timing = Timing {
         query_timeout: Duration::from_secs(5),
         slow_interval: Duration::from_secs(60),
+        ..Timing::default()
     };
 
     // direct: session settings in force, statements prepared and kept

@@ -137,3 +137,68 @@ async fn index_of_a_table_locked_access_exclusive_is_skipped_without_waiting() {
     assert!(names(&after).contains(&"locked_t_x"), "{after:?}");
     assert_eq!(after.skipped_locked, 0);
 }
+
+/// The list is bounded by `top_n` (largest first, by the relpages estimate) while the totals
+/// count every unused index; an exact size is measured only for the rows listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_is_bounded_to_top_n_and_totals_count_every_unused_index() {
+    let db = TempDatabase::create("unused_topn");
+    let p = primary();
+    // 30 tables with one unused index each; table k gets 1,000 * k rows, so its index has
+    // about k times the pages of the first: a known order by size.
+    p.psql(
+        &db.0,
+        "DO $$ BEGIN FOR k IN 1..30 LOOP \
+           EXECUTE format('CREATE TABLE big_%s (id int, v int)', k); \
+           EXECUTE format('INSERT INTO big_%s SELECT g, g FROM generate_series(1, 1000 * %s) g', k, k); \
+           EXECUTE format('CREATE INDEX big_%s_v ON big_%s (v)', k, k); \
+         END LOOP; END $$; \
+         VACUUM ANALYZE",
+    )
+    .expect("schema");
+    let mon = Monitor::new(p, &db.0).await;
+    let sample = UnusedIndexesCollector::with_top_n(5)
+        .collect(&mon.ctx())
+        .await
+        .expect("unused_indexes poll");
+    assert_eq!(sample.indexes_total, 30, "{sample:?}");
+    assert_eq!(
+        names(&sample),
+        ["big_30_v", "big_29_v", "big_28_v", "big_27_v", "big_26_v"],
+        "the five largest, largest first"
+    );
+    // the estimate of all 30 against the exact sizes, measured here
+    let exact: i64 = p
+        .psql(
+            &db.0,
+            "SELECT sum(pg_relation_size(indexrelid)) FROM pg_stat_user_indexes",
+        )
+        .expect("exact sizes")
+        .trim()
+        .parse()
+        .expect("a number");
+    assert_eq!(
+        sample.index_size_bytes_total, exact,
+        "after VACUUM ANALYZE relpages is exact"
+    );
+    let listed: i64 = sample.indexes.iter().map(|i| i.index_size_bytes).sum();
+    assert!(listed < sample.index_size_bytes_total, "{sample:?}");
+
+    // the whole list when top_n is larger than the count
+    let all = UnusedIndexesCollector::with_top_n(100)
+        .collect(&mon.ctx())
+        .await
+        .expect("unused_indexes poll");
+    assert_eq!(all.indexes.len(), 30);
+    assert_eq!(all.indexes_total, 30);
+
+    // a database without any unused index still reports its totals (0, 0)
+    p.psql(
+        &db.0,
+        "DO $$ BEGIN FOR k IN 1..30 LOOP EXECUTE format('DROP TABLE big_%s', k); END LOOP; END $$",
+    )
+    .expect("drop");
+    let none = poll(&mon).await;
+    assert_eq!((none.indexes_total, none.index_size_bytes_total), (0, 0));
+    assert!(none.indexes.is_empty());
+}

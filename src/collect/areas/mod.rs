@@ -28,20 +28,27 @@ pub enum AnyCollector {
 }
 
 impl AnyCollector {
+    /// The collector of `area` with the default settings (`top_n` 50).
     pub fn new(area: Area) -> Self {
+        Self::with_top_n(area, crate::sample::DEFAULT_TOP_N)
+    }
+
+    /// The collector of `area`; the top-N lists (unused indexes, per-table cache) carry
+    /// `top_n` rows.
+    pub fn with_top_n(area: Area, top_n: u32) -> Self {
         match area {
             Area::Server => AnyCollector::Server(server::ServerCollector::new()),
             Area::Activity => AnyCollector::Activity(activity::ActivityCollector::new()),
             Area::Statements => {
                 AnyCollector::Statements(Box::new(statements::StatementsCollector::new()))
             }
-            Area::Cache => AnyCollector::Cache(cache::CacheCollector::new()),
+            Area::Cache => AnyCollector::Cache(cache::CacheCollector::with_top_n(top_n)),
             Area::Replication => {
                 AnyCollector::Replication(replication::ReplicationCollector::new())
             }
-            Area::UnusedIndexes => {
-                AnyCollector::UnusedIndexes(unused_indexes::UnusedIndexesCollector::new())
-            }
+            Area::UnusedIndexes => AnyCollector::UnusedIndexes(
+                unused_indexes::UnusedIndexesCollector::with_top_n(top_n),
+            ),
             Area::Vacuum => AnyCollector::Vacuum(vacuum::VacuumCollector::new()),
             Area::Wal => AnyCollector::Wal(wal::WalCollector::new()),
         }

@@ -3,11 +3,16 @@
 //! Queries (PostgreSQL 12+):
 //! * `queries/unused_indexes_info.pg12.sql`: `pg_stat_database.stats_reset` of
 //!   `current_database()` (how far back "never scanned" reaches).
-//! * `queries/unused_indexes.pg12.sql` / `.pg16.sql` (16+: `last_idx_scan`):
-//!   `pg_stat_user_indexes` with `idx_scan = 0`, joined to `pg_index`, leaving out primary
-//!   keys, unique indexes and every index that backs a constraint (`pg_constraint.conindid`:
-//!   primary key, unique, exclusion); sizes from `pg_relation_size` (index) and
-//!   `pg_table_size` (table: heap + TOAST + FSM/VM), bytes.
+//! * `queries/unused_indexes.pg12.sql` / `.pg16.sql` (16+: `last_idx_scan`): the indexes of
+//!   user tables with `pg_stat_get_numscans() = 0` (`pg_stat_user_indexes.idx_scan`),
+//!   leaving out primary keys, unique indexes and every index that backs a constraint
+//!   (`pg_constraint.conindid`: primary key, unique, exclusion). All of them are counted
+//!   ([`UnusedIndexesSample::indexes_total`]) and their sizes estimated from
+//!   `pg_class.relpages` ([`UnusedIndexesSample::index_size_bytes_total`]: no lock, no file
+//!   access); only the largest [`UnusedIndexesCollector::top_n`] by that estimate are listed,
+//!   with exact sizes from `pg_relation_size` (index) and `pg_table_size` (table: heap +
+//!   TOAST + FSM/VM), bytes. The exact sizes open the relation (a relcache entry in the
+//!   monitoring backend, kept for the session), so they are taken only for the rows listed.
 //!
 //! Never waits behind an ACCESS EXCLUSIVE lock: the size functions take an AccessShareLock,
 //! so indexes whose index or table has an AccessExclusiveLock granted or awaited in
@@ -22,18 +27,38 @@ use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 
 use crate::collect::{Ctx, get, get_text_or_empty};
-use crate::sample::{UnusedIndex, UnusedIndexesSample};
+use crate::sample::{DEFAULT_TOP_N, UnusedIndex, UnusedIndexesSample};
 
-/// Polls [`UnusedIndexesSample`]s. Stateless.
-#[derive(Debug, Default)]
-pub struct UnusedIndexesCollector {}
+/// Polls [`UnusedIndexesSample`]s. Stateless but for the number of rows listed.
+#[derive(Debug)]
+pub struct UnusedIndexesCollector {
+    /// How many indexes are listed (largest estimate first); the totals count all.
+    pub top_n: u32,
+}
+
+impl Default for UnusedIndexesCollector {
+    fn default() -> Self {
+        Self {
+            top_n: DEFAULT_TOP_N,
+        }
+    }
+}
 
 impl UnusedIndexesCollector {
+    /// A collector listing [`DEFAULT_TOP_N`] indexes.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// One poll: the statistics age, then the unused indexes (largest first).
+    /// A collector listing `top_n` indexes (at least 1).
+    pub fn with_top_n(top_n: u32) -> Self {
+        Self {
+            top_n: top_n.max(1),
+        }
+    }
+
+    /// One poll: the statistics age, then the totals and the `top_n` largest unused indexes
+    /// (by estimate; listed with exact sizes, largest first).
     ///
     /// Errors: the failing query's error, classified ([`FromPg`](crate::collect::error::FromPg); a lock taken
     /// in the instant between the lock check and the size is [`ErrorKind::LockTimeout`]);
@@ -52,13 +77,22 @@ impl UnusedIndexesCollector {
             collected_at: get(row, "collected_at")?,
             stats_reset_age_s: get(row, "stats_reset_age_s")?,
             indexes: Vec::new(),
+            indexes_total: 0,
+            index_size_bytes_total: 0,
             skipped_locked: 0,
         };
-        for row in ctx.query(ctx.sql(ServerQuery::UnusedIndexes)?, &[]).await? {
-            if get::<bool>(&row, "locked")? {
-                sample.skipped_locked += 1;
+        let top_n = i64::from(self.top_n);
+        for row in ctx
+            .query(ctx.sql(ServerQuery::UnusedIndexes)?, &[&top_n])
+            .await?
+        {
+            sample.indexes_total = get(&row, "indexes_total")?;
+            sample.index_size_bytes_total = get(&row, "index_size_bytes_total")?;
+            sample.skipped_locked = get(&row, "skipped_locked")?;
+            // the totals row of a database without an unused index
+            let Some(indexrelid) = get::<Option<u32>>(&row, "indexrelid")? else {
                 continue;
-            }
+            };
             // The size functions return NULL for a relation dropped since the catalog scan.
             let (Some(index_size_bytes), Some(table_size_bytes)) = (
                 get::<Option<i64>>(&row, "index_size_bytes")?,
@@ -67,7 +101,7 @@ impl UnusedIndexesCollector {
                 continue;
             };
             sample.indexes.push(UnusedIndex {
-                indexrelid: get(&row, "indexrelid")?,
+                indexrelid,
                 schemaname: get_text_or_empty(&row, "schemaname")?,
                 relname: get_text_or_empty(&row, "relname")?,
                 indexrelname: get_text_or_empty(&row, "indexrelname")?,

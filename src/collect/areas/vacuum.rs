@@ -8,7 +8,8 @@
 //!   ages and of the 2^31 (2147483648) to wraparound. No privilege needed.
 //! * `queries/vacuum_oldest_tables.pg12.sql`: `pg_class` — the 20 tables with the oldest
 //!   relfrozenxid counting their TOAST table, size estimated as `relpages × block_size`
-//!   (takes no lock). **Current database only.**
+//!   (takes no lock). **Current database only.** Read at most every [`OLDEST_INTERVAL`]
+//!   (it scans all of `pg_class`; the ages move slowly) and carried forward in between.
 //! * `queries/vacuum_dead_tuples.pg12.sql`: `pg_stat_user_tables` — the 20 tables with the
 //!   most dead tuples, ratio and ages (seconds) of the last (auto)vacuum / (auto)analyze.
 //!   **Current database only.**
@@ -25,23 +26,31 @@
 
 use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
+use std::time::{Duration, Instant};
 
 use crate::collect::{Ctx, get, get_text, get_text_or_empty};
 use crate::sample::{
     DatabaseAge, TableAge, TableDeadTuples, VacuumProgress, VacuumSample, XminHolder,
 };
 
-/// Polls [`VacuumSample`]s. Stateless.
+/// The oldest tables are read at most this often (and at most once per
+/// [`COST_FACTOR`](crate::collect::COST_FACTOR) times the query's own duration).
+pub const OLDEST_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Polls [`VacuumSample`]s; keeps the last read of the oldest tables.
 #[derive(Debug, Default)]
-pub struct VacuumCollector {}
+pub struct VacuumCollector {
+    /// When the oldest tables were last read (client clock), how long that took, the rows.
+    oldest_read: Option<(Instant, Duration, Vec<TableAge>)>,
+}
 
 impl VacuumCollector {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// One poll: settings, databases, oldest tables, dead tuples, running vacuums, xmin
-    /// horizon holders.
+    /// One poll: settings, databases, oldest tables (at most every [`OLDEST_INTERVAL`]), dead
+    /// tuples, running vacuums, xmin horizon holders.
     ///
     /// Errors: the first query that fails, classified ([`FromPg`](crate::collect::error::FromPg));
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
@@ -78,18 +87,7 @@ impl VacuumCollector {
             });
         }
 
-        for row in ctx
-            .query(ctx.sql(ServerQuery::VacuumOldestTables)?, &[])
-            .await?
-        {
-            sample.oldest_tables.push(TableAge {
-                schemaname: get_text_or_empty(&row, "schemaname")?,
-                relname: get_text_or_empty(&row, "relname")?,
-                xid_age: get::<Option<i64>>(&row, "xid_age")?.unwrap_or(0),
-                mxid_age: get::<Option<i64>>(&row, "mxid_age")?.unwrap_or(0),
-                table_size_bytes: get(&row, "table_size_bytes")?,
-            });
-        }
+        sample.oldest_tables = self.oldest_tables(ctx).await?;
 
         for row in ctx
             .query(ctx.sql(ServerQuery::VacuumDeadTuples)?, &[])
@@ -141,5 +139,31 @@ impl VacuumCollector {
             });
         }
         Ok(sample)
+    }
+
+    /// The oldest tables: read again when older than [`OLDEST_INTERVAL`], else the last read.
+    async fn oldest_tables(&mut self, ctx: &Ctx<'_>) -> Result<Vec<TableAge>, CollectError> {
+        if let Some((at, took, tables)) = &self.oldest_read {
+            if at.elapsed() < crate::collect::paced(OLDEST_INTERVAL, *took) {
+                return Ok(tables.clone());
+            }
+        }
+        let started = Instant::now();
+        let mut tables = Vec::new();
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumOldestTables)?, &[])
+            .await?
+        {
+            tables.push(TableAge {
+                schemaname: get_text_or_empty(&row, "schemaname")?,
+                relname: get_text_or_empty(&row, "relname")?,
+                xid_age: get::<Option<i64>>(&row, "xid_age")?.unwrap_or(0),
+                mxid_age: get::<Option<i64>>(&row, "mxid_age")?.unwrap_or(0),
+                table_size_bytes: get(&row, "table_size_bytes")?,
+            });
+        }
+
+        self.oldest_read = Some((started, started.elapsed(), tables.clone()));
+        Ok(tables)
     }
 }

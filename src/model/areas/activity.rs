@@ -3,7 +3,8 @@
 
 use crate::model::alerts::{Evaluator, Subject};
 use crate::model::format_duration_s;
-use crate::sample::{ActivitySample, Rule, Session};
+use crate::sample::{ActivitySample, Rule, Sample, Session};
+use serde_json::{Value, json};
 
 pub(super) fn evaluate(ev: &mut Evaluator<'_>) {
     let Some(a) = ev.server.activity() else {
@@ -122,4 +123,96 @@ fn who(s: &Session) -> String {
         s.usename.as_deref().unwrap_or("?"),
         s.datname.as_deref().unwrap_or("?")
     )
+}
+
+/// The most sessions the JSON lists.
+pub const JSON_SESSIONS: usize = 500;
+
+/// The JSON of an activity sample: every session that is not `idle` (active, idle in
+/// transaction, waiting, background processes) and every session another listed one waits
+/// for (an idle session can hold an advisory lock), oldest transaction first, at most
+/// [`JSON_SESSIONS`]; `sessions_total` counts all. Idle sessions are counted in `states`.
+pub(super) fn json(a: &ActivitySample) -> Value {
+    let blockers: std::collections::HashSet<i32> = a
+        .sessions
+        .iter()
+        .flat_map(|s| s.blocked_by.iter().copied())
+        .collect();
+    let mut listed: Vec<&Session> = a
+        .sessions
+        .iter()
+        .filter(|s| s.state.as_deref() != Some("idle") || blockers.contains(&s.pid))
+        .collect();
+    let age = |s: &Session| s.xact_age_s.or(s.query_age_s).unwrap_or(-1.0);
+    listed.sort_by(|x, y| age(y).total_cmp(&age(x)).then(x.pid.cmp(&y.pid)));
+    listed.truncate(JSON_SESSIONS);
+    let sessions: Vec<Value> = listed
+        .into_iter()
+        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+        .collect();
+    let mut v = serde_json::to_value(Sample::Activity(ActivitySample {
+        collected_at: a.collected_at,
+        max_connections: a.max_connections,
+        usable_connections: a.usable_connections,
+        client_backends: a.client_backends,
+        states: a.states.clone(),
+        waiting_on_lock: a.waiting_on_lock,
+        sessions: Vec::new(),
+    }))
+    .unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("sessions".into(), Value::Array(sessions));
+        m.insert("sessions_total".into(), json!(a.sessions.len()));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(pid: i32, state: &str, xact_age_s: Option<f64>, blocked_by: Vec<i32>) -> Session {
+        Session {
+            pid,
+            state: Some(state.into()),
+            xact_age_s,
+            blocked_by,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn json_lists_what_is_not_idle_and_the_idle_blockers_oldest_first() {
+        let mut sessions: Vec<Session> = (1..=1000)
+            .map(|pid| session(pid, "idle", None, vec![]))
+            .collect();
+        sessions.push(session(2001, "active", Some(5.0), vec![]));
+        sessions.push(session(2002, "idle in transaction", Some(60.0), vec![]));
+        // waits for pid 7, an idle session holding an advisory lock
+        sessions.push(session(2003, "active", Some(1.0), vec![7]));
+        let a = ActivitySample {
+            sessions,
+            ..Default::default()
+        };
+        let v = json(&a);
+        let pids: Vec<i64> = v["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .map(|s| s["pid"].as_i64().expect("pid"))
+            .collect();
+        assert_eq!(pids, [2002, 2001, 2003, 7]);
+        assert_eq!(v["sessions_total"], 1003);
+
+        let busy = ActivitySample {
+            sessions: (1..=2000)
+                .map(|pid| session(pid, "active", Some(f64::from(pid)), vec![]))
+                .collect(),
+            ..Default::default()
+        };
+        let v = json(&busy);
+        let listed = v["sessions"].as_array().expect("sessions");
+        assert_eq!(listed.len(), JSON_SESSIONS);
+        assert_eq!(listed[0]["pid"], 2000, "oldest transaction first");
+    }
 }

@@ -96,8 +96,8 @@ pub fn history_points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {
 pub fn sample_json(sample: &Sample) -> Value {
     match sample {
         Sample::Statements(s) => statements::json(s),
+        Sample::Activity(a) => activity::json(a),
         Sample::Server(_)
-        | Sample::Activity(_)
         | Sample::Cache(_)
         | Sample::Replication(_)
         | Sample::UnusedIndexes(_)

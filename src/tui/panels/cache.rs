@@ -139,19 +139,25 @@ impl CachePanel<'_> {
             rest,
             buf,
             theme,
-            [
-                "reads/s",
-                "hits/s",
-                "hit %",
-                "reads life",
-                "hit % life",
-                "table (most reads)",
-            ]
-            .map(String::from)
-            .to_vec(),
+            ["reads/s", "hits/s", "hit %", "reads life", "hit % life"]
+                .map(String::from)
+                .into_iter()
+                .chain([tables_heading(c)])
+                .collect(),
             table_rows,
             widths,
             Some(self.selected),
         );
+    }
+}
+
+/// The heading of the tables' name column: which tables these are, and how many of how many
+/// when the database has more than are followed.
+fn tables_heading(c: &CacheSample) -> String {
+    let listed = c.tables.len() as i64;
+    if c.tables_total > listed {
+        format!("table ({listed} of {}, by reads)", c.tables_total)
+    } else {
+        "table (most reads)".to_string()
     }
 }

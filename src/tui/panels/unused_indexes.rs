@@ -46,7 +46,6 @@ impl Widget for UnusedIndexesPanel<'_> {
 /// when they are too young to trust), the relations skipped.
 fn summary_lines(v: &View<'_>, u: &UnusedIndexesSample) -> Vec<Line<'static>> {
     let theme = v.theme();
-    let total: i64 = u.indexes.iter().map(|i| i.index_size_bytes).sum();
     let stats_age = u
         .stats_reset_age_s
         .or_else(|| v.server.server().map(|s| s.uptime_s));
@@ -60,14 +59,19 @@ fn summary_lines(v: &View<'_>, u: &UnusedIndexesSample) -> Vec<Line<'static>> {
             None => "statistics never reset".into(),
         },
     };
-    let mut lines = vec![Line::from(vec![
-        Span::raw(format!(
-            "{} unused index(es), {} in all · ",
-            u.indexes.len(),
-            crate::model::format_bytes(total as f64)
+    let listed = if (u.indexes.len() as i64) < u.indexes_total {
+        format!(" ({} largest listed)", u.indexes.len())
+    } else {
+        String::new()
+    };
+    let mut lines = vec![
+        Line::from(format!(
+            "{} unused index(es), about {} in all{listed}",
+            u.indexes_total,
+            crate::model::format_bytes(u.index_size_bytes_total as f64),
         )),
-        Span::raw(since),
-    ])];
+        Line::from(since),
+    ];
     if stats_age.is_some_and(|a| a < YOUNG_STATS_S) {
         lines.push(Line::from(Span::styled(
             "statistics are younger than 7 days: an index used weekly or monthly may look unused",
@@ -77,7 +81,7 @@ fn summary_lines(v: &View<'_>, u: &UnusedIndexesSample) -> Vec<Line<'static>> {
     if u.skipped_locked > 0 {
         lines.push(Line::from(Span::styled(
             format!(
-                "{} relation(s) skipped: someone holds an ACCESS EXCLUSIVE lock on them",
+                "{} index(es) not listed: someone holds an ACCESS EXCLUSIVE lock on them or their table",
                 u.skipped_locked
             ),
             theme.dim(),
