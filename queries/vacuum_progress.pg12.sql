@@ -1,7 +1,8 @@
 -- vacuum_progress: every running VACUUM (manual or autovacuum; not VACUUM FULL) in any
 -- database. PostgreSQL 12-16 count dead tuples; reported here as tuples × 6 bytes (the size
 -- of an item pointer) so that 17+ (.pg17: bytes) reads the same.
--- Reads: pg_stat_progress_vacuum, pg_stat_activity, pg_database.
+-- Reads: pg_stat_progress_vacuum, pg_stat_get_activity(pid) (pg_stat_activity of one
+--   backend), pg_database.
 -- Privileges: pg_read_all_stats (pg_monitor) to see other roles' vacuums in full.
 -- Columns (gauges): pid int4, datname text, relname text (relid::regclass, only when the
 --   table is in the current database), phase text, is_autovacuum bool (backend_type =
@@ -22,5 +23,7 @@ SELECT /* pgvitals */ p.pid::int4 AS pid,
        (p.max_dead_tuples * 6)::int8 AS max_dead_tuple_bytes,
        (p.heap_blks_scanned::float8 / nullif(p.heap_blks_total, 0))::float8 AS scanned_ratio
   FROM pg_stat_progress_vacuum p
-  LEFT JOIN pg_stat_activity a ON a.pid = p.pid
+  -- one backend's entry per vacuum, not the whole of pg_stat_activity (which builds every
+  -- backend's: thousands of sessions)
+  LEFT JOIN LATERAL pg_stat_get_activity(p.pid) AS a ON true
  ORDER BY a.xact_start NULLS LAST, p.pid

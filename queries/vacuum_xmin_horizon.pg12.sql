@@ -8,8 +8,9 @@
 --     slot_name, detail = "slot_type active|inactive [database]";
 --   standby_feedback: pg_stat_replication.backend_xmin (hot_standby_feedback), name =
 --     application_name, detail = "client_addr state".
--- Reads: pg_stat_activity, pg_prepared_xacts, pg_replication_slots, pg_stat_replication,
---   age(). The same on 12 to 18; works on a standby.
+-- Reads: pg_stat_activity, pg_prepared_xacts, pg_replication_slots,
+--   pg_stat_get_wal_senders() + pg_stat_get_activity(pid) (pg_stat_replication's own
+--   sources, per walsender), age(). The same on 12 to 18; works on a standby.
 -- Privileges: pg_read_all_stats (pg_monitor) to see other roles' backend_xmin / backend_xid
 --   and standby feedback.
 -- Columns (gauges): kind text, name text, xmin_age int8 (age(xmin), transactions),
@@ -47,9 +48,12 @@ SELECT /* pgvitals */ h.kind, h.name, h.xmin_age, h.detail
       FROM pg_replication_slots s
      WHERE s.catalog_xmin IS NOT NULL
     UNION ALL
+    -- pg_stat_replication without the view: it would build every backend's entry a second
+    -- time (pg_stat_get_activity(NULL)); per walsender pid it builds one
     SELECT 'standby_feedback', coalesce(r.application_name, '')::text, age(r.backend_xmin)::int8,
-           coalesce(r.client_addr::text, 'local') || ' ' || coalesce(r.state, '')
-      FROM pg_stat_replication r
+           coalesce(host(r.client_addr), 'local') || ' ' || coalesce(w.state, '')
+      FROM pg_stat_get_wal_senders() AS w
+     CROSS JOIN LATERAL pg_stat_get_activity(w.pid) AS r
      WHERE r.backend_xmin IS NOT NULL
   ) h
  ORDER BY h.xmin_age DESC, h.kind, h.name
