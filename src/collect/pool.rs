@@ -234,6 +234,11 @@ impl ServerPool {
         self.statements_vanished.store(true, Ordering::Relaxed);
     }
 
+    /// The `statement_timeout` of the monitoring session (`--query-timeout`).
+    pub fn query_timeout(&self) -> Duration {
+        self.timing.query_timeout
+    }
+
     /// The client-side deadline of one query.
     pub fn query_deadline(&self) -> Duration {
         self.timing.query_timeout + super::DEADLINE_MARGIN
