@@ -181,3 +181,35 @@ async fn an_area_that_times_out_backs_off_says_so_and_starts_over_after_a_sample
     );
     drop(running);
 }
+
+/// `pgvitals snapshot` does not try a timed-out area again in its second round, and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_does_not_try_a_timed_out_area_again() {
+    let db = TempDatabase::create("backoff_snap");
+    let locker = connect(primary(), &db.0).await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_stat_archiver IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock the view");
+    let store = pgvitals::app::take_snapshot(&[spec(&db.0)], &config())
+        .await
+        .expect("snapshot");
+    locker.batch_execute("ROLLBACK").await.expect("unlock");
+    let server = &store.servers[0];
+    let (error, _) = server.area(Area::Wal).error.as_ref().expect("WAL in error");
+    assert_eq!(error.kind, ErrorKind::StatementTimeout, "{error:?}");
+    assert_eq!(
+        error.message,
+        "the query ran past the 300 ms query timeout; not tried again in this snapshot \
+         (backing off)"
+    );
+    assert_eq!(error.retry_in_s, None, "no next try: the snapshot ends");
+    // the other rates areas had their two rounds
+    assert!(
+        server.server().and_then(|s| s.xact_per_s).is_some(),
+        "{:?}",
+        server.area(Area::Server)
+    );
+    let json = snapshot::server_json(server);
+    assert!(json["wal"]["error"]["retry_in_s"].is_null(), "{json}");
+}
