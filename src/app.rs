@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::collect::areas::AnyCollector;
 use crate::collect::pool::{ServerPool, Timing};
-use crate::collect::worker;
+use crate::collect::worker::{self, Outcome};
 use crate::config::Config;
 use crate::conninfo::ConnSpec;
 use crate::model::Store;
@@ -79,9 +79,13 @@ pub fn start_workers(specs: &[ConnSpec], config: &Config) -> Result<Running, Str
     })
 }
 
-/// Two rounds of every area on every server, `config.interval` apart (so rates exist),
-/// applied to a fresh store. Servers are collected concurrently; an unreachable server ends
-/// after its first failed connect.
+/// One round of every area on every server, and `config.interval` later a second round of
+/// the areas whose model derives rates ([`Area::needs_rates`]: server, statements, cache,
+/// WAL), applied to a fresh store: the areas without rates (activity, replication, unused
+/// indexes, vacuum) are queried once. An area whose first query timed out is not tried again
+/// (it backs off, as in the dashboard: its error says `not tried again in this snapshot`).
+/// Servers are collected concurrently; an unreachable server ends after its first failed
+/// connect.
 ///
 /// Errors: a TLS configuration that cannot be built.
 pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store, String> {
@@ -92,17 +96,26 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
             .map_err(|e| format!("{}: {}", spec.label(), e.message))?;
         let interval = config.interval;
         tasks.push(tokio::spawn(async move {
-            let mut collectors: Vec<(Area, AnyCollector)> = Area::ALL
+            // (area, its collector, whether its query timed out)
+            let mut collectors: Vec<(Area, AnyCollector, bool)> = Area::ALL
                 .into_iter()
-                .map(|a| (a, AnyCollector::with_top_n(a, session.top_n())))
+                .map(|a| (a, AnyCollector::with_top_n(a, session.top_n()), false))
                 .collect();
             let mut updates = Vec::new();
             'rounds: for round in 0..2 {
                 if round == 1 {
                     tokio::time::sleep(interval).await;
                 }
-                for (area, collector) in &mut collectors {
-                    let got = worker::poll_once(i, *area, &session, collector).await;
+                for (area, collector, timed_out) in &mut collectors {
+                    if round == 1 && (!area.needs_rates() || *timed_out) {
+                        continue;
+                    }
+                    let (mut got, outcome) = worker::poll(i, *area, &session, collector).await;
+                    if outcome == Outcome::TimedOut {
+                        *timed_out = true;
+                        let retry_skipped = round == 0 && area.needs_rates();
+                        reword_timeout(&mut got, *area, session.query_timeout(), retry_skipped);
+                    }
                     let down = got.iter().any(|u| {
                         matches!(
                             u,
@@ -131,4 +144,27 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
     }
     store.tick(SystemTime::now());
     Ok(store)
+}
+
+/// The error of `area`'s timed-out poll in a snapshot, in plain words
+/// ([`worker::timeout_cause`]), and, when its second round is skipped for it,
+/// `; not tried again in this snapshot (backing off)`.
+fn reword_timeout(
+    updates: &mut [Update],
+    area: Area,
+    query_timeout: Duration,
+    retry_skipped: bool,
+) {
+    for update in updates {
+        if let Update::Failed { area: a, error, .. } = update {
+            if *a == area {
+                let cause = worker::timeout_cause(error, query_timeout);
+                error.message = if retry_skipped {
+                    format!("{cause}; not tried again in this snapshot (backing off)")
+                } else {
+                    cause
+                };
+            }
+        }
+    }
 }

@@ -37,8 +37,9 @@
 //! 2. `src/sample/samples.rs`: the sample struct (fields = SQL aliases = JSON keys; derived
 //!    fields marked *derived*).
 //! 3. `src/sample/area.rs`: the [`sample::Area`] variant and its facts (key, title, cadence,
-//!    first PostgreSQL major, privilege gap), the [`sample::Sample`] variant, and its alert
-//!    [`sample::Rule`]s (name, area, unit, default thresholds).
+//!    whether its derived fields need the previous sample, first PostgreSQL major, privilege
+//!    gap), the [`sample::Sample`] variant, and its alert [`sample::Rule`]s (name, area,
+//!    unit, default thresholds).
 //! 4. `src/collect/areas/<area>.rs`: the collector; `src/collect/areas/mod.rs`: its two
 //!    [`collect::areas::AnyCollector`] arms.
 //! 5. `src/model/areas/<area>.rs`: derived fields, alert rules, sparkline series;

@@ -37,8 +37,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Sub {
-    /// Take two samples --interval apart and print them as JSON (one object per server, an
-    /// array for several); the exit status is the worst alert's.
+    /// Sample every area (the areas with rates twice, --interval apart) and print them as JSON
+    /// (one object per server, an array for several); the exit status is the worst alert's.
     Snapshot(WatchArgs),
     /// Start a throwaway local primary and standby with a demo workload and watch them;
     /// everything is removed on quit.

@@ -794,6 +794,7 @@ fn header_names_the_cause_of_a_down_link() {
             "free a connection, or give the monitoring role a reserved slot (PostgreSQL 16+: GRANT pg_use_reserved_connections)"
                 .into(),
         ),
+        retry_in_s: None,
     };
     down(&mut store, too_many);
     for (w, h) in [(80u16, 24u16), (160, 48)] {
@@ -1600,4 +1601,71 @@ fn an_area_below_its_first_major_is_a_note_not_a_problem() {
         .unwrap_or_default();
     assert!(tabs.contains("Unused"), "{text}");
     assert!(!tabs.contains('!'), "no problem mark on the tab: {tabs}");
+}
+
+/// An area backing off after a timeout says what ran past what, when it tried and when it
+/// tries again, in its panel, with a problem mark on its tab; with no sample yet too.
+#[test]
+fn a_backing_off_area_says_when_it_tried_and_when_it_tries_again() {
+    let timeout = CollectError {
+        kind: ErrorKind::StatementTimeout,
+        sqlstate: Some("57014".into()),
+        message: "canceling statement due to statement timeout".into(),
+        fix: Some("the server is slow to answer; raise --query-timeout if this persists".into()),
+        retry_in_s: None,
+    };
+    let error = pgvitals::collect::worker::backing_off(
+        timeout,
+        Duration::from_secs(5),
+        Duration::from_secs(240),
+    );
+    let mut u = ui(true);
+    u.tab = Tab::Area(Area::UnusedIndexes);
+
+    // the last good sample is kept, stale
+    let mut store = populated(1);
+    store.apply(
+        Update::Failed {
+            server: 0,
+            area: Area::UnusedIndexes,
+            error: error.clone(),
+            at: at(2),
+        },
+        at(2),
+    );
+    let text = screen(&render(&store, &u, 160, 48));
+    // (wrapped at the panel's width)
+    assert!(
+        text.contains("(last sample 22:13:22 UTC, last try 22:13:22 UTC): the query ran past"),
+        "{text}"
+    );
+    assert!(
+        text.contains("query timeout; next try in 4 min (backing off)"),
+        "{text}"
+    );
+    assert!(text.contains("fix: the server is slow to answer"), "{text}");
+    assert!(text.contains("Unused indexes!"), "problem mark:\n{text}");
+
+    // never sampled
+    let mut store = populated(1);
+    store.servers[0]
+        .areas
+        .insert(Area::UnusedIndexes, Default::default());
+    store.apply(
+        Update::Failed {
+            server: 0,
+            area: Area::UnusedIndexes,
+            error,
+            at: at(2),
+        },
+        at(2),
+    );
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(
+        text.contains(
+            "last try 22:13:22 UTC: the query ran past the 5 s query timeout; next try in 4 min"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("fix: the server is slow to answer"), "{text}");
 }

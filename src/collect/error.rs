@@ -55,6 +55,7 @@ impl FromPg for CollectError {
                 sqlstate: Some(code),
                 message,
                 fix,
+                retry_in_s: None,
             };
         }
         if err.is_closed() {

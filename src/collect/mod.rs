@@ -26,6 +26,17 @@ use tokio_postgres::types::{FromSql, ToSql, Type};
 use crate::queries::ServerQuery;
 use crate::sample::*;
 
+/// `work_mem` of the monitoring session: the sorts and hashes of the statements read
+/// (`pg_stat_statements(false)` sorted by time, about 10,000 entries at scale) and of the
+/// catalog queries stay in memory instead of spilling to temporary files, as they did at the
+/// default 4 MB. It is a limit per sort or hash node, allocated only as far as a node needs
+/// it (a 1 MB sort takes 1 MB), and the queries have one or two such nodes: with
+/// [`pool::MAX_CONNECTIONS`] connections at most 2 × 2 × 32 MB (hash nodes may take
+/// `hash_mem_multiplier` times that), in practice a few MB. A startup parameter put before
+/// the user's own `options`, so a `-c work_mem=...` of theirs wins; `SET LOCAL` in each
+/// pooled transaction ([`Ctx::pooled_begin`]).
+pub const WORK_MEM: &str = "32MB";
+
 /// How much later than `statement_timeout` the client-side deadline of a query falls (the
 /// server normally ends the query first, with a clearer error).
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
@@ -55,8 +66,9 @@ impl Ctx<'_> {
     /// The statements that open one pooled query's transaction: `BEGIN READ ONLY` and, LOCAL
     /// to it, `statement_timeout` = the client-side deadline minus [`DEADLINE_MARGIN`] (at
     /// least 100 ms), `lock_timeout` = a fifth of that (at least 100 ms) and
-    /// `idle_in_transaction_session_timeout` = twice it, and `search_path` =
-    /// [`probe::SEARCH_PATH`]: the values a direct connection gets in its startup `options`.
+    /// `idle_in_transaction_session_timeout` = twice it, `work_mem` = [`WORK_MEM`] and
+    /// `search_path` = [`probe::SEARCH_PATH`]: the values a direct connection gets in its
+    /// startup `options`.
     /// Milliseconds, integers only.
     pub fn pooled_begin(&self) -> String {
         let statement_ms = self
@@ -72,6 +84,7 @@ impl Ctx<'_> {
              SET /* pgvitals */ LOCAL statement_timeout = {statement_ms}; \
              SET /* pgvitals */ LOCAL lock_timeout = {lock_ms}; \
              SET /* pgvitals */ LOCAL idle_in_transaction_session_timeout = {}; \
+             SET /* pgvitals */ LOCAL work_mem = '{WORK_MEM}'; \
              SET /* pgvitals */ LOCAL search_path = {}",
             statement_ms * 2,
             probe::SEARCH_PATH

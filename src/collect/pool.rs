@@ -8,8 +8,10 @@
 //! * **Session settings** travel as startup parameters (`options=-c ...`), so they cost no
 //!   round trip and are in force before the first query: `default_transaction_read_only=on`,
 //!   `statement_timeout`, `lock_timeout` (a catalog query never queues behind an ACCESS
-//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`, and last (after the
-//!   user's own options, so it always wins) `search_path=pg_catalog,pg_temp`
+//!   EXCLUSIVE lock for long), `idle_in_transaction_session_timeout`, `work_mem=32MB`
+//!   ([`super::WORK_MEM`]: sorts stay in memory; before the user's own options, so theirs
+//!   wins), and last (after the user's own options, so it always wins)
+//!   `search_path=pg_catalog,pg_temp`
 //!   ([`probe::SEARCH_PATH`]: no object in a user schema can stand in for one the queries
 //!   use). `application_name` is `pgvitals` unless the user set one.
 //! * **Through a pooler** (PgBouncer in transaction mode): a pooler that refuses `options`
@@ -143,9 +145,11 @@ impl ServerPool {
         let statement_ms = timing.query_timeout.as_millis().max(100);
         let lock_ms = (statement_ms / 5).max(100);
         let ours = format!(
-            "-c default_transaction_read_only=on -c statement_timeout={statement_ms} -c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={}",
-            statement_ms * 2
+            "-c default_transaction_read_only=on -c statement_timeout={statement_ms} -c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout={} -c work_mem={}",
+            statement_ms * 2,
+            super::WORK_MEM
         );
+        // ours first: a setting the user's own options repeat (a work_mem of theirs) wins
         // search_path last, after the user's own options: it always wins (see
         // probe::SEARCH_PATH; spaces separate options, so no space in the value)
         let pinned = format!("-c search_path={}", probe::SEARCH_PATH.replace(' ', ""));
@@ -236,6 +240,11 @@ impl ServerPool {
     /// server is behind a pooler that passes `options` through; the next probe says pooled.
     pub fn mark_pooled_by_vanished_statement(&self) {
         self.statements_vanished.store(true, Ordering::Relaxed);
+    }
+
+    /// The `statement_timeout` of the monitoring session (`--query-timeout`).
+    pub fn query_timeout(&self) -> Duration {
+        self.timing.query_timeout
     }
 
     /// The client-side deadline of one query.

@@ -2,9 +2,29 @@
 //! (`MissedTickBehavior::Skip`: a poll still running is never queued twice, and a slow area
 //! delays only itself), each under a supervisor that reports a panicking collector and
 //! starts it again, plus the task that carries out confirmed commands ([`super::actions`]).
+//!
+//! **Paced by cost.** An area polled less often than the interval by choice (statements,
+//! vacuum, unused indexes: [`Cadence::AtLeast`], [`Cadence::Slow`]) waits after a sample at
+//! least [`COST_FACTOR`](super::COST_FACTOR) times what the poll took
+//! ([`super::paced`]): pg_stat_statements with 10,000 entries, read in 40 ms, every 10 s
+//! rather than every 5 s. The fast areas keep the interval the user asked for.
+//!
+//! **Back-off after a timeout.** An area whose query ran past the query timeout
+//! (`statement_timeout`, SQLSTATE 57014) or the client-side deadline is not tried again at
+//! its period: at scale such a query costs seconds of server CPU per attempt and will most
+//! likely time out again. After `n` consecutive timeouts the next try waits
+//! [`backoff_wait`]: the period times 2^n (2×, 4×, 8×), at most [`BACKOFF_MAX_FACTOR`] (16×)
+//! the period and at most [`BACKOFF_MAX_WAIT`] (30 min), never less than the period:
+//! unused indexes at the default 60 s try again after 2, 4, 8, then every 16 min;
+//! statements at 5 s after 10, 20, 40, then every 80 s. A sample resets the count. The
+//! area's error says so (`the query ran past the 5 s query timeout; next try in 2 min
+//! (backing off)`) and carries the wait as [`CollectError::retry_in_s`]. Only timeouts back
+//! off: a lost connection has the pool's reconnect backoff, a permission error or a lock
+//! timeout is no cost problem, and a 57014 that came sooner than the timeout could have fired
+//! (a `pg_cancel_backend`) is a cancel, not a timeout.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio::time::MissedTickBehavior;
@@ -12,16 +32,152 @@ use tokio::time::MissedTickBehavior;
 use super::Ctx;
 use super::areas::AnyCollector;
 use super::pool::{NoConnection, ServerPool};
-use crate::sample::{Area, CollectError, Command, ErrorKind, Update};
+use crate::sample::{Area, Cadence, CollectError, Command, ErrorKind, Update};
+
+/// The longest back-off after consecutive timeouts, in periods of the area
+/// ([`backoff_wait`]).
+pub const BACKOFF_MAX_FACTOR: u32 = 16;
+
+/// The longest back-off after consecutive timeouts, whatever the period (a period longer
+/// than this is still kept: an area is never polled more often than its period).
+pub const BACKOFF_MAX_WAIT: Duration = Duration::from_secs(30 * 60);
+
+/// How long an area with period `period` waits before its next try after `timeouts`
+/// consecutive polls that timed out: `period` × 2^`timeouts`, at most [`BACKOFF_MAX_FACTOR`]
+/// × `period` and at most [`BACKOFF_MAX_WAIT`], never less than `period` (0 timeouts: the
+/// period).
+pub fn backoff_wait(period: Duration, timeouts: u32) -> Duration {
+    if timeouts == 0 {
+        return period;
+    }
+    let factor = 1u32
+        .checked_shl(timeouts)
+        .unwrap_or(u32::MAX)
+        .min(BACKOFF_MAX_FACTOR);
+    period
+        .saturating_mul(factor)
+        .min(BACKOFF_MAX_WAIT)
+        .max(period)
+}
+
+/// What one poll of an area came to, for the area's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A sample.
+    Sampled,
+    /// The area's own query ran past the query timeout (SQLSTATE 57014 after at least the
+    /// timeout) or the client-side deadline: the area backs off.
+    TimedOut,
+    /// Anything else: another error, no connection (the pool's backoff), or an area this
+    /// server's major does not have.
+    Other,
+}
+
+/// The consecutive timeouts of one area ([`backoff_wait`]).
+#[derive(Debug, Clone, Default)]
+pub struct TimeoutBackoff {
+    timeouts: u32,
+}
+
+impl TimeoutBackoff {
+    /// Consecutive polls that timed out since the last sample.
+    pub fn timeouts(&self) -> u32 {
+        self.timeouts
+    }
+
+    /// Follow one poll's outcome: a sample resets the count, a timeout adds one and returns
+    /// how long the area waits before its next try; any other outcome leaves the count as it
+    /// is (it says nothing about the query's cost) and the area keeps its period.
+    pub fn after(&mut self, outcome: Outcome, period: Duration) -> Option<Duration> {
+        match outcome {
+            Outcome::Sampled => {
+                self.timeouts = 0;
+                None
+            }
+            Outcome::TimedOut => {
+                self.timeouts = self.timeouts.saturating_add(1);
+                Some(backoff_wait(period, self.timeouts))
+            }
+            Outcome::Other => None,
+        }
+    }
+}
+
+/// A duration the way the messages say it: `300 ms`, `5 s`, `2.5 s`, `2 min`, `1 min 30 s`,
+/// `1 h`, `1 h 20 min`.
+pub fn spoken(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms} ms");
+    }
+    if ms < 60_000 {
+        return if ms % 1000 == 0 {
+            format!("{} s", ms / 1000)
+        } else {
+            format!("{:.1} s", ms as f64 / 1000.0)
+        };
+    }
+    let secs = (ms + 500) / 1000;
+    let (big, small, big_unit, small_unit) = if secs < 3600 {
+        (secs / 60, secs % 60, "min", "s")
+    } else {
+        (secs / 3600, (secs % 3600) / 60, "h", "min")
+    };
+    if small == 0 {
+        format!("{big} {big_unit}")
+    } else {
+        format!("{big} {big_unit} {small} {small_unit}")
+    }
+}
+
+/// What ran past what, in plain words, for an error of a poll that timed out: `the query ran
+/// past the 5 s query timeout` (statement_timeout), or the client's own text for the
+/// client-side deadline (`no answer from the server within 7s`).
+pub fn timeout_cause(error: &CollectError, query_timeout: Duration) -> String {
+    match error.kind {
+        ErrorKind::StatementTimeout => format!(
+            "the query ran past the {} query timeout",
+            spoken(query_timeout)
+        ),
+        _ => error.message.clone(),
+    }
+}
+
+/// The error of a poll that timed out, as the area reports it while it backs off for `wait`:
+/// `the query ran past the 5 s query timeout; next try in 2 min (backing off)`, with
+/// [`CollectError::retry_in_s`] set; kind, SQLSTATE and fix unchanged.
+pub fn backing_off(error: CollectError, query_timeout: Duration, wait: Duration) -> CollectError {
+    CollectError {
+        message: format!(
+            "{}; next try in {} (backing off)",
+            timeout_cause(&error, query_timeout),
+            spoken(wait)
+        ),
+        retry_in_s: Some(wait.as_secs_f64()),
+        ..error
+    }
+}
 
 /// Poll `area` once on `session`: lease a connection, run the collector, report. Returns the
-/// updates to send (a link event first, when the link changed).
+/// updates to send (a link event first, when the link changed); see [`poll`] for the outcome.
 pub async fn poll_once(
     server: usize,
     area: Area,
     session: &ServerPool,
     collector: &mut AnyCollector,
 ) -> Vec<Update> {
+    poll(server, area, session, collector).await.0
+}
+
+/// [`poll_once`], and what the poll came to ([`Outcome`]) for the area's schedule. The
+/// errors are as classified (a timeout is not yet reworded: the schedule does that,
+/// [`backing_off`]).
+pub async fn poll(
+    server: usize,
+    area: Area,
+    session: &ServerPool,
+    collector: &mut AnyCollector,
+) -> (Vec<Update>, Outcome) {
     let mut out = Vec::new();
     let (lease, event) = session.lease().await;
     if let Some(event) = event {
@@ -33,8 +189,10 @@ pub async fn poll_once(
     }
     let lease = match lease {
         Ok(l) => l,
-        Err(NoConnection::Waiting) => return out,
+        Err(NoConnection::Waiting) => return (out, Outcome::Other),
         Err(NoConnection::Failed { error, .. }) => {
+            // (a pool wait that timed out: other queries hold the connections; not this
+            // area's cost)
             if error.kind == ErrorKind::ClientTimeout {
                 out.push(Update::Failed {
                     server,
@@ -43,7 +201,7 @@ pub async fn poll_once(
                     at: SystemTime::now(),
                 });
             }
-            return out;
+            return (out, Outcome::Other);
         }
     };
     if let Some(reason) = area.unavailable_on(lease.facts.major()) {
@@ -54,7 +212,7 @@ pub async fn poll_once(
             error: CollectError::new(ErrorKind::NeedsNewerServer, reason),
             at: SystemTime::now(),
         });
-        return out;
+        return (out, Outcome::Other);
     }
     let ctx = Ctx {
         client: &lease.client,
@@ -62,15 +220,27 @@ pub async fn poll_once(
         timeout: session.query_deadline(),
     };
     crate::fault::check_in("collect", area.key());
+    let started = Instant::now();
     let result = collector.collect(&ctx).await;
+    let elapsed = started.elapsed();
     let at = SystemTime::now();
     match result {
-        Ok(sample) => out.push(Update::Sample {
-            server,
-            sample: Box::new(sample),
-            at,
-        }),
+        Ok(sample) => {
+            out.push(Update::Sample {
+                server,
+                sample: Box::new(sample),
+                at,
+            });
+            (out, Outcome::Sampled)
+        }
         Err(error) => {
+            let timed_out = match error.kind {
+                ErrorKind::ClientTimeout => true,
+                // 57014 is also what pg_cancel_backend ends a query with: a timeout only
+                // when the query ran for the timeout (statement_timeout fires no sooner)
+                ErrorKind::StatementTimeout => elapsed >= session.query_timeout().mul_f64(0.9),
+                _ => false,
+            };
             // a prepared statement vanished between two transactions: a transaction pooler
             // that passed `options` through; the next connection is probed as pooled
             let vanished = error.sqlstate.as_deref() == Some("26000") && !lease.facts.pooled;
@@ -90,13 +260,18 @@ pub async fn poll_once(
                 error,
                 at,
             });
+            let outcome = if timed_out {
+                Outcome::TimedOut
+            } else {
+                Outcome::Other
+            };
+            (out, outcome)
         }
     }
-    out
 }
 
-/// The polling loop of one area: poll on its period (never twice at once), follow interval
-/// changes, end when the model side hangs up.
+/// The polling loop of one area: poll on its period (never twice at once), back off after a
+/// timeout (see the module doc), follow interval changes, end when the model side hangs up.
 async fn area_worker(
     server: usize,
     area: Area,
@@ -105,9 +280,14 @@ async fn area_worker(
     mut interval: watch::Receiver<Duration>,
 ) {
     let mut collector = AnyCollector::with_top_n(area, session.top_n());
+    let mut backoff = TimeoutBackoff::default();
+    // backing off: no poll before this, across interval changes too
+    let mut not_before: Option<tokio::time::Instant> = None;
     loop {
         let every = area.period(*interval.borrow_and_update(), session.slow_interval());
-        let mut ticker = tokio::time::interval(every);
+        let now = tokio::time::Instant::now();
+        let start = not_before.filter(|t| *t > now).unwrap_or(now);
+        let mut ticker = tokio::time::interval_at(start, every);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -118,7 +298,36 @@ async fn area_worker(
                 }
                 _ = updates.closed() => return,
             }
-            for update in poll_once(server, area, &session, &mut collector).await {
+            let started = tokio::time::Instant::now();
+            let (mut polled, outcome) = poll(server, area, &session, &mut collector).await;
+            let took = started.elapsed();
+            if let Some(wait) = backoff.after(outcome, every) {
+                for update in &mut polled {
+                    if let Update::Failed { area: a, error, .. } = update {
+                        if *a == area {
+                            *error = backing_off(error.clone(), session.query_timeout(), wait);
+                            tracing::warn!(
+                                server,
+                                area = area.key(),
+                                timeouts = backoff.timeouts(),
+                                "{}",
+                                error.message
+                            );
+                        }
+                    }
+                }
+                // the next tick after the wait, then on the period again
+                ticker.reset_after(wait);
+                not_before = Some(tokio::time::Instant::now() + wait);
+            } else if outcome == Outcome::Sampled {
+                not_before = None;
+                // an area slower than its interval by choice is also paced by its cost
+                let paced = super::paced(every, took);
+                if area.cadence() != Cadence::Interval && paced > every {
+                    ticker.reset_after(paced);
+                }
+            }
+            for update in polled {
                 if updates.send(update).await.is_err() {
                     return;
                 }
@@ -205,5 +414,103 @@ async fn supervise(
             }
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn the_wait_doubles_per_timeout_up_to_sixteen_periods() {
+        let waits: Vec<Duration> = (0..7).map(|n| backoff_wait(MIN, n)).collect();
+        assert_eq!(
+            waits,
+            [1, 2, 4, 8, 16, 16, 16].map(|m| MIN * m).to_vec(),
+            "unused indexes at the default slow interval"
+        );
+        let statements = Duration::from_secs(5);
+        assert_eq!(backoff_wait(statements, 1), Duration::from_secs(10));
+        assert_eq!(backoff_wait(statements, 4), Duration::from_secs(80));
+        assert_eq!(backoff_wait(statements, 40), Duration::from_secs(80));
+        assert_eq!(backoff_wait(statements, u32::MAX), Duration::from_secs(80));
+    }
+
+    #[test]
+    fn the_wait_is_at_most_half_an_hour_but_never_below_the_period() {
+        let five = 5 * MIN;
+        assert_eq!(backoff_wait(five, 1), 10 * MIN);
+        assert_eq!(backoff_wait(five, 3), 30 * MIN, "40 min capped");
+        assert_eq!(backoff_wait(five, 9), BACKOFF_MAX_WAIT);
+        let hour = 60 * MIN;
+        assert_eq!(backoff_wait(hour, 0), hour);
+        assert_eq!(
+            backoff_wait(hour, 3),
+            hour,
+            "never more often than the period"
+        );
+        assert_eq!(backoff_wait(Duration::MAX, 5), Duration::MAX, "no overflow");
+    }
+
+    #[test]
+    fn a_sample_resets_the_count_and_other_failures_leave_it() {
+        let mut b = TimeoutBackoff::default();
+        let p = Duration::from_secs(2);
+        assert_eq!(b.after(Outcome::Sampled, p), None);
+        assert_eq!(b.after(Outcome::TimedOut, p), Some(Duration::from_secs(4)));
+        assert_eq!(b.after(Outcome::TimedOut, p), Some(Duration::from_secs(8)));
+        // a lost connection or a permission error: the period, and the count kept
+        assert_eq!(b.after(Outcome::Other, p), None);
+        assert_eq!(b.timeouts(), 2);
+        assert_eq!(b.after(Outcome::TimedOut, p), Some(Duration::from_secs(16)));
+        assert_eq!(b.after(Outcome::Sampled, p), None);
+        assert_eq!(b.timeouts(), 0);
+        assert_eq!(b.after(Outcome::TimedOut, p), Some(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn durations_are_spoken_plainly() {
+        let ms = Duration::from_millis;
+        assert_eq!(spoken(ms(300)), "300 ms");
+        assert_eq!(spoken(ms(5000)), "5 s");
+        assert_eq!(spoken(ms(2500)), "2.5 s");
+        assert_eq!(spoken(ms(120_000)), "2 min");
+        assert_eq!(spoken(ms(90_000)), "1 min 30 s");
+        assert_eq!(spoken(ms(3_600_000)), "1 h");
+        assert_eq!(spoken(ms(4_800_000)), "1 h 20 min");
+    }
+
+    #[test]
+    fn a_backing_off_error_says_what_ran_past_what_and_when_the_next_try_is() {
+        let server = CollectError {
+            kind: ErrorKind::StatementTimeout,
+            sqlstate: Some("57014".into()),
+            message: "canceling statement due to statement timeout".into(),
+            fix: Some("raise --query-timeout".into()),
+            retry_in_s: None,
+        };
+        let e = backing_off(server, Duration::from_secs(5), 4 * MIN);
+        assert_eq!(
+            e.message,
+            "the query ran past the 5 s query timeout; next try in 4 min (backing off)"
+        );
+        assert_eq!(e.retry_in_s, Some(240.0));
+        assert_eq!(e.kind, ErrorKind::StatementTimeout);
+        assert_eq!(e.sqlstate.as_deref(), Some("57014"));
+        assert_eq!(e.fix.as_deref(), Some("raise --query-timeout"));
+        let json = serde_json::to_value(&e).unwrap_or_default();
+        assert_eq!(json["retry_in_s"], serde_json::json!(240.0));
+
+        let client = CollectError::new(
+            ErrorKind::ClientTimeout,
+            "no answer from the server within 7s",
+        );
+        let e = backing_off(client, Duration::from_secs(5), Duration::from_secs(10));
+        assert_eq!(
+            e.message,
+            "no answer from the server within 7s; next try in 10 s (backing off)"
+        );
     }
 }

@@ -51,6 +51,9 @@ pub struct AreaState {
     pub sample_at: Option<SystemTime>,
     /// The error of the latest poll, if it failed, and since when polls have failed.
     pub error: Option<(CollectError, SystemTime)>,
+    /// When the latest failed poll failed (client clock); with the error's
+    /// [`CollectError::retry_in_s`] it tells when a backing-off area tries again.
+    pub failed_at: Option<SystemTime>,
     /// The next sample starts a fresh baseline (after a reconnect): no rates from it.
     rebaseline: bool,
 }
@@ -325,6 +328,7 @@ fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
     state.sample = Some(sample);
     state.sample_at = Some(at);
     state.error = None;
+    state.failed_at = None;
     for (series, value) in areas::history_points(server, area) {
         server.history.push(series, at, value);
     }
@@ -341,6 +345,7 @@ fn ingest_failure(server: &mut ServerState, area: Area, error: CollectError, at:
         None => at,
     };
     state.error = Some((error, since));
+    state.failed_at = Some(at);
 }
 
 /// Follow the link: a connect brings the probed facts and a fresh baseline for every area;

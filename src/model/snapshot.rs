@@ -9,7 +9,9 @@
 //!   "pooled": bool, "privilege_gaps": [{"area", "hidden", "fix"}],
 //!   "connection_warnings": ["..."] }
 //! ```
-//! An area that could not be collected is `{"error": {"kind", "sqlstate", "message", "fix"}}`.
+//! An area that could not be collected is `{"error": {"kind", "sqlstate", "message", "fix",
+//! "retry_in_s"}}` (`retry_in_s`: seconds to the next try of an area backing off after a
+//! timeout, else `null`).
 //! `pooled` and `privilege_gaps` come from the facts probed at the latest connect
 //! ([`ServerFacts`]); both are `null` when the server was never reached.
 //! `connection_warnings` are the connection settings' warnings (e.g. an ignored password
@@ -36,7 +38,7 @@ pub fn server_json(server: &ServerState) -> Value {
             (None, None) => match &server.link {
                 Link::Down { error, .. } => json!({ "error": error }),
                 _ => json!({ "error": { "kind": "unreachable", "sqlstate": null,
-                    "message": "no sample collected", "fix": null } }),
+                    "message": "no sample collected", "fix": null, "retry_in_s": null } }),
             },
         };
         doc.insert(area.key().to_string(), value);

@@ -136,6 +136,21 @@ impl Area {
         }
     }
 
+    /// Whether what the model derives from this area's sample needs the previous sample (the
+    /// model's `derive`: rates over the measured interval). `pgvitals snapshot` queries such
+    /// an area twice, `--interval` apart, and every other area once. Server (transactions per
+    /// second), statements (calls and times per second, interval means), cache (hits and
+    /// reads per second, the interval hit ratio) and WAL (bytes and records per second, the
+    /// checkpoint window) need two samples; activity, replication (its lags are the server's
+    /// own), unused indexes and vacuum (ages on the server's clock) need one. Checked against
+    /// the derive functions by a model test (`model::areas`).
+    pub fn needs_rates(self) -> bool {
+        match self {
+            Area::Server | Area::Statements | Area::Cache | Area::Wal => true,
+            Area::Activity | Area::Replication | Area::UnusedIndexes | Area::Vacuum => false,
+        }
+    }
+
     /// The first PostgreSQL major the area exists on; below it the area reads "needs
     /// PostgreSQL N" instead of polling (and is not an error).
     pub fn first_major(self) -> u32 {

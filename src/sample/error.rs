@@ -51,6 +51,13 @@ pub struct CollectError {
     pub message: String,
     /// One line, what fixes it (a GRANT, a CREATE EXTENSION, a setting), when known.
     pub fix: Option<String>,
+    /// Seconds from this failure to the area's next try, when the area is backing off: its
+    /// query ran past the query timeout (or the client-side deadline), so the next try waits
+    /// longer than the area's period (`collect::worker::backoff_wait`); the message says so
+    /// too. `None` for every other error (the next try is at the area's period, or the
+    /// connection's reconnect backoff decides).
+    #[serde(default)]
+    pub retry_in_s: Option<f64>,
 }
 
 impl ErrorKind {
@@ -68,6 +75,7 @@ impl CollectError {
             sqlstate: None,
             message: message.into(),
             fix: None,
+            retry_in_s: None,
         }
     }
 

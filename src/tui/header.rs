@@ -468,6 +468,7 @@ mod tests {
             sqlstate: Some("53300".into()),
             message: "sorry, too many clients already".into(),
             fix: Some("free a connection, or give the monitoring role a reserved slot".into()),
+            retry_in_s: None,
         };
         assert_eq!(
             link_down_text(&full, at(0), at(10), at(3), 200),

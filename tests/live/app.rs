@@ -879,3 +879,66 @@ async fn snapshot_output_has_no_raw_escape_or_c1_controls() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(controls(&stdout), 0, "raw controls in the JSON: {stdout:?}");
 }
+
+/// `pgvitals snapshot` queries an area twice only when the model derives rates from it
+/// ([`Area::needs_rates`]): counted in pg_stat_statements for a role of the test's own (the
+/// snapshot is the only one that ever connects as it), by a relation only that area's query
+/// reads.
+#[test]
+fn the_snapshot_queries_an_area_twice_only_when_it_has_rates() {
+    let node = primary();
+    let role = unique("snapshot_calls");
+    node.psql(
+        "postgres",
+        &format!("CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role}"),
+    )
+    .expect("create the role");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgvitals"))
+        .args(["snapshot", "--interval", "300ms"])
+        .arg(node.conninfo_as(&role, "postgres"))
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .output()
+        .expect("run pgvitals snapshot");
+    let code = out.status.code().expect("exit code");
+    assert!(
+        (0..=2).contains(&code),
+        "exit {code}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    for area in Area::ALL {
+        assert!(
+            doc[area.key()]["error"].is_null(),
+            "{}: {}",
+            area.key(),
+            doc[area.key()]
+        );
+    }
+    // (area, a relation only its query reads)
+    let markers = [
+        (Area::Server, "pg_postmaster_start_time"),
+        (Area::Wal, "pg_stat_archiver"),
+        (Area::UnusedIndexes, "pg_stat_user_indexes"),
+        (Area::Vacuum, "pg_stat_progress_vacuum"),
+        (Area::Replication, "pg_stat_replication"),
+    ];
+    for (area, marker) in markers {
+        let calls = node
+            .psql(
+                "postgres",
+                &format!(
+                    "SELECT coalesce(string_agg(calls::text, ',' ORDER BY calls), '') \
+                       FROM public.pg_stat_statements \
+                      WHERE userid = '{role}'::regrole AND query LIKE '%{marker}%'"
+                ),
+            )
+            .expect("read pg_stat_statements");
+        let want = if area.needs_rates() { "2" } else { "1" };
+        assert!(
+            !calls.is_empty() && calls.split(',').all(|c| c == want),
+            "{}: calls {calls:?} of the queries reading {marker}, expected {want} each",
+            area.key()
+        );
+    }
+    let _ = node.psql("postgres", &format!("DROP ROLE {role}"));
+}

@@ -7,6 +7,7 @@ mod common;
 
 mod activity;
 mod app;
+mod backoff;
 mod cache;
 mod cluster;
 mod faults;

@@ -226,6 +226,7 @@ async fn all_areas_work_through_pgbouncer_transaction_pooling_without_leaking_st
         "statement_timeout",
         "lock_timeout",
         "idle_in_transaction_session_timeout",
+        "work_mem",
     ]
     .iter()
     .map(|name| node.psql(&db.name, &format!("SHOW {name}")).expect("show"))
@@ -353,6 +354,7 @@ async fn all_areas_work_through_pgbouncer_transaction_pooling_without_leaking_st
             one(c, "SHOW statement_timeout").await,
             one(c, "SHOW lock_timeout").await,
             one(c, "SHOW idle_in_transaction_session_timeout").await,
+            one(c, "SHOW work_mem").await,
         ];
         assert_eq!(seen, defaults, "settings on server connection {pid}");
         assert_eq!(
@@ -473,6 +475,69 @@ async fn direct_connections_prepare_and_a_pooler_dropping_options_is_noticed() {
         one(&l.client, "SELECT count(*) FROM pg_prepared_statements").await,
         "0"
     );
+}
+
+/// The work_mem of a monitoring query, read by a query through the same session as the
+/// collectors' (`Ctx::query`: prepared directly, in its own pooled transaction through a
+/// pooler).
+async fn work_mem_of(session: &ServerPool) -> (String, bool) {
+    let l = lease(session).await;
+    let ctx = Ctx {
+        client: &l.client,
+        facts: &l.facts,
+        timeout: session.query_deadline(),
+    };
+    let rows = ctx
+        .query(
+            "SELECT /* pgvitals */ current_setting('work_mem') AS work_mem",
+            &[],
+        )
+        .await
+        .expect("read work_mem");
+    let row = rows.first().expect("a row");
+    (row.get("work_mem"), l.facts.pooled)
+}
+
+/// The monitoring session sorts in 32MB of work_mem (`collect::WORK_MEM`), directly (a
+/// startup parameter) and through PgBouncer (`SET LOCAL` in each query's transaction), and a
+/// `-c work_mem=...` in the user's own `options` wins over it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_monitoring_session_has_32mb_of_work_mem_unless_the_user_sets_their_own() {
+    let node = primary();
+    let timing = Timing::default();
+    let default = node.psql("postgres", "SHOW work_mem").expect("show");
+    assert_ne!(default, "32MB", "the server's own default differs");
+    let session = |conninfo: String| {
+        ServerPool::new(&ConnSpec::parse(&conninfo).expect("spec"), timing.clone())
+            .expect("session")
+    };
+
+    let direct = session(node.conninfo("postgres"));
+    assert_eq!(
+        work_mem_of(&direct).await,
+        ("32MB".to_string(), false),
+        "direct"
+    );
+    let theirs = session(format!(
+        "{} options='-c work_mem=8MB'",
+        node.conninfo("postgres")
+    ));
+    assert_eq!(
+        work_mem_of(&theirs).await,
+        ("8MB".to_string(), false),
+        "the user's own work_mem wins"
+    );
+
+    let bouncer = Bouncer::start(node, "");
+    let pooled = session(bouncer.conninfo("postgres"));
+    assert_eq!(
+        work_mem_of(&pooled).await,
+        ("32MB".to_string(), true),
+        "through PgBouncer"
+    );
+    // and nothing of it outlives the transaction on the pooler's server connection
+    let other = bouncer.client("postgres", "work-mem-check").await;
+    assert_eq!(one(&other, "SHOW work_mem").await, default);
 }
 
 /// A pooler that passed `options` through would show itself by a prepared statement vanishing

@@ -42,7 +42,8 @@ fn create_monitor_role(prefix: &str) -> DropRole {
     role
 }
 
-/// One pgvitals snapshot (two rounds, 200 ms apart) of `db` on `node` as `role`.
+/// One pgvitals snapshot (the areas with rates sampled twice, 200 ms apart) of `db` on `node`
+/// as `role`.
 async fn snapshot_as(node: &Node, role: &str, db: &str) -> ServerState {
     let spec = ConnSpec::parse(&node.conninfo_as(role, db)).expect("conninfo parses");
     let mut config = Config::parse("").expect("empty config");

@@ -522,6 +522,7 @@ mod tests {
             sqlstate: Some("55000".into()),
             message: "pg_stat_statements must be loaded via shared_preload_libraries".into(),
             fix: None,
+            retry_in_s: None,
         };
         let e = classify(e, "app", false, "public", "monitor");
         assert_eq!(e.kind, ErrorKind::NotPreloaded);

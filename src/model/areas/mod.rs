@@ -105,3 +105,132 @@ pub fn sample_json(sample: &Sample) -> Value {
         | Sample::Wal(_) => serde_json::to_value(sample).unwrap_or(Value::Null),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::*;
+
+    /// Two polls of `area` 2 s apart on a busy server: every counter of the second is higher
+    /// (the same statement, database and WAL stream, more transactions, calls, blocks and
+    /// WAL), everything else the same.
+    fn two_polls(area: Area) -> (Sample, Sample) {
+        let at = |i: i64| 1_000.0 + 2.0 * i as f64;
+        let poll = |i: i64| -> Sample {
+            match area {
+                Area::Server => Sample::Server(ServerSample {
+                    collected_at: at(i),
+                    uptime_s: 500.0 + at(i),
+                    xact_commit: 1_000 + 300 * i,
+                    xact_rollback: 10 + i,
+                    ..Default::default()
+                }),
+                Area::Activity => Sample::Activity(ActivitySample {
+                    collected_at: at(i),
+                    client_backends: 12,
+                    ..Default::default()
+                }),
+                Area::Statements => Sample::Statements(StatementsSample {
+                    collected_at: at(i),
+                    statements: vec![Statement {
+                        userid: 10,
+                        dbid: 5,
+                        queryid: 42,
+                        toplevel: true,
+                        calls: 100 + 50 * i,
+                        total_exec_time_ms: 1_000.0 + 400.0 * i as f64,
+                        rows: 100 + 50 * i,
+                        shared_blks_hit: 5_000 + 900 * i,
+                        shared_blks_read: 50 + 9 * i,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                Area::Cache => Sample::Cache(CacheSample {
+                    collected_at: at(i),
+                    databases: vec![DatabaseCache {
+                        datname: "app".into(),
+                        blks_hit: 990_000 + 9_000 * i,
+                        blks_read: 10_000 + 1_000 * i,
+                        ..Default::default()
+                    }],
+                    tables_collected_at: Some(at(i)),
+                    tables: vec![TableCache {
+                        relid: 7,
+                        heap_blks_hit: 1_000 + 100 * i,
+                        heap_blks_read: 100 + 10 * i,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                Area::Replication => Sample::Replication(ReplicationSample {
+                    collected_at: at(i),
+                    role: ServerRole::Primary,
+                    current_wal_lsn: Some(format!("0/{:X}", 0x1000_0000 + 0x10_000 * i)),
+                    standbys: vec![Standby {
+                        pid: 99,
+                        application_name: "standby1".into(),
+                        replay_lag_bytes: Some(4096 * i),
+                        ..Default::default()
+                    }],
+                    slots: vec![],
+                    standby_status: None,
+                }),
+                Area::UnusedIndexes => Sample::UnusedIndexes(UnusedIndexesSample {
+                    collected_at: at(i),
+                    indexes: vec![UnusedIndex {
+                        indexrelid: 77,
+                        indexrelname: "t_a".into(),
+                        index_size_bytes: 8192 * (1 + i),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                Area::Vacuum => Sample::Vacuum(VacuumSample {
+                    collected_at: at(i),
+                    autovacuum_freeze_max_age: 200_000_000,
+                    databases: vec![DatabaseAge {
+                        datname: "app".into(),
+                        xid_age: 1_000 + 300 * i,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                Area::Wal => Sample::Wal(WalSample {
+                    collected_at: at(i),
+                    wal_lsn_bytes: Some(50_000 + 80_000 * i),
+                    wal_records: Some(500 + 700 * i),
+                    wal_fpi: Some(10 + 20 * i),
+                    wal_bytes: Some(40_000 + 80_000 * i),
+                    wal_stats_reset: Some(100.0),
+                    checkpointer_stats_reset: Some(100.0),
+                    num_timed: 3,
+                    num_requested: 1 + i,
+                    archive_mode: "off".into(),
+                    ..Default::default()
+                }),
+            }
+        };
+        (poll(0), poll(1))
+    }
+
+    /// [`Area::needs_rates`] (what `pgvitals snapshot` samples twice) says exactly which
+    /// areas' derived output depends on the previous sample: derived with and without the
+    /// first of two polls, the second comes out different only for those areas.
+    #[test]
+    fn the_areas_that_need_rates_are_those_whose_derive_reads_the_previous_sample() {
+        for area in Area::ALL {
+            let (prev, cur) = two_polls(area);
+            let mut alone = cur.clone();
+            derive(&mut alone, None);
+            let mut with_prev = cur.clone();
+            derive(&mut with_prev, Some(&prev));
+            assert_eq!(
+                alone != with_prev,
+                area.needs_rates(),
+                "{}: derived alone {alone:?}, with the previous poll {with_prev:?}",
+                area.key()
+            );
+        }
+    }
+}

@@ -152,6 +152,12 @@ pub fn status_lines(v: &View<'_>, area: Area) -> Vec<Line<'static>> {
         _ => {}
     }
     let state = v.server.area(area);
+    // a backing-off error says "next try in 4 min": counted from this try
+    let tried = |e: &CollectError| {
+        e.retry_in_s
+            .and(state.failed_at)
+            .map(|at| format!("last try {}", clock(at)))
+    };
     match state.freshness(v.now, v.store.max_age(area)) {
         Freshness::Waiting => {
             if lines.is_empty() {
@@ -167,9 +173,15 @@ pub fn status_lines(v: &View<'_>, area: Area) -> Vec<Line<'static>> {
             error,
             since,
         } => {
-            let last = last_ok.map_or_else(|| "never".into(), clock);
+            let mut last = format!(
+                "last sample {}",
+                last_ok.map_or_else(|| "never".into(), clock)
+            );
+            if let Some(tried) = error.and_then(tried) {
+                last = format!("{last}, {tried}");
+            }
             let prefix = format!(
-                "stale for {} (last sample {last})",
+                "stale for {} ({last})",
                 crate::model::format_duration_s(age_s(v.now, since).round())
             );
             match error {
@@ -178,7 +190,8 @@ pub fn status_lines(v: &View<'_>, area: Area) -> Vec<Line<'static>> {
             }
         }
         Freshness::Unavailable { error } => {
-            lines.extend(error_lines(String::new(), error, theme));
+            let prefix = tried(error).map_or_else(String::new, |t| format!("{t}: "));
+            lines.extend(error_lines(prefix, error, theme));
         }
     }
     lines
@@ -213,7 +226,9 @@ pub fn frame(title: &str, v: &View<'_>, area: Area, rect: Rect, buf: &mut Buffer
         return has_sample.then_some(inner);
     }
     let n = if has_sample {
-        (lines.len() as u16).min(inner.height / 2)
+        // the rows the lines take once wrapped (a long error would hide its fix otherwise)
+        let rows: usize = lines.iter().map(|l| wrapped_rows(l, inner.width)).sum();
+        (rows.min(usize::from(u16::MAX)) as u16).min(inner.height / 2)
     } else {
         inner.height
     };
@@ -222,6 +237,32 @@ pub fn frame(title: &str, v: &View<'_>, area: Area, rect: Rect, buf: &mut Buffer
         .wrap(Wrap { trim: true })
         .render(top, buf);
     has_sample.then_some(rest)
+}
+
+/// The rows `line` takes when word-wrapped at `width` columns (greedy, as the paragraph
+/// wraps: a word that does not fit on the row starts the next; a word longer than a row is
+/// broken), at least one.
+fn wrapped_rows(line: &Line<'_>, width: u16) -> usize {
+    let width = usize::from(width.max(1));
+    let content: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let (mut rows, mut used) = (1, 0);
+    for word in content.split_whitespace() {
+        let w = text::width(word);
+        let need = if used == 0 { w } else { used + 1 + w };
+        if need <= width {
+            used = need;
+        } else {
+            if used > 0 {
+                rows += 1;
+            }
+            rows += w.saturating_sub(1) / width;
+            used = match w % width {
+                0 if w > 0 => width,
+                r => r,
+            };
+        }
+    }
+    rows
 }
 
 /// Split `rect` into the first `n` lines and the rest.
@@ -427,5 +468,22 @@ pub fn has_detail(area: Area) -> bool {
         | Area::UnusedIndexes
         | Area::Vacuum
         | Area::Wal => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_rows_count_like_a_greedy_word_wrap() {
+        let rows = |s: &str, w| wrapped_rows(&Line::from(s.to_string()), w);
+        assert_eq!(rows("", 10), 1);
+        assert_eq!(rows("abc def", 10), 1);
+        assert_eq!(rows("abcde fghij", 10), 2, "the second word does not fit");
+        assert_eq!(rows("abcdefghij", 10), 1);
+        assert_eq!(rows("abcdefghijk", 10), 2, "a long word is broken");
+        assert_eq!(rows("abcdefghijklmnopqrstu xy", 10), 3);
+        assert_eq!(rows("a b c d e f", 3), 3);
     }
 }
