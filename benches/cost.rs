@@ -601,7 +601,10 @@ fn print_log(path: &Path) {
 
 /// Runs `cmd` to its end, returning stdout, stderr, exit code (negative: signal), wall time,
 /// CPU seconds and peak RSS (from wait4's rusage).
-#[allow(clippy::zombie_processes, reason = "the child is reaped by wait4, for its rusage")]
+#[allow(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, for its rusage"
+)]
 fn run_measured(cmd: &mut Command) -> (Vec<u8>, String, i32, f64, f64, u64) {
     let t0 = Instant::now();
     let mut child = cmd

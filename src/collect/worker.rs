@@ -298,9 +298,7 @@ async fn area_worker(
                 }
                 _ = updates.closed() => return,
             }
-            let started = tokio::time::Instant::now();
             let (mut polled, outcome) = poll(server, area, &session, &mut collector).await;
-            let took = started.elapsed();
             if let Some(wait) = backoff.after(outcome, every) {
                 for update in &mut polled {
                     if let Update::Failed { area: a, error, .. } = update {
@@ -322,7 +320,7 @@ async fn area_worker(
             } else if outcome == Outcome::Sampled {
                 not_before = None;
                 // an area slower than its interval by choice is also paced by its cost
-                let paced = super::paced(every, took);
+                let paced = super::paced(every, collector.last_took());
                 if area.cadence() != Cadence::Interval && paced > every {
                     ticker.reset_after(paced);
                 }

@@ -709,18 +709,27 @@ async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
     .await;
     let shown = shown.expect("the victim in an activity sample, with its backend_start");
     assert!((shown - started).abs() < 1e-6, "{shown} vs {started}");
+
+    let sleeping = tokio::spawn(async move {
+        let r = victim.simple_query("SELECT pg_sleep(30)").await;
+        (victim, r)
+    });
+    // the JSON lists sessions that are not idle: once the victim runs its query, it is there
+    // with the same identity
+    pump(&mut running, Duration::from_secs(15), |_, store| {
+        store.servers[0].activity().is_some_and(|a| {
+            a.sessions
+                .iter()
+                .any(|s| s.pid == pid && s.state.as_deref() == Some("active"))
+        })
+    })
+    .await;
     let doc = pgvitals::model::snapshot::document(&running.store);
     let listed = doc["activity"]["sessions"]
         .as_array()
         .and_then(|s| s.iter().find(|s| s["pid"] == pid))
         .expect("victim in the JSON");
     assert_eq!(listed["backend_start"].as_f64(), Some(shown));
-
-    let sleeping = tokio::spawn(async move {
-        let r = victim.simple_query("SELECT pg_sleep(30)").await;
-        (victim, r)
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
     let command = |terminate: bool, backend_start: f64| {
         let (server, usename, query) = (0, Some("postgres".to_string()), "pg_sleep".to_string());
         if terminate {

@@ -749,6 +749,17 @@ async fn a_locked_relation_fails_only_the_area_that_needs_it() {
         .batch_execute("BEGIN; LOCK TABLE locked_t IN ACCESS EXCLUSIVE MODE")
         .await
         .expect("lock the table");
+    // the slow areas are paced by their cost (250 x a few ms at this 500 ms slow
+    // interval): wait for an unused-indexes sample taken under the lock
+    assert!(
+        pump(&mut running, Duration::from_secs(15), |_, store| {
+            store.servers[0]
+                .unused_indexes()
+                .is_some_and(|u| u.skipped_locked >= 1)
+        })
+        .await,
+        "no unused indexes sample under the lock"
+    );
     let (sampled, failed) = watch_areas(&mut running, Duration::from_secs(3)).await;
     eprintln!("table locked: sampled {sampled:?}, failed {failed:?}");
     assert!(failed.is_empty(), "{failed:?}");
@@ -769,11 +780,23 @@ async fn a_locked_relation_fails_only_the_area_that_needs_it() {
         .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_constraint IN ACCESS EXCLUSIVE MODE")
         .await
         .expect("lock pg_constraint");
-    let (sampled, failed) = watch_areas(&mut running, Duration::from_secs(4)).await;
+    // unused indexes polls when its cost-paced wait is over: until it fails, then a window
+    // in which the others must carry on
+    let mut unused_error = None;
+    pump(&mut running, Duration::from_secs(20), |u, _| {
+        if let Update::Failed { area, error, .. } = u {
+            if *area == Area::UnusedIndexes {
+                unused_error = Some(error.clone());
+            }
+        }
+        unused_error.is_some()
+    })
+    .await;
+    let (sampled, failed) = watch_areas(&mut running, Duration::from_secs(3)).await;
     eprintln!("pg_constraint locked: sampled {sampled:?}, failed {failed:?}");
     locker.batch_execute("ROLLBACK").await.expect("unlock");
-    let error = failed
-        .get("unused_indexes")
+    let error = unused_error
+        .as_ref()
         .unwrap_or_else(|| panic!("unused indexes did not fail: {failed:?}"));
     assert_eq!(
         error.kind,

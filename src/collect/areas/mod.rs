@@ -15,8 +15,16 @@ pub mod wal;
 use super::Ctx;
 use crate::sample::{Area, CollectError, Sample};
 
-/// One area's collector, whichever it is.
-pub enum AnyCollector {
+/// One area's collector, whichever it is, and how long its last poll took.
+pub struct AnyCollector {
+    inner: Collector,
+    /// The time the last [`AnyCollector::collect`] took: its queries on a leased connection
+    /// (not the wait for the connection).
+    last_took: std::time::Duration,
+}
+
+/// The collectors, by area.
+enum Collector {
     Server(server::ServerCollector),
     Activity(activity::ActivityCollector),
     Statements(Box<statements::StatementsCollector>),
@@ -36,34 +44,50 @@ impl AnyCollector {
     /// The collector of `area`; the top-N lists (unused indexes, per-table cache) carry
     /// `top_n` rows.
     pub fn with_top_n(area: Area, top_n: u32) -> Self {
-        match area {
-            Area::Server => AnyCollector::Server(server::ServerCollector::new()),
-            Area::Activity => AnyCollector::Activity(activity::ActivityCollector::new()),
+        let inner = match area {
+            Area::Server => Collector::Server(server::ServerCollector::new()),
+            Area::Activity => Collector::Activity(activity::ActivityCollector::new()),
             Area::Statements => {
-                AnyCollector::Statements(Box::new(statements::StatementsCollector::new()))
+                Collector::Statements(Box::new(statements::StatementsCollector::new()))
             }
-            Area::Cache => AnyCollector::Cache(cache::CacheCollector::with_top_n(top_n)),
-            Area::Replication => {
-                AnyCollector::Replication(replication::ReplicationCollector::new())
+            Area::Cache => Collector::Cache(cache::CacheCollector::with_top_n(top_n)),
+            Area::Replication => Collector::Replication(replication::ReplicationCollector::new()),
+            Area::UnusedIndexes => {
+                Collector::UnusedIndexes(unused_indexes::UnusedIndexesCollector::with_top_n(top_n))
             }
-            Area::UnusedIndexes => AnyCollector::UnusedIndexes(
-                unused_indexes::UnusedIndexesCollector::with_top_n(top_n),
-            ),
-            Area::Vacuum => AnyCollector::Vacuum(vacuum::VacuumCollector::new()),
-            Area::Wal => AnyCollector::Wal(wal::WalCollector::new()),
+            Area::Vacuum => Collector::Vacuum(vacuum::VacuumCollector::new()),
+            Area::Wal => Collector::Wal(wal::WalCollector::new()),
+        };
+        AnyCollector {
+            inner,
+            last_took: std::time::Duration::ZERO,
         }
     }
 
+    /// How long the last poll took (its queries, not the wait for a connection).
+    pub fn last_took(&self) -> std::time::Duration {
+        self.last_took
+    }
+
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<Sample, CollectError> {
+        let started = std::time::Instant::now();
+        let result = self.inner.collect(ctx).await;
+        self.last_took = started.elapsed();
+        result
+    }
+}
+
+impl Collector {
+    async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<Sample, CollectError> {
         Ok(match self {
-            AnyCollector::Server(c) => Sample::Server(c.collect(ctx).await?),
-            AnyCollector::Activity(c) => Sample::Activity(c.collect(ctx).await?),
-            AnyCollector::Statements(c) => Sample::Statements(c.collect(ctx).await?),
-            AnyCollector::Cache(c) => Sample::Cache(c.collect(ctx).await?),
-            AnyCollector::Replication(c) => Sample::Replication(c.collect(ctx).await?),
-            AnyCollector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
-            AnyCollector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
-            AnyCollector::Wal(c) => Sample::Wal(c.collect(ctx).await?),
+            Collector::Server(c) => Sample::Server(c.collect(ctx).await?),
+            Collector::Activity(c) => Sample::Activity(c.collect(ctx).await?),
+            Collector::Statements(c) => Sample::Statements(c.collect(ctx).await?),
+            Collector::Cache(c) => Sample::Cache(c.collect(ctx).await?),
+            Collector::Replication(c) => Sample::Replication(c.collect(ctx).await?),
+            Collector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
+            Collector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
+            Collector::Wal(c) => Sample::Wal(c.collect(ctx).await?),
         })
     }
 }
