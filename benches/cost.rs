@@ -22,8 +22,11 @@
 //! server time, its client CPU and peak RSS, the connections it held and the anonymous
 //! memory of its backends; then a summary with the targets.
 //!
-//! `cargo bench --bench cost` (moderate: about 13 minutes); `BENCH_SCALE=large` (building
-//! takes a few minutes more). `BENCH_TOOLS=pgvitals,snapshot` measures only those (of idle,
+//! `cargo bench --bench cost`: moderate, about 9 minutes (the workload builds in 3 s, then
+//! four 120 s windows and a snapshot); `BENCH_SCALE=large`: about 10 minutes (built in about
+//! 30 s on 2 cores). The max ms of a query is the window's (the role's entries are reset at
+//! its start); statements cancelled by statement_timeout are not in pg_stat_statements: they
+//! are counted from the server log (`server-side errors`). `BENCH_TOOLS=pgvitals,snapshot` measures only those (of idle,
 //! pgvitals, snapshot, pg_top, pg_activity). Prints numbers; asserts nothing.
 
 mod cost {
