@@ -8,6 +8,11 @@
 //! * `large`: 10,000 tables x 5 never-scanned indexes (50,000), ~10,000 entries, 2,001
 //!   sessions (1,950 idle), pgbench at 200 tps, the lock chain.
 //!
+//! The lock chain (one session holding a table lock in an open transaction, two waiting
+//! behind it) and the few `pg_sleep` sessions live in database `bench_locks`: their
+//! snapshots would otherwise hold back the xmin horizon of pgbench's tables, and the
+//! server's cost would grow from window to window (see `workload::LOCK_DB`).
+//!
 //! Then, one after another on the same warm server, each over the same window
 //! (`BENCH_SECONDS`, default 120): nothing watching (the baseline), the real pgvitals
 //! dashboard in a pseudo terminal (every area, `--interval 1s`), `pgvitals snapshot`, `pg_top
@@ -17,8 +22,11 @@
 //! server time, its client CPU and peak RSS, the connections it held and the anonymous
 //! memory of its backends; then a summary with the targets.
 //!
-//! `cargo bench --bench cost` (moderate: about 13 minutes); `BENCH_SCALE=large` (building
-//! takes a few minutes more). `BENCH_TOOLS=pgvitals,snapshot` measures only those (of idle,
+//! `cargo bench --bench cost`: moderate, about 9 minutes (the workload builds in 3 s, then
+//! four 120 s windows and a snapshot); `BENCH_SCALE=large`: about 10 minutes (built in about
+//! 30 s on 2 cores). The max ms of a query is the window's (the role's entries are reset at
+//! its start); statements cancelled by statement_timeout are not in pg_stat_statements: they
+//! are counted from the server log (`server-side errors`). `BENCH_TOOLS=pgvitals,snapshot` measures only those (of idle,
 //! pgvitals, snapshot, pg_top, pg_activity). Prints numbers; asserts nothing.
 
 mod cost {
@@ -34,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cost::procfs::{MIB, cluster_cpu, cpu_seconds, status_bytes};
+use cost::procfs::{MIB, cluster_cpu_by_kind, cpu_diff, cpu_seconds, status_bytes};
 use cost::pty::Pty;
 use cost::stats;
 use cost::workload::{self, Scale, connect};
@@ -113,6 +121,9 @@ struct Measured {
     backends_seen: usize,
     max_conns: usize,
     cluster_cpu_s: f64,
+    /// The cluster's CPU in the window by process kind (`backend <user>`, `checkpointer`,
+    /// `exited`, ...).
+    cluster_by_kind: BTreeMap<String, f64>,
     client: Option<ClientCost>,
     rss_start: Vec<(i32, u64)>,
     rss_end: Vec<(i32, u64)>,
@@ -398,7 +409,7 @@ async fn measure(ctx: &Ctx<'_>, tool: Option<&Tool>, role: &str, label: &str) ->
     let rss_start = rss_anon(&role_pids(&ctx.watcher, role).await);
     let client0 = pty.as_ref().and_then(|p| cpu_seconds(p.pid));
     let bytes0 = pty.as_ref().map_or(0, |p| p.bytes());
-    let c0 = cluster_cpu(ctx.postmaster);
+    let c0 = cluster_cpu_by_kind(ctx.postmaster);
     let t0 = Instant::now();
 
     let mut first: HashMap<i32, f64> = HashMap::new();
@@ -435,7 +446,7 @@ async fn measure(ctx: &Ctx<'_>, tool: Option<&Tool>, role: &str, label: &str) ->
         .await;
     }
     let secs = t0.elapsed().as_secs_f64();
-    let c1 = cluster_cpu(ctx.postmaster);
+    let cluster_by_kind = cpu_diff(&c0, &cluster_cpu_by_kind(ctx.postmaster));
     let rss_end = rss_anon(&last_pids);
     let after = stats::read(&ctx.admin, role).await;
     let client = pty.map(|mut p| {
@@ -473,7 +484,8 @@ async fn measure(ctx: &Ctx<'_>, tool: Option<&Tool>, role: &str, label: &str) ->
             .sum(),
         backends_seen: last.len(),
         max_conns,
-        cluster_cpu_s: c1 - c0,
+        cluster_cpu_s: cluster_by_kind.values().sum(),
+        cluster_by_kind,
         client,
         rss_start,
         rss_end,
@@ -546,6 +558,20 @@ fn print_measured(m: &Measured, idle_rate: Option<f64>) {
             m.per_min(m.cluster_cpu_s)
         ),
     }
+    let mut kinds: Vec<(&String, &f64)> = m
+        .cluster_by_kind
+        .iter()
+        .filter(|(_, v)| m.per_min(**v).abs() >= 0.01)
+        .collect();
+    kinds.sort_by(|a, b| b.1.total_cmp(a.1));
+    println!(
+        "  by process, s/min: {}",
+        kinds
+            .iter()
+            .map(|(k, v)| format!("{k} {:.2}", m.per_min(**v)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if let Some(c) = &m.client {
         println!(
             "client: CPU {:.3} s/min, peak RSS (VmHWM) {:.1} MiB, terminal output {:.1} KiB/s; {}",
@@ -932,6 +958,11 @@ fn print_summary(
             m.per_min(m.cluster_cpu_s)
         );
     }
+}
+
+/// CPU seconds of the whole cluster so far.
+fn cluster_cpu(postmaster: i32) -> f64 {
+    cluster_cpu_by_kind(postmaster).values().sum()
 }
 
 fn which(name: &str) -> Option<String> {

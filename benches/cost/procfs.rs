@@ -1,6 +1,8 @@
 //! What the bench reads from /proc: CPU time of a process, of a whole cluster, and memory
 //! counters of `/proc/PID/status`.
 
+use std::collections::BTreeMap;
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`, 100 on Linux).
 fn clock_ticks() -> f64 {
     // SAFETY: sysconf only reads a configuration value.
@@ -28,16 +30,64 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     Some((ticks(&f, 11) + ticks(&f, 12)) / clock_ticks())
 }
 
-/// CPU seconds of a whole cluster: every live child of the postmaster (utime + stime), the
-/// postmaster itself, and its reaped children (cutime + cstime), so backends that came and
-/// went (a tool that reconnects every refresh) are counted too.
-pub fn cluster_cpu(postmaster: i32) -> f64 {
-    let mut total = 0.0;
+/// What a server process is, from its title (`postgres: <cluster_name>: checkpointer`,
+/// `postgres: <cluster_name>: <user> <db> [local] idle`): an auxiliary process by name, or
+/// `backend <user>` for a client backend.
+fn process_kind(pid: i32) -> String {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let title = String::from_utf8_lossy(&raw).replace('\0', " ");
+    let rest = title
+        .trim()
+        .strip_prefix("postgres:")
+        .unwrap_or(&title)
+        .trim();
+    // the cluster_name prefix: one word ending in ':'
+    let rest = match rest.split_once(' ') {
+        Some((first, tail)) if first.ends_with(':') => tail.trim(),
+        _ => rest,
+    };
+    const AUX: [&str; 11] = [
+        "checkpointer",
+        "background writer",
+        "walwriter",
+        "autovacuum launcher",
+        "autovacuum worker",
+        "logical replication launcher",
+        "archiver",
+        "stats collector",
+        "walsender",
+        "walreceiver",
+        "startup",
+    ];
+    if let Some(aux) = AUX.iter().find(|a| rest.starts_with(**a)) {
+        return (*aux).to_string();
+    }
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    if words.len() >= 3 {
+        return format!("backend {}", words[0]);
+    }
+    "other".to_string()
+}
+
+/// CPU seconds of a whole cluster by process kind ([`process_kind`]): every live child of
+/// the postmaster (utime + stime), the postmaster itself, and its reaped children (cutime +
+/// cstime: `exited`), so backends that came and went (a tool that reconnects every refresh)
+/// are counted too. A process that exits between two readings moves from its kind to
+/// `exited`; the sum is exact.
+pub fn cluster_cpu_by_kind(postmaster: i32) -> BTreeMap<String, f64> {
+    let mut by = BTreeMap::new();
     if let Some(f) = stat_fields(postmaster) {
-        total += (ticks(&f, 11) + ticks(&f, 12) + ticks(&f, 13) + ticks(&f, 14)) / clock_ticks();
+        by.insert(
+            "postmaster".to_string(),
+            (ticks(&f, 11) + ticks(&f, 12)) / clock_ticks(),
+        );
+        by.insert(
+            "exited".to_string(),
+            (ticks(&f, 13) + ticks(&f, 14)) / clock_ticks(),
+        );
     }
     let Ok(dir) = std::fs::read_dir("/proc") else {
-        return total;
+        return by;
     };
     for entry in dir.flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
@@ -49,10 +99,23 @@ pub fn cluster_cpu(postmaster: i32) -> f64 {
         let Some(f) = stat_fields(pid) else { continue };
         // field 4 of stat is the ppid (index 1 here)
         if f.get(1).and_then(|v| v.parse::<i32>().ok()) == Some(postmaster) {
-            total += (ticks(&f, 11) + ticks(&f, 12)) / clock_ticks();
+            *by.entry(process_kind(pid)).or_insert(0.0) +=
+                (ticks(&f, 11) + ticks(&f, 12)) / clock_ticks();
         }
     }
-    total
+    by
+}
+
+/// `after - before` per kind.
+pub fn cpu_diff(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) -> BTreeMap<String, f64> {
+    let mut out = after.clone();
+    for (k, v) in before {
+        *out.entry(k.clone()).or_insert(0.0) -= v;
+    }
+    out
 }
 
 /// A `kB` line of `/proc/PID/status` (`VmHWM`, `RssAnon`, ...), in bytes.
