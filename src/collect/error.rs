@@ -68,6 +68,10 @@ impl FromPg for CollectError {
                 ErrorKind::Tls
             } else if lower.contains("error deserializing") || lower.contains("error serializing") {
                 ErrorKind::Decode
+            } else if lower.contains("parameters but got") {
+                // a query and its bind parameters disagree (a bug of ours, not the network):
+                // reconnecting would not help
+                ErrorKind::Query
             } else if lower.contains("timed out") || lower.contains("timeout") {
                 ErrorKind::ClientTimeout
             } else {
