@@ -46,10 +46,21 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 /// the catalog grows.
 pub const COST_FACTOR: u32 = 250;
 
+/// A catalog-wide read whose result is carried forward between reads (database sizes, the
+/// cache panel's table ranking, the oldest tables) runs at most once per this many times its
+/// own last duration ([`paced_catalog`]): under 0.1 % of the session's time each.
+pub const CATALOG_COST_FACTOR: u32 = 1000;
+
 /// The time to wait before running again a query that should run every `every` and took
 /// `took` last time: `every`, or [`COST_FACTOR`] × `took` when that is longer.
 pub fn paced(every: Duration, took: Duration) -> Duration {
     every.max(took.saturating_mul(COST_FACTOR))
+}
+
+/// [`paced`] for a carried-forward catalog-wide read: `every`, or [`CATALOG_COST_FACTOR`] ×
+/// `took` when that is longer.
+pub fn paced_catalog(every: Duration, took: Duration) -> Duration {
+    every.max(took.saturating_mul(CATALOG_COST_FACTOR))
 }
 
 /// Everything a collector needs for one poll: a connection, the server facts and the

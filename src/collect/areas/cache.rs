@@ -27,7 +27,7 @@ use crate::sample::{CacheSample, DEFAULT_TOP_N, DatabaseCache, TableCache};
 pub const TABLES_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The tables to follow are ranked at most this often (lifetime reads move slowly), and at
-/// most once per [`COST_FACTOR`](crate::collect::COST_FACTOR) times the ranking's own
+/// most once per [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times the ranking's own
 /// duration.
 pub const RANK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -77,7 +77,7 @@ impl CacheCollector {
         let stale = self
             .ranking
             .as_ref()
-            .is_none_or(|r| r.at.elapsed() >= crate::collect::paced(RANK_INTERVAL, r.took));
+            .is_none_or(|r| r.at.elapsed() >= crate::collect::paced_catalog(RANK_INTERVAL, r.took));
         if stale {
             let started = Instant::now();
             let top_n = i64::from(self.top_n);

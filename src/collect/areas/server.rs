@@ -5,9 +5,10 @@
 //! beyond LOGIN; the 16 variant reads `reserved_connections`) every poll, and
 //! `queries/server_size.pg12.sql` (`pg_database_size` over the databases the role may CONNECT
 //! to) on a slow timer, at most once per [`SIZE_INTERVAL`], and at most once per
-//! [`COST_FACTOR`](crate::collect::COST_FACTOR) times its own last duration (at 80,000
-//! relations it takes a quarter of a second of stat calls: then about once a minute and a
-//! half): its value is carried forward in between. Units: seconds (`uptime_s`), bytes (`database_size_bytes`), transactions
+//! [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times its own last duration
+//! (at 80,000 relations it takes a quarter of a second of stat calls: then about every four
+//! minutes); its value is carried forward in between. Units: seconds (`uptime_s`), bytes
+//! (`database_size_bytes`), transactions
 //! (`xact_commit`, `xact_rollback`, counters).
 
 use crate::queries::ServerQuery;
@@ -45,7 +46,7 @@ impl ServerCollector {
     }
 
     /// One poll. The size query runs on the first poll and then at most every
-    /// [`SIZE_INTERVAL`] or [`COST_FACTOR`](crate::collect::COST_FACTOR) times its last
+    /// [`SIZE_INTERVAL`] or [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times its last
     /// duration, whichever is longer. When only the size query fails (and the connection is still usable)
     /// the sample carries the last known size and the error is logged; any other failure is
     /// the poll's error.
@@ -74,7 +75,7 @@ impl ServerCollector {
             xact_rollback_per_s: None,
             xact_per_s: None,
         };
-        let every = crate::collect::paced(SIZE_INTERVAL, self.size_took);
+        let every = crate::collect::paced_catalog(SIZE_INTERVAL, self.size_took);
         let due = self.size_measured_at.is_none_or(|at| at.elapsed() >= every);
         if due {
             let started = Instant::now();

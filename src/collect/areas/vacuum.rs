@@ -34,7 +34,7 @@ use crate::sample::{
 };
 
 /// The oldest tables are read at most this often (and at most once per
-/// [`COST_FACTOR`](crate::collect::COST_FACTOR) times the query's own duration).
+/// [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times the query's own duration).
 pub const OLDEST_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Polls [`VacuumSample`]s; keeps the last read of the oldest tables.
@@ -144,7 +144,7 @@ impl VacuumCollector {
     /// The oldest tables: read again when older than [`OLDEST_INTERVAL`], else the last read.
     async fn oldest_tables(&mut self, ctx: &Ctx<'_>) -> Result<Vec<TableAge>, CollectError> {
         if let Some((at, took, tables)) = &self.oldest_read {
-            if at.elapsed() < crate::collect::paced(OLDEST_INTERVAL, *took) {
+            if at.elapsed() < crate::collect::paced_catalog(OLDEST_INTERVAL, *took) {
                 return Ok(tables.clone());
             }
         }
