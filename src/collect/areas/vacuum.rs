@@ -10,9 +10,10 @@
 //!   relfrozenxid counting their TOAST table, size estimated as `relpages × block_size`
 //!   (takes no lock). **Current database only.** Read at most every [`OLDEST_INTERVAL`]
 //!   (it scans all of `pg_class`; the ages move slowly) and carried forward in between.
-//! * `queries/vacuum_dead_tuples.pg12.sql`: `pg_stat_user_tables` — the 20 tables with the
-//!   most dead tuples, ratio and ages (seconds) of the last (auto)vacuum / (auto)analyze.
-//!   **Current database only.**
+//! * `queries/vacuum_dead_tuples.pg12.sql`: `pg_stat_user_tables`' functions — the 20 tables
+//!   with the most dead tuples, ratio and ages (seconds) of the last (auto)vacuum /
+//!   (auto)analyze. **Current database only.** Like the oldest tables, read at most every
+//!   [`OLDEST_INTERVAL`] and carried forward.
 //! * `queries/vacuum_progress.pg12.sql` / `.pg17.sql`: `pg_stat_progress_vacuum` joined to
 //!   `pg_stat_activity`, every database; dead-tuple memory in bytes (17+ reports bytes;
 //!   before, tuples × 6 bytes).
@@ -33,7 +34,8 @@ use crate::sample::{
     DatabaseAge, TableAge, TableDeadTuples, VacuumProgress, VacuumSample, XminHolder,
 };
 
-/// The oldest tables are read at most this often (and at most once per
+/// The oldest tables and the tables with the most dead tuples are read at most this often
+/// (and at most once per
 /// [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times the query's own duration).
 pub const OLDEST_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -42,6 +44,8 @@ pub const OLDEST_INTERVAL: Duration = Duration::from_secs(60);
 pub struct VacuumCollector {
     /// When the oldest tables were last read (client clock), how long that took, the rows.
     oldest_read: Option<(Instant, Duration, Vec<TableAge>)>,
+    /// The same for the tables with the most dead tuples.
+    dead_read: Option<(Instant, Duration, Vec<TableDeadTuples>)>,
 }
 
 impl VacuumCollector {
@@ -49,8 +53,8 @@ impl VacuumCollector {
         Self::default()
     }
 
-    /// One poll: settings, databases, oldest tables (at most every [`OLDEST_INTERVAL`]), dead
-    /// tuples, running vacuums, xmin horizon holders.
+    /// One poll: settings, databases, oldest tables and dead tuples (each at most every
+    /// [`OLDEST_INTERVAL`]), running vacuums, xmin horizon holders.
     ///
     /// Errors: the first query that fails, classified ([`FromPg`](crate::collect::error::FromPg));
     /// [`ErrorKind::Decode`] when a row does not have the expected shape.
@@ -89,22 +93,7 @@ impl VacuumCollector {
 
         sample.oldest_tables = self.oldest_tables(ctx).await?;
 
-        for row in ctx
-            .query(ctx.sql(ServerQuery::VacuumDeadTuples)?, &[])
-            .await?
-        {
-            sample.dead_tuples.push(TableDeadTuples {
-                schemaname: get_text_or_empty(&row, "schemaname")?,
-                relname: get_text_or_empty(&row, "relname")?,
-                n_live_tup: get(&row, "n_live_tup")?,
-                n_dead_tup: get(&row, "n_dead_tup")?,
-                dead_tup_ratio: get(&row, "dead_tup_ratio")?,
-                last_vacuum_age_s: get(&row, "last_vacuum_age_s")?,
-                last_autovacuum_age_s: get(&row, "last_autovacuum_age_s")?,
-                last_analyze_age_s: get(&row, "last_analyze_age_s")?,
-                last_autoanalyze_age_s: get(&row, "last_autoanalyze_age_s")?,
-            });
-        }
+        sample.dead_tuples = self.dead_tuples(ctx).await?;
 
         for row in ctx
             .query(ctx.sql(ServerQuery::VacuumProgress)?, &[])
@@ -164,6 +153,38 @@ impl VacuumCollector {
         }
 
         self.oldest_read = Some((started, started.elapsed(), tables.clone()));
+        Ok(tables)
+    }
+
+    /// The tables with the most dead tuples: read again when older than [`OLDEST_INTERVAL`]
+    /// (the counts move as backends report and autovacuum acts, on the scale of minutes),
+    /// else the last read.
+    async fn dead_tuples(&mut self, ctx: &Ctx<'_>) -> Result<Vec<TableDeadTuples>, CollectError> {
+        if let Some((at, took, tables)) = &self.dead_read {
+            if at.elapsed() < crate::collect::paced_catalog(OLDEST_INTERVAL, *took) {
+                return Ok(tables.clone());
+            }
+        }
+        let started = Instant::now();
+        let mut tables = Vec::new();
+        for row in ctx
+            .query(ctx.sql(ServerQuery::VacuumDeadTuples)?, &[])
+            .await?
+        {
+            tables.push(TableDeadTuples {
+                schemaname: get_text_or_empty(&row, "schemaname")?,
+                relname: get_text_or_empty(&row, "relname")?,
+                n_live_tup: get(&row, "n_live_tup")?,
+                n_dead_tup: get(&row, "n_dead_tup")?,
+                dead_tup_ratio: get(&row, "dead_tup_ratio")?,
+                last_vacuum_age_s: get(&row, "last_vacuum_age_s")?,
+                last_autovacuum_age_s: get(&row, "last_autovacuum_age_s")?,
+                last_analyze_age_s: get(&row, "last_analyze_age_s")?,
+                last_autoanalyze_age_s: get(&row, "last_autoanalyze_age_s")?,
+            });
+        }
+
+        self.dead_read = Some((started, started.elapsed(), tables.clone()));
         Ok(tables)
     }
 }
