@@ -2,6 +2,8 @@
 //! on a cluster of their own with a couple of hundred idle sessions: every poll's sample is
 //! what a full read of the same moment gives, no state change is lost, the unchanged idle
 //! sessions travel thin, and the connection limits are read again only after a restart.
+//! `cost_at_2000_idle_sessions` (ignored: `cargo test --release --test live
+//! activity_delta::cost -- --ignored --nocapture`) measures the server and client cost.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -555,4 +557,326 @@ async fn deltas_work_through_pgbouncer_transaction_pooling() {
     assert!(!clients(&got).contains_key(&pid_leaving), "gone");
     b.batch_execute("ROLLBACK").await.expect("rollback");
     drop(holders);
+}
+
+/// A unix-socket stream that counts the bytes it reads (what the server sent).
+struct Counting {
+    inner: tokio::net::UnixStream,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl tokio::io::AsyncRead for Counting {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(Ok(())) = &polled {
+            let n = (buf.filled().len() - before) as u64;
+            self.read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Counting {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        b: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, b)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Connects deadpool's connections through [`Counting`].
+struct CountingConnect {
+    socket: std::path::PathBuf,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl deadpool_postgres::Connect for CountingConnect {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>,
+    > {
+        let config = pg_config.clone();
+        Box::pin(async move {
+            let inner = tokio::net::UnixStream::connect(&self.socket)
+                .await
+                .expect("unix socket");
+            let stream = Counting {
+                inner,
+                read: self.read.clone(),
+            };
+            let (client, conn) = config.connect_raw(stream, tokio_postgres::NoTls).await?;
+            let handle = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            Ok((client, handle))
+        })
+    }
+}
+
+/// On-CPU time of a process or thread (`/proc/<path>/schedstat`, nanoseconds).
+fn on_cpu(path: &str) -> Duration {
+    let text = std::fs::read_to_string(format!("/proc/{path}/schedstat")).expect("schedstat");
+    let ns = text.split_whitespace().next().expect("a field");
+    Duration::from_nanos(ns.parse().expect("nanoseconds"))
+}
+
+#[derive(Debug, Default)]
+struct Cost {
+    server: Vec<Duration>,
+    client: Vec<Duration>,
+    wall: Vec<Duration>,
+    bytes: u64,
+    rows_full: usize,
+    rows_thin: usize,
+}
+
+impl Cost {
+    fn add(&mut self, server: Duration, client: Duration, wall: Duration, bytes: u64) {
+        self.server.push(server);
+        self.client.push(client);
+        self.wall.push(wall);
+        self.bytes += bytes;
+    }
+
+    fn merge(&mut self, other: &Cost) {
+        self.server.extend(&other.server);
+        self.client.extend(&other.client);
+        self.wall.extend(&other.wall);
+        self.bytes += other.bytes;
+        self.rows_full += other.rows_full;
+        self.rows_thin += other.rows_thin;
+    }
+
+    fn polls(&self) -> usize {
+        self.server.len()
+    }
+
+    /// "mean / median ms" of `times`.
+    fn ms(times: &[Duration]) -> String {
+        let mut sorted = times.to_vec();
+        sorted.sort();
+        let n = sorted.len().max(1) as f64;
+        let mean = sorted.iter().map(Duration::as_secs_f64).sum::<f64>() * 1e3 / n;
+        let median = sorted
+            .get(sorted.len() / 2)
+            .map_or(0.0, |d| d.as_secs_f64() * 1e3);
+        format!("{mean:>6.2} / {median:>6.2}")
+    }
+
+    fn line(&self, what: &str) -> String {
+        let n = self.polls().max(1) as f64;
+        format!(
+            "{what:<34} {:>4} polls  server CPU {} ms  client CPU {} ms  wall {} ms  \
+             {:>7.0} bytes  {:>6.0} full rows  {:>6.0} thin  (mean / median)",
+            self.polls(),
+            Self::ms(&self.server),
+            Self::ms(&self.client),
+            Self::ms(&self.wall),
+            self.bytes as f64 / n,
+            self.rows_full as f64 / n,
+            self.rows_thin as f64 / n,
+        )
+    }
+}
+
+/// The cost of a poll at 2,000 sessions, 1,950 of them idle (30 running a long query, 5 idle
+/// in transaction, 15 running a short query every half second): per poll, the backend CPU
+/// of the monitoring connection (parse, plan, execute, send), the client's CPU (the
+/// collector's thread: protocol, decoding, the sample), the bytes the server sent, the rows
+/// in full and thin. "before" is a fresh collector's poll, exactly what every poll read
+/// before deltas (every row in full, and the limits); "after" the same collector polled once
+/// a second, as the dashboard does, including its periodic full reads. The two alternate,
+/// `ACTIVITY_COST_GAP_MS` apart (500; 0 for back-to-back polls on warm caches), for
+/// `ACTIVITY_COST_POLLS` rounds (60).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: about two minutes, 2,000 connections"]
+async fn cost_at_2000_idle_sessions() {
+    let env = |name: &str, default: u64| -> u64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let polls = env("ACTIVITY_COST_POLLS", 60);
+    let gap = Duration::from_millis(env("ACTIVITY_COST_GAP_MS", 500));
+    let cluster = own_cluster(2100).await;
+    let node = &cluster.primary;
+    let held = hold_idle(node, 1950, 150).await;
+    let mut busy = Vec::new();
+    for i in 0..30 {
+        let c = connect(node, "postgres").await;
+        busy.push(tokio::spawn(async move {
+            let _ = c
+                .batch_execute(&format!("SELECT pg_sleep(3600) /* report {i} */"))
+                .await;
+        }));
+    }
+    let mut in_transaction = Vec::new();
+    for i in 0..5 {
+        let c = connect(node, "postgres").await;
+        c.batch_execute(&format!("BEGIN; SELECT {i} /* open transaction */"))
+            .await
+            .expect("open transaction");
+        in_transaction.push(c);
+    }
+    for i in 0..15 {
+        let c = connect(node, "postgres").await;
+        busy.push(tokio::spawn(async move {
+            loop {
+                if c.batch_execute(&format!("SELECT {i} /* churn */"))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }));
+    }
+    let admin = connect(node, "postgres").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let backends: i64 = admin
+        .query_one("SELECT count(*) FROM pg_stat_activity", &[])
+        .await
+        .expect("count")
+        .get(0);
+    admin
+        .batch_execute("SELECT pg_stat_statements_reset()")
+        .await
+        .expect("reset");
+
+    let socket = node.socket_dir.join(format!(".s.PGSQL.{}", node.port));
+    let conninfo = node.conninfo("postgres");
+    // The collector on a thread and runtime of its own, so its thread's CPU is the client's.
+    let measured = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let mut cfg: tokio_postgres::Config = conninfo.parse().expect("conninfo");
+            cfg.application_name(crate::probe::MONITOR_APP);
+            let manager = deadpool_postgres::Manager::from_connect(
+                cfg,
+                CountingConnect {
+                    socket,
+                    read: read.clone(),
+                },
+                deadpool_postgres::ManagerConfig::default(),
+            );
+            let pool = deadpool_postgres::Pool::builder(manager)
+                .max_size(1)
+                .build()
+                .expect("pool");
+            let client = pool.get().await.expect("monitoring connection");
+            let facts = pgvitals::collect::probe::probe(&client)
+                .await
+                .expect("probe");
+            let m = Monitor { client, facts };
+            let backend = m.facts.backend_pid.to_string();
+            let (mut before, mut after_delta, mut after_full) =
+                (Cost::default(), Cost::default(), Cost::default());
+            let mut steady = ActivityCollector::new();
+            let thread = "thread-self";
+            for _ in 0..polls {
+                for fresh in [true, false] {
+                    let (s0, c0, b0, w0) = (
+                        on_cpu(&backend),
+                        on_cpu(thread),
+                        read.load(std::sync::atomic::Ordering::Relaxed),
+                        Instant::now(),
+                    );
+                    let mut once = ActivityCollector::new();
+                    let collector = if fresh { &mut once } else { &mut steady };
+                    let sample = collector.collect(&m.ctx()).await.expect("sample");
+                    let report = collector.last_poll().expect("report");
+                    let (server, client, wall) =
+                        (on_cpu(&backend) - s0, on_cpu(thread) - c0, w0.elapsed());
+                    let bytes = read.load(std::sync::atomic::Ordering::Relaxed) - b0;
+                    drop(sample);
+                    let cost = match (fresh, report.read) {
+                        (true, _) => &mut before,
+                        (false, ReadKind::Delta) => &mut after_delta,
+                        (false, _) => &mut after_full,
+                    };
+                    cost.add(server, client, wall, bytes);
+                    cost.rows_full += report.rows_full;
+                    cost.rows_thin += report.rows_thin;
+                    // both kinds of poll start alike, `gap` after the last one
+                    tokio::time::sleep(gap).await;
+                }
+            }
+            (before, after_delta, after_full)
+        })
+    })
+    .join()
+    .expect("the measuring thread");
+    let (before, delta, full) = measured;
+    let mut all = Cost::default();
+    all.merge(&delta);
+    all.merge(&full);
+    println!(
+        "PostgreSQL {}, {backends} backends in pg_stat_activity, polls {gap:?} apart",
+        node.major()
+    );
+    println!("{}", before.line("before (every row, and the limits)"));
+    println!("{}", delta.line("after: deltas"));
+    println!("{}", full.line("after: its periodic full reads"));
+    println!("{}", all.line("after: every poll"));
+    for row in admin
+        .query(
+            "SELECT calls, mean_exec_time, min_exec_time, mean_plan_time, \
+                    left(regexp_replace(query, '\\s+', ' ', 'g'), 60) \
+               FROM pg_stat_statements WHERE query LIKE '%pgvitals%' AND calls > 1 \
+              ORDER BY total_exec_time DESC",
+            &[],
+        )
+        .await
+        .expect("pg_stat_statements")
+    {
+        println!(
+            "  pg_stat_statements: {:>5} calls  mean {:>6.3} ms  min {:>6.3} ms  plan {:>5.3} ms  {}",
+            row.get::<_, i64>(0),
+            row.get::<_, f64>(1),
+            row.get::<_, f64>(2),
+            row.get::<_, f64>(3),
+            row.get::<_, String>(4)
+        );
+    }
+    assert!(delta.polls() > 0, "no delta was read");
+    assert!(
+        delta.rows_thin as f64 / delta.polls() as f64 >= 1900.0,
+        "the idle sessions travel thin"
+    );
+    assert!(
+        all.bytes * 4 < before.bytes,
+        "a quarter of the bytes or less"
+    );
+    for task in busy {
+        task.abort();
+    }
+    drop((held, in_transaction));
 }
