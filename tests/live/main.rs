@@ -6,6 +6,7 @@
 mod common;
 
 mod activity;
+mod activity_delta;
 mod app;
 mod backoff;
 mod cache;
