@@ -923,13 +923,14 @@ fn the_snapshot_queries_an_area_twice_only_when_it_has_rates() {
             doc[area.key()]
         );
     }
-    // (area, a relation only its query reads)
+    // (area, text only its query has: a column alias or a relation no other query reads,
+    // in the query itself, not only in a file's header comment)
     let markers = [
-        (Area::Server, "pg_postmaster_start_time"),
+        (Area::Server, "AS uptime_s"),
         (Area::Wal, "pg_stat_archiver"),
-        (Area::UnusedIndexes, "pg_stat_user_indexes"),
+        (Area::UnusedIndexes, "AS index_size_bytes_total"),
         (Area::Vacuum, "pg_stat_progress_vacuum"),
-        (Area::Replication, "pg_stat_replication"),
+        (Area::Replication, "pg_stat_wal_receiver"),
     ];
     for (area, marker) in markers {
         let calls = node
