@@ -25,6 +25,25 @@
 //! Dependency rule: `collect`, `model` and `tui` import `sample`; `tui` imports `model`;
 //! `tui` and `model` never import `collect`; nothing imports upward.
 //!
+//! # What a poll may cost
+//!
+//! The server pays for every query, so the collectors follow four rules (measured by
+//! `cargo bench --bench cost` at two scales, up to 50,000 indexes, 10,000 statements and
+//! 2,000 sessions):
+//!
+//! * **Bounded results.** A list that grows with the catalog is a top-N (`top_n`, default
+//!   [`sample::DEFAULT_TOP_N`]) with totals beside it; ranking uses what costs nothing to
+//!   read (`pg_class.relpages`, the statistics functions), exact measurements (sizes) only
+//!   for the rows kept. The snapshot JSON lists the sessions that matter, not every idle one.
+//! * **Only what changed.** Activity sends in full only the sessions that changed since the
+//!   last poll ([`collect::areas::activity`]); texts of pg_stat_statements are fetched once
+//!   per entry.
+//! * **Slow things on slow timers, paced by their cost.** Whole-catalog reads whose values
+//!   move slowly run once a minute and are carried forward; an area slower than the interval
+//!   by choice waits [`collect::COST_FACTOR`] times its last poll, a carried-forward catalog
+//!   read [`collect::CATALOG_COST_FACTOR`] times its own duration ([`collect::paced`]).
+//! * **Back off after a timeout** ([`collect::worker`]), and never queue two polls of an area.
+//!
 //! # Add an area
 //!
 //! Each layer has one place that lists the areas (an exhaustive `match`, never a wildcard
