@@ -3,6 +3,7 @@
 //! checked for content, cell styles (alert colours), in-place explanations of missing data,
 //! hostile server text, tiny sizes and key handling.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pgvitals::config::Thresholds;
@@ -154,7 +155,7 @@ fn statement(queryid: i64, query: Option<&str>, calls: i64, total_ms: f64, read:
         rows: calls * 2,
         shared_blks_hit: calls * 10,
         shared_blks_read: read,
-        query: query.map(String::from),
+        query: query.map(Arc::from),
         ..Default::default()
     }
 }

@@ -10,6 +10,8 @@
 //! from the previous sample (rates over the measured interval). A derived field that stays
 //! `None` means "no baseline yet" (first sample, new row, or a reset), never zero.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch on the **server** clock (`extract(epoch from now())`).
@@ -145,8 +147,9 @@ pub struct Statement {
     pub queryid: i64,
     /// Always `true` before pg_stat_statements 1.9 (PostgreSQL 14).
     pub toplevel: bool,
-    pub usename: Option<String>,
-    pub datname: Option<String>,
+    /// Role and database names, shared with the collector's name cache (no copy per poll).
+    pub usename: Option<Arc<str>>,
+    pub datname: Option<Arc<str>>,
     /// Counter.
     pub calls: i64,
     /// Counter, milliseconds (`total_time` before 1.8).
@@ -165,8 +168,10 @@ pub struct Statement {
     /// `stats_since` (1.11, PostgreSQL 17+), epoch seconds: a change means the entry was
     /// evicted and re-created.
     pub stats_since: Option<EpochSeconds>,
-    /// Normalized query text; fetched once per key, `None` until known.
-    pub query: Option<String>,
+    /// Normalized query text; fetched once per key, `None` until known. Shared with the
+    /// collector's text cache and every later sample of the entry (one copy per entry, not
+    /// one per poll).
+    pub query: Option<Arc<str>>,
     /// Derived, per second over the interval.
     pub calls_per_s: Option<f64>,
     /// Derived: milliseconds of execution per second of wall time over the interval.

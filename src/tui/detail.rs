@@ -1,6 +1,8 @@
 //! The detail view (Enter): a session's whole row, what it blocks and what blocks it, or a
 //! statement's counters and rates; then the full query text, sanitized and wrapped.
 
+use std::sync::Arc;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -166,7 +168,7 @@ fn count_and_rate(count: i64, per_s: Option<f64>) -> String {
 
 fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>> {
     let theme = v.theme();
-    let c = |o: &Option<String>| o.as_deref().map_or("-".into(), text::clean);
+    let c = |o: &Option<Arc<str>>| o.as_deref().map_or("-".into(), text::clean);
     let mut lines = Vec::new();
     if gone {
         lines.push(Line::from(Span::styled(

@@ -34,6 +34,7 @@
 
 use crate::queries::{PgssQuery, ServerQuery};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::collect::{Ctx, get, get_text, get_text_or_empty};
@@ -53,8 +54,9 @@ type Key = (u32, u32, i64, bool);
 /// Polls [`StatementsSample`]s; caches query texts by entry key.
 #[derive(Debug, Default)]
 pub struct StatementsCollector {
-    /// Texts of known keys (`None`: the server had no text for the key).
-    texts: HashMap<Key, Option<String>>,
+    /// Texts of known keys (`None`: the server had no text for the key), shared with the
+    /// samples.
+    texts: HashMap<Key, Option<Arc<str>>>,
     /// Keys of pgvitals' own statements.
     own: HashSet<Key>,
     /// How many times the text query ran.
@@ -63,10 +65,10 @@ pub struct StatementsCollector {
     last_fetch_keys: Vec<Key>,
     /// After a conversion failure: no text fetch before this instant, and why.
     texts_blocked: Option<(Instant, String)>,
-    /// Role names by oid (`pg_roles`), cached.
-    role_names: HashMap<u32, String>,
-    /// Database names by oid (`pg_database`), cached.
-    database_names: HashMap<u32, String>,
+    /// Role names by oid (`pg_roles`), cached, shared with the samples.
+    role_names: HashMap<u32, Arc<str>>,
+    /// Database names by oid (`pg_database`), cached, shared with the samples.
+    database_names: HashMap<u32, Arc<str>>,
     /// When the names were last read.
     names_read: Option<Instant>,
 }
@@ -316,7 +318,7 @@ impl StatementsCollector {
         for row in &rows {
             let kind: String = get(row, "kind")?;
             let oid: u32 = get(row, "oid")?;
-            let name = get_text_or_empty(row, "name")?;
+            let name: Arc<str> = get_text_or_empty(row, "name")?.into();
             if kind == "role" {
                 self.role_names.insert(oid, name);
             } else {
@@ -392,7 +394,7 @@ impl StatementsCollector {
             if text.as_deref().is_some_and(is_own_text) {
                 self.own.insert(k);
             } else {
-                self.texts.insert(k, text);
+                self.texts.insert(k, text.map(Arc::from));
             }
         }
         // Keys evicted between the two queries, or without a text: remembered as unknown so
