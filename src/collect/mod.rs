@@ -63,6 +63,34 @@ pub fn paced_catalog(every: Duration, took: Duration) -> Duration {
     every.max(took.saturating_mul(CATALOG_COST_FACTOR))
 }
 
+/// The last result of a carried-forward catalog-wide read: when it was read (client clock),
+/// how long that took, the value. Read again when older than [`paced_catalog`] says.
+#[derive(Debug, Clone)]
+pub struct Carried<T> {
+    at: std::time::Instant,
+    took: Duration,
+    value: T,
+}
+
+impl<T: Clone> Carried<T> {
+    /// The value of a read that started at `started` and has just finished.
+    pub fn finished(started: std::time::Instant, value: T) -> Self {
+        Carried {
+            at: started,
+            took: started.elapsed(),
+            value,
+        }
+    }
+
+    /// The value, while it is younger than `every` paced by the read's own cost.
+    pub fn fresh(carried: &Option<Self>, every: Duration) -> Option<T> {
+        carried
+            .as_ref()
+            .filter(|c| c.at.elapsed() < paced_catalog(every, c.took))
+            .map(|c| c.value.clone())
+    }
+}
+
 /// Everything a collector needs for one poll: a connection, the server facts and the
 /// client-side deadline.
 pub struct Ctx<'a> {

@@ -29,7 +29,7 @@ use crate::queries::ServerQuery;
 use crate::sample::{CollectError, ErrorKind};
 use std::time::{Duration, Instant};
 
-use crate::collect::{Ctx, get, get_text, get_text_or_empty};
+use crate::collect::{Carried, Ctx, get, get_text, get_text_or_empty};
 use crate::sample::{
     DatabaseAge, TableAge, TableDeadTuples, VacuumProgress, VacuumSample, XminHolder,
 };
@@ -39,13 +39,13 @@ use crate::sample::{
 /// [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times the query's own duration).
 pub const OLDEST_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Polls [`VacuumSample`]s; keeps the last read of the oldest tables.
+/// Polls [`VacuumSample`]s; keeps the last reads of the oldest and most-dead tables.
 #[derive(Debug, Default)]
 pub struct VacuumCollector {
-    /// When the oldest tables were last read (client clock), how long that took, the rows.
-    oldest_read: Option<(Instant, Duration, Vec<TableAge>)>,
-    /// The same for the tables with the most dead tuples.
-    dead_read: Option<(Instant, Duration, Vec<TableDeadTuples>)>,
+    /// The last read of the oldest tables.
+    oldest_read: Option<Carried<Vec<TableAge>>>,
+    /// The last read of the tables with the most dead tuples.
+    dead_read: Option<Carried<Vec<TableDeadTuples>>>,
 }
 
 impl VacuumCollector {
@@ -132,10 +132,8 @@ impl VacuumCollector {
 
     /// The oldest tables: read again when older than [`OLDEST_INTERVAL`], else the last read.
     async fn oldest_tables(&mut self, ctx: &Ctx<'_>) -> Result<Vec<TableAge>, CollectError> {
-        if let Some((at, took, tables)) = &self.oldest_read {
-            if at.elapsed() < crate::collect::paced_catalog(OLDEST_INTERVAL, *took) {
-                return Ok(tables.clone());
-            }
+        if let Some(tables) = Carried::fresh(&self.oldest_read, OLDEST_INTERVAL) {
+            return Ok(tables);
         }
         let started = Instant::now();
         let mut tables = Vec::new();
@@ -152,7 +150,7 @@ impl VacuumCollector {
             });
         }
 
-        self.oldest_read = Some((started, started.elapsed(), tables.clone()));
+        self.oldest_read = Some(Carried::finished(started, tables.clone()));
         Ok(tables)
     }
 
@@ -160,10 +158,8 @@ impl VacuumCollector {
     /// (the counts move as backends report and autovacuum acts, on the scale of minutes),
     /// else the last read.
     async fn dead_tuples(&mut self, ctx: &Ctx<'_>) -> Result<Vec<TableDeadTuples>, CollectError> {
-        if let Some((at, took, tables)) = &self.dead_read {
-            if at.elapsed() < crate::collect::paced_catalog(OLDEST_INTERVAL, *took) {
-                return Ok(tables.clone());
-            }
+        if let Some(tables) = Carried::fresh(&self.dead_read, OLDEST_INTERVAL) {
+            return Ok(tables);
         }
         let started = Instant::now();
         let mut tables = Vec::new();
@@ -184,7 +180,7 @@ impl VacuumCollector {
             });
         }
 
-        self.dead_read = Some((started, started.elapsed(), tables.clone()));
+        self.dead_read = Some(Carried::finished(started, tables.clone()));
         Ok(tables)
     }
 }
