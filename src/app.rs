@@ -12,6 +12,7 @@ use crate::collect::worker::{self, Outcome};
 use crate::config::Config;
 use crate::conninfo::ConnSpec;
 use crate::model::Store;
+use crate::record::{Recorder, Retention};
 use crate::sample::{Area, Command, LinkEvent, Update};
 
 /// Workers running for every server; the screen takes the receiving ends.
@@ -167,4 +168,157 @@ fn reword_timeout(
             }
         }
     }
+}
+
+/// What the recorder's thread is told.
+enum ToRecorder {
+    Update(Box<Update>),
+    Tick(SystemTime),
+}
+
+/// How many updates may wait for the recorder's thread before new ones are skipped (and
+/// counted in [`crate::model::RecordingState::dropped`]): a stalled disk must not grow the
+/// dashboard's memory without bound.
+pub const RECORDER_QUEUE: usize = 256;
+
+/// A [`Recorder`] on its own thread (SQLite writes block), fed copies of the updates.
+/// Dropping the handle (or [`RecorderHandle::stop`]) lets the thread commit and end.
+pub struct RecorderHandle {
+    tx: Option<std::sync::mpsc::SyncSender<ToRecorder>>,
+    pub status: crate::model::RecordingStatus,
+    join: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RecorderHandle {
+    /// Start the thread. A write error stops recording: the status says why (one line) and
+    /// later updates are ignored; `on_error` is called once with the line.
+    pub fn spawn(
+        mut recorder: Recorder,
+        on_error: impl Fn(&str) + Send + 'static,
+    ) -> RecorderHandle {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ToRecorder>(RECORDER_QUEUE);
+        let status = crate::model::RecordingStatus::default();
+        status.set(|s| s.path = recorder.path().display().to_string());
+        let thread_status = status.clone();
+        let join = std::thread::Builder::new()
+            .name("pgvitals-recorder".into())
+            .spawn(move || {
+                let mut failed = false;
+                while let Ok(msg) = rx.recv() {
+                    if failed {
+                        continue;
+                    }
+                    let result = match msg {
+                        ToRecorder::Update(u) => recorder.record(*u),
+                        ToRecorder::Tick(now) => recorder.tick(now),
+                    };
+                    if let Err(e) = result {
+                        failed = true;
+                        let line = crate::text::fold(&e.to_string());
+                        on_error(&line);
+                        thread_status.set(|s| s.error = Some(line));
+                    }
+                }
+                if !failed {
+                    if let Err(e) = recorder.flush() {
+                        on_error(&crate::text::fold(&e.to_string()));
+                    }
+                }
+            })
+            .ok();
+        RecorderHandle {
+            tx: Some(tx),
+            status,
+            join,
+        }
+    }
+
+    /// Hand a copy of `update` to the recorder; skipped (and counted) when its queue is full.
+    pub fn send(&self, update: &Update) {
+        if let Some(tx) = &self.tx {
+            if tx
+                .try_send(ToRecorder::Update(Box::new(update.clone())))
+                .is_err()
+            {
+                self.status.set(|s| s.dropped += 1);
+            }
+        }
+    }
+
+    /// Let the recorder commit, evaluate time-based alerts and prune when due.
+    pub fn tick(&self, now: SystemTime) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(ToRecorder::Tick(now));
+        }
+    }
+
+    /// Commit what is pending and wait for the thread to end.
+    pub fn stop(mut self) {
+        self.tx = None;
+        if let Some(join) = self.join.take() {
+            let _ = join.join();
+        }
+    }
+}
+
+impl Drop for RecorderHandle {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(join) = self.join.take() {
+            let _ = join.join();
+        }
+    }
+}
+
+/// Open a recorder for `specs` at `path` with the config's caps.
+///
+/// Errors: the file cannot be created, locked or read (one line).
+pub fn open_recorder(
+    path: &std::path::Path,
+    specs: &[ConnSpec],
+    config: &Config,
+) -> Result<Recorder, String> {
+    let labels: Vec<String> = specs.iter().map(ConnSpec::label).collect();
+    Recorder::create(
+        path,
+        &labels,
+        config,
+        Retention {
+            max_size: config.record_max_size,
+            max_age: config.record_max_age,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Put a recorder between the workers and the screen: every update goes to `recorder`
+/// (a copy) and on to the returned receiver; the recorder is ticked every second. The
+/// store gets the recorder's status for the header.
+pub fn tee_to_recorder(
+    running: &mut Running,
+    recorder: std::sync::Arc<RecorderHandle>,
+) -> mpsc::Receiver<Update> {
+    running.store.recording = Some(recorder.status.clone());
+    let (tx, rx) = mpsc::channel(256);
+    let (_, placeholder) = mpsc::channel(1);
+    let mut updates = std::mem::replace(&mut running.updates, placeholder);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                update = updates.recv() => match update {
+                    Some(update) => {
+                        recorder.send(&update);
+                        if tx.send(update).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => recorder.tick(SystemTime::now()),
+            }
+        }
+    });
+    rx
 }

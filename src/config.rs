@@ -8,6 +8,9 @@
 //! slow_interval = "60s"    # unused indexes, database sizes (100ms .. 1d)
 //! query_timeout = "5s"     # statement_timeout of the monitoring session (100ms .. 1h)
 //! top_n = 50               # rows listed of the unbounded lists: unused indexes, cache tables (1 .. 10000)
+//! record = true            # the dashboard records: true = $XDG_STATE_HOME/pgvitals/recording.db, or a path
+//! record_max_size = "1GB"  # size cap of a recording (ordinary samples are pruned first; at least 1MB)
+//! record_max_age = "30d"   # age cap of a recording (at least 1m)
 //! [thresholds.xid_age]
 //! warning = 500000000
 //! critical = 1200000000
@@ -83,6 +86,14 @@ pub struct Config {
     /// always count every row (default [`DEFAULT_TOP_N`], at most [`MAX_TOP_N`]).
     pub top_n: u32,
     pub thresholds: Thresholds,
+    /// `record`: the dashboard (and the demo) records to this file, as with `--record`
+    /// (`record = true`: [`default_recording_path`]; a string: that path). `None`: no
+    /// recording unless asked on the command line.
+    pub record: Option<PathBuf>,
+    /// `record_max_size`: the size cap of a recording, bytes (default 1 GB, powers of 1024).
+    pub record_max_size: u64,
+    /// `record_max_age`: what a recording keeps at most (default 30 days).
+    pub record_max_age: Duration,
     /// Where the config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -96,6 +107,9 @@ impl Default for Config {
             query_timeout: Duration::from_secs(5),
             top_n: DEFAULT_TOP_N,
             thresholds: Thresholds::default(),
+            record: None,
+            record_max_size: DEFAULT_RECORD_MAX_SIZE,
+            record_max_age: DEFAULT_RECORD_MAX_AGE,
             source: None,
         }
     }
@@ -119,8 +133,18 @@ struct RawConfig {
     slow_interval: Option<String>,
     query_timeout: Option<String>,
     top_n: Option<i64>,
+    record: Option<RawRecord>,
+    record_max_size: Option<RawValue>,
+    record_max_age: Option<String>,
     #[serde(default)]
     thresholds: BTreeMap<String, RawThreshold>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RawRecord {
+    On(bool),
+    Path(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,6 +161,16 @@ enum RawValue {
     Int(i64),
     Float(f64),
     Text(String),
+}
+
+impl RawValue {
+    fn to_string_value(&self) -> String {
+        match self {
+            RawValue::Int(i) => i.to_string(),
+            RawValue::Float(f) => f.to_string(),
+            RawValue::Text(t) => t.clone(),
+        }
+    }
 }
 
 impl Config {
@@ -196,6 +230,24 @@ impl Config {
         )?;
         if let Some(n) = raw.top_n {
             config.top_n = check_top_n(n)?;
+        }
+        match &raw.record {
+            None | Some(RawRecord::On(false)) => {}
+            Some(RawRecord::On(true)) => {
+                config.record = Some(default_recording_path().ok_or(
+                    "record = true: no state directory (set XDG_STATE_HOME or HOME)".to_string(),
+                )?)
+            }
+            Some(RawRecord::Path(p)) if p.trim().is_empty() => {
+                return Err("record = \"\": give a path, or true for the default".into());
+            }
+            Some(RawRecord::Path(p)) => config.record = Some(PathBuf::from(p)),
+        }
+        if let Some(v) = &raw.record_max_size {
+            config.record_max_size = check_record_max_size(&v.to_string_value())?;
+        }
+        if let Some(s) = &raw.record_max_age {
+            config.record_max_age = check_record_max_age(s)?;
         }
         for (name, raw_t) in &raw.thresholds {
             let rule = Rule::from_name(name).ok_or_else(|| {
@@ -360,6 +412,44 @@ pub fn parse_size(s: &str) -> Option<f64> {
         _ => return None,
     };
     Some(n * mult)
+}
+
+/// The default recording size cap: 1 GB.
+pub const DEFAULT_RECORD_MAX_SIZE: u64 = 1 << 30;
+/// The smallest recording size cap accepted: 1 MB.
+pub const MIN_RECORD_MAX_SIZE: u64 = 1 << 20;
+/// The default age cap of a recording: 30 days.
+pub const DEFAULT_RECORD_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
+
+/// `record_max_size` / `--max-size`: a size like `1GB`, `200MB`, at least 1 MB.
+pub fn check_record_max_size(s: &str) -> Result<u64, String> {
+    let v = parse_size(s)
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .ok_or_else(|| format!("max size {s:?} is not a size (write it like 200MB, 1GB)"))?;
+    if v < MIN_RECORD_MAX_SIZE as f64 {
+        return Err(format!("max size {s} is too small: at least 1MB"));
+    }
+    Ok(v.min(u64::MAX as f64) as u64)
+}
+
+/// `record_max_age` / `--max-age`: a duration like `7d`, `12h`, at least 1 minute.
+pub fn check_record_max_age(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("max age {s:?}: {e} (write it like 12h, 7days)"))?;
+    if d < Duration::from_secs(60) {
+        return Err(format!("max age {s} is too short: at least 1m"));
+    }
+    Ok(d)
+}
+
+/// `$XDG_STATE_HOME/pgvitals/recording.db` (or `~/.local/state/...`): where `record = true`
+/// records.
+pub fn default_recording_path() -> Option<PathBuf> {
+    use etcetera::BaseStrategy;
+    etcetera::choose_base_strategy().ok().and_then(|s| {
+        s.state_dir()
+            .map(|d| d.join("pgvitals").join("recording.db"))
+    })
 }
 
 /// `$XDG_CONFIG_HOME/pgvitals/config.toml` (or `~/.config/...`).

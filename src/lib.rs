@@ -19,6 +19,7 @@
 //! | 2 | [`collect`] | connections ([`collect::pool`]), the per-area collectors ([`collect::areas`]), the polling workers ([`collect::worker`]), cancel/terminate ([`collect::actions`]) |
 //! | 2 | [`model`] | the only place samples become state: per-area rates, rules, sparkline points and JSON ([`model::areas`]), alerts with typed subjects, the lock tree, history, snapshot |
 //! | 3 | [`tui`] | the screen: reads the model, never touches a connection; per-area panels in [`tui::panels`] |
+//! | 3 | [`record`] | the flight recorder: the update stream into an SQLite file, read back into a store at any moment, the incident report |
 //! | 4 | [`app`] | the wiring of sessions, workers and store, shared by the commands and tests |
 //! | — | [`cluster`], [`demo`] | throwaway clusters for tests and `pgvitals demo` |
 //!
@@ -80,6 +81,7 @@ pub mod fault;
 pub mod files;
 pub mod model;
 pub mod queries;
+pub mod record;
 pub mod sample;
 pub mod text;
 pub mod tui;

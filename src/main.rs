@@ -33,16 +33,89 @@ struct Cli {
     command: Option<Sub>,
     #[command(flatten)]
     watch: WatchArgs,
+    #[command(flatten)]
+    rec: RecordFlags,
 }
 
 #[derive(Subcommand, Debug)]
 enum Sub {
     /// Sample every area (the areas with rates twice, --interval apart) and print them as JSON
     /// (one object per server, an array for several); the exit status is the worst alert's.
-    Snapshot(WatchArgs),
+    Snapshot(SnapshotArgs),
     /// Start a throwaway local primary and standby with a demo workload and watch them;
     /// everything is removed on quit.
     Demo(DemoArgs),
+    /// Poll like the dashboard, without a terminal, and write every sample, connection event
+    /// and alert to a recording (SQLite) until SIGTERM or SIGINT.
+    Record(RecordArgs),
+    /// Print an incident summary of a recording's window in Markdown: alerts, worst values,
+    /// lock chains, top statements, replication lag peaks.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct SnapshotArgs {
+    #[command(flatten)]
+    watch: WatchArgs,
+    /// Read a recording instead of servers: the JSON as it was at --at.
+    #[arg(long, value_name = "FILE")]
+    from: Option<PathBuf>,
+    /// With --from: the moment, as 2026-12-02T03:12:00Z, 2026-12-02 03:12 or 03:12 (local)
+    /// [default: the end of the recording].
+    #[arg(long, value_name = "TIME", requires = "from")]
+    at: Option<String>,
+}
+
+/// Recording beside the dashboard.
+#[derive(Args, Debug, Clone, Default)]
+struct RecordFlags {
+    /// Record what the dashboard receives to this file (SQLite, created mode 0600)
+    /// [default: the config's `record`, else none].
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    #[command(flatten)]
+    caps: CapArgs,
+}
+
+/// The caps of a recording.
+#[derive(Args, Debug, Clone, Default)]
+struct CapArgs {
+    /// Size cap of the recording, like 200MB, 1GB (ordinary samples are pruned first, the
+    /// windows around alerts last) [default: 1GB, or the config's record_max_size].
+    #[arg(long, value_name = "SIZE", value_parser = pgvitals::config::check_record_max_size)]
+    max_size: Option<u64>,
+    /// Age cap of the recording, like 12h, 7days [default: 30days, or the config's
+    /// record_max_age].
+    #[arg(long, value_name = "DURATION", value_parser = pgvitals::config::check_record_max_age)]
+    max_age: Option<Duration>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct RecordArgs {
+    #[command(flatten)]
+    watch: WatchArgs,
+    /// The recording (SQLite, created mode 0600; an existing recording is continued).
+    #[arg(long, value_name = "FILE")]
+    to: PathBuf,
+    #[command(flatten)]
+    caps: CapArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ReportArgs {
+    /// The recording.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Start of the window (2026-12-02T03:00:00Z, 2026-12-02 03:00, 03:00 local)
+    /// [default: the start of the recording].
+    #[arg(long, value_name = "TIME")]
+    from: Option<String>,
+    /// End of the window [default: the end of the recording].
+    #[arg(long, value_name = "TIME")]
+    to: Option<String>,
+    /// Config file (alert thresholds) [default: $XDG_CONFIG_HOME/pgvitals/config.toml].
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -86,6 +159,8 @@ struct DemoArgs {
     /// [default: 30m].
     #[arg(long, value_parser = parse_workload_for, default_value = "30m")]
     workload_for: Duration,
+    #[command(flatten)]
+    rec: RecordFlags,
 }
 
 /// The longest `--workload-for` accepted: 1 week.
@@ -162,9 +237,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     match cli.command {
-        None => runtime.block_on(dashboard(cli.watch)),
-        Some(Sub::Snapshot(args)) => runtime.block_on(snapshot_cmd(args)),
+        None => runtime.block_on(dashboard(cli.watch, cli.rec)),
+        Some(Sub::Snapshot(args)) if args.from.is_some() => recorded_snapshot(args),
+        Some(Sub::Snapshot(args)) => runtime.block_on(snapshot_cmd(args.watch)),
         Some(Sub::Demo(args)) => runtime.block_on(demo(args)),
+        Some(Sub::Record(args)) => runtime.block_on(record_cmd(args)),
+        Some(Sub::Report(args)) => report_cmd(args),
     }
 }
 
@@ -269,11 +347,43 @@ fn ui_options(common: &CommonArgs) -> pgvitals::tui::UiOptions {
     }
 }
 
-async fn dashboard(args: WatchArgs) -> anyhow::Result<u8> {
-    let config = load_config(&args.common)?;
+/// The caps given on the command line over the config's.
+fn apply_caps(config: &mut Config, caps: &CapArgs) {
+    if let Some(s) = caps.max_size {
+        config.record_max_size = s;
+    }
+    if let Some(a) = caps.max_age {
+        config.record_max_age = a;
+    }
+}
+
+/// Start recording beside the screen when `--record` or the config's `record` asks.
+fn start_recording(
+    running: &mut pgvitals::app::Running,
+    specs: &[ConnSpec],
+    config: &Config,
+    rec: &RecordFlags,
+) -> anyhow::Result<()> {
+    let Some(path) = rec.record.clone().or_else(|| config.record.clone()) else {
+        return Ok(());
+    };
+    let recorder =
+        pgvitals::app::open_recorder(&path, specs, config).map_err(anyhow::Error::msg)?;
+    let handle = pgvitals::app::RecorderHandle::spawn(recorder, |line| {
+        tracing::error!("{line}");
+    });
+    let rx = pgvitals::app::tee_to_recorder(running, std::sync::Arc::new(handle));
+    running.updates = rx;
+    Ok(())
+}
+
+async fn dashboard(args: WatchArgs, rec: RecordFlags) -> anyhow::Result<u8> {
+    let mut config = load_config(&args.common)?;
+    apply_caps(&mut config, &rec.caps);
     let specs = parse_specs(&args.conninfo)?;
     let _log = init_log(args.common.log.as_ref())?;
-    let running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    let mut running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    start_recording(&mut running, &specs, &config, &rec)?;
     pgvitals::tui::run(
         running.store,
         running.updates,
@@ -310,7 +420,8 @@ async fn snapshot_cmd(args: WatchArgs) -> anyhow::Result<u8> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
-    let config = load_config(&args.common)?;
+    let mut config = load_config(&args.common)?;
+    apply_caps(&mut config, &args.rec.caps);
     let _log = init_log(args.common.log.as_ref())?;
     eprintln!("pgvitals demo: starting a throwaway PostgreSQL primary and standby...");
     let demo = pgvitals::demo::Demo::start(args.workload_for)
@@ -321,7 +432,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
         .iter()
         .map(|c| ConnSpec::parse(c))
         .collect::<Result<Vec<_>, _>>()?;
-    let running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    let mut running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    if let Err(e) = start_recording(&mut running, &specs, &config, &args.rec) {
+        demo.stop().await;
+        return Err(e);
+    }
     let result = pgvitals::tui::run(
         running.store,
         running.updates,
@@ -333,6 +448,149 @@ async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     demo.stop().await;
     result?;
     Ok(0)
+}
+
+/// `snapshot --from FILE [--at TIME]`: the JSON of a recorded moment, with the exit status
+/// it had.
+fn recorded_snapshot(args: SnapshotArgs) -> anyhow::Result<u8> {
+    use pgvitals::record::read::{Recording, parse_time};
+    if !args.watch.conninfo.is_empty() {
+        anyhow::bail!("snapshot --from reads a recording: give no CONNINFO");
+    }
+    let config = load_config(&args.watch.common)?;
+    let path = args.from.clone().unwrap_or_default();
+    let rec = Recording::open(&path)?;
+    let Some((start, end)) = rec.span()? else {
+        anyhow::bail!("{} holds no sample yet", path.display());
+    };
+    let at = match &args.at {
+        Some(t) => parse_time(t, Some(end)).map_err(anyhow::Error::msg)?,
+        None => end,
+    };
+    let (store, last) = rec.store_at(at, &config)?;
+    if last.is_none() || at < start {
+        anyhow::bail!(
+            "nothing recorded at {} (the recording spans {} to {})",
+            pgvitals::record::report::utc(at),
+            pgvitals::record::report::utc(start),
+            pgvitals::record::report::utc(end)
+        );
+    }
+    let doc = snapshot::document(&store);
+    println!(
+        "{}",
+        snapshot::to_json_pretty(&doc).map_err(anyhow::Error::msg)?
+    );
+    Ok(snapshot::exit_code(&store) as u8)
+}
+
+/// `report FILE [--from T1] [--to T2]`.
+fn report_cmd(args: ReportArgs) -> anyhow::Result<u8> {
+    use pgvitals::record::read::{Recording, parse_time};
+    let config = Config::load(args.config.as_deref())?;
+    let rec = Recording::open(&args.file)?;
+    let Some((start, end)) = rec.span()? else {
+        anyhow::bail!("{} holds no sample yet", args.file.display());
+    };
+    let from = match &args.from {
+        Some(t) => parse_time(t, Some(end)).map_err(anyhow::Error::msg)?,
+        None => start,
+    };
+    let to = match &args.to {
+        Some(t) => parse_time(t, Some(end)).map_err(anyhow::Error::msg)?,
+        None => end,
+    };
+    if to < from {
+        anyhow::bail!("--to is before --from");
+    }
+    print!(
+        "{}",
+        pgvitals::record::report::report(&rec, from, to, &config)?
+    );
+    Ok(0)
+}
+
+/// `record --to FILE`: headless. Logs to stderr (or `--log`); SIGTERM or SIGINT commit and
+/// end it with status 0; a write error (a full disk) ends it with status 3.
+async fn record_cmd(args: RecordArgs) -> anyhow::Result<u8> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut config = load_config(&args.watch.common)?;
+    apply_caps(&mut config, &args.caps);
+    let specs = parse_specs(&args.watch.conninfo)?;
+    let _log = match args.watch.common.log.as_ref() {
+        Some(p) => init_log(Some(p))?,
+        None => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .init();
+            None
+        }
+    };
+    let mut recorder =
+        pgvitals::app::open_recorder(&args.to, &specs, &config).map_err(anyhow::Error::msg)?;
+    let mut running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        "recording {} server(s) to {} (at most {}, {})",
+        specs.len(),
+        args.to.display(),
+        pgvitals::model::format_bytes(config.record_max_size as f64),
+        humantime::format_duration(config.record_max_age)
+    );
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let labels: Vec<String> = specs.iter().map(ConnSpec::label).collect();
+    let result = loop {
+        tokio::select! {
+            update = running.updates.recv() => {
+                let Some(update) = update else { break Ok(()) };
+                log_update(&labels, &update);
+                if let Err(e) = recorder.record(update) {
+                    break Err(e);
+                }
+            }
+            _ = tick.tick() => {
+                if let Err(e) = recorder.tick(std::time::SystemTime::now()) {
+                    break Err(e);
+                }
+            }
+            _ = term.recv() => break Ok(()),
+            _ = int.recv() => break Ok(()),
+        }
+    };
+    match result.and_then(|()| recorder.flush()) {
+        Ok(()) => {
+            tracing::info!("recording to {} ended", args.to.display());
+            Ok(0)
+        }
+        Err(e) => {
+            let line = one_line(&e.to_string());
+            tracing::error!("{line}");
+            eprintln!("pgvitals: {line}");
+            Ok(EXIT_UNKNOWN)
+        }
+    }
+}
+
+/// One log line per connection event of a headless recorder.
+fn log_update(labels: &[String], update: &pgvitals::sample::Update) {
+    use pgvitals::sample::{LinkEvent, Update};
+    if let Update::Link { server, event, .. } = update {
+        let label = one_line(labels.get(*server).map_or("?", String::as_str));
+        match event {
+            LinkEvent::Connected(f) => tracing::info!(
+                "{label}: connected (server_version_num {}, {})",
+                f.server_version_num,
+                if f.in_recovery { "standby" } else { "primary" }
+            ),
+            LinkEvent::Down { error, .. } => {
+                tracing::warn!("{label}: down: {}", one_line(&error.message))
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -23,9 +23,13 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("model", &["sample", "config", "text"]),
     ("tui", &["sample", "model", "config", "text", "fault"]),
+    ("record", &["sample", "model", "config", "text"]),
     ("cluster", &[]),
     ("demo", &["cluster"]),
-    ("app", &["sample", "collect", "model", "config", "conninfo"]),
+    (
+        "app",
+        &["sample", "collect", "model", "config", "conninfo", "record"],
+    ),
 ];
 
 fn src() -> PathBuf {

@@ -224,6 +224,39 @@ pub struct Store {
     pub interval: Duration,
     /// Poll interval of the slow areas.
     pub slow_interval: Duration,
+    /// The recorder writing what this store receives, if any (the header shows `REC`, or
+    /// why recording stopped).
+    pub recording: Option<RecordingStatus>,
+}
+
+/// What the screen shows of a recorder running beside it: the file, and the one-line
+/// error that stopped it. Shared with the recorder's thread.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingStatus(pub std::sync::Arc<std::sync::Mutex<RecordingState>>);
+
+/// See [`RecordingStatus`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordingState {
+    pub path: String,
+    /// Why recording stopped (raw text: the screen sanitizes it); `None` while it runs.
+    pub error: Option<String>,
+    /// Updates the recorder could not keep up with and skipped.
+    pub dropped: u64,
+}
+
+impl RecordingStatus {
+    /// A copy of the state (the lock is held for the copy only; a poisoned lock reads as
+    /// the default).
+    pub fn get(&self) -> RecordingState {
+        self.0.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Change the state.
+    pub fn set(&self, f: impl FnOnce(&mut RecordingState)) {
+        if let Ok(mut s) = self.0.lock() {
+            f(&mut s);
+        }
+    }
 }
 
 impl Store {
@@ -242,6 +275,7 @@ impl Store {
             thresholds,
             interval,
             slow_interval,
+            recording: None,
         }
     }
 

@@ -61,6 +61,11 @@ impl Area {
         Area::Wal,
     ];
 
+    /// The area whose [`Area::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<Area> {
+        Area::ALL.into_iter().find(|a| a.key() == key)
+    }
+
     /// The JSON key of `pgvitals snapshot` and the name used in messages.
     pub fn key(self) -> &'static str {
         match self {

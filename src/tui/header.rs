@@ -377,10 +377,19 @@ impl Header<'_> {
         if self.paused {
             right.push_str(" · PAUSED");
         }
-        Line::from(vec![
-            Span::styled(format!(" {text_} "), style),
-            Span::raw(right),
-        ])
+        let mut spans = vec![Span::styled(format!(" {text_} "), style), Span::raw(right)];
+        if let Some(rec) = &self.store.recording {
+            let state = rec.get();
+            spans.push(Span::raw(" · "));
+            match state.error {
+                None => spans.push(Span::styled("● REC", theme.alarm())),
+                Some(e) => spans.push(Span::styled(
+                    format!("REC STOPPED: {}", text::clean(&e)),
+                    theme.caution(),
+                )),
+            }
+        }
+        Line::from(spans)
     }
 
     /// The overview lines of at most `room` servers, the selected one among them.

@@ -16,6 +16,7 @@ mod isolation;
 mod pgbouncer;
 mod privileges;
 mod probe;
+mod record;
 mod replication;
 mod search_path;
 mod server;

@@ -1,0 +1,976 @@
+//! The flight recorder: every sample, link event and alert of every server, kept in one
+//! SQLite file ([`Recorder`]), and read back ([`read::Recording`]) to replay, to print the
+//! snapshot JSON of a past moment, and to write an incident report ([`report`]).
+//!
+//! What is stored is what the workers send (the [`Update`] stream, before the model derives
+//! anything), so a replay runs the same model as the dashboard did and shows the same rates,
+//! alerts and lock trees. The schema ([`SCHEMA`], version [`SCHEMA_VERSION`]) is documented
+//! in the README; every time column is epoch seconds on the **server** clock (`at`,
+//! `collected_at`, `fired_at`, ...), except `received_at` (the recorder's clock, used only to
+//! replay in the original order and pace).
+//!
+//! * `frames`: one row per sample, its JSON compressed by zstd with the previous frame of the
+//!   same server and area as dictionary ([`codec`]): a frame repeats nothing the previous one
+//!   said, so counters that did not move cost almost nothing. A *key* frame (`prev_id` NULL)
+//!   stands alone; every group (a key frame and the deltas after it, `key_id`) decodes
+//!   without any other, and retention deletes whole groups ([`frame_groups`]).
+//! * `statement_texts`: each pg_stat_statements text once per (server, userid, dbid,
+//!   queryid, toplevel).
+//! * `points`: the values the sparklines draw (`series`: `xact_per_s`, `client_backends`,
+//!   `interval_hit_ratio`, `replay_lag_bytes`, the WAL series), plain rows for SQL.
+//! * `alerts`: one row per alert, fired to resolved, its worst severity.
+//! * `events`: connections, lost connections and failed polls (a failure repeated with
+//!   the same message extends its row: `last_at`, `count`).
+//!
+//! Safety: the file is created mode 0600 (it holds query texts), never through a symbolic
+//! link; one recorder per file (an advisory `flock` on the file, so a second recorder is an
+//! error, while `sqlite3` can read it meanwhile); WAL journal, committed every
+//! [`COMMIT_EVERY`], so `kill -9` loses at most that much and the file still opens. A write
+//! that fails (a full disk) stops the recorder with one line ([`RecordError`]); the
+//! dashboard goes on.
+
+pub mod codec;
+pub mod read;
+pub mod report;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::Config;
+use crate::model::{Store, areas};
+use crate::sample::{Area, LinkEvent, Rule, Update};
+use codec::StatementKey;
+
+/// `PRAGMA user_version` of the files this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `PRAGMA application_id`: `pgvt`, so `file(1)`-like tools and pgvitals know the file.
+pub const APPLICATION_ID: i64 = 0x7067_7674;
+
+/// How often the recorder commits (what `kill -9` may lose).
+pub const COMMIT_EVERY: Duration = Duration::from_secs(2);
+
+/// How often the size and age caps are checked.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// What is kept around an alert when pruning by size: from this long before it fired to
+/// this long after it resolved.
+pub const ALERT_MARGIN_S: f64 = 300.0;
+
+/// The default `--max-size`: 1 GB (2^30 bytes).
+pub const DEFAULT_MAX_SIZE: u64 = crate::config::DEFAULT_RECORD_MAX_SIZE;
+
+/// The default `--max-age`: 30 days.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
+
+/// A key frame at least this often (bounds what a random read decodes).
+const KEY_AT_LEAST_EVERY_S: f64 = 3600.0;
+/// ... and not more often than this, unless the deltas since the last key outweigh it.
+const KEY_AT_MOST_EVERY_S: f64 = 60.0;
+
+/// The tables, indexes and views of schema version 1 (see the README's "Recordings").
+pub const SCHEMA: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE servers (server_id INTEGER PRIMARY KEY, label TEXT NOT NULL UNIQUE);
+CREATE TABLE frames (
+  frame_id INTEGER PRIMARY KEY,
+  server_id INTEGER NOT NULL REFERENCES servers,
+  area TEXT NOT NULL,
+  collected_at REAL NOT NULL,
+  received_at REAL NOT NULL,
+  key_id INTEGER NOT NULL,
+  prev_id INTEGER,
+  raw_len INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX frames_at ON frames (collected_at);
+CREATE INDEX frames_key ON frames (key_id);
+CREATE TABLE frame_groups (
+  key_id INTEGER PRIMARY KEY,
+  server_id INTEGER NOT NULL,
+  area TEXT NOT NULL,
+  first_at REAL NOT NULL,
+  last_at REAL NOT NULL,
+  bytes INTEGER NOT NULL
+);
+CREATE INDEX frame_groups_first ON frame_groups (first_at);
+CREATE TABLE statement_texts (
+  server_id INTEGER NOT NULL,
+  userid INTEGER NOT NULL,
+  dbid INTEGER NOT NULL,
+  queryid INTEGER NOT NULL,
+  toplevel INTEGER NOT NULL,
+  query TEXT NOT NULL,
+  PRIMARY KEY (server_id, userid, dbid, queryid, toplevel)
+) WITHOUT ROWID;
+CREATE TABLE points (
+  server_id INTEGER NOT NULL,
+  at REAL NOT NULL,
+  series TEXT NOT NULL,
+  value REAL NOT NULL
+);
+CREATE INDEX points_series_at ON points (series, at);
+CREATE TABLE alerts (
+  alert_id INTEGER PRIMARY KEY,
+  server_id INTEGER NOT NULL,
+  rule TEXT NOT NULL,
+  area TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  fired_at REAL NOT NULL,
+  resolved_at REAL,
+  value REAL NOT NULL,
+  threshold REAL NOT NULL,
+  message TEXT NOT NULL
+);
+CREATE INDEX alerts_fired ON alerts (fired_at);
+CREATE TABLE events (
+  event_id INTEGER PRIMARY KEY,
+  server_id INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  area TEXT,
+  at REAL NOT NULL,
+  last_at REAL NOT NULL,
+  received_at REAL NOT NULL,
+  last_received_at REAL NOT NULL,
+  count INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX events_at ON events (at);
+CREATE VIEW timeline AS
+  SELECT s.label AS server, datetime(p.at, 'unixepoch') AS utc, p.at, p.series, p.value
+    FROM points AS p JOIN servers AS s USING (server_id);
+"#;
+
+/// Why recording failed or stopped: one line, naming the file.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(pub String);
+
+impl RecordError {
+    fn sql(path: &Path, what: &str, e: rusqlite::Error) -> RecordError {
+        let full = matches!(
+            &e,
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull
+        );
+        if full {
+            RecordError(format!(
+                "recording to {} stopped: the disk is full ({what})",
+                path.display()
+            ))
+        } else {
+            RecordError(format!("recording to {}: {what}: {e}", path.display()))
+        }
+    }
+}
+
+/// How much a recording keeps: `max_size` bytes of file (ordinary samples are pruned first,
+/// alert windows last) and `max_age` of history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retention {
+    pub max_size: u64,
+    pub max_age: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            max_size: DEFAULT_MAX_SIZE,
+            max_age: DEFAULT_MAX_AGE,
+        }
+    }
+}
+
+/// The previous frame of one server and area.
+struct Chain {
+    prev_id: i64,
+    key_id: i64,
+    raw: Vec<u8>,
+    key_at: f64,
+    key_bytes: usize,
+    delta_bytes: usize,
+}
+
+/// The open failure event of an area (or the link): its row and message.
+struct OpenFailure {
+    event_id: i64,
+    message: String,
+}
+
+/// What the recorder counted, for the header and the bench.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecorderStats {
+    pub frames: u64,
+    pub key_frames: u64,
+    pub raw_bytes: u64,
+    pub stored_bytes: u64,
+    pub pruned_groups: u64,
+}
+
+/// Writes a recording. Feed it every [`Update`] ([`Recorder::record`]), call
+/// [`Recorder::tick`] now and then (commits, time-based alerts, retention); dropping it
+/// commits what is pending.
+pub struct Recorder {
+    path: PathBuf,
+    conn: Connection,
+    /// Holds the advisory lock: one recorder per file.
+    _lock: std::fs::File,
+    store: Store,
+    server_ids: Vec<i64>,
+    chains: HashMap<(usize, Area), Chain>,
+    texts: HashSet<(usize, StatementKey)>,
+    open_alerts: BTreeMap<(usize, Rule, String), (i64, crate::model::Severity)>,
+    failures: HashMap<(usize, Option<Area>), OpenFailure>,
+    /// Server clock minus recorder clock, seconds, per server (from the latest sample).
+    offsets: Vec<f64>,
+    in_txn: bool,
+    last_commit: Instant,
+    last_prune: Instant,
+    retention: Retention,
+    pub stats: RecorderStats,
+}
+
+/// Seconds since the epoch of a `SystemTime` (negative before it).
+pub fn epoch(t: SystemTime) -> f64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// Create (mode 0600, no symbolic link, a regular file) or open the file and take its
+/// advisory lock; errors name the file.
+fn open_locked(path: &Path) -> Result<std::fs::File, RecordError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let shown = path.display();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP) => RecordError(format!(
+                "recording {shown} is a symbolic link: refused (give the real path)"
+            )),
+            Some(nix::libc::ENXIO) => {
+                RecordError(format!("recording {shown} is not a regular file: refused"))
+            }
+            _ => RecordError(format!("cannot open recording {shown}: {e}")),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| RecordError(format!("cannot open recording {shown}: {e}")))?;
+    if !meta.file_type().is_file() {
+        return Err(RecordError(format!(
+            "recording {shown} is not a regular file: refused"
+        )));
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| RecordError(format!("cannot make {shown} private (mode 0600): {e}")))?;
+    }
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: flock on a descriptor this function owns (open for the call's whole length);
+    // SQLite's own locks are fcntl locks, which flock does not touch on Linux.
+    let rc = unsafe { nix::libc::flock(fd, nix::libc::LOCK_EX | nix::libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(RecordError(format!(
+            "{shown} is being recorded by another pgvitals (one recorder per file)"
+        )));
+    }
+    Ok(file)
+}
+
+impl Recorder {
+    /// Open `path` for recording the servers `labels` (a new file, or one this version
+    /// wrote: its servers are matched by label). The recorder evaluates alerts with
+    /// `config`'s thresholds and intervals, as the dashboard does.
+    ///
+    /// Errors: the file cannot be created or locked, is not a pgvitals recording, or has
+    /// another schema version.
+    pub fn create(
+        path: &Path,
+        labels: &[String],
+        config: &Config,
+        retention: Retention,
+    ) -> Result<Recorder, RecordError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| RecordError(format!("cannot create {}: {e}", dir.display())))?;
+            }
+        }
+        let lock = open_locked(path)?;
+        let err = |what: &str| {
+            let what = what.to_string();
+            move |e| RecordError::sql(path, &what, e)
+        };
+        let conn = Connection::open(path).map_err(err("open"))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(err("busy timeout"))?;
+        let app: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| {
+                RecordError(format!(
+                    "{} is not a pgvitals recording ({e})",
+                    path.display()
+                ))
+            })?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(err("read the schema"))?;
+        if tables == 0 {
+            // auto_vacuum must be chosen before the first table exists
+            conn.execute_batch(&format!(
+                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;
+                 BEGIN; {SCHEMA}
+                 PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};
+                 COMMIT;"
+            ))
+            .map_err(err("create the schema"))?;
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('created_by', ?1), ('created_at', ?2)",
+                params![
+                    format!("pgvitals {}", env!("CARGO_PKG_VERSION")),
+                    epoch(SystemTime::now()).to_string()
+                ],
+            )
+            .map_err(err("write meta"))?;
+        } else {
+            read::check_version(&conn, path, app)?;
+            conn.execute_batch("PRAGMA journal_mode = WAL;")
+                .map_err(err("set the journal mode"))?;
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(err("set synchronous"))?;
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('interval_s', ?1), ('slow_interval_s', ?2)",
+            params![
+                config.interval.as_secs_f64().to_string(),
+                config.slow_interval.as_secs_f64().to_string()
+            ],
+        )
+        .map_err(err("write meta"))?;
+        let mut server_ids = Vec::new();
+        for label in labels {
+            conn.execute(
+                "INSERT OR IGNORE INTO servers (label) VALUES (?1)",
+                params![label],
+            )
+            .map_err(err("write servers"))?;
+            let id: i64 = conn
+                .query_row(
+                    "SELECT server_id FROM servers WHERE label = ?1",
+                    params![label],
+                    |r| r.get(0),
+                )
+                .map_err(err("read servers"))?;
+            server_ids.push(id);
+        }
+        let mut texts = HashSet::new();
+        {
+            let mut q = conn
+                .prepare("SELECT server_id, userid, dbid, queryid, toplevel FROM statement_texts")
+                .map_err(err("read statement texts"))?;
+            let rows = q
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        StatementKey {
+                            userid: r.get(1)?,
+                            dbid: r.get(2)?,
+                            queryid: r.get(3)?,
+                            toplevel: r.get(4)?,
+                        },
+                    ))
+                })
+                .map_err(err("read statement texts"))?;
+            for row in rows {
+                let (sid, key) = row.map_err(err("read statement texts"))?;
+                if let Some(i) = server_ids.iter().position(|s| *s == sid) {
+                    texts.insert((i, key));
+                }
+            }
+        }
+        // alerts a previous recorder left open ended when it stopped (its last write)
+        conn.execute(
+            "UPDATE alerts SET resolved_at = (SELECT max(last_at) FROM frame_groups)
+              WHERE resolved_at IS NULL",
+            [],
+        )
+        .map_err(err("close old alerts"))?;
+        let store = Store::new(
+            labels.to_vec(),
+            config.thresholds.clone(),
+            config.interval,
+            config.slow_interval,
+            SystemTime::now(),
+        );
+        Ok(Recorder {
+            path: path.to_path_buf(),
+            conn,
+            _lock: lock,
+            store,
+            offsets: vec![0.0; labels.len()],
+            server_ids,
+            chains: HashMap::new(),
+            texts,
+            open_alerts: BTreeMap::new(),
+            failures: HashMap::new(),
+            in_txn: false,
+            last_commit: Instant::now(),
+            last_prune: Instant::now(),
+            retention,
+            stats: RecorderStats::default(),
+        })
+    }
+
+    /// The path recorded to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The store the recorder evaluates alerts in (what a headless recorder "sees").
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn err(&self, what: &str) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
+        let what = what.to_string();
+        move |e| RecordError::sql(&self.path, &what, e)
+    }
+
+    fn begin(&mut self) -> Result<(), RecordError> {
+        if !self.in_txn {
+            self.conn
+                .execute_batch("BEGIN")
+                .map_err(|e| RecordError::sql(&self.path, "begin", e))?;
+            self.in_txn = true;
+        }
+        Ok(())
+    }
+
+    /// Commit what is pending.
+    pub fn flush(&mut self) -> Result<(), RecordError> {
+        if self.in_txn {
+            self.in_txn = false;
+            self.conn
+                .execute_batch("COMMIT")
+                .map_err(|e| RecordError::sql(&self.path, "commit", e))?;
+        }
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Record one update and apply it to the recorder's store (alerts, points).
+    ///
+    /// Errors: a write failed (the recording should stop; what was committed stays).
+    pub fn record(&mut self, update: Update) -> Result<(), RecordError> {
+        self.begin()?;
+        let now = match &update {
+            Update::Sample { at, .. }
+            | Update::Failed { at, .. }
+            | Update::Link { at, .. }
+            | Update::Acted { at, .. } => *at,
+        };
+        let points_of = match &update {
+            Update::Sample { server, sample, at } => {
+                let collected = codec::sample_collected_at(sample);
+                if let Some(o) = self.offsets.get_mut(*server) {
+                    *o = collected - epoch(*at);
+                }
+                self.write_frame(*server, sample, epoch(*at))?;
+                self.end_failure(*server, Some(sample.area()));
+                Some((*server, sample.area(), collected))
+            }
+            Update::Failed {
+                server,
+                area,
+                error,
+                at,
+            } => {
+                let body = serde_json::to_string(error).unwrap_or_default();
+                self.write_event(*server, "failed", Some(*area), &error.message, &body, *at)?;
+                None
+            }
+            Update::Link { server, event, at } => {
+                match event {
+                    LinkEvent::Connected(facts) => {
+                        self.end_failure(*server, None);
+                        let body = serde_json::to_string(facts).unwrap_or_default();
+                        self.write_event(*server, "connected", None, "connected", &body, *at)?;
+                    }
+                    LinkEvent::Down {
+                        error,
+                        next_attempt,
+                    } => {
+                        let body = serde_json::json!({
+                            "error": error,
+                            "next_attempt": epoch(*next_attempt),
+                        })
+                        .to_string();
+                        self.write_event(*server, "down", None, &error.message, &body, *at)?;
+                    }
+                }
+                None
+            }
+            Update::Acted {
+                server,
+                command,
+                outcome,
+                at,
+            } => {
+                let message = outcome.message(command);
+                self.write_event(*server, "acted", None, &message, "{}", *at)?;
+                None
+            }
+        };
+        self.store.apply(update, now);
+        if let Some((server, area, collected)) = points_of {
+            if let Some(state) = self.store.servers.get(server) {
+                let sid = self.server_ids[server];
+                let mut q = self
+                    .conn
+                    .prepare_cached(
+                        "INSERT INTO points (server_id, at, series, value) VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .map_err(self.err("write points"))?;
+                for (series, value) in areas::history_points(state, area) {
+                    if value.is_finite() {
+                        q.execute(params![sid, collected, series.key, value])
+                            .map_err(|e| RecordError::sql(&self.path, "write points", e))?;
+                    }
+                }
+            }
+        }
+        self.write_alerts(now)?;
+        self.maybe_commit()
+    }
+
+    /// Commit when due, re-evaluate time-based alerts, and apply the caps when due.
+    pub fn tick(&mut self, now: SystemTime) -> Result<(), RecordError> {
+        self.store.tick(now);
+        self.begin()?;
+        self.write_alerts(now)?;
+        self.maybe_commit()?;
+        if self.last_prune.elapsed() >= PRUNE_EVERY {
+            self.prune()?;
+        }
+        Ok(())
+    }
+
+    fn maybe_commit(&mut self) -> Result<(), RecordError> {
+        if self.last_commit.elapsed() >= COMMIT_EVERY {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn write_frame(
+        &mut self,
+        server: usize,
+        sample: &crate::sample::Sample,
+        received_at: f64,
+    ) -> Result<(), RecordError> {
+        let area = sample.area();
+        let collected = codec::sample_collected_at(sample);
+        let sid = self.server_ids[server];
+        let mut frame = codec::to_frame(sample).map_err(RecordError)?;
+        if area == Area::Statements {
+            for (key, text) in codec::split_statement_texts(&mut frame) {
+                if self.texts.insert((server, key.clone())) {
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR IGNORE INTO statement_texts
+                               (server_id, userid, dbid, queryid, toplevel, query)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        )
+                        .and_then(|mut q| {
+                            q.execute(params![
+                                sid,
+                                key.userid,
+                                key.dbid,
+                                key.queryid,
+                                key.toplevel,
+                                text
+                            ])
+                        })
+                        .map_err(self.err("write statement texts"))?;
+                }
+            }
+        }
+        let raw = serde_json::to_vec(&frame).map_err(|e| RecordError(e.to_string()))?;
+        let chain = self.chains.get(&(server, area));
+        let key = match chain {
+            None => true,
+            Some(c) => {
+                let age = collected - c.key_at;
+                !(0.0..KEY_AT_LEAST_EVERY_S).contains(&age)
+                    || (age >= KEY_AT_MOST_EVERY_S && c.delta_bytes >= c.key_bytes)
+            }
+        };
+        let body = codec::compress(&raw, if key { None } else { chain.map(|c| &c.raw[..]) })
+            .map_err(RecordError)?;
+        let (key_id, prev_id) = match (key, chain) {
+            (false, Some(c)) => (Some(c.key_id), Some(c.prev_id)),
+            _ => (None, None),
+        };
+        self.conn
+            .prepare_cached(
+                "INSERT INTO frames (server_id, area, collected_at, received_at, key_id, prev_id, raw_len, body)
+                 VALUES (?1, ?2, ?3, ?4, coalesce(?5, 0), ?6, ?7, ?8)",
+            )
+            .and_then(|mut q| {
+                q.execute(params![
+                    sid,
+                    area.key(),
+                    collected,
+                    received_at,
+                    key_id,
+                    prev_id,
+                    raw.len() as i64,
+                    body
+                ])
+            })
+            .map_err(self.err("write a frame"))?;
+        let id = self.conn.last_insert_rowid();
+        let bytes = body.len();
+        if key {
+            self.conn
+                .execute(
+                    "UPDATE frames SET key_id = ?1 WHERE frame_id = ?1",
+                    params![id],
+                )
+                .map_err(self.err("write a frame"))?;
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO frame_groups (key_id, server_id, area, first_at, last_at, bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                )
+                .and_then(|mut q| q.execute(params![id, sid, area.key(), collected, bytes as i64]))
+                .map_err(self.err("write a frame group"))?;
+            self.chains.insert(
+                (server, area),
+                Chain {
+                    prev_id: id,
+                    key_id: id,
+                    raw,
+                    key_at: collected,
+                    key_bytes: bytes,
+                    delta_bytes: 0,
+                },
+            );
+            self.stats.key_frames += 1;
+        } else if let Some(c) = self.chains.get_mut(&(server, area)) {
+            self.conn
+                .prepare_cached(
+                    "UPDATE frame_groups SET last_at = ?2, bytes = bytes + ?3 WHERE key_id = ?1",
+                )
+                .and_then(|mut q| q.execute(params![c.key_id, collected, bytes as i64]))
+                .map_err(|e| RecordError::sql(&self.path, "write a frame group", e))?;
+            c.prev_id = id;
+            c.raw = raw;
+            c.delta_bytes += bytes;
+        }
+        self.stats.frames += 1;
+        self.stats.stored_bytes += bytes as u64;
+        self.stats.raw_bytes += self.chains[&(server, area)].raw.len() as u64;
+        Ok(())
+    }
+
+    /// The server clock at recorder time `at` (the latest sample's offset).
+    fn server_time(&self, server: usize, at: SystemTime) -> f64 {
+        epoch(at) + self.offsets.get(server).copied().unwrap_or(0.0)
+    }
+
+    fn end_failure(&mut self, server: usize, area: Option<Area>) {
+        self.failures.remove(&(server, area));
+    }
+
+    fn write_event(
+        &mut self,
+        server: usize,
+        kind: &str,
+        area: Option<Area>,
+        message: &str,
+        body: &str,
+        at: SystemTime,
+    ) -> Result<(), RecordError> {
+        let sid = self.server_ids[server];
+        let t = self.server_time(server, at);
+        let received = epoch(at);
+        let repeat = matches!(kind, "failed" | "down");
+        if repeat {
+            if let Some(open) = self.failures.get(&(server, area)) {
+                if open.message == message {
+                    self.conn
+                        .prepare_cached(
+                            "UPDATE events SET last_at = ?2, last_received_at = ?3, count = count + 1,
+                                    body = ?4
+                              WHERE event_id = ?1",
+                        )
+                        .and_then(|mut q| q.execute(params![open.event_id, t, received, body]))
+                        .map_err(self.err("write an event"))?;
+                    return Ok(());
+                }
+            }
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT INTO events (server_id, kind, area, at, last_at, received_at, last_received_at, count, message, body)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?5, 1, ?6, ?7)",
+            )
+            .and_then(|mut q| {
+                q.execute(params![sid, kind, area.map(Area::key), t, received, message, body])
+            })
+            .map_err(self.err("write an event"))?;
+        if repeat {
+            let event_id = self.conn.last_insert_rowid();
+            self.failures.insert(
+                (server, area),
+                OpenFailure {
+                    event_id,
+                    message: message.to_string(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Write alerts that fired, worsened or resolved since the last call.
+    fn write_alerts(&mut self, now: SystemTime) -> Result<(), RecordError> {
+        let mut seen = HashSet::new();
+        for (i, server) in self.store.servers.iter().enumerate() {
+            let sid = self.server_ids[i];
+            let offset = self.offsets[i];
+            for ((rule, subject), active) in &server.alerts.active {
+                let key = (i, *rule, subject.to_string());
+                seen.insert(key.clone());
+                let a = &active.alert;
+                match self.open_alerts.get(&key) {
+                    Some((id, severity)) if a.severity > *severity => {
+                        self.conn
+                            .execute(
+                                "UPDATE alerts SET severity = ?2, value = ?3, threshold = ?4, message = ?5
+                                  WHERE alert_id = ?1",
+                                params![id, severity_key(a.severity), a.value, a.threshold, a.message],
+                            )
+                            .map_err(|e| RecordError::sql(&self.path, "write an alert", e))?;
+                        let id = *id;
+                        self.open_alerts.insert(key, (id, a.severity));
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.conn
+                            .execute(
+                                "INSERT INTO alerts (server_id, rule, area, subject, severity, fired_at, value, threshold, message)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                params![
+                                    sid,
+                                    rule.name(),
+                                    rule.area().key(),
+                                    key.2,
+                                    severity_key(a.severity),
+                                    epoch(active.since) + offset,
+                                    a.value,
+                                    a.threshold,
+                                    a.message
+                                ],
+                            )
+                            .map_err(|e| RecordError::sql(&self.path, "write an alert", e))?;
+                        let id = self.conn.last_insert_rowid();
+                        self.open_alerts.insert(key, (id, a.severity));
+                    }
+                }
+            }
+        }
+        let gone: Vec<_> = self
+            .open_alerts
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some((id, _)) = self.open_alerts.remove(&key) {
+                let t = self.server_time(key.0, now);
+                self.conn
+                    .execute(
+                        "UPDATE alerts SET resolved_at = ?2 WHERE alert_id = ?1",
+                        params![id, t],
+                    )
+                    .map_err(self.err("write an alert"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The bytes the file's pages hold (free pages not counted).
+    pub fn used_bytes(&self) -> Result<u64, RecordError> {
+        let (pages, free, size): (i64, i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT page_count FROM pragma_page_count()),
+                        (SELECT freelist_count FROM pragma_freelist_count()),
+                        (SELECT page_size FROM pragma_page_size())",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(self.err("read the size"))?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+
+    /// Apply the caps now: drop what is older than `max_age`; then, while the file is over
+    /// `max_size`, the oldest groups of frames outside every alert's window (5 minutes
+    /// before it fired to 5 minutes after it resolved), and only then the oldest of the
+    /// rest. The groups being written are never dropped. Returns the groups dropped.
+    pub fn prune(&mut self) -> Result<u64, RecordError> {
+        self.flush()?;
+        self.last_prune = Instant::now();
+        let live: Vec<i64> = self.chains.values().map(|c| c.key_id).collect();
+        let live_list = live
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let newest: Option<f64> = self
+            .conn
+            .query_row("SELECT max(last_at) FROM frame_groups", [], |r| r.get(0))
+            .map_err(self.err("prune"))?;
+        let Some(newest) = newest else { return Ok(0) };
+        let cutoff = newest - self.retention.max_age.as_secs_f64();
+        let mut dropped = 0u64;
+        self.begin()?;
+        dropped += self.drop_groups(&format!(
+            "SELECT key_id FROM frame_groups WHERE last_at < {cutoff} AND key_id NOT IN ({live_list})"
+        ))?;
+        self.conn
+            .execute_batch(&format!(
+                "DELETE FROM points WHERE at < {cutoff};
+                 DELETE FROM events WHERE last_at < {cutoff};
+                 DELETE FROM alerts WHERE coalesce(resolved_at, fired_at) < {cutoff};"
+            ))
+            .map_err(self.err("prune"))?;
+        self.flush()?;
+        // by size: ordinary groups first, oldest first, then alert windows
+        let protected = format!(
+            "EXISTS (SELECT 1 FROM alerts AS a
+                      WHERE a.server_id = g.server_id
+                        AND g.last_at >= a.fired_at - {ALERT_MARGIN_S}
+                        AND g.first_at <= coalesce(a.resolved_at, 1e18) + {ALERT_MARGIN_S})"
+        );
+        for pass in 0..2 {
+            while self.used_bytes()? > self.retention.max_size * 9 / 10 {
+                let over = self.used_bytes()? - self.retention.max_size * 9 / 10;
+                let filter = if pass == 0 {
+                    format!("NOT {protected}")
+                } else {
+                    "1".to_string()
+                };
+                let n = self.drop_oldest(&filter, &live_list, over)?;
+                if n == 0 {
+                    break;
+                }
+                dropped += n;
+            }
+        }
+        if dropped > 0 {
+            // points and events older than every kept frame of their server go too
+            self.conn
+                .execute_batch(
+                    "DELETE FROM points WHERE at < (SELECT min(first_at) FROM frame_groups AS g
+                                                    WHERE g.server_id = points.server_id);
+                     DELETE FROM events WHERE last_at < (SELECT min(first_at) FROM frame_groups AS g
+                                                         WHERE g.server_id = events.server_id);
+                     PRAGMA incremental_vacuum;",
+                )
+                .map_err(self.err("prune"))?;
+            self.stats.pruned_groups += dropped;
+        }
+        Ok(dropped)
+    }
+
+    /// Drop the oldest groups matching `filter` whose bytes add up to about `over`.
+    fn drop_oldest(&mut self, filter: &str, live: &str, over: u64) -> Result<u64, RecordError> {
+        let sql = format!(
+            "SELECT key_id, bytes FROM frame_groups AS g
+              WHERE {filter} AND key_id NOT IN ({live})
+              ORDER BY first_at LIMIT 2000"
+        );
+        let candidates: Vec<(i64, i64)> = {
+            let mut q = self.conn.prepare(&sql).map_err(self.err("prune"))?;
+            q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect())
+                .map_err(self.err("prune"))?
+        };
+        let mut picked = Vec::new();
+        let mut sum = 0u64;
+        for (id, bytes) in candidates {
+            picked.push(id);
+            // a row costs its body and about 100 bytes of row, index and group
+            sum += bytes.max(0) as u64 + 100;
+            if sum >= over {
+                break;
+            }
+        }
+        if picked.is_empty() {
+            return Ok(0);
+        }
+        let list = picked
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        self.begin()?;
+        let n = self.drop_groups(&list)?;
+        self.flush()?;
+        self.conn
+            .execute_batch("PRAGMA incremental_vacuum;")
+            .map_err(self.err("prune"))?;
+        Ok(n)
+    }
+
+    /// Delete the groups whose key_id is in `ids` (a list or a subquery).
+    fn drop_groups(&mut self, ids: &str) -> Result<u64, RecordError> {
+        self.conn
+            .execute(&format!("DELETE FROM frames WHERE key_id IN ({ids})"), [])
+            .map_err(self.err("prune"))?;
+        let n = self
+            .conn
+            .execute(
+                &format!("DELETE FROM frame_groups WHERE key_id IN ({ids})"),
+                [],
+            )
+            .map_err(self.err("prune"))?;
+        Ok(n as u64)
+    }
+
+    /// The time of the oldest frame kept (server clock), if any.
+    pub fn oldest(&self) -> Result<Option<f64>, RecordError> {
+        self.conn
+            .query_row("SELECT min(first_at) FROM frame_groups", [], |r| r.get(0))
+            .optional()
+            .map(Option::flatten)
+            .map_err(self.err("read"))
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let _ = self.flush();
+    }
+}
+
+/// The JSON name of a severity: `warning`, `critical`.
+pub fn severity_key(s: crate::model::Severity) -> &'static str {
+    match s {
+        crate::model::Severity::Warning => "warning",
+        crate::model::Severity::Critical => "critical",
+    }
+}

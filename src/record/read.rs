@@ -1,0 +1,535 @@
+//! Reading a recording: the updates of a time window in their original order, and the
+//! [`Store`] as it stood at a moment (what `snapshot --from --at` prints, what replay
+//! shows).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rusqlite::{Connection, OpenFlags, params};
+
+use super::codec::{self, StatementKey};
+use super::{APPLICATION_ID, RecordError, SCHEMA_VERSION};
+use crate::config::Config;
+use crate::model::Store;
+use crate::sample::{Area, CollectError, LinkEvent, ServerFacts, Update, from_epoch_s};
+
+/// How much history before a moment is replayed to rebuild the model there: rates need the
+/// previous sample, sparklines their ten minutes, alerts their hysteresis.
+pub const WARM_UP_S: f64 = 600.0;
+
+/// Check that `conn` holds a recording of this schema version (`app` is its
+/// `application_id`).
+pub(crate) fn check_version(conn: &Connection, path: &Path, app: i64) -> Result<(), RecordError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| RecordError::sql(path, "read the schema version", e))?;
+    if app != APPLICATION_ID {
+        return Err(RecordError(format!(
+            "{} is not a pgvitals recording (an SQLite file with other contents)",
+            path.display()
+        )));
+    }
+    if version != SCHEMA_VERSION {
+        return Err(RecordError(format!(
+            "{} is a recording of schema version {version}; this pgvitals reads version {SCHEMA_VERSION}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// One alert as recorded (times on the server clock, epoch seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedAlert {
+    pub server: usize,
+    pub rule: String,
+    pub area: String,
+    pub subject: String,
+    /// The worst severity it reached: `warning` or `critical`.
+    pub severity: String,
+    pub fired_at: f64,
+    /// `None` while it was still active when the recording ends.
+    pub resolved_at: Option<f64>,
+    pub value: f64,
+    pub threshold: f64,
+    pub message: String,
+}
+
+/// A recording opened for reading (read-only: the recorder may go on writing).
+pub struct Recording {
+    path: PathBuf,
+    conn: Connection,
+    /// Labels in server order (index = position in the store).
+    labels: Vec<String>,
+    server_ids: Vec<i64>,
+    interval: Duration,
+    slow_interval: Duration,
+}
+
+/// A decoded frame's predecessor, per (server, area).
+struct Prev {
+    frame_id: i64,
+    raw: Vec<u8>,
+}
+
+impl Recording {
+    /// Open `path` read-only.
+    ///
+    /// Errors: no such file, not a pgvitals recording, another schema version.
+    pub fn open(path: &Path) -> Result<Recording, RecordError> {
+        if !path.exists() {
+            return Err(RecordError(format!("no recording at {}", path.display())));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| RecordError::sql(path, "open", e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| RecordError::sql(path, "open", e))?;
+        let app: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|_| RecordError(format!("{} is not a pgvitals recording", path.display())))?;
+        check_version(&conn, path, app)?;
+        let mut labels = Vec::new();
+        let mut server_ids = Vec::new();
+        {
+            let mut q = conn
+                .prepare("SELECT server_id, label FROM servers ORDER BY server_id")
+                .map_err(|e| RecordError::sql(path, "read servers", e))?;
+            let rows = q
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .map_err(|e| RecordError::sql(path, "read servers", e))?;
+            for row in rows {
+                let (id, label) = row.map_err(|e| RecordError::sql(path, "read servers", e))?;
+                server_ids.push(id);
+                labels.push(label);
+            }
+        }
+        let meta = |key: &str, default: f64| -> f64 {
+            conn.query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get::<_, String>(0)
+            })
+            .ok()
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .unwrap_or(default)
+        };
+        let interval = Duration::from_secs_f64(meta("interval_s", 2.0).min(3600.0));
+        let slow_interval = Duration::from_secs_f64(meta("slow_interval_s", 60.0).min(86_400.0));
+        Ok(Recording {
+            path: path.to_path_buf(),
+            conn,
+            labels,
+            server_ids,
+            interval,
+            slow_interval,
+        })
+    }
+
+    fn err(&self, what: &'static str) -> impl Fn(rusqlite::Error) -> RecordError + '_ {
+        move |e| RecordError::sql(&self.path, what, e)
+    }
+
+    /// The servers recorded, in order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// The poll interval the recording was made at.
+    pub fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    /// First and last sample time (server clock), `None` for an empty recording.
+    pub fn span(&self) -> Result<Option<(f64, f64)>, RecordError> {
+        let (a, b): (Option<f64>, Option<f64>) = self
+            .conn
+            .query_row(
+                "SELECT min(first_at), max(last_at) FROM frame_groups",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err("read the span"))?;
+        Ok(a.zip(b))
+    }
+
+    fn index_of(&self, server_id: i64) -> Option<usize> {
+        self.server_ids.iter().position(|s| *s == server_id)
+    }
+
+    /// Alerts active at any time in `[from, to]` (server clock), oldest first.
+    pub fn alerts(&self, from: f64, to: f64) -> Result<Vec<RecordedAlert>, RecordError> {
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT server_id, rule, area, subject, severity, fired_at, resolved_at, value,
+                        threshold, message
+                   FROM alerts
+                  WHERE fired_at <= ?2 AND coalesce(resolved_at, 1e18) >= ?1
+                  ORDER BY fired_at, alert_id",
+            )
+            .map_err(self.err("read alerts"))?;
+        let rows = q
+            .query_map(params![from, to], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    RecordedAlert {
+                        server: 0,
+                        rule: r.get(1)?,
+                        area: r.get(2)?,
+                        subject: r.get(3)?,
+                        severity: r.get(4)?,
+                        fired_at: r.get(5)?,
+                        resolved_at: r.get(6)?,
+                        value: r.get(7)?,
+                        threshold: r.get(8)?,
+                        message: r.get(9)?,
+                    },
+                ))
+            })
+            .map_err(self.err("read alerts"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (sid, mut alert) = row.map_err(self.err("read alerts"))?;
+            alert.server = self.index_of(sid).unwrap_or(0);
+            out.push(alert);
+        }
+        Ok(out)
+    }
+
+    /// The first time (server clock) an alert of `severity` (`critical`, or `None`: any)
+    /// fired after `after`.
+    pub fn next_alert(
+        &self,
+        after: f64,
+        severity: Option<&str>,
+    ) -> Result<Option<f64>, RecordError> {
+        self.conn
+            .query_row(
+                "SELECT min(fired_at) FROM alerts WHERE fired_at > ?1 AND (?2 IS NULL OR severity = ?2)",
+                params![after, severity],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read alerts"))
+    }
+
+    /// The last time (server clock) an alert fired before `before`.
+    pub fn previous_alert(&self, before: f64) -> Result<Option<f64>, RecordError> {
+        self.conn
+            .query_row(
+                "SELECT max(fired_at) FROM alerts WHERE fired_at < ?1",
+                params![before],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read alerts"))
+    }
+
+    fn statement_text(&self, server_id: i64, key: &StatementKey) -> Option<String> {
+        self.conn
+            .prepare_cached(
+                "SELECT query FROM statement_texts
+                  WHERE server_id = ?1 AND userid = ?2 AND dbid = ?3 AND queryid = ?4 AND toplevel = ?5",
+            )
+            .ok()?
+            .query_row(
+                params![server_id, key.userid, key.dbid, key.queryid, key.toplevel],
+                |r| r.get(0),
+            )
+            .ok()
+    }
+
+    /// Decode the frames of `key_id` up to (excluding) `before`, returning the last raw.
+    fn decode_chain(&self, key_id: i64, before: i64) -> Result<Option<Vec<u8>>, RecordError> {
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT prev_id, raw_len, body FROM frames
+                  WHERE key_id = ?1 AND frame_id < ?2 ORDER BY frame_id",
+            )
+            .map_err(self.err("read frames"))?;
+        let mut rows = q
+            .query(params![key_id, before])
+            .map_err(self.err("read frames"))?;
+        let mut raw: Option<Vec<u8>> = None;
+        while let Some(row) = rows.next().map_err(self.err("read frames"))? {
+            let prev: Option<i64> = row.get(0).map_err(self.err("read frames"))?;
+            let len: i64 = row.get(1).map_err(self.err("read frames"))?;
+            let body: Vec<u8> = row.get(2).map_err(self.err("read frames"))?;
+            let dict = if prev.is_some() { raw.as_deref() } else { None };
+            raw = Some(codec::decompress(&body, len.max(0) as usize, dict).map_err(RecordError)?);
+        }
+        Ok(raw)
+    }
+
+    /// Every update with a time in `[from, to]` (server clock), in the order they were
+    /// received, to `f(server_time, update)`; events before `from` that still hold (the
+    /// last connection of each server) come first. Stops early when `f` returns false.
+    ///
+    /// Errors: the file cannot be read, or a frame does not decode.
+    pub fn for_each_update(
+        &self,
+        from: f64,
+        to: f64,
+        mut f: impl FnMut(f64, Update) -> bool,
+    ) -> Result<(), RecordError> {
+        // the facts each server was connected with, as of `from`
+        for (index, sid) in self.server_ids.iter().enumerate() {
+            let last: Option<(f64, f64, String)> = self
+                .conn
+                .query_row(
+                    "SELECT at, received_at, body FROM events
+                      WHERE server_id = ?1 AND kind = 'connected' AND at < ?2
+                      ORDER BY at DESC LIMIT 1",
+                    params![sid, from],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .ok();
+            if let Some((at, received, body)) = last {
+                if let Ok(facts) = serde_json::from_str::<ServerFacts>(&body) {
+                    let update = Update::Link {
+                        server: index,
+                        event: LinkEvent::Connected(Box::new(facts)),
+                        at: from_epoch_s(received),
+                    };
+                    if !f(at, update) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        // frames and events merged by received_at
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT 0 AS src, frame_id, server_id, area, collected_at AS at, received_at,
+                        key_id, prev_id, raw_len, body, NULL AS kind, NULL AS body_text, NULL AS last_received_at, NULL AS count
+                   FROM frames WHERE collected_at BETWEEN ?1 AND ?2
+                 UNION ALL
+                 SELECT 1, event_id, server_id, area, at, received_at, NULL, NULL, NULL, NULL, kind, body, last_received_at, count
+                   FROM events WHERE last_at >= ?1 AND at <= ?2
+                  ORDER BY received_at, src, frame_id",
+            )
+            .map_err(self.err("read frames"))?;
+        let mut rows = q
+            .query(params![from, to])
+            .map_err(self.err("read frames"))?;
+        let mut prevs: HashMap<(i64, String), Prev> = HashMap::new();
+        while let Some(row) = rows.next().map_err(self.err("read frames"))? {
+            let g = |e| RecordError::sql(&self.path, "read frames", e);
+            let src: i64 = row.get(0).map_err(g)?;
+            let id: i64 = row.get(1).map_err(g)?;
+            let sid: i64 = row.get(2).map_err(g)?;
+            let area_key: Option<String> = row.get(3).map_err(g)?;
+            let at: f64 = row.get(4).map_err(g)?;
+            let received: f64 = row.get(5).map_err(g)?;
+            let Some(server) = self.index_of(sid) else {
+                continue;
+            };
+            let area = area_key.as_deref().and_then(Area::from_key);
+            if src == 1 {
+                let kind: String = row.get(10).map_err(g)?;
+                let body: String = row.get(11).map_err(g)?;
+                let last_received: f64 = row.get(12).map_err(g)?;
+                let count: i64 = row.get(13).map_err(g)?;
+                for (i, t) in [received, last_received].into_iter().enumerate() {
+                    if i == 1 && count < 2 {
+                        break;
+                    }
+                    if let Some(update) = event_update(server, &kind, area, &body, t) {
+                        if !f(at, update) {
+                            return Ok(());
+                        }
+                    }
+                }
+                continue;
+            }
+            let Some(area) = area else { continue };
+            let key_id: i64 = row.get(6).map_err(g)?;
+            let prev_id: Option<i64> = row.get(7).map_err(g)?;
+            let raw_len: i64 = row.get(8).map_err(g)?;
+            let body: Vec<u8> = row.get(9).map_err(g)?;
+            let slot = (sid, area.key().to_string());
+            let raw = match prev_id {
+                None => codec::decompress(&body, raw_len.max(0) as usize, None),
+                Some(p) => {
+                    let dict = match prevs.remove(&slot) {
+                        Some(prev) if prev.frame_id == p => Some(prev.raw),
+                        _ => self.decode_chain(key_id, id)?,
+                    };
+                    match dict {
+                        Some(d) => codec::decompress(&body, raw_len.max(0) as usize, Some(&d)),
+                        None => Err("a delta frame without its predecessor".into()),
+                    }
+                }
+            }
+            .map_err(RecordError)?;
+            let mut value: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
+                RecordError(format!(
+                    "{}: frame {id} is not JSON: {e}",
+                    self.path.display()
+                ))
+            })?;
+            prevs.insert(slot, Prev { frame_id: id, raw });
+            if area == Area::Statements {
+                codec::join_statement_texts(&mut value, |k| self.statement_text(sid, k));
+            }
+            let sample = codec::from_frame(area, value)
+                .map_err(|e| RecordError(format!("{}: frame {id}: {e}", self.path.display())))?;
+            let update = Update::Sample {
+                server,
+                sample: Box::new(sample),
+                at: from_epoch_s(received),
+            };
+            if !f(at, update) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// A store as the dashboard's was at `at` (server clock): every update of the
+    /// [`WARM_UP_S`] before it replayed into a fresh store with `config`'s thresholds and
+    /// the recording's intervals, then evaluated at the last update's time. Also returns
+    /// that time (server clock), `None` when nothing was recorded before `at`.
+    pub fn store_at(&self, at: f64, config: &Config) -> Result<(Store, Option<f64>), RecordError> {
+        let mut store = Store::new(
+            self.labels.clone(),
+            config.thresholds.clone(),
+            self.interval,
+            self.slow_interval,
+            SystemTime::UNIX_EPOCH,
+        );
+        let mut last: Option<(f64, SystemTime)> = None;
+        self.for_each_update(at - WARM_UP_S, at, |t, update| {
+            let received = update_at(&update);
+            store.apply(update, received);
+            last = Some((t, received));
+            true
+        })?;
+        if let Some((_, received)) = last {
+            store.tick(received);
+        }
+        Ok((store, last.map(|(t, _)| t)))
+    }
+}
+
+/// The recorder-clock time of an update.
+pub fn update_at(update: &Update) -> SystemTime {
+    match update {
+        Update::Sample { at, .. }
+        | Update::Failed { at, .. }
+        | Update::Link { at, .. }
+        | Update::Acted { at, .. } => *at,
+    }
+}
+
+/// The update an event row stands for (`None` for `acted`, which the model ignores).
+fn event_update(
+    server: usize,
+    kind: &str,
+    area: Option<Area>,
+    body: &str,
+    received: f64,
+) -> Option<Update> {
+    let at = from_epoch_s(received);
+    match kind {
+        "connected" => {
+            let facts: ServerFacts = serde_json::from_str(body).ok()?;
+            Some(Update::Link {
+                server,
+                event: LinkEvent::Connected(Box::new(facts)),
+                at,
+            })
+        }
+        "down" => {
+            let v: serde_json::Value = serde_json::from_str(body).ok()?;
+            let error: CollectError = serde_json::from_value(v.get("error")?.clone()).ok()?;
+            let next = v.get("next_attempt").and_then(serde_json::Value::as_f64)?;
+            Some(Update::Link {
+                server,
+                event: LinkEvent::Down {
+                    error,
+                    next_attempt: from_epoch_s(next),
+                },
+                at,
+            })
+        }
+        "failed" => {
+            let error: CollectError = serde_json::from_str(body).ok()?;
+            Some(Update::Failed {
+                server,
+                area: area?,
+                error,
+                at,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// A time given on the command line, as epoch seconds: RFC 3339 (`2026-12-02T03:12:00Z`,
+/// `2026-12-02T03:12:00+01:00`), a local date and time (`2026-12-02 03:12`, seconds
+/// optional), or a local time of day (`03:12`, `03:12:30`), which means the last such
+/// moment at or before the end of the recording (`end`, or now without one).
+///
+/// Errors: one line naming what was given and the forms accepted.
+pub fn parse_time(s: &str, end: Option<f64>) -> Result<f64, String> {
+    let s = s.trim();
+    let bad = || {
+        format!(
+            "time {s:?} is not a time: write 2026-12-02T03:12:00Z, 2026-12-02 03:12 or 03:12 (local time)"
+        )
+    };
+    if let Ok(ts) = s.parse::<jiff::Timestamp>() {
+        return Ok(ts.as_microsecond() as f64 / 1e6);
+    }
+    let tz = jiff::tz::TimeZone::system();
+    let to_epoch = |dt: jiff::civil::DateTime| -> Result<f64, String> {
+        let zoned = tz
+            .to_ambiguous_zoned_datetime(dt)
+            .later()
+            .map_err(|_| bad())?;
+        Ok(zoned.timestamp().as_microsecond() as f64 / 1e6)
+    };
+    if let Ok(dt) = s.replace(' ', "T").parse::<jiff::civil::DateTime>() {
+        return to_epoch(dt);
+    }
+    let time: jiff::civil::Time = s.parse().map_err(|_| bad())?;
+    let end = end.unwrap_or_else(|| super::epoch(SystemTime::now()));
+    let end_ts = jiff::Timestamp::from_microsecond((end * 1e6) as i64).map_err(|_| bad())?;
+    let day = end_ts.to_zoned_datetime(tz.clone()).date();
+    let mut t = to_epoch(day.to_datetime(time))?;
+    if t > end + 0.5 {
+        let yesterday = day.yesterday().map_err(|_| bad())?;
+        t = to_epoch(yesterday.to_datetime(time))?;
+    }
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_every_accepted_form() {
+        assert_eq!(
+            parse_time("2026-12-02T03:12:00Z", None).unwrap(),
+            1_796_181_120.0
+        );
+        assert_eq!(
+            parse_time("2026-12-02T04:12:00+01:00", None).unwrap(),
+            1_796_181_120.0
+        );
+        // a time of day is the last such moment at or before the end
+        let end = parse_time("2026-12-02T10:00:00Z", None).unwrap();
+        let t = parse_time("03:12", Some(end)).unwrap();
+        assert!(t <= end && end - t < 86_400.0, "{t} {end}");
+        assert_eq!((end - t) % 60.0, 0.0);
+        for bad in ["yesterday", "25:00", "", "2026-13-01 00:00"] {
+            let e = parse_time(bad, Some(end)).unwrap_err();
+            assert!(e.contains("is not a time"), "{e}");
+        }
+    }
+}
