@@ -974,3 +974,132 @@ pub fn severity_key(s: crate::model::Severity) -> &'static str {
         crate::model::Severity::Critical => "critical",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{ActivitySample, Sample, Session, from_epoch_s};
+
+    /// An activity sample at `t` with `backends` of 100 usable connections and about 20 KB
+    /// of text that does not compress (so the file grows by about that per frame).
+    fn sample(t: f64, backends: i32, seed: &mut u64) -> Update {
+        let mut text = String::with_capacity(20_000);
+        while text.len() < 20_000 {
+            *seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            text.push_str(&format!("{:016x}", *seed));
+        }
+        Update::Sample {
+            server: 0,
+            sample: Box::new(Sample::Activity(ActivitySample {
+                collected_at: t,
+                max_connections: 103,
+                usable_connections: 100,
+                client_backends: backends,
+                sessions: vec![Session {
+                    pid: 7,
+                    query: text,
+                    ..Session::default()
+                }],
+                ..ActivitySample::default()
+            })),
+            at: from_epoch_s(t),
+        }
+    }
+
+    fn frames_between(conn: &Connection, a: f64, b: f64) -> i64 {
+        conn.query_row(
+            "SELECT count(*) FROM frames WHERE collected_at BETWEEN ?1 AND ?2",
+            params![a, b],
+            |r| r.get(0),
+        )
+        .unwrap_or(-1)
+    }
+
+    #[test]
+    fn a_tiny_size_cap_prunes_ordinary_samples_and_keeps_the_alert_window() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("r.db");
+        let config = Config::parse("[thresholds.connections]\nwarning = 50\ncritical = 99\n")
+            .expect("config");
+        let cap = 2 << 20;
+        let mut rec = Recorder::create(
+            &path,
+            &["db1:5432/app".to_string()],
+            &config,
+            Retention {
+                max_size: cap,
+                max_age: DEFAULT_MAX_AGE,
+            },
+        )
+        .expect("create");
+        let t0 = 1_800_000_000.0;
+        let mut seed = 1;
+        // 400 polls 10 s apart; connections over the warning from t0+2000 to t0+2100
+        for i in 0..400 {
+            let t = t0 + f64::from(i) * 10.0;
+            let busy = (2000.0..2100.0).contains(&(t - t0));
+            rec.record(sample(t, if busy { 60 } else { 10 }, &mut seed))
+                .expect("record");
+        }
+        rec.flush().expect("flush");
+        let before = rec.used_bytes().expect("size");
+        assert!(before > 2 * cap, "the test wrote only {before} bytes");
+        let dropped = rec.prune().expect("prune");
+        assert!(dropped > 0);
+        let after = rec.used_bytes().expect("size");
+        assert!(after <= cap, "{after} bytes left of a {cap} cap");
+        let conn = Connection::open(&path).expect("open");
+        let (fired, resolved): (f64, f64) = conn
+            .query_row(
+                "SELECT fired_at, resolved_at FROM alerts WHERE rule = 'connections'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("the alert is recorded");
+        assert!((fired - (t0 + 2000.0)).abs() < 1.0, "{fired}");
+        assert!((resolved - (t0 + 2100.0)).abs() < 1.0, "{resolved}");
+        // every poll of the window (5 min before to 5 min after) is still there
+        let window = frames_between(&conn, fired - ALERT_MARGIN_S, resolved + ALERT_MARGIN_S);
+        assert_eq!(window, 71, "frames kept around the alert");
+        // the oldest ordinary ones went first, and the newest are being written on
+        assert_eq!(frames_between(&conn, t0, t0 + 500.0), 0);
+        assert!(frames_between(&conn, t0 + 3900.0, t0 + 4000.0) > 0);
+        drop(conn);
+        drop(rec);
+        // and what is kept still decodes
+        let read = read::Recording::open(&path).expect("open");
+        let (store, last) = read.store_at(t0 + 2050.0, &config).expect("replay");
+        assert!(last.is_some());
+        let a = store.servers[0].activity().expect("activity");
+        assert_eq!(a.client_backends, 60);
+    }
+
+    #[test]
+    fn a_second_recorder_on_a_file_is_refused_and_a_symlink_is_never_followed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("r.db");
+        let config = Config::default();
+        let labels = ["a".to_string()];
+        let first = Recorder::create(&path, &labels, &config, Retention::default()).expect("first");
+        let err = Recorder::create(&path, &labels, &config, Retention::default())
+            .err()
+            .expect("second refused");
+        assert!(err.0.contains("being recorded by another pgvitals"), "{err}");
+        drop(first);
+        assert!(Recorder::create(&path, &labels, &config, Retention::default()).is_ok());
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&path, &link).expect("symlink");
+        let err = Recorder::create(&link, &labels, &config, Retention::default())
+            .err()
+            .expect("symlink refused");
+        assert!(err.0.contains("symbolic link"), "{err}");
+        let other = dir.path().join("other.db");
+        let c = Connection::open(&other).expect("sqlite");
+        c.execute_batch("CREATE TABLE x (y)").expect("table");
+        drop(c);
+        let err = Recorder::create(&other, &labels, &config, Retention::default())
+            .err()
+            .expect("not ours");
+        assert!(err.0.contains("not a pgvitals recording"), "{err}");
+    }
+}
