@@ -322,3 +322,103 @@ pub fn tee_to_recorder(
     });
     rx
 }
+
+/// A recording as the replay screen's [`crate::tui::replay::Timeline`]: stores rebuilt with
+/// `config`'s thresholds, times shown in the local time zone.
+pub struct RecordedTimeline {
+    pub recording: crate::record::read::Recording,
+    pub config: Config,
+    span: (f64, f64),
+}
+
+impl RecordedTimeline {
+    /// Errors: the recording holds no sample.
+    pub fn new(
+        recording: crate::record::read::Recording,
+        config: Config,
+    ) -> Result<RecordedTimeline, String> {
+        let span = recording
+            .span()
+            .map_err(|e| e.to_string())?
+            .ok_or("the recording holds no sample yet")?;
+        Ok(RecordedTimeline {
+            recording,
+            config,
+            span,
+        })
+    }
+}
+
+impl crate::tui::replay::Timeline for RecordedTimeline {
+    fn span(&self) -> (f64, f64) {
+        self.span
+    }
+
+    fn seek(&mut self, at: f64) -> Result<(Store, SystemTime), String> {
+        let (store, _) = self
+            .recording
+            .store_at(at, &self.config)
+            .map_err(|e| e.to_string())?;
+        let now = latest_sample_time(&store).unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok((store, now))
+    }
+
+    fn advance(&mut self, store: &mut Store, from: f64, to: f64) -> Result<SystemTime, String> {
+        let mut last = None;
+        self.recording
+            .for_each_update_after(from + 1e-6, to, |_, update| {
+                let at = crate::record::read::update_at(&update);
+                store.apply(update, at);
+                last = Some(at);
+                true
+            })
+            .map_err(|e| e.to_string())?;
+        let now = last
+            .or_else(|| latest_sample_time(store))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        store.tick(now);
+        Ok(now)
+    }
+
+    fn step(&self, at: f64, forward: bool) -> Option<f64> {
+        self.recording.next_sample(at, forward).ok().flatten()
+    }
+
+    fn alerts(&self) -> Vec<(f64, bool)> {
+        self.recording
+            .alerts(self.span.0 - 1.0, self.span.1 + 1.0)
+            .map(|list| {
+                list.into_iter()
+                    .map(|a| (a.fired_at, a.severity == "critical"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn parse_time(&self, s: &str) -> Result<f64, String> {
+        crate::record::read::parse_time(s, Some(self.span.1))
+    }
+
+    fn format(&self, at: f64) -> (String, String) {
+        let tz = jiff::tz::TimeZone::system();
+        match jiff::Timestamp::from_microsecond((at * 1e6) as i64) {
+            Ok(ts) => {
+                let z = ts.to_zoned_datetime(tz);
+                (
+                    z.strftime("%Y-%m-%d %Z").to_string(),
+                    z.strftime("%H:%M:%S").to_string(),
+                )
+            }
+            Err(_) => (String::new(), format!("{at}")),
+        }
+    }
+}
+
+/// The newest `sample_at` of any area of any server (the replay draws at that time).
+fn latest_sample_time(store: &Store) -> Option<SystemTime> {
+    store
+        .servers
+        .iter()
+        .flat_map(|s| s.areas.values().filter_map(|a| a.sample_at))
+        .max()
+}

@@ -51,6 +51,23 @@ enum Sub {
     /// Print an incident summary of a recording's window in Markdown: alerts, worst values,
     /// lock chains, top statements, replication lag peaks.
     Report(ReportArgs),
+    /// Open the dashboard on a recording: every panel as live, a timeline with the alerts,
+    /// ←/→ sample, PgUp/PgDn minute, n/N alert, g time, space play 1×/10×/60×.
+    Replay(ReplayArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct ReplayArgs {
+    /// The recording.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Where to open (2026-12-02T03:12:00Z, 2026-12-02 03:12, 03:12 local) [default: the
+    /// first critical alert, else the first alert, else the start].
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// Config file (alert thresholds) [default: $XDG_CONFIG_HOME/pgvitals/config.toml].
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -243,6 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Sub::Demo(args)) => runtime.block_on(demo(args)),
         Some(Sub::Record(args)) => runtime.block_on(record_cmd(args)),
         Some(Sub::Report(args)) => report_cmd(args),
+        Some(Sub::Replay(args)) => runtime.block_on(replay_cmd(args)),
     }
 }
 
@@ -482,6 +500,36 @@ fn recorded_snapshot(args: SnapshotArgs) -> anyhow::Result<u8> {
         snapshot::to_json_pretty(&doc).map_err(anyhow::Error::msg)?
     );
     Ok(snapshot::exit_code(&store) as u8)
+}
+
+/// `replay FILE [--at TIME]`.
+async fn replay_cmd(args: ReplayArgs) -> anyhow::Result<u8> {
+    use pgvitals::record::read::{Recording, parse_time};
+    let config = Config::load(args.config.as_deref())?;
+    let rec = Recording::open(&args.file)?;
+    let Some((start, end)) = rec.span()? else {
+        anyhow::bail!("{} holds no sample yet", args.file.display());
+    };
+    let at = match &args.at {
+        Some(t) => parse_time(t, Some(end)).map_err(anyhow::Error::msg)?,
+        None => rec
+            .next_alert(start - 1.0, Some("critical"))?
+            .or(rec.next_alert(start - 1.0, None)?)
+            .unwrap_or(start),
+    };
+    if !(start - 1.0..=end + 1.0).contains(&at) {
+        anyhow::bail!(
+            "{} is outside the recording ({} to {})",
+            pgvitals::record::report::utc(at),
+            pgvitals::record::report::utc(start),
+            pgvitals::record::report::utc(end)
+        );
+    }
+    let interval = rec.interval();
+    let timeline = pgvitals::app::RecordedTimeline::new(rec, config).map_err(anyhow::Error::msg)?;
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    pgvitals::tui::replay::run(Box::new(timeline), at, color, interval).await?;
+    Ok(0)
 }
 
 /// `report FILE [--from T1] [--to T2]`.

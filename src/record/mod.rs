@@ -1084,7 +1084,10 @@ mod tests {
         let err = Recorder::create(&path, &labels, &config, Retention::default())
             .err()
             .expect("second refused");
-        assert!(err.0.contains("being recorded by another pgvitals"), "{err}");
+        assert!(
+            err.0.contains("being recorded by another pgvitals"),
+            "{err}"
+        );
         drop(first);
         assert!(Recorder::create(&path, &labels, &config, Retention::default()).is_ok());
         let link = dir.path().join("link.db");

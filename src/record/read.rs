@@ -215,6 +215,18 @@ impl Recording {
             .map_err(self.err("read alerts"))
     }
 
+    /// The nearest sample time (any server, any area) after `at` (`forward`) or before it.
+    pub fn next_sample(&self, at: f64, forward: bool) -> Result<Option<f64>, RecordError> {
+        let sql = if forward {
+            "SELECT min(collected_at) FROM frames WHERE collected_at > ?1 + 0.001"
+        } else {
+            "SELECT max(collected_at) FROM frames WHERE collected_at < ?1 - 0.001"
+        };
+        self.conn
+            .query_row(sql, params![at], |r| r.get(0))
+            .map_err(self.err("read frames"))
+    }
+
     /// The last time (server clock) an alert fired before `before`.
     pub fn previous_alert(&self, before: f64) -> Result<Option<f64>, RecordError> {
         self.conn
@@ -272,10 +284,34 @@ impl Recording {
         &self,
         from: f64,
         to: f64,
+        f: impl FnMut(f64, Update) -> bool,
+    ) -> Result<(), RecordError> {
+        self.updates(from, to, true, f)
+    }
+
+    /// [`Recording::for_each_update`] without the connections before `from`: what to apply
+    /// to a store that already stands at `from`.
+    pub fn for_each_update_after(
+        &self,
+        from: f64,
+        to: f64,
+        f: impl FnMut(f64, Update) -> bool,
+    ) -> Result<(), RecordError> {
+        self.updates(from, to, false, f)
+    }
+
+    fn updates(
+        &self,
+        from: f64,
+        to: f64,
+        prelude: bool,
         mut f: impl FnMut(f64, Update) -> bool,
     ) -> Result<(), RecordError> {
         // the facts each server was connected with, as of `from`
         for (index, sid) in self.server_ids.iter().enumerate() {
+            if !prelude {
+                break;
+            }
             let last: Option<(f64, f64, String)> = self
                 .conn
                 .query_row(

@@ -26,6 +26,7 @@ pub mod detail;
 pub mod header;
 pub mod help;
 pub mod panels;
+pub mod replay;
 pub mod state;
 pub mod table;
 pub mod text;
@@ -318,7 +319,17 @@ fn draw_panel(tab: Tab, ui: &UiState, v: View<'_>, rect: Rect, buf: &mut ratatui
 /// says, at `now`. Never panics, whatever the size of the frame.
 pub fn draw(frame: &mut Frame, store: &Store, ui: &UiState, now: SystemTime) {
     let area = frame.area();
-    let buf = frame.buffer_mut();
+    draw_in(area, frame.buffer_mut(), store, ui, now);
+}
+
+/// [`draw`] into `area` of `buf` (the replay draws its timeline above it).
+pub fn draw_in(
+    area: Rect,
+    buf: &mut ratatui::buffer::Buffer,
+    store: &Store,
+    ui: &UiState,
+    now: SystemTime,
+) {
     let store = ui.view(store);
     if area.width < 20 || area.height < 4 {
         Paragraph::new("pgvitals: enlarge the terminal")

@@ -226,6 +226,42 @@ critical = "100GB"
     }
     assert!(report.contains("| blocked |"), "{report}");
 
+    // replay in a terminal: the lock tree at that moment, then the previous alert
+    let args: Vec<String> = [
+        "replay",
+        file.to_str().unwrap(),
+        "--at",
+        &at,
+        "-c",
+        config_arg,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut term = tokio::task::spawn_blocking(move || {
+        let term = crate::tui::Term::start(&args, 50, 200);
+        term.wait_for("REPLAY", Duration::from_secs(15));
+        term
+    })
+    .await
+    .expect("replay starts");
+    let screen = term.wait_for("Lock tree: 1 root blocker", Duration::from_secs(10));
+    assert!(screen.contains(&holder_pid.to_string()), "{screen}");
+    let banner_before: String = screen.lines().take(3).collect();
+    // the blocked alert fired before this moment: N goes back to it
+    term.keys(b"N");
+    let after = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        let s = term.screen();
+        term.keys(b"q");
+        s
+    })
+    .await
+    .expect("step");
+    let banner_after: String = after.lines().take(3).collect();
+    assert!(banner_after != banner_before, "N moved nowhere:\n{after}");
+    assert!(!after.contains("no alert fired before"), "{after}");
+
     // the alerts of the standby side and the slot are in the file, with their times
     let rec = Recording::open(&file).expect("open");
     let (start, end) = rec.span().expect("span").expect("not empty");

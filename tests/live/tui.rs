@@ -14,7 +14,7 @@ fn nz(n: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(n.max(1)).expect("non-zero")
 }
 
-struct Term {
+pub struct Term {
     parser: Arc<Mutex<vt100::Parser>>,
     raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
@@ -23,12 +23,12 @@ struct Term {
 }
 
 impl Term {
-    fn start(args: &[String], rows: u16, cols: u16) -> Term {
+    pub fn start(args: &[String], rows: u16, cols: u16) -> Term {
         Term::start_env(args, &[], rows, cols)
     }
 
     /// [`Term::start`] with extra environment variables (e.g. `PGVITALS_FAULT`).
-    fn start_env(args: &[String], env: &[(&str, &str)], rows: u16, cols: u16) -> Term {
+    pub fn start_env(args: &[String], env: &[(&str, &str)], rows: u16, cols: u16) -> Term {
         let pty = native_pty_system();
         let pair = pty
             .openpty(PtySize {
@@ -77,11 +77,11 @@ impl Term {
         }
     }
 
-    fn screen(&self) -> String {
+    pub fn screen(&self) -> String {
         self.parser.lock().expect("parser").screen().contents()
     }
 
-    fn wait_for(&self, what: &str, timeout: Duration) -> String {
+    pub fn wait_for(&self, what: &str, timeout: Duration) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let s = self.screen();
@@ -95,7 +95,7 @@ impl Term {
         }
     }
 
-    fn keys(&mut self, bytes: &[u8]) {
+    pub fn keys(&mut self, bytes: &[u8]) {
         self.writer.write_all(bytes).expect("write keys");
         self.writer.flush().expect("flush");
         std::thread::sleep(Duration::from_millis(150));
