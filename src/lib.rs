@@ -20,11 +20,13 @@
 //! | 2 | [`model`] | the only place samples become state: per-area rates, rules, sparkline points and JSON ([`model::areas`]), alerts with typed subjects, the lock tree, history, snapshot |
 //! | 3 | [`tui`] | the screen: reads the model, never touches a connection; per-area panels in [`tui::panels`] |
 //! | 3 | [`record`] | the flight recorder: the update stream into an SQLite file, read back into a store at any moment, the incident report |
-//! | 4 | [`app`] | the wiring of sessions, workers and store, shared by the commands and tests |
+//! | 4 | [`app`] | the wiring of sessions, workers, store and recorder (the recorder's thread, the replay's timeline), shared by the commands and tests |
 //! | — | [`cluster`], [`demo`] | throwaway clusters for tests and `pgvitals demo` |
 //!
-//! Dependency rule: `collect`, `model` and `tui` import `sample`; `tui` imports `model`;
-//! `tui` and `model` never import `collect`; nothing imports upward.
+//! Dependency rule: `collect`, `model`, `tui` and `record` import `sample`; `tui` and
+//! `record` import `model`; `tui`, `record` and `model` never import `collect`; `tui` and
+//! `record` never import each other (the replay reads a recording through
+//! [`tui::replay::Timeline`], which `app` implements); nothing imports upward.
 //!
 //! # What a poll may cost
 //!

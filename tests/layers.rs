@@ -28,7 +28,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("demo", &["cluster"]),
     (
         "app",
-        &["sample", "collect", "model", "config", "conninfo", "record"],
+        &[
+            "sample", "collect", "model", "config", "conninfo", "record", "tui", "text",
+        ],
     ),
 ];
 
