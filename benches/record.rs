@@ -1,0 +1,179 @@
+//! What a recording costs (issue 10, "flight recorder"): bytes per server-hour and per
+//! server-day, and the recorder's CPU next to the rest of the client, on the demo's primary
+//! and standby with the demo workload, at the default intervals (2 s, statements every 5 s,
+//! vacuum 10 s, unused indexes 60 s).
+//!
+//! Two windows of `BENCH_SECONDS` (default 120) each, one after the other on the same demo:
+//! the demo workload alone (about 30 pg_stat_statements entries), then with 2,000 more
+//! distinct statements created first (and a tenth of them called again every few seconds).
+//! In each, the workers feed a store exactly as the dashboard does (no terminal: the screen
+//! would only add to the client side), and every update also goes through
+//! `Recorder::record` on the same thread; the CPU time spent inside the recorder is timed
+//! with the thread's CPU clock and compared with the process's CPU time outside it.
+//!
+//! `cargo bench --bench record` (about 5 minutes). Prints numbers; asserts nothing.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use pgvitals::config::Config;
+use pgvitals::conninfo::ConnSpec;
+use pgvitals::record::{Recorder, Retention};
+
+fn thread_cpu() -> f64 {
+    let mut ts = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+fn process_cpu() -> f64 {
+    let mut ts = nix::libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: as above.
+    unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+struct Window {
+    seconds: f64,
+    bytes: u64,
+    frames: u64,
+    key_frames: u64,
+    raw_bytes: u64,
+    recorder_cpu: f64,
+    other_cpu: f64,
+}
+
+async fn window(
+    specs: &[ConnSpec],
+    config: &Config,
+    path: &std::path::Path,
+    seconds: u64,
+) -> Window {
+    let _ = std::fs::remove_file(path);
+    let mut recorder = Recorder::create(
+        path,
+        &specs.iter().map(ConnSpec::label).collect::<Vec<_>>(),
+        config,
+        Retention::default(),
+    )
+    .expect("create the recording");
+    let mut running = pgvitals::app::start_workers(specs, config).expect("workers");
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let cpu0 = process_cpu();
+    let mut in_recorder = 0.0;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while Instant::now() < deadline {
+        tokio::select! {
+            update = running.updates.recv() => {
+                let Some(update) = update else { break };
+                running.store.apply(update.clone(), SystemTime::now());
+                let t = thread_cpu();
+                recorder.record(update).expect("record");
+                in_recorder += thread_cpu() - t;
+            }
+            _ = tick.tick() => {
+                let t = thread_cpu();
+                recorder.tick(SystemTime::now()).expect("tick");
+                in_recorder += thread_cpu() - t;
+            }
+        }
+    }
+    let t = thread_cpu();
+    recorder.flush().expect("flush");
+    in_recorder += thread_cpu() - t;
+    let total = process_cpu() - cpu0;
+    let bytes = recorder.used_bytes().expect("size");
+    let stats = recorder.stats.clone();
+    Window {
+        seconds: seconds as f64,
+        bytes,
+        frames: stats.frames,
+        key_frames: stats.key_frames,
+        raw_bytes: stats.raw_bytes,
+        recorder_cpu: in_recorder,
+        other_cpu: total - in_recorder,
+    }
+}
+
+fn print(name: &str, servers: usize, w: &Window) {
+    let per_server_hour = w.bytes as f64 / servers as f64 / w.seconds * 3600.0;
+    println!("{name}:");
+    println!(
+        "  file {:.1} KB over {:.0} s for {servers} servers: {:.2} MB per server-hour, {:.1} MB per server-day",
+        w.bytes as f64 / 1e3,
+        w.seconds,
+        per_server_hour / 1e6,
+        per_server_hour * 24.0 / 1e6
+    );
+    println!(
+        "  {} frames ({} key), {:.1} MB of frame JSON before compression",
+        w.frames,
+        w.key_frames,
+        w.raw_bytes as f64 / 1e6
+    );
+    println!(
+        "  client CPU: recorder {:.3} s/min, the rest {:.3} s/min: recording adds {:.1} %",
+        w.recorder_cpu / w.seconds * 60.0,
+        w.other_cpu / w.seconds * 60.0,
+        100.0 * w.recorder_cpu / w.other_cpu.max(1e-9)
+    );
+}
+
+fn main() {
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(120);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let demo = pgvitals::demo::Demo::start(Duration::from_secs(seconds * 3 + 120))
+            .await
+            .expect("start the demo");
+        let specs: Vec<ConnSpec> = demo
+            .conninfos()
+            .iter()
+            .map(|c| ConnSpec::parse(c).expect("conninfo"))
+            .collect();
+        let config = Config::default();
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("bench.db");
+        // let the workload reach its steady state (its first statements, the standby)
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let demo_only = window(&specs, &config, &path, seconds).await;
+        print("demo workload", specs.len(), &demo_only);
+
+        // 2,000 more statements, a tenth of them called again every few seconds
+        let (client, conn) = tokio_postgres::connect(&demo.conninfos()[0], tokio_postgres::NoTls)
+            .await
+            .expect("connect");
+        tokio::spawn(conn);
+        for i in 0..2000 {
+            let _ = client
+                .batch_execute(&format!("SELECT {i} AS c{i}, count(*) FROM pg_class"))
+                .await;
+        }
+        let busy = tokio::spawn(async move {
+            loop {
+                for i in (0..2000).step_by(10) {
+                    let _ = client
+                        .batch_execute(&format!("SELECT {i} AS c{i}, count(*) FROM pg_class"))
+                        .await;
+                }
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        });
+        let many = window(&specs, &config, &path, seconds).await;
+        print("demo workload + 2,000 statements", specs.len(), &many);
+        busy.abort();
+        demo.stop().await;
+    });
+}
