@@ -102,6 +102,12 @@ impl Term {
     }
 
     fn resize(&self, rows: u16, cols: u16) {
+        // the parser first: the dashboard redraws as soon as it gets SIGWINCH, and output
+        // at the new size parsed at the old one leaves a garbled screen
+        self.parser
+            .lock()
+            .expect("parser")
+            .set_size(nz(rows), nz(cols));
         self.master
             .resize(PtySize {
                 rows,
@@ -110,10 +116,6 @@ impl Term {
                 pixel_height: 0,
             })
             .expect("resize");
-        self.parser
-            .lock()
-            .expect("parser")
-            .set_size(nz(rows), nz(cols));
         std::thread::sleep(Duration::from_millis(300));
     }
 }
