@@ -585,12 +585,27 @@ fn every_panel_at_80x24_and_160x48() {
                 ],
                 Tab::Area(Area::Statements) => &["UPDATE stock SET n = n - $1", "2.0s/s", "100/s"],
                 Tab::Area(Area::Cache) => &["shop", "83.3%", "public.orders"],
-                Tab::Area(Area::Replication) => &["replica1", "20 MiB", "old_slot", "64 MiB"],
+                // the slot's growth and time to invalidation, over the window of samples
+                Tab::Area(Area::Replication) => &[
+                    "replica1",
+                    "20 MiB",
+                    "old_slot",
+                    "64 MiB",
+                    "+16 KiB/s",
+                    "lost in",
+                    "18h12m",
+                ],
                 Tab::Area(Area::UnusedIndexes) => {
                     &["orders_note_idx", "8 MiB", "INVALID", "reset 3d00h ago"]
                 }
+                // shop's consumption and time left; postgres was frozen since the first
+                // sample: estimating again
                 Tab::Area(Area::Vacuum) => &[
                     "shop xid 1.50G 69.8%",
+                    "+120 xid/s",
+                    "stop in 62d03h",
+                    "+0 mxid/s",
+                    "xid/s estimating…",
                     "public.big",
                     "scanning heap",
                     "backend_xmin",
