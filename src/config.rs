@@ -16,6 +16,9 @@
 //! critical = 1200000000
 //! [thresholds.replication_lag_bytes]
 //! warning = "10MB"         # byte rules also take sizes, time rules durations ("5m")
+//! [thresholds.xid_wraparound_eta]
+//! warning = "72h"          # time left: lower is worse, so warning >= critical
+//! critical = "24h"
 //! ```
 
 use std::collections::BTreeMap;
@@ -495,6 +498,29 @@ mod tests {
             2.0 * GB
         );
         assert_eq!(c.thresholds.get(Rule::LongQuery).warning, 60.0);
+    }
+
+    #[test]
+    fn time_left_rules_take_durations_and_are_lower_is_worse() {
+        let c = Config::parse("")
+            .expect("defaults")
+            .thresholds
+            .get(Rule::XidWraparoundEta);
+        assert_eq!((c.warning, c.critical), (72.0 * 3600.0, 24.0 * 3600.0));
+        let s = Config::parse("").expect("defaults").thresholds;
+        let slot = s.get(Rule::SlotInvalidationEta);
+        assert_eq!((slot.warning, slot.critical), (6.0 * 3600.0, 3600.0));
+        let c = Config::parse(
+            "[thresholds.xid_wraparound_eta]\nwarning = \"7days\"\ncritical = \"2d\"\n[thresholds.slot_invalidation_eta]\ncritical = \"30m\"",
+        )
+        .expect("parses");
+        let x = c.thresholds.get(Rule::XidWraparoundEta);
+        assert_eq!((x.warning, x.critical), (7.0 * 86_400.0, 2.0 * 86_400.0));
+        assert_eq!(c.thresholds.get(Rule::SlotInvalidationEta).critical, 1800.0);
+        // the warning comes first, so it is the longer time left
+        let err = Config::parse("[thresholds.slot_invalidation_eta]\nwarning = \"30m\"")
+            .expect_err("warning below critical");
+        assert!(err.contains("beyond critical"), "{err}");
     }
 
     #[test]

@@ -206,6 +206,102 @@ fn cache(collected_at: f64, hit: i64, read: i64) -> Sample {
     })
 }
 
+/// The replication sample at `collected_at`: a standby, and an inactive slot retaining
+/// 64 MiB less `behind` bytes, its safe_wal_size 1 GiB plus `behind`.
+fn replication(collected_at: f64, behind: i64) -> Sample {
+    Sample::Replication(ReplicationSample {
+        collected_at,
+        role: ServerRole::Primary,
+        current_wal_lsn: Some("0/3000148".into()),
+        standbys: vec![Standby {
+            pid: 77,
+            application_name: "replica1".into(),
+            client_addr: Some("10.0.0.9".into()),
+            state: Some("streaming".into()),
+            sync_state: Some("async".into()),
+            replay_lag_bytes: Some(20 * 1024 * 1024),
+            sent_lag_bytes: Some(0),
+            flush_lag_bytes: Some(1024),
+            replay_lag_s: Some(3.5),
+            lag_state: LagState::Streaming,
+            reply_age_s: Some(0.4),
+            ..Default::default()
+        }],
+        slots: vec![Slot {
+            slot_name: "old_slot".into(),
+            slot_type: "physical".into(),
+            active: false,
+            retained_wal_bytes: Some(64 * 1024 * 1024 - behind),
+            wal_status: Some("extended".into()),
+            safe_wal_size_bytes: Some(1024 * 1024 * 1024 + behind),
+            ..Default::default()
+        }],
+        standby_status: None,
+    })
+}
+
+/// The vacuum sample at `collected_at`, with the xid age of shop and of postgres.
+fn vacuum(collected_at: f64, shop_xid_age: i64, postgres_xid_age: i64) -> Sample {
+    Sample::Vacuum(VacuumSample {
+        collected_at,
+        autovacuum_freeze_max_age: 200_000_000,
+        autovacuum_multixact_freeze_max_age: 400_000_000,
+        autovacuum_max_workers: 3,
+        server_version_num: 150018,
+        databases: vec![
+            DatabaseAge {
+                datname: "shop".into(),
+                xid_age: shop_xid_age,
+                mxid_age: 1000,
+                xid_freeze_max_age_pct: 750.0,
+                xid_wraparound_pct: 69.8,
+                mxid_freeze_max_age_pct: 0.0,
+                mxid_wraparound_pct: 0.0,
+                ..Default::default()
+            },
+            DatabaseAge {
+                datname: "postgres".into(),
+                xid_age: postgres_xid_age,
+                ..Default::default()
+            },
+        ],
+        oldest_tables: vec![TableAge {
+            schemaname: "public".into(),
+            relname: "orders".into(),
+            xid_age: 1_400_000_000,
+            mxid_age: 10,
+            table_size_bytes: 100 * 1024 * 1024,
+        }],
+        dead_tuples: vec![TableDeadTuples {
+            schemaname: "public".into(),
+            relname: "big".into(),
+            n_live_tup: 40_000,
+            n_dead_tup: 60_000,
+            dead_tup_ratio: Some(0.6),
+            last_autovacuum_age_s: Some(7200.0),
+            ..Default::default()
+        }],
+        workers: vec![VacuumProgress {
+            pid: 105,
+            datname: Some("shop".into()),
+            relname: Some("public.orders".into()),
+            phase: "scanning heap".into(),
+            is_autovacuum: true,
+            running_s: Some(30.0),
+            heap_blks_total: 100,
+            heap_blks_scanned: 45,
+            scanned_ratio: Some(0.45),
+            ..Default::default()
+        }],
+        xmin_horizon: vec![XminHolder {
+            kind: "backend_xmin".into(),
+            name: "101".into(),
+            xmin_age: 12_345,
+            detail: "alice@shop idle in transaction for 11m40s".into(),
+        }],
+    })
+}
+
 /// A primary with something in every area: alerts of both severities included.
 fn populated(servers: usize) -> Store {
     let labels = (0..servers)
@@ -290,39 +386,14 @@ fn populated(servers: usize) -> Store {
     );
     apply(&mut store, 0, cache(1000.0, 1000, 100), at(0));
     apply(&mut store, 0, cache(1002.0, 3000, 500), at(2));
-    apply(
-        &mut store,
-        0,
-        Sample::Replication(ReplicationSample {
-            collected_at: 1002.0,
-            role: ServerRole::Primary,
-            current_wal_lsn: Some("0/3000148".into()),
-            standbys: vec![Standby {
-                pid: 77,
-                application_name: "replica1".into(),
-                client_addr: Some("10.0.0.9".into()),
-                state: Some("streaming".into()),
-                sync_state: Some("async".into()),
-                replay_lag_bytes: Some(20 * 1024 * 1024),
-                sent_lag_bytes: Some(0),
-                flush_lag_bytes: Some(1024),
-                replay_lag_s: Some(3.5),
-                lag_state: LagState::Streaming,
-                reply_age_s: Some(0.4),
-                ..Default::default()
-            }],
-            slots: vec![Slot {
-                slot_name: "old_slot".into(),
-                slot_type: "physical".into(),
-                active: false,
-                retained_wal_bytes: Some(64 * 1024 * 1024),
-                wal_status: Some("extended".into()),
-                ..Default::default()
-            }],
-            standby_status: None,
-        }),
-        at(2),
-    );
+    // ten minutes earlier (delivered together): the window of the slot's forecasts; without
+    // the standby, so that the replay lag history keeps one point
+    let mut earlier = replication(402.0, 600 * 16 * 1024);
+    if let Sample::Replication(r) = &mut earlier {
+        r.standbys.clear();
+    }
+    apply(&mut store, 0, earlier, at(2));
+    apply(&mut store, 0, replication(1002.0, 0), at(2));
     apply(
         &mut store,
         0,
@@ -357,67 +428,15 @@ fn populated(servers: usize) -> Store {
         }),
         at(2),
     );
+    // ten minutes earlier (delivered together): the window of the forecasts; shop
+    // consumed 120 xid/s and no multixact, postgres was frozen since (estimating again)
     apply(
         &mut store,
         0,
-        Sample::Vacuum(VacuumSample {
-            collected_at: 1002.0,
-            autovacuum_freeze_max_age: 200_000_000,
-            autovacuum_multixact_freeze_max_age: 400_000_000,
-            autovacuum_max_workers: 3,
-            databases: vec![
-                DatabaseAge {
-                    datname: "shop".into(),
-                    xid_age: 1_500_000_000,
-                    mxid_age: 1000,
-                    xid_freeze_max_age_pct: 750.0,
-                    xid_wraparound_pct: 69.8,
-                    mxid_freeze_max_age_pct: 0.0,
-                    mxid_wraparound_pct: 0.0,
-                },
-                DatabaseAge {
-                    datname: "postgres".into(),
-                    xid_age: 1000,
-                    ..Default::default()
-                },
-            ],
-            oldest_tables: vec![TableAge {
-                schemaname: "public".into(),
-                relname: "orders".into(),
-                xid_age: 1_400_000_000,
-                mxid_age: 10,
-                table_size_bytes: 100 * 1024 * 1024,
-            }],
-            dead_tuples: vec![TableDeadTuples {
-                schemaname: "public".into(),
-                relname: "big".into(),
-                n_live_tup: 40_000,
-                n_dead_tup: 60_000,
-                dead_tup_ratio: Some(0.6),
-                last_autovacuum_age_s: Some(7200.0),
-                ..Default::default()
-            }],
-            workers: vec![VacuumProgress {
-                pid: 105,
-                datname: Some("shop".into()),
-                relname: Some("public.orders".into()),
-                phase: "scanning heap".into(),
-                is_autovacuum: true,
-                running_s: Some(30.0),
-                heap_blks_total: 100,
-                heap_blks_scanned: 45,
-                scanned_ratio: Some(0.45),
-                ..Default::default()
-            }],
-            xmin_horizon: vec![XminHolder {
-                kind: "backend_xmin".into(),
-                name: "101".into(),
-                xmin_age: 12_345,
-                detail: "alice@shop idle in transaction for 11m40s".into(),
-            }],
-        }),
+        vacuum(402.0, 1_500_000_000 - 600 * 120, 900_000),
         at(2),
     );
+    apply(&mut store, 0, vacuum(1002.0, 1_500_000_000, 1000), at(2));
     // WAL: two samples 2 s apart, 8 MiB written in between; the archiver fails since a
     // success 10 minutes ago; 9 of 12 checkpoints in the window were requested
     for (i, at_s) in [1000.0, 1002.0].into_iter().enumerate() {
@@ -566,12 +585,27 @@ fn every_panel_at_80x24_and_160x48() {
                 ],
                 Tab::Area(Area::Statements) => &["UPDATE stock SET n = n - $1", "2.0s/s", "100/s"],
                 Tab::Area(Area::Cache) => &["shop", "83.3%", "public.orders"],
-                Tab::Area(Area::Replication) => &["replica1", "20 MiB", "old_slot", "64 MiB"],
+                // the slot's growth and time to invalidation, over the window of samples
+                Tab::Area(Area::Replication) => &[
+                    "replica1",
+                    "20 MiB",
+                    "old_slot",
+                    "64 MiB",
+                    "+16 KiB/s",
+                    "lost in",
+                    "18h12m",
+                ],
                 Tab::Area(Area::UnusedIndexes) => {
                     &["orders_note_idx", "8 MiB", "INVALID", "reset 3d00h ago"]
                 }
+                // shop's consumption and time left; postgres was frozen since the first
+                // sample: estimating again
                 Tab::Area(Area::Vacuum) => &[
                     "shop xid 1.50G 69.8%",
+                    "+120 xid/s",
+                    "stop in 62d03h",
+                    "+0 mxid/s",
+                    "xid/s estimating…",
                     "public.big",
                     "scanning heap",
                     "backend_xmin",

@@ -8,7 +8,7 @@
 //!   or a new row starts a fresh baseline: the derived fields stay `None` ("no rate yet"),
 //!   never a negative or absurd number, and never the lifetime counter shown as a rate.
 
-use crate::sample::EpochSeconds;
+use crate::sample::{EpochSeconds, GaugeMark};
 
 /// Seconds between two server-clock readings, if positive.
 pub(crate) fn elapsed(cur: EpochSeconds, prev: EpochSeconds) -> Option<f64> {
@@ -28,6 +28,226 @@ pub(crate) fn rate(cur: i64, prev: i64, dt: f64) -> Option<f64> {
 pub(crate) fn ratio(hit: f64, read: f64) -> Option<f64> {
     let total = hit + read;
     (total > 0.0).then(|| hit / total)
+}
+
+/// Forecasts (time to wraparound, to a slot's invalidation) need the rate of a gauge over a
+/// window longer than one poll: one interval's delta of an age that moves by a few hundred
+/// a second is mostly noise, and the vacuum area is polled every 10 s at most. Readings are
+/// kept as [`GaugeMark`]s at least [`MARK_EVERY_S`] apart (at most about
+/// `WINDOW_S / MARK_EVERY_S` per row); the rate is the change from the oldest mark to the
+/// current reading, over the server clock (`collected_at`, so a recording replayed through
+/// the same derivation gives the same numbers).
+///
+/// Marks older than [`WINDOW_S`] are dropped, except the newest of them when no younger
+/// one is left (polls further apart than the window still get a rate).
+pub const WINDOW_S: f64 = 900.0;
+/// A new mark is kept once the newest kept one is this old (server clock seconds).
+pub const MARK_EVERY_S: f64 = 30.0;
+/// The shortest window that gives a rate: until the oldest usable mark is this old, the
+/// rate is `None` ("estimating").
+pub const MIN_WINDOW_S: f64 = 60.0;
+
+/// Which way a gauge moves between resets; a move the other way makes the earlier marks
+/// unusable (the window restarts at the current reading).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Grows (an xid age, retained WAL); a drop is a reset (VACUUM FREEZE advanced
+    /// `datfrozenxid`, a consumer advanced `restart_lsn`).
+    Grows,
+    /// Shrinks (`safe_wal_size`); a rise is a reset.
+    Shrinks,
+}
+
+/// The marks of a gauge after a new reading `value` at `at`, given the marks carried by the
+/// previous sample (`prev_marks`) and the previous reading (`prev_value`; `None`: a new row,
+/// the first sample, a reconnect, or a gauge that was not known then). Restarts at the
+/// current reading when the gauge moved against `dir` since the previous reading, or when
+/// the clock did not advance.
+pub(crate) fn carry_marks(
+    prev_marks: &[GaugeMark],
+    prev_value: Option<(EpochSeconds, i64)>,
+    at: EpochSeconds,
+    value: i64,
+    dir: Direction,
+) -> Vec<GaugeMark> {
+    let now = GaugeMark { at, value };
+    let usable = match prev_value {
+        Some((prev_at, prev)) => {
+            let moved_back = match dir {
+                Direction::Grows => value < prev,
+                Direction::Shrinks => value > prev,
+            };
+            elapsed(at, prev_at).is_some() && !moved_back
+        }
+        None => false,
+    };
+    if !usable {
+        return vec![now];
+    }
+    let mut marks: Vec<GaugeMark> = prev_marks.iter().copied().filter(|m| m.at < at).collect();
+    while marks.len() >= 2 && at - marks[0].at > WINDOW_S {
+        marks.remove(0);
+    }
+    if marks.last().is_none_or(|m| at - m.at >= MARK_EVERY_S) {
+        marks.push(now);
+    }
+    marks
+}
+
+/// The rate of the gauge (per second, `>= 0`: the way it moves, see [`Direction`]) from the
+/// oldest of `marks` to the reading `value` at `at`; `None` while that window is shorter than
+/// [`MIN_WINDOW_S`] ("estimating").
+pub(crate) fn window_rate(
+    marks: &[GaugeMark],
+    at: EpochSeconds,
+    value: i64,
+    dir: Direction,
+) -> Option<f64> {
+    let start = marks.first()?;
+    let dt = elapsed(at, start.at).filter(|dt| *dt >= MIN_WINDOW_S)?;
+    let moved = match dir {
+        Direction::Grows => value - start.value,
+        Direction::Shrinks => start.value - value,
+    };
+    (moved >= 0).then(|| moved as f64 / dt)
+}
+
+/// Seconds until a gauge at `value` reaches `limit` at `rate` (in the gauge's direction,
+/// `distance` = how far it still has to go, <= 0 when already there): 0 when already there,
+/// `None` without a rate or with a rate of 0 (no ETA rather than an infinite one).
+pub(crate) fn eta_s(distance: i64, rate: Option<f64>) -> Option<f64> {
+    let rate = rate?;
+    if distance <= 0 {
+        return Some(0.0);
+    }
+    (rate > 0.0 && rate.is_finite()).then(|| distance as f64 / rate)
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    /// Readings of a gauge every `every` seconds from `t0`, `value(t)` each, carried like
+    /// the model does; the marks and rate after each.
+    fn run(
+        readings: impl IntoIterator<Item = (f64, i64)>,
+        dir: Direction,
+    ) -> Vec<(Vec<GaugeMark>, Option<f64>)> {
+        let mut out: Vec<(Vec<GaugeMark>, Option<f64>)> = Vec::new();
+        let mut prev: Option<(f64, i64)> = None;
+        for (at, value) in readings {
+            let prev_marks = out.last().map(|(m, _)| m.clone()).unwrap_or_default();
+            let marks = carry_marks(&prev_marks, prev, at, value, dir);
+            let rate = window_rate(&marks, at, value, dir);
+            out.push((marks, rate));
+            prev = Some((at, value));
+        }
+        out
+    }
+
+    #[test]
+    fn estimating_until_the_window_spans_a_minute_then_the_rate_over_it() {
+        // 120 per second, polled every 10 s
+        let d = run(
+            (0..=12).map(|i| (1000.0 + 10.0 * f64::from(i), 5_000 + 1_200 * i64::from(i))),
+            Direction::Grows,
+        );
+        for (i, (_, rate)) in d.iter().enumerate().take(6) {
+            assert_eq!(*rate, None, "poll {i}: {}s of window", 10 * i);
+        }
+        assert_eq!(d[6].1, Some(120.0), "60 s: a rate");
+        assert_eq!(d[12].1, Some(120.0));
+        // marks at least 30 s apart
+        let marks: Vec<f64> = d[12].0.iter().map(|m| m.at).collect();
+        assert_eq!(marks, [1000.0, 1030.0, 1060.0, 1090.0, 1120.0]);
+    }
+
+    #[test]
+    fn the_rate_is_over_the_last_15_minutes_of_marks() {
+        // 10 per second for 20 minutes, then 100 per second for 30 minutes, every 10 s
+        let mut readings = Vec::new();
+        let mut value = 0i64;
+        for i in 0..300 {
+            readings.push((f64::from(i) * 10.0, value));
+            value += if i < 120 { 100 } else { 1_000 };
+        }
+        let d = run(readings, Direction::Grows);
+        let (marks, rate) = d.last().cloned().unwrap_or_default();
+        assert!(marks.len() <= 32, "{}", marks.len());
+        let span = 2990.0 - marks[0].at;
+        assert!((870.0..=WINDOW_S).contains(&span), "{span}");
+        assert_eq!(rate, Some(100.0), "only the last 15 minutes count");
+        // half way through the change the rate is between the two
+        let mid = d[150].1.unwrap_or(0.0);
+        assert!(mid > 10.0 && mid < 100.0, "{mid}");
+    }
+
+    #[test]
+    fn a_drop_restarts_the_window_and_polls_further_apart_than_the_window_still_rate() {
+        let readings = (0..=10).map(|i| (10.0 * f64::from(i), 1_000_000 + 500 * i64::from(i)));
+        let mut all: Vec<(f64, i64)> = readings.collect();
+        // VACUUM FREEZE: the age drops, then grows again at 50/s
+        all.push((110.0, 1_000));
+        for i in 1..=7 {
+            all.push((110.0 + 10.0 * f64::from(i), 1_000 + 500 * i64::from(i)));
+        }
+        let d = run(all, Direction::Grows);
+        assert_eq!(d[10].1, Some(50.0));
+        assert_eq!(d[11].0.len(), 1, "the marks before the drop are dropped");
+        assert_eq!(d[11].1, None, "estimating again");
+        assert_eq!(d[16].1, None, "50 s after the drop");
+        assert_eq!(d[17].1, Some(50.0), "60 s after the drop");
+        // every 20 minutes: the previous mark is kept, beyond the 15-minute window
+        let d = run(
+            (0..4).map(|i| (1200.0 * f64::from(i), 6_000 * i64::from(i))),
+            Direction::Grows,
+        );
+        assert_eq!(d[1].1, Some(5.0));
+        assert_eq!(d[3].1, Some(5.0));
+        assert!(d[3].0.len() <= 2);
+    }
+
+    #[test]
+    fn a_shrinking_gauge_rates_its_shrink_and_a_rise_restarts() {
+        let d = run(
+            (0..=7).map(|i| (10.0 * f64::from(i), 1_000_000 - 1_000 * i64::from(i))),
+            Direction::Shrinks,
+        );
+        assert_eq!(d[6].1, Some(100.0));
+        let mut marks = d[7].0.clone();
+        marks = carry_marks(
+            &marks,
+            Some((70.0, 993_000)),
+            80.0,
+            999_000,
+            Direction::Shrinks,
+        );
+        assert_eq!(marks.len(), 1, "a rise (restart_lsn advanced) restarts");
+        assert_eq!(window_rate(&marks, 80.0, 999_000, Direction::Shrinks), None);
+    }
+
+    #[test]
+    fn a_clock_that_did_not_advance_restarts() {
+        let marks = [GaugeMark { at: 0.0, value: 0 }];
+        let m = carry_marks(&marks, Some((100.0, 10)), 100.0, 20, Direction::Grows);
+        assert_eq!(
+            m,
+            [GaugeMark {
+                at: 100.0,
+                value: 20
+            }]
+        );
+    }
+
+    #[test]
+    fn eta_is_none_without_a_rate_or_with_a_rate_of_zero_and_zero_when_there() {
+        assert_eq!(eta_s(1_200, Some(120.0)), Some(10.0));
+        assert_eq!(eta_s(1_200, Some(0.0)), None, "never, not infinity");
+        assert_eq!(eta_s(1_200, None), None, "estimating");
+        assert_eq!(eta_s(0, Some(0.0)), Some(0.0), "already there");
+        assert_eq!(eta_s(-5, Some(3.0)), Some(0.0), "already past");
+        assert_eq!(eta_s(-5, None), None, "still needs a rate");
+    }
 }
 
 #[cfg(test)]

@@ -147,8 +147,12 @@ impl Area {
     /// second), statements (calls and times per second, interval means), cache (hits and
     /// reads per second, the interval hit ratio) and WAL (bytes and records per second, the
     /// checkpoint window) need two samples; activity, replication (its lags are the server's
-    /// own), unused indexes and vacuum (ages on the server's clock) need one. Checked against
-    /// the derive functions by a model test (`model::areas`).
+    /// own), unused indexes and vacuum (ages on the server's clock) need one. The forecasts
+    /// of vacuum (xid consumption, time to wraparound) and replication (slot growth, time to
+    /// invalidation) need a window of samples of at least a minute
+    /// (`model::rates::MIN_WINDOW_S`), which two polls `--interval` apart do not make: a
+    /// snapshot shows them as `null` ("estimating"). Checked against the derive functions by
+    /// a model test (`model::areas`).
     pub fn needs_rates(self) -> bool {
         match self {
             Area::Server | Area::Statements | Area::Cache | Area::Wal => true,
@@ -266,10 +270,18 @@ pub enum Rule {
     /// An inactive (non-temporary) slot retaining at least `min` bytes; critical when its WAL is
     /// `unreserved` or `lost`.
     InactiveSlot,
+    /// Seconds until a slot's `safe_wal_size` runs out at the rate it shrinks
+    /// (`invalidation_eta_s`, lower is worse); only with max_slot_wal_keep_size and a
+    /// measured rate (never while estimating).
+    SlotInvalidationEta,
     /// `age(datfrozenxid)`, transactions.
     XidAge,
     /// `mxid_age(datminmxid)`, multixacts.
     MxidAge,
+    /// Seconds until a database's xid age reaches the wraparound stop at the measured
+    /// consumption rate (`xid_wraparound_eta_s`, lower is worse); only with a rate (never
+    /// while estimating).
+    XidWraparoundEta,
     /// Dead tuple ratio of a table (0..1), evaluated only with at least `min` dead tuples.
     DeadTuples,
     /// The server cannot be reached (seconds since the last good contact). Always critical.
@@ -283,7 +295,7 @@ pub enum Rule {
 }
 
 impl Rule {
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 17] = [
         Rule::Connections,
         Rule::LongQuery,
         Rule::IdleInTransaction,
@@ -293,8 +305,10 @@ impl Rule {
         Rule::ReplicationLagTime,
         Rule::SlotRetainedWal,
         Rule::InactiveSlot,
+        Rule::SlotInvalidationEta,
         Rule::XidAge,
         Rule::MxidAge,
+        Rule::XidWraparoundEta,
         Rule::DeadTuples,
         Rule::ServerUnreachable,
         Rule::ArchiveFailing,
@@ -312,8 +326,10 @@ impl Rule {
             Rule::ReplicationLagTime => "replication_lag_time",
             Rule::SlotRetainedWal => "slot_retained_wal",
             Rule::InactiveSlot => "inactive_slot",
+            Rule::SlotInvalidationEta => "slot_invalidation_eta",
             Rule::XidAge => "xid_age",
             Rule::MxidAge => "mxid_age",
+            Rule::XidWraparoundEta => "xid_wraparound_eta",
             Rule::DeadTuples => "dead_tuples",
             Rule::ServerUnreachable => "server_unreachable",
             Rule::ArchiveFailing => "archive_failing",
@@ -335,8 +351,11 @@ impl Rule {
             Rule::ReplicationLagBytes
             | Rule::ReplicationLagTime
             | Rule::SlotRetainedWal
-            | Rule::InactiveSlot => Area::Replication,
-            Rule::XidAge | Rule::MxidAge | Rule::DeadTuples => Area::Vacuum,
+            | Rule::InactiveSlot
+            | Rule::SlotInvalidationEta => Area::Replication,
+            Rule::XidAge | Rule::MxidAge | Rule::XidWraparoundEta | Rule::DeadTuples => {
+                Area::Vacuum
+            }
             Rule::ServerUnreachable => Area::Server,
             Rule::ArchiveFailing | Rule::CheckpointsRequested => Area::Wal,
         }
@@ -348,6 +367,7 @@ impl Rule {
     pub fn defaults(self) -> (f64, f64, f64) {
         const MB: f64 = 1024.0 * 1024.0;
         const GB: f64 = 1024.0 * MB;
+        const HOUR: f64 = 3600.0;
         match self {
             Rule::Connections => (80.0, 95.0, 0.0),
             Rule::LongQuery => (300.0, 1800.0, 0.0),
@@ -359,8 +379,12 @@ impl Rule {
             Rule::SlotRetainedWal => (1.0 * GB, 10.0 * GB, 0.0),
             // warning/critical unused: inactive is a warning, unreserved/lost critical
             Rule::InactiveSlot => (1.0, 1.0, 16.0 * MB),
+            // lower is worse: warning below 6 h left, critical below 1 h
+            Rule::SlotInvalidationEta => (6.0 * HOUR, HOUR, 0.0),
             Rule::XidAge => (500_000_000.0, 1_200_000_000.0, 0.0),
             Rule::MxidAge => (500_000_000.0, 1_200_000_000.0, 0.0),
+            // lower is worse: warning below 72 h left, critical below 24 h
+            Rule::XidWraparoundEta => (72.0 * HOUR, 24.0 * HOUR, 0.0),
             Rule::DeadTuples => (0.2, 0.5, 10_000.0),
             Rule::ServerUnreachable => (0.0, 0.0, 0.0),
             // warning at once, critical after 10 minutes without a successful archive
@@ -369,9 +393,13 @@ impl Rule {
         }
     }
 
-    /// True when a lower value is worse (only the cache hit ratio).
+    /// True when a lower value is worse: the cache hit ratio, and the time left of the
+    /// forecasts (wraparound stop, slot invalidation).
     pub fn lower_is_worse(self) -> bool {
-        matches!(self, Rule::CacheHitRatio)
+        matches!(
+            self,
+            Rule::CacheHitRatio | Rule::XidWraparoundEta | Rule::SlotInvalidationEta
+        )
     }
 
     /// The unit of values and thresholds, for messages and config parsing.
@@ -383,7 +411,9 @@ impl Rule {
             | Rule::Blocked
             | Rule::ReplicationLagTime
             | Rule::ServerUnreachable
-            | Rule::ArchiveFailing => Unit::Seconds,
+            | Rule::ArchiveFailing
+            | Rule::XidWraparoundEta
+            | Rule::SlotInvalidationEta => Unit::Seconds,
             Rule::CacheHitRatio | Rule::DeadTuples | Rule::CheckpointsRequested => Unit::Ratio,
             Rule::ReplicationLagBytes | Rule::SlotRetainedWal | Rule::InactiveSlot => Unit::Bytes,
             Rule::XidAge | Rule::MxidAge => Unit::Transactions,

@@ -381,6 +381,38 @@ pub struct Slot {
     pub catalog_xmin_age: Option<i64>,
     /// Seconds since `inactive_since` (17+).
     pub inactive_since_age_s: Option<f64>,
+    /// Derived: bytes per second by which `retained_wal_bytes` grows, measured over a window
+    /// of up to 15 minutes of samples (see [`GaugeMark`]); `None` while the window is shorter
+    /// than a minute (after the first sample, a reconnect, or whenever `retained_wal_bytes`
+    /// drops: the slot's consumer advanced `restart_lsn`).
+    pub retained_wal_per_s: Option<f64>,
+    /// Derived: bytes per second by which `safe_wal_size_bytes` shrinks, over the same kind of
+    /// window (restarted whenever it grows); `None` without `max_slot_wal_keep_size` (no
+    /// `safe_wal_size`) or while estimating.
+    pub safe_wal_size_per_s: Option<f64>,
+    /// Derived: seconds until `safe_wal_size_bytes` reaches 0 at `safe_wal_size_per_s` (then
+    /// the slot is in danger of being invalidated, `wal_status` `lost`); 0 when already at or
+    /// below 0; `None` without `max_slot_wal_keep_size`, while estimating, or when it does not
+    /// shrink.
+    pub invalidation_eta_s: Option<f64>,
+    /// Derived, not in the JSON: readings of `retained_wal_bytes` kept at least 30 s apart
+    /// over the last 15 minutes, the start of the `retained_wal_per_s` window.
+    #[serde(skip)]
+    pub retained_wal_marks: Vec<GaugeMark>,
+    /// Derived, not in the JSON: the same for `safe_wal_size_bytes`.
+    #[serde(skip)]
+    pub safe_wal_size_marks: Vec<GaugeMark>,
+}
+
+/// A reading of a gauge (an age, a size) at one time on the server clock: the start of a
+/// window longer than one poll over which its rate is measured ([`DatabaseAge::xid_marks`],
+/// [`Slot::retained_wal_marks`], ...; the arithmetic is in `model::rates`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GaugeMark {
+    /// `collected_at` of the sample, epoch seconds (server clock).
+    pub at: EpochSeconds,
+    /// The gauge's value then, in its own unit (transactions, multixacts, bytes).
+    pub value: i64,
 }
 
 /// A standby's own view (`pg_last_wal_receive_lsn()`, `pg_last_wal_replay_lsn()`,
@@ -453,6 +485,11 @@ pub struct VacuumSample {
     pub autovacuum_freeze_max_age: i64,
     pub autovacuum_multixact_freeze_max_age: i64,
     pub autovacuum_max_workers: i32,
+    /// `server_version_num`, e.g. `150018`: the wraparound stop limits depend on the major
+    /// (see `model::areas::vacuum::xid_stop_age`). 0 in a sample recorded before this field
+    /// existed (then the limits of 14+ apply: the earlier stop).
+    #[serde(default)]
+    pub server_version_num: i32,
     /// `pg_database`: every database's wraparound age.
     pub databases: Vec<DatabaseAge>,
     /// `pg_class`: the tables of this database with the oldest relfrozenxid (counting the
@@ -479,6 +516,39 @@ pub struct DatabaseAge {
     pub xid_wraparound_pct: f64,
     pub mxid_freeze_max_age_pct: f64,
     pub mxid_wraparound_pct: f64,
+    /// Derived: transactions consumed per second (the growth of `xid_age`), measured over a
+    /// window of up to 15 minutes of samples (see [`GaugeMark`]); `None` while the window is
+    /// shorter than a minute ("estimating": after the first sample, a reconnect, or a drop
+    /// of the age, i.e. `datfrozenxid` advanced).
+    pub xid_per_s: Option<f64>,
+    /// Derived: multixacts consumed per second (the growth of `mxid_age`), like `xid_per_s`.
+    pub mxid_per_s: Option<f64>,
+    /// Derived: seconds until `xid_age` reaches `autovacuum_freeze_max_age` at `xid_per_s`
+    /// (when autovacuum forces an anti-wraparound vacuum); 0 when already past; `None`
+    /// without a rate or with a rate of 0.
+    pub xid_freeze_max_age_eta_s: Option<f64>,
+    /// Derived: seconds until `xid_age` reaches the age at which PostgreSQL stops assigning
+    /// transaction IDs (2^31 - 1 - 3,000,000 = 2,144,483,647 on 14+, 2^31 - 1 - 1,000,000 =
+    /// 2,146,483,647 on 12 and 13: `xidStopLimit` in `SetTransactionIdLimit()`,
+    /// src/backend/access/transam/varsup.c) at `xid_per_s`; 0 when already past; `None`
+    /// without a rate or with a rate of 0.
+    pub xid_wraparound_eta_s: Option<f64>,
+    /// Derived: seconds until `mxid_age` reaches `autovacuum_multixact_freeze_max_age` at
+    /// `mxid_per_s`; 0 when already past; `None` without a rate or with a rate of 0.
+    pub mxid_freeze_max_age_eta_s: Option<f64>,
+    /// Derived: seconds until `mxid_age` reaches the age at which PostgreSQL stops assigning
+    /// multixact IDs (2^31 - 1 - 3,000,000 = 2,144,483,647 on 14+, 2^31 - 1 - 100 =
+    /// 2,147,483,547 on 12 and 13: `multiStopLimit` in `SetMultiXactIdLimit()`,
+    /// src/backend/access/transam/multixact.c) at `mxid_per_s`; 0 when already past; `None`
+    /// without a rate or with a rate of 0.
+    pub mxid_wraparound_eta_s: Option<f64>,
+    /// Derived, not in the JSON: readings of `xid_age` kept at least 30 s apart over the last
+    /// 15 minutes, the start of the `xid_per_s` window.
+    #[serde(skip)]
+    pub xid_marks: Vec<GaugeMark>,
+    /// Derived, not in the JSON: the same for `mxid_age`.
+    #[serde(skip)]
+    pub mxid_marks: Vec<GaugeMark>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -12,6 +12,7 @@ mod backoff;
 mod cache;
 mod cluster;
 mod faults;
+mod forecast;
 mod isolation;
 mod pgbouncer;
 mod privileges;

@@ -140,6 +140,8 @@ impl ReplicationCollector {
                 xmin_age: get(&row, "xmin_age")?,
                 catalog_xmin_age: get(&row, "catalog_xmin_age")?,
                 inactive_since_age_s: get(&row, "inactive_since_age_s")?,
+                // the forecasts are the model's (over a window of samples)
+                ..Slot::default()
             });
         }
         Ok(sample)

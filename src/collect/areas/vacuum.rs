@@ -2,7 +2,8 @@
 //!
 //! Queries (PostgreSQL 12+, six small ones per poll, all read-only and safe on a standby):
 //! * `queries/vacuum_settings.pg12.sql`: `autovacuum_freeze_max_age` (transactions),
-//!   `autovacuum_multixact_freeze_max_age` (multixacts), `autovacuum_max_workers`.
+//!   `autovacuum_multixact_freeze_max_age` (multixacts), `autovacuum_max_workers`,
+//!   `server_version_num` (the wraparound stop limits depend on the major).
 //! * `queries/vacuum_databases.pg12.sql`: `pg_database` — every database's
 //!   `age(datfrozenxid)` / `mxid_age(datminmxid)` and their percentages of the freeze max
 //!   ages and of the 2^31 (2147483648) to wraparound. No privilege needed.
@@ -73,6 +74,7 @@ impl VacuumCollector {
             autovacuum_freeze_max_age: get(row, "autovacuum_freeze_max_age")?,
             autovacuum_multixact_freeze_max_age: get(row, "autovacuum_multixact_freeze_max_age")?,
             autovacuum_max_workers: get(row, "autovacuum_max_workers")?,
+            server_version_num: get(row, "server_version_num")?,
             ..VacuumSample::default()
         };
 
@@ -88,6 +90,8 @@ impl VacuumCollector {
                 xid_wraparound_pct: get(&row, "xid_wraparound_pct")?,
                 mxid_freeze_max_age_pct: get(&row, "mxid_freeze_max_age_pct")?,
                 mxid_wraparound_pct: get(&row, "mxid_wraparound_pct")?,
+                // the forecasts are the model's (over a window of samples)
+                ..DatabaseAge::default()
             });
         }
 

@@ -251,3 +251,80 @@ fn replication_and_wraparound_rules() {
     assert!(!rules.iter().any(|r| r.1 == "table public.tiny"));
     assert!(!rules.iter().any(|r| r.0 == Rule::ReplicationLagTime));
 }
+
+/// The time-left rules are lower-is-worse and need a rate: a slot running out within the
+/// hour is critical, within six hours a warning; a database a few days from the wraparound
+/// stop is a warning; nothing while estimating (no rate), however close the limit.
+#[test]
+fn time_left_rules_are_judged_lower_is_worse_and_only_with_a_rate() {
+    let th = Thresholds::default();
+    let slot = |name: &str, eta: Option<f64>, rate: Option<f64>| Slot {
+        slot_name: name.into(),
+        retained_wal_bytes: Some(1024),
+        safe_wal_size_bytes: Some(1_000_000),
+        safe_wal_size_per_s: rate,
+        invalidation_eta_s: eta,
+        active: true,
+        ..Default::default()
+    };
+    let repl = ReplicationSample {
+        collected_at: 0.0,
+        role: ServerRole::Primary,
+        current_wal_lsn: None,
+        standbys: vec![],
+        slots: vec![
+            slot("soon", Some(1800.0), Some(555.0)),
+            slot("today", Some(5.0 * 3600.0), Some(55.0)),
+            slot("later", Some(7.0 * 3600.0), Some(40.0)),
+            slot("estimating", None, None),
+        ],
+        standby_status: None,
+    };
+    let db = |name: &str, eta: Option<f64>, rate: Option<f64>| DatabaseAge {
+        datname: name.into(),
+        xid_age: 2_000_000_000,
+        xid_per_s: rate,
+        xid_wraparound_eta_s: eta,
+        ..Default::default()
+    };
+    let vac = VacuumSample {
+        databases: vec![
+            db("days", Some(50.0 * 3600.0), Some(800.0)),
+            db("hours", Some(3.0 * 3600.0), Some(13_000.0)),
+            db("weeks", Some(21.0 * 86_400.0), Some(80.0)),
+            db("estimating", None, None),
+        ],
+        ..Default::default()
+    };
+    let alerts = evaluate(
+        &server_with(vec![Sample::Replication(repl), Sample::Vacuum(vac)]),
+        &th,
+        SystemTime::UNIX_EPOCH,
+    );
+    let of = |rule: Rule, subject: &str| {
+        alerts
+            .iter()
+            .find(|a| a.rule == rule && a.subject.to_string() == subject)
+            .map(|a| a.severity)
+    };
+    let slot_rule = Rule::SlotInvalidationEta;
+    assert_eq!(of(slot_rule, "slot soon"), Some(Severity::Critical));
+    assert_eq!(of(slot_rule, "slot today"), Some(Severity::Warning));
+    assert_eq!(of(slot_rule, "slot later"), None);
+    assert_eq!(of(slot_rule, "slot estimating"), None);
+    let xid_rule = Rule::XidWraparoundEta;
+    assert_eq!(of(xid_rule, "database days"), Some(Severity::Warning));
+    assert_eq!(of(xid_rule, "database hours"), Some(Severity::Critical));
+    assert_eq!(of(xid_rule, "database weeks"), None);
+    assert_eq!(of(xid_rule, "database estimating"), None);
+    // hysteresis works downwards too: a warning at 6 h holds until 5 % above it
+    let t = th.get(slot_rule);
+    assert_eq!(
+        judge(slot_rule, 6.1 * 3600.0, &t, Some(Severity::Warning)),
+        Some(Severity::Warning)
+    );
+    assert_eq!(
+        judge(slot_rule, 6.4 * 3600.0, &t, Some(Severity::Warning)),
+        None
+    );
+}

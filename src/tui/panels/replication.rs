@@ -1,5 +1,6 @@
 //! Replication: on a primary, its standbys (`pg_stat_replication`); on a standby, its own
-//! receive/replay state; on both, the replication slots with the WAL they retain.
+//! receive/replay state; on both, the replication slots with the WAL they retain, how fast
+//! it grows and when a slot runs out of `safe_wal_size`.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -237,9 +238,30 @@ fn standby_cells(s: &Standby, name: &str) -> Vec<Cell<'static>> {
     ]
 }
 
-/// The replication slots with the WAL they retain, in the style of their worst alert.
+/// Columns of the slots table: header and width.
+const SLOT_COLUMNS: [(&str, u16); 9] = [
+    ("slot", 20),
+    ("type", 8),
+    ("active", 10),
+    ("retained", 10),
+    ("growth", 11),
+    ("wal_status", 10),
+    ("safe size", 10),
+    ("lost in", 9),
+    ("xmin age", 9),
+];
+
+/// The replication slots with the WAL they retain, how fast it grows and when the slot runs
+/// out of `safe_wal_size` (`-` while estimating or without max_slot_wal_keep_size), in the
+/// style of their worst alert; below 106 columns the type is left out, below 90 also the
+/// safe size and the xmin age.
 fn slots_table(v: &View<'_>, slots: &[Slot], rect: Rect, buf: &mut Buffer) {
     let theme = v.theme();
+    let keep = |i: usize| match rect.width {
+        106.. => true,
+        90..106 => i != 1,
+        _ => [0, 2, 3, 4, 5, 7].contains(&i),
+    };
     let rows: Vec<Row<'static>> = slots
         .iter()
         .map(|s| {
@@ -247,53 +269,51 @@ fn slots_table(v: &View<'_>, slots: &[Slot], rect: Rect, buf: &mut Buffer) {
                 .server
                 .alerts
                 .worst_in(Area::Replication, &Subject::Slot(s.slot_name.clone()));
-            Row::new(vec![
-                Cell::from(text::one_line(&s.slot_name, 20)),
-                Cell::from(text::one_line(&s.slot_type, 8)),
-                Cell::from(if s.active {
-                    "active".to_string()
-                } else {
-                    s.inactive_since_age_s.map_or("inactive".into(), |a| {
-                        format!("off {}", crate::model::format_duration_s(a))
-                    })
-                }),
-                Cell::from(bytes(s.retained_wal_bytes)),
-                Cell::from(text::one_line(s.wal_status.as_deref().unwrap_or("-"), 10)),
-                Cell::from(bytes(s.safe_wal_size_bytes)),
-                Cell::from(
-                    s.xmin_age
-                        .or(s.catalog_xmin_age)
-                        .map_or("-".into(), |x| crate::model::format_count(x as f64)),
-                ),
-            ])
-            .style(theme.severity(sev))
+            let cells = slot_cells(s).into_iter().enumerate();
+            Row::new(cells.filter(|(i, _)| keep(*i)).map(|(_, c)| c)).style(theme.severity(sev))
         })
         .collect();
+    let columns = SLOT_COLUMNS.iter().enumerate().filter(|(i, _)| keep(*i));
     render_table(
         rect,
         buf,
         theme,
-        [
-            "slot",
-            "type",
-            "active",
-            "retained",
-            "wal_status",
-            "safe size",
-            "xmin age",
-        ]
-        .map(String::from)
-        .to_vec(),
+        columns.clone().map(|(_, (h, _))| h.to_string()).collect(),
         rows,
-        vec![
-            Constraint::Length(20),
-            Constraint::Length(8),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(10),
-            Constraint::Length(9),
-        ],
+        columns.map(|(_, (_, w))| Constraint::Length(*w)).collect(),
         None,
     );
+}
+
+/// Every cell of a slot's row, in [`SLOT_COLUMNS`] order.
+fn slot_cells(s: &Slot) -> Vec<Cell<'static>> {
+    vec![
+        Cell::from(text::one_line(&s.slot_name, 20)),
+        Cell::from(text::one_line(&s.slot_type, 8)),
+        Cell::from(if s.active {
+            "active".to_string()
+        } else {
+            s.inactive_since_age_s.map_or("inactive".into(), |a| {
+                format!("off {}", crate::model::format_duration_s(a))
+            })
+        }),
+        Cell::from(bytes(s.retained_wal_bytes)),
+        Cell::from(s.retained_wal_per_s.map_or("-".into(), |r| {
+            format!("+{}/s", crate::model::format_bytes(r))
+        })),
+        Cell::from(text::one_line(s.wal_status.as_deref().unwrap_or("-"), 10)),
+        Cell::from(bytes(s.safe_wal_size_bytes)),
+        Cell::from(s.invalidation_eta_s.map_or("-".into(), |eta| {
+            if eta <= 0.0 {
+                "now".into()
+            } else {
+                crate::model::format_duration_s(eta)
+            }
+        })),
+        Cell::from(
+            s.xmin_age
+                .or(s.catalog_xmin_age)
+                .map_or("-".into(), |x| crate::model::format_count(x as f64)),
+        ),
+    ]
 }

@@ -1,4 +1,5 @@
-//! Vacuum: xid and multixact age of every database as a gauge towards wraparound, running
+//! Vacuum: xid and multixact age of every database as a gauge towards wraparound, with the
+//! rate they grow at and the time left to the wraparound stop (or "estimating…"), running
 //! vacuum workers with their progress, what holds the xmin horizon back, the tables with the
 //! most dead tuples and the tables with the oldest relfrozenxid.
 
@@ -10,7 +11,7 @@ use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Widget};
 use super::activity::privilege_line;
 use super::{View, ago, bytes, dur, frame, render_table, split_top};
 use crate::model::alerts::Subject;
-use crate::model::format_count;
+use crate::model::{format_count, format_duration_s};
 use crate::sample::Area;
 use crate::sample::Rule;
 use crate::sample::{DatabaseAge, TableAge, TableDeadTuples, VacuumSample};
@@ -77,22 +78,93 @@ impl Widget for VacuumPanel<'_> {
     }
 }
 
-/// Wraparound gauges, one line per database (xid and multixact side by side), oldest
-/// first, in at most a quarter of `inner`. Returns the space below them.
+/// Wraparound gauges of each database (xid and multixact side by side), oldest first, in at
+/// most a quarter of `inner`: two lines per database when that quarter has room for two
+/// (the gauges, then the rates and the time left), else the gauges only. Returns the space
+/// below them.
 fn gauges_section(v: &View<'_>, databases: &[DatabaseAge], inner: Rect, buf: &mut Buffer) -> Rect {
     let mut dbs: Vec<_> = databases.iter().collect();
     dbs.sort_by_key(|d| std::cmp::Reverse(d.xid_age));
-    let n = (dbs.len() as u16).min((inner.height / 4).max(1));
-    let (gauges, rest) = split_top(inner, n);
+    let quarter = (inner.height / 4).max(1);
+    let per_db: u16 = if quarter >= 2 { 2 } else { 1 };
+    let n = (dbs.len() as u16).min((quarter / per_db).max(1));
+    let (gauges, rest) = split_top(inner, n * per_db);
     for (i, d) in dbs.iter().take(n as usize).enumerate() {
         let line = Rect {
-            y: gauges.y + i as u16,
+            y: gauges.y + i as u16 * per_db,
             height: 1,
             ..gauges
         };
         database_gauges(v, d, line, buf);
+        if per_db == 2 {
+            let below = Rect {
+                y: line.y + 1,
+                ..line
+            };
+            forecast_line(v, d, below, buf);
+        }
     }
     rest
+}
+
+/// How fast an age grows and when it reaches the wraparound stop, in at most `width`
+/// columns: `+120 xid/s · wraparound stop in 62d03h`, shorter forms when narrow,
+/// `xid/s estimating…` without a rate yet, `+0 xid/s` when nothing is consumed.
+pub fn forecast_text(what: &str, rate: Option<f64>, eta_s: Option<f64>, width: usize) -> String {
+    let Some(rate) = rate else {
+        return format!("{what}/s estimating…");
+    };
+    let per_s = format!("+{} {what}/s", format_count(rate));
+    let Some(eta) = eta_s else {
+        return per_s;
+    };
+    let left = if eta <= 0.0 {
+        "at the wraparound stop".to_string()
+    } else {
+        format!("wraparound stop in {}", format_duration_s(eta))
+    };
+    let short_left = if eta <= 0.0 {
+        "stopped".to_string()
+    } else {
+        format!("stop in {}", format_duration_s(eta))
+    };
+    [
+        format!("{per_s} · {left}"),
+        format!("{per_s} · {short_left}"),
+        format!("+{}/s · {short_left}", format_count(rate)),
+    ]
+    .into_iter()
+    .find(|t| t.chars().count() <= width)
+    .unwrap_or(short_left)
+}
+
+/// The second line of a database: the xid and multixact forecasts under their gauges, in
+/// the style of the wraparound-ETA alert.
+fn forecast_line(v: &View<'_>, d: &DatabaseAge, line: Rect, buf: &mut Buffer) {
+    let theme = v.theme();
+    let sev = v.server.alerts.severity_of(
+        Rule::XidWraparoundEta,
+        &Subject::Database(d.datname.clone()),
+    );
+    let halves = Layout::horizontal([Constraint::Fill(1), Constraint::Fill(1)])
+        .spacing(1)
+        .split(line);
+    let width = |r: Rect| usize::from(r.width).saturating_sub(2);
+    let xid = forecast_text("xid", d.xid_per_s, d.xid_wraparound_eta_s, width(halves[0]));
+    let style = if sev.is_some() {
+        theme.severity(sev)
+    } else {
+        theme.dim()
+    };
+    Paragraph::new(Line::from(Span::styled(format!("  {xid}"), style))).render(halves[0], buf);
+    let mxid = forecast_text(
+        "mxid",
+        d.mxid_per_s,
+        d.mxid_wraparound_eta_s,
+        width(halves[1]),
+    );
+    Paragraph::new(Line::from(Span::styled(format!("  {mxid}"), theme.dim())))
+        .render(halves[1], buf);
 }
 
 /// The xid and the multixact gauges of one database, in the halves of `line`.
@@ -248,7 +320,31 @@ fn oldest_tables_table(v: &View<'_>, tables: &[TableAge], rect: Rect, buf: &mut 
 
 #[cfg(test)]
 mod tests {
-    use super::bar;
+    use super::{bar, forecast_text};
+
+    #[test]
+    fn forecast_text_fits_its_width() {
+        let eta = Some(3.0 * 86_400.0 + 4.0 * 3_600.0);
+        assert_eq!(
+            forecast_text("xid", Some(120.0), eta, 60),
+            "+120 xid/s · wraparound stop in 3d04h"
+        );
+        assert_eq!(
+            forecast_text("xid", Some(120.0), eta, 30),
+            "+120 xid/s · stop in 3d04h"
+        );
+        assert_eq!(
+            forecast_text("xid", Some(120.0), eta, 24),
+            "+120/s · stop in 3d04h"
+        );
+        assert_eq!(forecast_text("xid", Some(120.0), eta, 10), "stop in 3d04h");
+        assert_eq!(forecast_text("mxid", Some(0.0), None, 60), "+0 mxid/s");
+        assert_eq!(forecast_text("xid", None, None, 60), "xid/s estimating…");
+        assert_eq!(
+            forecast_text("xid", Some(5.0), Some(0.0), 60),
+            "+5 xid/s · at the wraparound stop"
+        );
+    }
 
     #[test]
     fn bar_is_bounded_whatever_the_ratio() {
