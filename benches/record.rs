@@ -19,24 +19,23 @@ use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::record::{Recorder, Retention};
 
-fn thread_cpu() -> f64 {
+/// CPU seconds of `clock` (this thread's or the process's).
+fn cpu(clock: nix::libc::clockid_t) -> f64 {
     let mut ts = nix::libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    unsafe { nix::libc::clock_gettime(clock, &mut ts) };
     ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
 }
 
+fn thread_cpu() -> f64 {
+    cpu(nix::libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
 fn process_cpu() -> f64 {
-    let mut ts = nix::libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: as above.
-    unsafe { nix::libc::clock_gettime(nix::libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+    cpu(nix::libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 struct Window {

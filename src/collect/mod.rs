@@ -284,13 +284,9 @@ pub fn get_text_or_empty(row: &Row, column: &str) -> Result<String, CollectError
     Ok(get_text(row, column)?.unwrap_or_default())
 }
 
-/// Seconds since the Unix epoch of a server timestamp (`timestamptz` decodes as `SystemTime`).
-pub fn epoch_s(t: std::time::SystemTime) -> f64 {
-    match t.duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => d.as_secs_f64(),
-        Err(e) => -e.duration().as_secs_f64(),
-    }
-}
+/// Seconds since the Unix epoch of a server timestamp (`timestamptz` decodes as `SystemTime`);
+/// [`crate::sample::epoch_s`], kept here under its old path for the collectors.
+pub use crate::sample::epoch_s;
 
 /// Seconds from `ts` to `now`, both on the server clock; 0 when `ts` is a hair after `now`
 /// (another backend's `state_change` can be later than our transaction's `now()`).

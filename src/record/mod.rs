@@ -234,13 +234,8 @@ pub struct Recorder {
     pub stats: RecorderStats,
 }
 
-/// Seconds since the epoch of a `SystemTime` (negative before it).
-pub fn epoch(t: SystemTime) -> f64 {
-    match t.duration_since(SystemTime::UNIX_EPOCH) {
-        Ok(d) => d.as_secs_f64(),
-        Err(e) => -e.duration().as_secs_f64(),
-    }
-}
+/// Seconds since the epoch of a `SystemTime` ([`crate::sample::epoch_s`]).
+pub use crate::sample::epoch_s as epoch;
 
 /// Create (mode 0600, no symbolic link, a regular file) or open the file and take its
 /// advisory lock; errors name the file.

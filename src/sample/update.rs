@@ -127,7 +127,16 @@ impl ActionOutcome {
     }
 }
 
-/// The `SystemTime` of epoch seconds `s` (the inverse of `collect::epoch_s`), rounded to the
+/// Seconds since the Unix epoch of a `SystemTime` (negative before it): a server timestamp
+/// (`timestamptz` decodes as `SystemTime`) or a client time. The inverse of [`from_epoch_s`].
+pub fn epoch_s(t: std::time::SystemTime) -> f64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// The `SystemTime` of epoch seconds `s` (the inverse of [`epoch_s`]), rounded to the
 /// microsecond: exact for a server timestamp that went through `collect::epoch_s` (an `f64` holds
 /// today's epoch to a quarter of a microsecond).
 pub fn from_epoch_s(s: f64) -> std::time::SystemTime {
