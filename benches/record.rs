@@ -11,7 +11,10 @@
 //! `Recorder::record` on the same thread; the CPU time spent inside the recorder is timed
 //! with the thread's CPU clock and compared with the process's CPU time outside it.
 //!
-//! `cargo bench --bench record` (about 5 minutes). Prints numbers; asserts nothing.
+//! `cargo bench --bench record` (about 5 minutes; `BENCH_WINDOWS=demo` for the first window
+//! only). Prints numbers; asserts nothing. The per-day figure is the file's growth after
+//! the first third of a window (the texts, first key blocks and first page of every table
+//! are paid once): use windows of several minutes, the file grows by 16 KiB pages.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -41,11 +44,54 @@ fn process_cpu() -> f64 {
 struct Window {
     seconds: f64,
     bytes: u64,
+    /// The file's growth after the warm-up (its first third: texts, first key blocks,
+    /// pages of every table), bytes per second, and key blocks written meanwhile.
+    growth_per_s: f64,
+    keys_after_warm_up: u64,
     frames: u64,
     key_frames: u64,
     raw_bytes: u64,
     recorder_cpu: f64,
     other_cpu: f64,
+    /// (table or index, bytes) from SQLite's dbstat, largest first.
+    tables: Vec<(String, u64)>,
+    /// (area, samples, stored bytes, line bytes) of the blocks table.
+    areas: Vec<(String, u64, u64, u64)>,
+}
+
+/// (table or index, bytes) and (area, samples, stored bytes, line bytes).
+type Breakdown = (Vec<(String, u64)>, Vec<(String, u64, u64, u64)>);
+
+/// Where the file's bytes are: per table and index (dbstat), and per area of the blocks.
+fn breakdown(path: &std::path::Path) -> Breakdown {
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open the recording");
+    let tables = conn
+        .prepare("SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC")
+        .and_then(|mut q| {
+            q.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap_or_default();
+    let areas = conn
+        .prepare(
+            "SELECT area, sum(samples), sum(length(body)), sum(raw_len) FROM blocks
+              GROUP BY area ORDER BY 3 DESC",
+        )
+        .and_then(|mut q| {
+            q.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                    r.get::<_, i64>(3)? as u64,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("frames per area");
+    (tables, areas)
 }
 
 async fn window(
@@ -67,7 +113,18 @@ async fn window(
     let cpu0 = process_cpu();
     let mut in_recorder = 0.0;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let started = Instant::now();
+    let warm_up = Duration::from_secs(seconds / 3);
+    let mut warm: Option<(Instant, u64, u64)> = None;
     while Instant::now() < deadline {
+        if warm.is_none() && started.elapsed() >= warm_up {
+            recorder.flush().expect("flush");
+            warm = Some((
+                Instant::now(),
+                recorder.used_bytes().expect("size"),
+                recorder.stats.key_frames,
+            ));
+        }
         tokio::select! {
             update = running.updates.recv() => {
                 let Some(update) = update else { break };
@@ -89,7 +146,15 @@ async fn window(
     let total = process_cpu() - cpu0;
     let bytes = recorder.used_bytes().expect("size");
     let stats = recorder.stats.clone();
+    let (warm_at, warm_bytes, warm_keys) = warm.expect("a warm-up mark");
+    let growth_per_s = bytes.saturating_sub(warm_bytes) as f64 / warm_at.elapsed().as_secs_f64();
+    drop(recorder);
+    let (tables, areas) = breakdown(path);
     Window {
+        growth_per_s,
+        keys_after_warm_up: stats.key_frames - warm_keys,
+        tables,
+        areas,
         seconds: seconds as f64,
         bytes,
         frames: stats.frames,
@@ -110,8 +175,15 @@ fn print(name: &str, servers: usize, w: &Window) {
         per_server_hour / 1e6,
         per_server_hour * 24.0 / 1e6
     );
+    let steady = w.growth_per_s / servers as f64 * 3600.0;
     println!(
-        "  {} frames ({} key), {:.1} MB of frame JSON before compression",
+        "  after the warm-up the file grows {:.2} MB per server-hour, {:.1} MB per server-day ({} key blocks meanwhile)",
+        steady / 1e6,
+        steady * 24.0 / 1e6,
+        w.keys_after_warm_up
+    );
+    println!(
+        "  {} samples in {} groups of blocks, {:.1} MB of frame JSON before compression",
         w.frames,
         w.key_frames,
         w.raw_bytes as f64 / 1e6
@@ -122,6 +194,20 @@ fn print(name: &str, servers: usize, w: &Window) {
         w.other_cpu / w.seconds * 60.0,
         100.0 * w.recorder_cpu / w.other_cpu.max(1e-9)
     );
+    let hour = |b: u64| b as f64 / servers as f64 / w.seconds * 3600.0 / 1e6;
+    println!("  by table and index (MB per server-hour):");
+    for (name, bytes) in &w.tables {
+        println!("    {name:<28} {:>7.3}", hour(*bytes));
+    }
+    println!("  blocks by area (samples, MB per server-hour stored, of JSON):");
+    for (area, n, stored, raw) in &w.areas {
+        println!(
+            "    {area:<16} {n:>6} {:>7.3} {:>8.2}  ({:.0} B a sample)",
+            hour(*stored),
+            hour(*raw),
+            *stored as f64 / (*n).max(1) as f64
+        );
+    }
 }
 
 /// Statement `i` of 2,000 with its own queryid: pg_stat_statements ignores aliases and
@@ -160,6 +246,10 @@ fn main() {
         tokio::time::sleep(Duration::from_secs(10)).await;
         let demo_only = window(&specs, &config, &path, seconds).await;
         print("demo workload", specs.len(), &demo_only);
+        if std::env::var("BENCH_WINDOWS").is_ok_and(|w| w == "demo") {
+            demo.stop().await;
+            return;
+        }
 
         // 2,000 more statements, a tenth of them called again every few seconds
         let (client, conn) = tokio_postgres::connect(&demo.conninfos()[0], tokio_postgres::NoTls)

@@ -2,8 +2,8 @@
 //!
 //! A frame is the JSON of a collector's sample (derived fields are `None` there, so nothing
 //! the model computes is stored), made to repeat itself from one poll to the next so that
-//! zstd, given the previous frame of the same server and area as its dictionary, stores
-//! only what changed:
+//! zstd, compressing a block of them as one stream ([`BlockWriter`]), stores only what
+//! changed:
 //!
 //! * `null` members are left out (they deserialize as `None` again);
 //! * ages on the server clock (`*_age_s`, `uptime_s`, `running_s`: seconds before
@@ -160,27 +160,203 @@ pub fn sample_collected_at(sample: &Sample) -> f64 {
     }
 }
 
-/// Compress `raw` with the previous frame's bytes as zstd's dictionary (a delta), or alone
-/// (a key frame) when `prev` is `None`.
-pub fn compress(raw: &[u8], prev: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let mut c = match prev {
-        Some(dict) => zstd::bulk::Compressor::with_dictionary(LEVEL, dict),
-        None => zstd::bulk::Compressor::new(LEVEL),
-    }
-    .map_err(|e| format!("zstd: {e}"))?;
-    c.compress(raw).map_err(|e| format!("zstd: {e}"))
+/// A block being written: the samples of one server and area over up to [`BLOCK_S`], as
+/// one zstd stream of lines `[received_at,frame]\n` (`received_at` on the recorder's
+/// clock, the frame's JSON as [`to_frame`] makes it). A *continuation* block's stream has
+/// the last line of the block before it as dictionary, so its first sample costs only what
+/// changed; a *key* block stands alone.
+///
+/// The stream is flushed at every commit ([`BlockWriter::flush`]): the bytes so far then
+/// decode to every line pushed so far, so an unfinished block (the recorder was killed)
+/// reads back up to its last commit.
+pub struct BlockWriter {
+    enc: zstd::stream::write::Encoder<'static, Vec<u8>>,
+    /// Bytes of lines pushed (what the stream decompresses to).
+    pub raw_len: usize,
+    /// Bytes of lines up to the last flush (what the stored body decodes to).
+    pub flushed_raw_len: usize,
+    /// The last line pushed, without its newline: the next block's dictionary (what
+    /// [`decode_block`] gives back as the block's last line).
+    pub last_line: Vec<u8>,
+    pub meta: BlockMeta,
 }
 
-/// The inverse of [`compress`]; `raw_len` is the stored uncompressed length (the only
-/// capacity allocated, so a corrupt frame cannot ask for more).
-pub fn decompress(body: &[u8], raw_len: usize, prev: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let mut d = match prev {
-        Some(dict) => zstd::bulk::Decompressor::with_dictionary(dict),
-        None => zstd::bulk::Decompressor::new(),
+/// What a block's row says about its samples (server clock, epoch seconds).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BlockMeta {
+    pub first_at: f64,
+    pub last_at: f64,
+    pub samples: usize,
+    /// When each sample was collected: milliseconds after `first_at`, rounded up, space
+    /// separated (the `times` column; what finding the next sample reads without
+    /// decoding).
+    pub times: String,
+}
+
+/// The longest a block spans (seconds between its first and last sample).
+pub const BLOCK_S: f64 = 60.0;
+
+/// zstd's window for blocks: 2 MiB (level 3's own), so a sample can repeat any of the
+/// last few of a 400 KB statements frame.
+const WINDOW_LOG: u32 = 21;
+
+fn zstd_err(e: std::io::Error) -> String {
+    format!("zstd: {e}")
+}
+
+impl BlockWriter {
+    /// A block whose first sample is at `first_at`; `dict` is the previous block's last
+    /// line (a continuation) or `None` (a key block).
+    pub fn new(first_at: f64, dict: Option<&[u8]>) -> Result<BlockWriter, String> {
+        let mut enc =
+            zstd::stream::write::Encoder::with_dictionary(Vec::new(), LEVEL, dict.unwrap_or(&[]))
+                .map_err(zstd_err)?;
+        enc.include_checksum(false).map_err(zstd_err)?;
+        enc.window_log(WINDOW_LOG).map_err(zstd_err)?;
+        Ok(BlockWriter {
+            enc,
+            raw_len: 0,
+            flushed_raw_len: 0,
+            last_line: Vec::new(),
+            meta: BlockMeta {
+                first_at,
+                last_at: first_at,
+                samples: 0,
+                times: String::new(),
+            },
+        })
     }
-    .map_err(|e| format!("zstd: {e}"))?;
-    d.decompress(body, raw_len)
-        .map_err(|e| format!("a frame does not decompress: {e}"))
+
+    /// Whether a sample at `collected_at` belongs in this block (within [`BLOCK_S`] of its
+    /// first; a clock that went back starts a new block too).
+    pub fn takes(&self, collected_at: f64) -> bool {
+        (0.0..BLOCK_S).contains(&(collected_at - self.meta.first_at))
+    }
+
+    /// Append one sample: its frame's JSON, collected at `collected_at` (server clock),
+    /// received at `received_at` (recorder clock).
+    pub fn push(
+        &mut self,
+        collected_at: f64,
+        received_at: f64,
+        frame: &[u8],
+    ) -> Result<(), String> {
+        use std::io::Write;
+        let mut line = Vec::with_capacity(frame.len() + 24);
+        line.push(b'[');
+        line.extend_from_slice(number(received_at).as_bytes());
+        line.push(b',');
+        line.extend_from_slice(frame);
+        line.extend_from_slice(b"]\n");
+        self.enc.write_all(&line).map_err(zstd_err)?;
+        self.raw_len += line.len();
+        line.pop();
+        self.last_line = line;
+        let m = &mut self.meta;
+        if !m.times.is_empty() {
+            m.times.push(' ');
+        }
+        let ms = ((collected_at - m.first_at) * 1000.0).ceil().max(0.0);
+        m.times.push_str(&format!("{ms:.0}"));
+        m.samples += 1;
+        m.last_at = collected_at;
+        Ok(())
+    }
+
+    /// Whether lines were pushed since the last flush.
+    pub fn dirty(&self) -> bool {
+        self.raw_len != self.flushed_raw_len
+    }
+
+    /// Flush the stream: then [`BlockWriter::body`] decodes to every line pushed.
+    pub fn flush(&mut self) -> Result<(), String> {
+        use std::io::Write;
+        self.enc.flush().map_err(zstd_err)?;
+        self.flushed_raw_len = self.raw_len;
+        Ok(())
+    }
+
+    /// The stream so far (up to the last flush, what decodes to `flushed_raw_len` bytes).
+    pub fn body(&self) -> &[u8] {
+        self.enc.get_ref()
+    }
+
+    /// End the stream; returns the block's final body, what its row says and its last
+    /// line.
+    pub fn finish(self) -> Result<(Vec<u8>, BlockMeta, Vec<u8>), String> {
+        Ok((
+            self.enc.finish().map_err(zstd_err)?,
+            self.meta,
+            self.last_line,
+        ))
+    }
+}
+
+/// `x` as the shortest decimal that reads back as the same `f64` (JSON and SQL both read
+/// it).
+fn number(x: f64) -> String {
+    serde_json::Number::from_f64(x)
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| "0".into())
+}
+
+/// The `times` column of a block that begins at `first_at` back as epoch seconds (each at
+/// most a millisecond after the sample's own `collected_at`).
+pub fn parse_times(first_at: f64, times: &str) -> Vec<f64> {
+    times
+        .split(' ')
+        .filter_map(|t| t.parse::<f64>().ok())
+        .map(|ms| first_at + ms / 1000.0)
+        .collect()
+}
+
+/// Decompress a block's `body` (with `dict`, the previous block's last line, for a
+/// continuation) to its lines; `raw_len` is the stored length, the most it may decode to
+/// (so a corrupt block cannot ask for more). A stream that was never finished (the
+/// recorder was killed) decodes up to its last flush.
+///
+/// Errors: the body does not decode to `raw_len` bytes of lines.
+pub fn decode_block(
+    body: &[u8],
+    raw_len: usize,
+    dict: Option<&[u8]>,
+) -> Result<Vec<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut dec = zstd::stream::read::Decoder::with_dictionary(body, dict.unwrap_or(&[]))
+        .map_err(zstd_err)?;
+    dec.window_log_max(WINDOW_LOG).map_err(zstd_err)?;
+    let mut out = Vec::with_capacity(raw_len);
+    let mut buf = [0u8; 65_536];
+    loop {
+        match dec.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if out.len() + n > raw_len {
+                    return Err("a block decompresses to more than it should".into());
+                }
+                out.extend_from_slice(&buf[..n]);
+            }
+            // an unfinished stream ends where its last flush did
+            Err(_) if out.len() == raw_len => break,
+            Err(e) => return Err(format!("a block does not decompress: {e}")),
+        }
+    }
+    if out.len() != raw_len {
+        return Err(format!(
+            "a block decompresses to {} bytes, not {raw_len}",
+            out.len()
+        ));
+    }
+    Ok(out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(<[u8]>::to_vec)
+        .collect())
+}
+
+/// One decoded line: `received_at` (recorder clock) and the frame.
+pub fn parse_line(line: &[u8]) -> Result<(f64, Value), String> {
+    serde_json::from_slice::<(f64, Value)>(line).map_err(|e| format!("a line is not a frame: {e}"))
 }
 
 #[cfg(test)]
@@ -252,16 +428,49 @@ mod tests {
     }
 
     #[test]
-    fn a_delta_against_the_previous_frame_is_small_and_exact() {
-        let a = serde_json::to_vec(&to_frame(&activity(10.0, 1.0)).unwrap()).unwrap();
-        let b = serde_json::to_vec(&to_frame(&activity(12.0, 1.0)).unwrap()).unwrap();
-        let key = compress(&b, None).unwrap();
-        let delta = compress(&b, Some(&a)).unwrap();
-        assert!(delta.len() < key.len(), "{} vs {}", delta.len(), key.len());
-        assert_eq!(decompress(&delta, b.len(), Some(&a)).unwrap(), b);
+    fn a_block_is_small_after_its_first_sample_and_reads_back_after_every_flush() {
+        let line = |t: f64| serde_json::to_vec(&to_frame(&activity(t, 1.0)).unwrap()).unwrap();
+        let mut key = BlockWriter::new(10.0, None).unwrap();
+        key.push(10.0, 10.5, &line(10.0)).unwrap();
+        key.flush().unwrap();
+        let one = key.body().len();
+        for t in [12.0, 14.0, 16.0] {
+            key.push(t, t + 0.5, &line(t)).unwrap();
+        }
+        assert!(key.dirty());
+        // flushed but unfinished: every line so far, as after a kill -9
+        key.flush().unwrap();
+        let open = key.body().to_vec();
+        assert!(!key.dirty());
         assert!(
-            decompress(&delta, b.len(), None).is_err()
-                || decompress(&delta, b.len(), None).unwrap() != b
+            open.len() < one * 2,
+            "3 more idle polls cost {} after {one}",
+            open.len() - one
         );
+        let lines = decode_block(&open, key.raw_len, None).unwrap();
+        assert_eq!(lines.len(), 4);
+        let (received, frame) = parse_line(&lines[3]).unwrap();
+        assert_eq!(received, 16.5);
+        assert_eq!(frame, to_frame(&activity(16.0, 1.0)).unwrap());
+        assert_eq!(key.meta.times, "0 2000 4000 6000");
+        assert_eq!(
+            parse_times(10.0, &key.meta.times),
+            vec![10.0, 12.0, 14.0, 16.0]
+        );
+        assert!(key.takes(69.9) && !key.takes(70.0) && !key.takes(9.0));
+        // a continuation needs its dictionary, and is smaller than a key block
+        let raw_len = key.raw_len;
+        let (finished, meta, dict) = key.finish().unwrap();
+        assert_eq!((meta.samples, meta.first_at, meta.last_at), (4, 10.0, 16.0));
+        assert_eq!(decode_block(&finished, raw_len, None).unwrap().len(), 4);
+        let mut next = BlockWriter::new(70.0, Some(&dict)).unwrap();
+        next.push(70.0, 70.5, &line(70.0)).unwrap();
+        let (body, _, _) = next.finish().unwrap();
+        assert!(body.len() < one, "{} vs {one}", body.len());
+        let n = line(70.0).len() + "[70.5,]\n".len();
+        assert_eq!(decode_block(&body, n, Some(&dict)).unwrap().len(), 1);
+        assert!(decode_block(&body, n, None).is_err());
+        // a stored length that does not match is an error, not a guess
+        assert!(decode_block(&finished, raw_len - 1, None).is_err());
     }
 }

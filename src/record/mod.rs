@@ -9,15 +9,22 @@
 //! `collected_at`, `fired_at`, ...), except `received_at` (the recorder's clock, used only to
 //! replay in the original order and pace).
 //!
-//! * `frames`: one row per sample, its JSON compressed by zstd with the previous frame of the
-//!   same server and area as dictionary ([`codec`]): a frame repeats nothing the previous one
-//!   said, so counters that did not move cost almost nothing. A *key* frame (`prev_id` NULL)
-//!   stands alone; every group (a key frame and the deltas after it, `key_id`) decodes
-//!   without any other, and retention deletes whole groups ([`frame_groups`]).
+//! * `blocks`: up to a minute ([`codec::BLOCK_S`]) of the samples of one server and area,
+//!   one zstd stream of their frames ([`codec::BlockWriter`]): a sample repeats nothing an
+//!   earlier one of its block said, so counters that did not move cost almost nothing. A
+//!   *continuation* block has the last frame of the block before it (`prev_id`) as
+//!   dictionary; a *key* block (`prev_id` NULL) starts a group (`group_id`,
+//!   `block_groups`), which decodes without any other and which retention deletes whole.
+//!   A key at least every hour, and whenever the continuations of a group outweigh its key.
+//! * `open_blocks`: the block being written for each server and area, its stream flushed
+//!   and rewritten at every commit (so a reader, or a recorder after `kill -9`, has it up
+//!   to the last commit); sealed into `blocks` when the next sample falls outside it. A
+//!   row is only written once it is whole, so the pages of `blocks` fill up.
 //! * `statement_texts`: each pg_stat_statements text once per (server, userid, dbid,
 //!   queryid, toplevel).
-//! * `points`: the values the sparklines draw (`series`: `xact_per_s`, `client_backends`,
-//!   `interval_hit_ratio`, `replay_lag_bytes`, the WAL series), plain rows for SQL.
+//! * `points`: the values the sparklines draw, plain rows for SQL (`series` names them:
+//!   `xact_per_s`, `client_backends`, `interval_hit_ratio`, `replay_lag_bytes`, the WAL
+//!   series), keyed by time; the `timeline` view joins the names.
 //! * `alerts`: one row per alert, fired to resolved, its worst severity.
 //! * `events`: connections, lost connections and failed polls (a failure repeated with
 //!   the same message extends its row: `last_at`, `count`).
@@ -45,10 +52,14 @@ use crate::sample::{Area, LinkEvent, Rule, Update};
 use codec::StatementKey;
 
 /// `PRAGMA user_version` of the files this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `PRAGMA application_id`: `pgvt`, so `file(1)`-like tools and pgvitals know the file.
 pub const APPLICATION_ID: i64 = 0x7067_7674;
+
+/// SQLite's page size for a new recording: 16 KiB, so the blocks of a minute (a few KB
+/// each) fill their pages (at 4 KiB, a 3 KB block leaves a quarter of its page empty).
+pub const PAGE_SIZE: u32 = 16_384;
 
 /// How often the recorder commits (what `kill -9` may lose).
 pub const COMMIT_EVERY: Duration = Duration::from_secs(2);
@@ -66,37 +77,51 @@ pub const DEFAULT_MAX_SIZE: u64 = crate::config::DEFAULT_RECORD_MAX_SIZE;
 /// The default `--max-age`: 30 days.
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(30 * 86_400);
 
-/// A key frame at least this often (bounds what a random read decodes).
+/// A key block at least this often (bounds what a random read decodes); otherwise a new key
+/// only once the continuations since the last one outweigh it.
 const KEY_AT_LEAST_EVERY_S: f64 = 3600.0;
-/// ... and not more often than this, unless the deltas since the last key outweigh it.
-const KEY_AT_MOST_EVERY_S: f64 = 60.0;
 
-/// The tables, indexes and views of schema version 1 (see the README's "Recordings").
+/// The tables, indexes and views of schema version 2 (see the README's "Recordings").
 pub const SCHEMA: &str = r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE servers (server_id INTEGER PRIMARY KEY, label TEXT NOT NULL UNIQUE);
-CREATE TABLE frames (
-  frame_id INTEGER PRIMARY KEY,
+CREATE TABLE block_groups (
+  group_id INTEGER PRIMARY KEY,
   server_id INTEGER NOT NULL REFERENCES servers,
-  area TEXT NOT NULL,
-  collected_at REAL NOT NULL,
-  received_at REAL NOT NULL,
-  key_id INTEGER NOT NULL,
-  prev_id INTEGER,
-  raw_len INTEGER NOT NULL,
-  body BLOB NOT NULL
-);
-CREATE INDEX frames_at ON frames (collected_at);
-CREATE INDEX frames_key ON frames (key_id);
-CREATE TABLE frame_groups (
-  key_id INTEGER PRIMARY KEY,
-  server_id INTEGER NOT NULL,
   area TEXT NOT NULL,
   first_at REAL NOT NULL,
   last_at REAL NOT NULL,
   bytes INTEGER NOT NULL
 );
-CREATE INDEX frame_groups_first ON frame_groups (first_at);
+CREATE INDEX block_groups_first ON block_groups (first_at);
+CREATE TABLE blocks (
+  block_id INTEGER PRIMARY KEY,
+  server_id INTEGER NOT NULL REFERENCES servers,
+  area TEXT NOT NULL,
+  first_at REAL NOT NULL,
+  last_at REAL NOT NULL,
+  samples INTEGER NOT NULL,
+  times TEXT NOT NULL,
+  group_id INTEGER NOT NULL REFERENCES block_groups,
+  prev_id INTEGER,
+  raw_len INTEGER NOT NULL,
+  body BLOB NOT NULL
+);
+CREATE INDEX blocks_at ON blocks (first_at);
+CREATE INDEX blocks_group ON blocks (group_id);
+CREATE TABLE open_blocks (
+  server_id INTEGER NOT NULL,
+  area TEXT NOT NULL,
+  first_at REAL NOT NULL,
+  last_at REAL NOT NULL,
+  samples INTEGER NOT NULL,
+  times TEXT NOT NULL,
+  group_id INTEGER NOT NULL,
+  prev_id INTEGER,
+  raw_len INTEGER NOT NULL,
+  body BLOB NOT NULL,
+  PRIMARY KEY (server_id, area)
+);
 CREATE TABLE statement_texts (
   server_id INTEGER NOT NULL,
   userid INTEGER NOT NULL,
@@ -106,13 +131,14 @@ CREATE TABLE statement_texts (
   query TEXT NOT NULL,
   PRIMARY KEY (server_id, userid, dbid, queryid, toplevel)
 ) WITHOUT ROWID;
+CREATE TABLE series (series_id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE points (
-  server_id INTEGER NOT NULL,
   at REAL NOT NULL,
-  series TEXT NOT NULL,
-  value REAL NOT NULL
-);
-CREATE INDEX points_series_at ON points (series, at);
+  server_id INTEGER NOT NULL REFERENCES servers,
+  series_id INTEGER NOT NULL REFERENCES series,
+  value REAL NOT NULL,
+  PRIMARY KEY (at, server_id, series_id)
+) WITHOUT ROWID;
 CREATE TABLE alerts (
   alert_id INTEGER PRIMARY KEY,
   server_id INTEGER NOT NULL,
@@ -142,8 +168,8 @@ CREATE TABLE events (
 );
 CREATE INDEX events_at ON events (at);
 CREATE VIEW timeline AS
-  SELECT s.label AS server, datetime(p.at, 'unixepoch') AS utc, p.at, p.series, p.value
-    FROM points AS p JOIN servers AS s USING (server_id);
+  SELECT s.label AS server, datetime(p.at, 'unixepoch') AS utc, p.at, n.name AS series, p.value
+    FROM points AS p JOIN servers AS s USING (server_id) JOIN series AS n USING (series_id);
 "#;
 
 /// Why recording failed or stopped: one line, naming the file.
@@ -185,16 +211,30 @@ impl Default for Retention {
     }
 }
 
-/// The previous frame of one server and area.
-struct Chain {
-    prev_id: i64,
-    key_id: i64,
-    raw: Vec<u8>,
+/// A group of blocks: a key block and the continuations after it (what retention drops
+/// as one).
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    group_id: i64,
+    /// When the key block began (server clock).
     key_at: f64,
+    /// The key block's size once sealed.
     key_bytes: usize,
-    delta_bytes: usize,
+    /// The sealed blocks of the group, bytes (key included).
+    sealed_bytes: usize,
 }
 
+/// The block being written for one server and area (its row is in `open_blocks` until it
+/// is sealed into `blocks`).
+struct Chain {
+    /// The block before it in its group (`None`: a key block).
+    prev_id: Option<i64>,
+    group: Group,
+    writer: codec::BlockWriter,
+}
+
+/// A block just sealed: its id, its last line (the next block's dictionary), its group.
+type Sealed = (i64, Vec<u8>, Group);
 /// The open failure event of an area (or the link): its row and message.
 struct OpenFailure {
     event_id: i64,
@@ -223,6 +263,7 @@ pub struct Recorder {
     server_ids: Vec<i64>,
     chains: HashMap<(usize, Area), Chain>,
     texts: HashSet<(usize, StatementKey)>,
+    series_ids: HashMap<&'static str, i64>,
     open_alerts: BTreeMap<(usize, Rule, String), (i64, crate::model::Severity)>,
     failures: HashMap<(usize, Option<Area>), OpenFailure>,
     /// Server clock minus recorder clock, seconds, per server (from the latest sample).
@@ -324,7 +365,8 @@ impl Recorder {
         if tables == 0 {
             // auto_vacuum must be chosen before the first table exists
             conn.execute_batch(&format!(
-                "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;
+                "PRAGMA page_size = {PAGE_SIZE}; PRAGMA auto_vacuum = INCREMENTAL;
+                 PRAGMA journal_mode = WAL;
                  BEGIN; {SCHEMA}
                  PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {SCHEMA_VERSION};
                  COMMIT;"
@@ -394,9 +436,18 @@ impl Recorder {
                 }
             }
         }
+        // blocks a killed recorder left open are kept as they are (they decode up to its
+        // last commit); its chains are not continued
+        conn.execute_batch(
+            "INSERT INTO blocks (server_id, area, first_at, last_at, samples, times, group_id, prev_id, raw_len, body)
+               SELECT server_id, area, first_at, last_at, samples, times, group_id, prev_id, raw_len, body
+                 FROM open_blocks WHERE samples > 0 ORDER BY group_id;
+             DELETE FROM open_blocks;",
+        )
+        .map_err(err("keep the blocks left open"))?;
         // alerts a previous recorder left open ended when it stopped (its last write)
         conn.execute(
-            "UPDATE alerts SET resolved_at = (SELECT max(last_at) FROM frame_groups)
+            "UPDATE alerts SET resolved_at = (SELECT max(last_at) FROM block_groups)
               WHERE resolved_at IS NULL",
             [],
         )
@@ -417,6 +468,7 @@ impl Recorder {
             server_ids,
             chains: HashMap::new(),
             texts,
+            series_ids: HashMap::new(),
             open_alerts: BTreeMap::new(),
             failures: HashMap::new(),
             in_txn: false,
@@ -452,8 +504,12 @@ impl Recorder {
         Ok(())
     }
 
-    /// Commit what is pending.
+    /// Commit what is pending (the open blocks' streams flushed into their rows first).
     pub fn flush(&mut self) -> Result<(), RecordError> {
+        if self.chains.values().any(|c| c.writer.dirty()) {
+            self.begin()?;
+            self.store_open_blocks()?;
+        }
         if self.in_txn {
             self.in_txn = false;
             self.conn
@@ -529,19 +585,21 @@ impl Recorder {
         };
         self.store.apply(update, now);
         if let Some((server, area, collected)) = points_of {
-            if let Some(state) = self.store.servers.get(server) {
-                let sid = self.server_ids[server];
-                let mut q = self
-                    .conn
-                    .prepare_cached(
-                        "INSERT INTO points (server_id, at, series, value) VALUES (?1, ?2, ?3, ?4)",
-                    )
-                    .map_err(self.err("write points"))?;
-                for (series, value) in areas::history_points(state, area) {
-                    if value.is_finite() {
-                        q.execute(params![sid, collected, series.key, value])
-                            .map_err(|e| RecordError::sql(&self.path, "write points", e))?;
-                    }
+            let points = match self.store.servers.get(server) {
+                Some(state) => areas::history_points(state, area),
+                None => Vec::new(),
+            };
+            let sid = self.server_ids[server];
+            for (series, value) in points {
+                if value.is_finite() {
+                    let series_id = self.series_id(series.key)?;
+                    self.conn
+                        .prepare_cached(
+                            "INSERT OR REPLACE INTO points (at, server_id, series_id, value)
+                             VALUES (?2, ?3, ?1, ?4)",
+                        )
+                        .and_then(|mut q| q.execute(params![series_id, collected, sid, value]))
+                        .map_err(self.err("write points"))?;
                 }
             }
         }
@@ -602,82 +660,215 @@ impl Recorder {
             }
         }
         let raw = serde_json::to_vec(&frame).map_err(|e| RecordError(e.to_string()))?;
-        let chain = self.chains.get(&(server, area));
-        let key = match chain {
-            None => true,
-            Some(c) => {
-                let age = collected - c.key_at;
-                !(0.0..KEY_AT_LEAST_EVERY_S).contains(&age)
-                    || (age >= KEY_AT_MOST_EVERY_S && c.delta_bytes >= c.key_bytes)
+        let sealed = match self.chains.get(&(server, area)) {
+            Some(c) if !c.writer.takes(collected) => self.seal(server, area)?,
+            _ => None,
+        };
+        if !self.chains.contains_key(&(server, area)) {
+            self.open_block(server, area, collected, sealed)?;
+        }
+        let chain = self.chains.get_mut(&(server, area)).expect("an open block");
+        let before = chain.writer.raw_len;
+        chain
+            .writer
+            .push(collected, received_at, &raw)
+            .map_err(RecordError)?;
+        self.stats.frames += 1;
+        self.stats.raw_bytes += (chain.writer.raw_len - before) as u64;
+        Ok(())
+    }
+
+    /// Start a block for `server` and `area` at `first_at`: a continuation of `sealed`
+    /// (the block just sealed) while its group is younger than an hour and its
+    /// continuations weigh less than its key, or else a new key block (and group).
+    fn open_block(
+        &mut self,
+        server: usize,
+        area: Area,
+        first_at: f64,
+        sealed: Option<Sealed>,
+    ) -> Result<(), RecordError> {
+        let cont = sealed.filter(|(_, _, g)| {
+            (0.0..KEY_AT_LEAST_EVERY_S).contains(&(first_at - g.key_at))
+                && g.sealed_bytes - g.key_bytes < g.key_bytes
+        });
+        let dict = cont.as_ref().map(|(_, line, _)| &line[..]);
+        let writer = codec::BlockWriter::new(first_at, dict).map_err(RecordError)?;
+        let (prev_id, group) = match cont {
+            Some((id, _, g)) => (Some(id), g),
+            None => {
+                let sid = self.server_ids[server];
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO block_groups (server_id, area, first_at, last_at, bytes)
+                         VALUES (?1, ?2, ?3, ?3, 0)",
+                    )
+                    .and_then(|mut q| q.execute(params![sid, area.key(), first_at]))
+                    .map_err(self.err("write a block group"))?;
+                self.stats.key_frames += 1;
+                let group = Group {
+                    group_id: self.conn.last_insert_rowid(),
+                    key_at: first_at,
+                    key_bytes: 0,
+                    sealed_bytes: 0,
+                };
+                (None, group)
             }
         };
-        let body = codec::compress(&raw, if key { None } else { chain.map(|c| &c.raw[..]) })
-            .map_err(RecordError)?;
-        let (key_id, prev_id) = match (key, chain) {
-            (false, Some(c)) => (Some(c.key_id), Some(c.prev_id)),
-            _ => (None, None),
+        self.chains.insert(
+            (server, area),
+            Chain {
+                prev_id,
+                group,
+                writer,
+            },
+        );
+        Ok(())
+    }
+
+    /// Store a block of `server` and `area` in `group` after `prev_id`: `body` (its
+    /// stream), which decodes to `raw_len` bytes of the lines `meta` lists, as the open
+    /// block of its server and area (`sealed` false), or in `blocks` (returning its id);
+    /// and its group's size and end.
+    #[allow(clippy::too_many_arguments)]
+    fn store_block(
+        &self,
+        server: usize,
+        area: Area,
+        group: &Group,
+        prev_id: Option<i64>,
+        meta: &codec::BlockMeta,
+        raw_len: usize,
+        body: &[u8],
+        sealed: bool,
+    ) -> Result<Option<i64>, RecordError> {
+        let sid = self.server_ids[server];
+        let sql = if sealed {
+            "INSERT INTO blocks (server_id, area, first_at, last_at, samples, times, group_id, prev_id, raw_len, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        } else {
+            "INSERT OR REPLACE INTO open_blocks (server_id, area, first_at, last_at, samples, times, group_id, prev_id, raw_len, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
         };
         self.conn
-            .prepare_cached(
-                "INSERT INTO frames (server_id, area, collected_at, received_at, key_id, prev_id, raw_len, body)
-                 VALUES (?1, ?2, ?3, ?4, coalesce(?5, 0), ?6, ?7, ?8)",
-            )
+            .prepare_cached(sql)
             .and_then(|mut q| {
                 q.execute(params![
                     sid,
                     area.key(),
-                    collected,
-                    received_at,
-                    key_id,
+                    meta.first_at,
+                    meta.last_at,
+                    meta.samples as i64,
+                    meta.times,
+                    group.group_id,
                     prev_id,
-                    raw.len() as i64,
+                    raw_len as i64,
                     body
                 ])
             })
-            .map_err(self.err("write a frame"))?;
-        let id = self.conn.last_insert_rowid();
-        let bytes = body.len();
-        if key {
+            .map_err(self.err("write a block"))?;
+        let id = sealed.then(|| self.conn.last_insert_rowid());
+        if sealed {
             self.conn
-                .execute(
-                    "UPDATE frames SET key_id = ?1 WHERE frame_id = ?1",
-                    params![id],
-                )
-                .map_err(self.err("write a frame"))?;
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO frame_groups (key_id, server_id, area, first_at, last_at, bytes)
-                     VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-                )
-                .and_then(|mut q| q.execute(params![id, sid, area.key(), collected, bytes as i64]))
-                .map_err(self.err("write a frame group"))?;
-            self.chains.insert(
-                (server, area),
-                Chain {
-                    prev_id: id,
-                    key_id: id,
-                    raw,
-                    key_at: collected,
-                    key_bytes: bytes,
-                    delta_bytes: 0,
-                },
-            );
-            self.stats.key_frames += 1;
-        } else if let Some(c) = self.chains.get_mut(&(server, area)) {
-            self.conn
-                .prepare_cached(
-                    "UPDATE frame_groups SET last_at = ?2, bytes = bytes + ?3 WHERE key_id = ?1",
-                )
-                .and_then(|mut q| q.execute(params![c.key_id, collected, bytes as i64]))
-                .map_err(|e| RecordError::sql(&self.path, "write a frame group", e))?;
-            c.prev_id = id;
-            c.raw = raw;
-            c.delta_bytes += bytes;
+                .prepare_cached("DELETE FROM open_blocks WHERE server_id = ?1 AND area = ?2")
+                .and_then(|mut q| q.execute(params![sid, area.key()]))
+                .map_err(self.err("write a block"))?;
         }
-        self.stats.frames += 1;
-        self.stats.stored_bytes += bytes as u64;
-        self.stats.raw_bytes += self.chains[&(server, area)].raw.len() as u64;
+        self.conn
+            .prepare_cached("UPDATE block_groups SET last_at = ?2, bytes = ?3 WHERE group_id = ?1")
+            .and_then(|mut q| {
+                q.execute(params![
+                    group.group_id,
+                    meta.last_at,
+                    (group.sealed_bytes + body.len()) as i64
+                ])
+            })
+            .map_err(self.err("write a block group"))?;
+        Ok(id)
+    }
+
+    /// Store what every open block gained since the last call (flushing its stream, so the
+    /// stored body decodes to every sample pushed).
+    fn store_open_blocks(&mut self) -> Result<(), RecordError> {
+        let keys: Vec<(usize, Area)> = self
+            .chains
+            .iter()
+            .filter(|(_, c)| c.writer.dirty())
+            .map(|(k, _)| *k)
+            .collect();
+        for (server, area) in keys {
+            let c = self.chains.get_mut(&(server, area)).expect("a chain");
+            c.writer.flush().map_err(RecordError)?;
+            let c = &self.chains[&(server, area)];
+            let w = &c.writer;
+            self.store_block(
+                server,
+                area,
+                &c.group,
+                c.prev_id,
+                &w.meta,
+                w.flushed_raw_len,
+                w.body(),
+                false,
+            )?;
+        }
         Ok(())
+    }
+
+    /// End the block being written for `server` and `area`: its stream finished and
+    /// stored in `blocks`. Returns what the next block continues from.
+    fn seal(&mut self, server: usize, area: Area) -> Result<Option<Sealed>, RecordError> {
+        let Some(Chain {
+            prev_id,
+            mut group,
+            writer,
+        }) = self.chains.remove(&(server, area))
+        else {
+            return Ok(None);
+        };
+        let raw_len = writer.raw_len;
+        let (body, meta, last_line) = writer.finish().map_err(RecordError)?;
+        let id = self
+            .store_block(server, area, &group, prev_id, &meta, raw_len, &body, true)?
+            .expect("a sealed block's id");
+        self.stats.stored_bytes += body.len() as u64;
+        if prev_id.is_none() {
+            group.key_bytes = body.len();
+        }
+        group.sealed_bytes += body.len();
+        Ok(Some((id, last_line, group)))
+    }
+
+    /// Seal every open block (the recorder stops).
+    fn seal_all(&mut self) -> Result<(), RecordError> {
+        let keys: Vec<(usize, Area)> = self.chains.keys().copied().collect();
+        for (server, area) in keys {
+            self.seal(server, area)?;
+        }
+        Ok(())
+    }
+
+    /// The `series_id` of a series name (written the first time it is seen).
+    fn series_id(&mut self, name: &'static str) -> Result<i64, RecordError> {
+        if let Some(id) = self.series_ids.get(name) {
+            return Ok(*id);
+        }
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO series (name) VALUES (?1)",
+                params![name],
+            )
+            .map_err(self.err("write series"))?;
+        let id: i64 = self
+            .conn
+            .query_row(
+                "SELECT series_id FROM series WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read series"))?;
+        self.series_ids.insert(name, id);
+        Ok(id)
     }
 
     /// The server clock at recorder time `at` (the latest sample's offset).
@@ -822,13 +1013,13 @@ impl Recorder {
     }
 
     /// Apply the caps now: drop what is older than `max_age`; then, while the file is over
-    /// `max_size`, the oldest groups of frames outside every alert's window (5 minutes
+    /// `max_size`, the oldest groups of blocks outside every alert's window (5 minutes
     /// before it fired to 5 minutes after it resolved), and only then the oldest of the
     /// rest. The groups being written are never dropped. Returns the groups dropped.
     pub fn prune(&mut self) -> Result<u64, RecordError> {
         self.flush()?;
         self.last_prune = Instant::now();
-        let live: Vec<i64> = self.chains.values().map(|c| c.key_id).collect();
+        let live: Vec<i64> = self.chains.values().map(|c| c.group.group_id).collect();
         let live_list = live
             .iter()
             .map(i64::to_string)
@@ -836,14 +1027,14 @@ impl Recorder {
             .join(",");
         let newest: Option<f64> = self
             .conn
-            .query_row("SELECT max(last_at) FROM frame_groups", [], |r| r.get(0))
+            .query_row("SELECT max(last_at) FROM block_groups", [], |r| r.get(0))
             .map_err(self.err("prune"))?;
         let Some(newest) = newest else { return Ok(0) };
         let cutoff = newest - self.retention.max_age.as_secs_f64();
         let mut dropped = 0u64;
         self.begin()?;
         dropped += self.drop_groups(&format!(
-            "SELECT key_id FROM frame_groups WHERE last_at < {cutoff} AND key_id NOT IN ({live_list})"
+            "SELECT group_id FROM block_groups WHERE last_at < {cutoff} AND group_id NOT IN ({live_list})"
         ))?;
         self.conn
             .execute_batch(&format!(
@@ -879,13 +1070,21 @@ impl Recorder {
             // points and events older than every kept frame of their server go too
             self.conn
                 .execute_batch(
-                    "DELETE FROM points WHERE at < (SELECT min(first_at) FROM frame_groups AS g
-                                                    WHERE g.server_id = points.server_id);
-                     DELETE FROM events WHERE last_at < (SELECT min(first_at) FROM frame_groups AS g
+                    "DELETE FROM events WHERE last_at < (SELECT min(first_at) FROM block_groups AS g
                                                          WHERE g.server_id = events.server_id);
                      PRAGMA incremental_vacuum;",
                 )
                 .map_err(self.err("prune"))?;
+            for sid in self.server_ids.clone() {
+                self.conn
+                    .execute(
+                        "DELETE FROM points
+                          WHERE at < (SELECT min(first_at) FROM block_groups WHERE server_id = ?1)
+                            AND server_id = ?1",
+                        params![sid],
+                    )
+                    .map_err(self.err("prune"))?;
+            }
             self.stats.pruned_groups += dropped;
         }
         Ok(dropped)
@@ -894,8 +1093,8 @@ impl Recorder {
     /// Drop the oldest groups matching `filter` whose bytes add up to about `over`.
     fn drop_oldest(&mut self, filter: &str, live: &str, over: u64) -> Result<u64, RecordError> {
         let sql = format!(
-            "SELECT key_id, bytes FROM frame_groups AS g
-              WHERE {filter} AND key_id NOT IN ({live})
+            "SELECT group_id, bytes FROM block_groups AS g
+              WHERE {filter} AND group_id NOT IN ({live})
               ORDER BY first_at LIMIT 2000"
         );
         let candidates: Vec<(i64, i64)> = {
@@ -931,25 +1130,25 @@ impl Recorder {
         Ok(n)
     }
 
-    /// Delete the groups whose key_id is in `ids` (a list or a subquery).
+    /// Delete the groups whose group_id is in `ids` (a list or a subquery).
     fn drop_groups(&mut self, ids: &str) -> Result<u64, RecordError> {
         self.conn
-            .execute(&format!("DELETE FROM frames WHERE key_id IN ({ids})"), [])
+            .execute(&format!("DELETE FROM blocks WHERE group_id IN ({ids})"), [])
             .map_err(self.err("prune"))?;
         let n = self
             .conn
             .execute(
-                &format!("DELETE FROM frame_groups WHERE key_id IN ({ids})"),
+                &format!("DELETE FROM block_groups WHERE group_id IN ({ids})"),
                 [],
             )
             .map_err(self.err("prune"))?;
         Ok(n as u64)
     }
 
-    /// The time of the oldest frame kept (server clock), if any.
+    /// The time of the oldest sample kept (server clock), if any.
     pub fn oldest(&self) -> Result<Option<f64>, RecordError> {
         self.conn
-            .query_row("SELECT min(first_at) FROM frame_groups", [], |r| r.get(0))
+            .query_row("SELECT min(first_at) FROM block_groups", [], |r| r.get(0))
             .optional()
             .map(Option::flatten)
             .map_err(self.err("read"))
@@ -958,6 +1157,7 @@ impl Recorder {
 
 impl Drop for Recorder {
     fn drop(&mut self) {
+        let _ = self.begin().and_then(|()| self.seal_all());
         let _ = self.flush();
     }
 }
@@ -1001,13 +1201,16 @@ mod tests {
         }
     }
 
-    fn frames_between(conn: &Connection, a: f64, b: f64) -> i64 {
-        conn.query_row(
-            "SELECT count(*) FROM frames WHERE collected_at BETWEEN ?1 AND ?2",
-            params![a, b],
-            |r| r.get(0),
-        )
-        .unwrap_or(-1)
+    /// The samples a reader finds collected in `[a, b]`.
+    fn frames_between(path: &Path, a: f64, b: f64) -> i64 {
+        let read = read::Recording::open(path).expect("open");
+        let mut n = 0;
+        read.for_each_update_after(a, b, |_, u| {
+            n += i64::from(matches!(u, Update::Sample { .. }));
+            true
+        })
+        .expect("read");
+        n
     }
 
     #[test]
@@ -1054,11 +1257,11 @@ mod tests {
         assert!((fired - (t0 + 2000.0)).abs() < 1.0, "{fired}");
         assert!((resolved - (t0 + 2100.0)).abs() < 1.0, "{resolved}");
         // every poll of the window (5 min before to 5 min after) is still there
-        let window = frames_between(&conn, fired - ALERT_MARGIN_S, resolved + ALERT_MARGIN_S);
+        let window = frames_between(&path, fired - ALERT_MARGIN_S, resolved + ALERT_MARGIN_S);
         assert_eq!(window, 71, "frames kept around the alert");
         // the oldest ordinary ones went first, and the newest are being written on
-        assert_eq!(frames_between(&conn, t0, t0 + 500.0), 0);
-        assert!(frames_between(&conn, t0 + 3900.0, t0 + 4000.0) > 0);
+        assert_eq!(frames_between(&path, t0, t0 + 500.0), 0);
+        assert!(frames_between(&path, t0 + 3900.0, t0 + 4000.0) > 0);
         drop(conn);
         drop(rec);
         // and what is kept still decodes

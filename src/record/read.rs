@@ -2,7 +2,6 @@
 //! [`Store`] as it stood at a moment (what `snapshot --from --at` prints, what replay
 //! shows).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -67,10 +66,29 @@ pub struct Recording {
     slow_interval: Duration,
 }
 
-/// A decoded frame's predecessor, per (server, area).
-struct Prev {
-    frame_id: i64,
-    raw: Vec<u8>,
+/// The `block_id` a reader gives the open block of a server and area (after every sealed
+/// block of its group).
+const OPEN_BLOCK_ID: i64 = i64::MAX;
+
+/// A block's row, before it is decoded.
+struct BlockRow {
+    block_id: i64,
+    server: usize,
+    server_id: i64,
+    area: Area,
+    group_id: i64,
+    prev_id: Option<i64>,
+    raw_len: i64,
+    body: Vec<u8>,
+}
+
+/// The samples of one server and area in a window: its blocks, decoded one at a time.
+struct Stream {
+    blocks: std::collections::VecDeque<BlockRow>,
+    /// The lines of the block being read: (collected_at, line), in order.
+    lines: std::collections::VecDeque<(f64, f64, serde_json::Value)>,
+    /// The last decoded block: its id and last line (the next one's dictionary).
+    last: Option<(i64, Vec<u8>)>,
 }
 
 impl Recording {
@@ -147,7 +165,7 @@ impl Recording {
         let (a, b): (Option<f64>, Option<f64>) = self
             .conn
             .query_row(
-                "SELECT min(first_at), max(last_at) FROM frame_groups",
+                "SELECT min(first_at), max(last_at) FROM block_groups",
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -217,14 +235,56 @@ impl Recording {
 
     /// The nearest sample time (any server, any area) after `at` (`forward`) or before it.
     pub fn next_sample(&self, at: f64, forward: bool) -> Result<Option<f64>, RecordError> {
-        let sql = if forward {
-            "SELECT min(collected_at) FROM frames WHERE collected_at > ?1 + 0.001"
+        let (a, b) = if forward {
+            (at + 0.001, at + 0.001 + codec::BLOCK_S)
         } else {
-            "SELECT max(collected_at) FROM frames WHERE collected_at < ?1 - 0.001"
+            (at - 0.001 - codec::BLOCK_S, at - 0.001)
+        };
+        // the blocks that can hold the nearest: starting within a block's span of it
+        let mut q = self
+            .conn
+            .prepare_cached(
+                "SELECT first_at, times FROM blocks WHERE first_at BETWEEN ?1 - ?3 AND ?2
+                 UNION ALL SELECT first_at, times FROM open_blocks WHERE first_at <= ?2 AND last_at >= ?1",
+            )
+            .map_err(self.err("read blocks"))?;
+        let rows = q
+            .query_map(params![a, b, codec::BLOCK_S], |r| {
+                Ok((r.get::<_, f64>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(self.err("read blocks"))?;
+        let mut best: Option<f64> = None;
+        for row in rows {
+            let (first_at, times) = row.map_err(self.err("read blocks"))?;
+            for t in codec::parse_times(first_at, &times) {
+                let better = if forward {
+                    t > at + 0.001 && best.is_none_or(|x| t < x)
+                } else {
+                    t < at - 0.001 && best.is_none_or(|x| t > x)
+                };
+                if better {
+                    best = Some(t);
+                }
+            }
+        }
+        if best.is_some() {
+            return Ok(best);
+        }
+        // nothing near: the first block after (or the last before) the gap
+        let sql = if forward {
+            "SELECT min(first_at) FROM (SELECT first_at FROM blocks WHERE first_at > ?1
+                                      UNION ALL SELECT first_at FROM open_blocks WHERE first_at > ?1)"
+        } else {
+            "SELECT max(last_at) FROM (SELECT last_at FROM blocks WHERE first_at < ?1 AND last_at < ?1
+                                     UNION ALL SELECT last_at FROM open_blocks WHERE last_at < ?1)"
         };
         self.conn
-            .query_row(sql, params![at], |r| r.get(0))
-            .map_err(self.err("read frames"))
+            .query_row(
+                sql,
+                params![if forward { at + 0.001 } else { at - 0.001 }],
+                |r| r.get(0),
+            )
+            .map_err(self.err("read blocks"))
     }
 
     /// The last time (server clock) an alert fired before `before`.
@@ -252,27 +312,84 @@ impl Recording {
             .ok()
     }
 
-    /// Decode the frames of `key_id` up to (excluding) `before`, returning the last raw.
-    fn decode_chain(&self, key_id: i64, before: i64) -> Result<Option<Vec<u8>>, RecordError> {
+    /// The last line of the blocks of group `group_id` before block `before` (the
+    /// dictionary of `before`), decoding them in order.
+    fn chain_dictionary(&self, group_id: i64, before: i64) -> Result<Option<Vec<u8>>, RecordError> {
         let mut q = self
             .conn
             .prepare_cached(
-                "SELECT prev_id, raw_len, body FROM frames
-                  WHERE key_id = ?1 AND frame_id < ?2 ORDER BY frame_id",
+                "SELECT block_id, prev_id, raw_len, body FROM blocks
+                  WHERE group_id = ?1 AND block_id < ?2 ORDER BY block_id",
             )
-            .map_err(self.err("read frames"))?;
+            .map_err(self.err("read blocks"))?;
         let mut rows = q
-            .query(params![key_id, before])
-            .map_err(self.err("read frames"))?;
-        let mut raw: Option<Vec<u8>> = None;
-        while let Some(row) = rows.next().map_err(self.err("read frames"))? {
-            let prev: Option<i64> = row.get(0).map_err(self.err("read frames"))?;
-            let len: i64 = row.get(1).map_err(self.err("read frames"))?;
-            let body: Vec<u8> = row.get(2).map_err(self.err("read frames"))?;
-            let dict = if prev.is_some() { raw.as_deref() } else { None };
-            raw = Some(codec::decompress(&body, len.max(0) as usize, dict).map_err(RecordError)?);
+            .query(params![group_id, before])
+            .map_err(self.err("read blocks"))?;
+        let mut last: Option<Vec<u8>> = None;
+        while let Some(row) = rows.next().map_err(self.err("read blocks"))? {
+            let g = |e| RecordError::sql(&self.path, "read blocks", e);
+            let id: i64 = row.get(0).map_err(g)?;
+            let prev: Option<i64> = row.get(1).map_err(g)?;
+            let len: i64 = row.get(2).map_err(g)?;
+            let body: Vec<u8> = row.get(3).map_err(g)?;
+            let dict = if prev.is_some() {
+                last.as_deref()
+            } else {
+                None
+            };
+            let lines = codec::decode_block(&body, len.max(0) as usize, dict)
+                .map_err(|e| self.bad_block(id, &e))?;
+            if let Some(l) = lines.into_iter().next_back() {
+                last = Some(l);
+            }
         }
-        Ok(raw)
+        Ok(last)
+    }
+
+    fn bad_block(&self, id: i64, e: &str) -> RecordError {
+        RecordError(format!("{}: block {id}: {e}", self.path.display()))
+    }
+
+    /// Decode the next block of `stream` into its lines (those collected in
+    /// `[from, to]`); false when it has no more blocks.
+    fn next_block(&self, stream: &mut Stream, from: f64, to: f64) -> Result<bool, RecordError> {
+        let Some(block) = stream.blocks.pop_front() else {
+            return Ok(false);
+        };
+        let dict = match (block.prev_id, stream.last.take()) {
+            (None, _) => None,
+            (Some(p), Some((id, line))) if id == p => Some(line),
+            (Some(_), _) => self.chain_dictionary(block.group_id, block.block_id)?,
+        };
+        if block.prev_id.is_some() && dict.is_none() {
+            return Err(
+                self.bad_block(block.block_id, "a continuation without the block before it")
+            );
+        }
+        let lines =
+            codec::decode_block(&block.body, block.raw_len.max(0) as usize, dict.as_deref())
+                .map_err(|e| self.bad_block(block.block_id, &e))?;
+        if let Some(l) = lines.last() {
+            stream.last = Some((block.block_id, l.clone()));
+        }
+        for line in lines {
+            let (received, mut value) =
+                codec::parse_line(&line).map_err(|e| self.bad_block(block.block_id, &e))?;
+            let t = value
+                .get("collected_at")
+                .and_then(serde_json::Value::as_f64)
+                .unwrap_or(f64::NAN);
+            if !(from..=to).contains(&t) {
+                continue;
+            }
+            if block.area == Area::Statements {
+                codec::join_statement_texts(&mut value, |k| {
+                    self.statement_text(block.server_id, k)
+                });
+            }
+            stream.lines.push_back((t, received, value));
+        }
+        Ok(true)
     }
 
     /// Every update with a time in `[from, to]` (server clock), in the order they were
@@ -335,84 +452,134 @@ impl Recording {
                 }
             }
         }
-        // frames and events merged by received_at
-        let mut q = self
-            .conn
-            .prepare(
-                "SELECT 0 AS src, frame_id, server_id, area, collected_at AS at, received_at,
-                        key_id, prev_id, raw_len, body, NULL AS kind, NULL AS body_text, NULL AS last_received_at, NULL AS count
-                   FROM frames WHERE collected_at BETWEEN ?1 AND ?2
-                 UNION ALL
-                 SELECT 1, event_id, server_id, area, at, received_at, NULL, NULL, NULL, NULL, kind, body, last_received_at, count
-                   FROM events WHERE last_at >= ?1 AND at <= ?2
-                  ORDER BY received_at, src, frame_id",
-            )
-            .map_err(self.err("read frames"))?;
-        let mut rows = q
-            .query(params![from, to])
-            .map_err(self.err("read frames"))?;
-        let mut prevs: HashMap<(i64, String), Prev> = HashMap::new();
-        while let Some(row) = rows.next().map_err(self.err("read frames"))? {
-            let g = |e| RecordError::sql(&self.path, "read frames", e);
-            let src: i64 = row.get(0).map_err(g)?;
-            let id: i64 = row.get(1).map_err(g)?;
-            let sid: i64 = row.get(2).map_err(g)?;
-            let area_key: Option<String> = row.get(3).map_err(g)?;
-            let at: f64 = row.get(4).map_err(g)?;
-            let received: f64 = row.get(5).map_err(g)?;
-            let Some(server) = self.index_of(sid) else {
-                continue;
-            };
-            let area = area_key.as_deref().and_then(Area::from_key);
-            if src == 1 {
-                let kind: String = row.get(10).map_err(g)?;
-                let body: String = row.get(11).map_err(g)?;
-                let last_received: f64 = row.get(12).map_err(g)?;
-                let count: i64 = row.get(13).map_err(g)?;
+        // events of the window, each repeat of a failure at its own time
+        let mut events: Vec<(f64, f64, Update)> = Vec::new();
+        {
+            let mut q = self
+                .conn
+                .prepare(
+                    "SELECT server_id, area, at, received_at, kind, body, last_received_at, count
+                       FROM events WHERE last_at >= ?1 AND at <= ?2 ORDER BY received_at, event_id",
+                )
+                .map_err(self.err("read events"))?;
+            let mut rows = q
+                .query(params![from, to])
+                .map_err(self.err("read events"))?;
+            while let Some(row) = rows.next().map_err(self.err("read events"))? {
+                let g = |e| RecordError::sql(&self.path, "read events", e);
+                let sid: i64 = row.get(0).map_err(g)?;
+                let area_key: Option<String> = row.get(1).map_err(g)?;
+                let at: f64 = row.get(2).map_err(g)?;
+                let received: f64 = row.get(3).map_err(g)?;
+                let kind: String = row.get(4).map_err(g)?;
+                let body: String = row.get(5).map_err(g)?;
+                let last_received: f64 = row.get(6).map_err(g)?;
+                let count: i64 = row.get(7).map_err(g)?;
+                let Some(server) = self.index_of(sid) else {
+                    continue;
+                };
+                let area = area_key.as_deref().and_then(Area::from_key);
                 for (i, t) in [received, last_received].into_iter().enumerate() {
                     if i == 1 && count < 2 {
                         break;
                     }
                     if let Some(update) = event_update(server, &kind, area, &body, t) {
-                        if !f(at, update) {
-                            return Ok(());
-                        }
+                        events.push((t, at, update));
                     }
+                }
+            }
+        }
+        events.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut events = events.into_iter().peekable();
+        // the blocks of the window, one stream per server and area
+        let mut streams: Vec<Stream> = Vec::new();
+        {
+            let mut q = self
+                .conn
+                .prepare(
+                    "SELECT block_id, server_id, area, group_id, prev_id, raw_len, body
+                       FROM blocks
+                      WHERE first_at BETWEEN ?1 - ?3 AND ?2 AND last_at >= ?1 AND samples > 0
+                     UNION ALL
+                     SELECT ?4, server_id, area, group_id, prev_id, raw_len, body
+                       FROM open_blocks
+                      WHERE first_at <= ?2 AND last_at >= ?1 AND samples > 0
+                      ORDER BY 2, 3, 1",
+                )
+                .map_err(self.err("read blocks"))?;
+            let mut rows = q
+                .query(params![from, to, codec::BLOCK_S, OPEN_BLOCK_ID])
+                .map_err(self.err("read blocks"))?;
+            let mut slot: Option<(i64, Area)> = None;
+            while let Some(row) = rows.next().map_err(self.err("read blocks"))? {
+                let g = |e| RecordError::sql(&self.path, "read blocks", e);
+                let sid: i64 = row.get(1).map_err(g)?;
+                let area_key: String = row.get(2).map_err(g)?;
+                let (Some(server), Some(area)) = (self.index_of(sid), Area::from_key(&area_key))
+                else {
+                    continue;
+                };
+                let block = BlockRow {
+                    block_id: row.get(0).map_err(g)?,
+                    server,
+                    server_id: sid,
+                    area,
+                    group_id: row.get(3).map_err(g)?,
+                    prev_id: row.get(4).map_err(g)?,
+                    raw_len: row.get(5).map_err(g)?,
+                    body: row.get(6).map_err(g)?,
+                };
+                if slot != Some((sid, area)) {
+                    slot = Some((sid, area));
+                    streams.push(Stream {
+                        blocks: Default::default(),
+                        lines: Default::default(),
+                        last: None,
+                    });
+                }
+                streams
+                    .last_mut()
+                    .expect("a stream")
+                    .blocks
+                    .push_back(block);
+            }
+        }
+        let servers: Vec<(usize, Area)> = streams
+            .iter()
+            .map(|s| {
+                s.blocks
+                    .front()
+                    .map(|b| (b.server, b.area))
+                    .expect("a block")
+            })
+            .collect();
+        // merged by received_at: the stream with the earliest next sample, or an event
+        loop {
+            for stream in &mut streams {
+                while stream.lines.is_empty() && self.next_block(stream, from, to)? {}
+            }
+            let next = streams
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.lines.front().map(|l| (i, l.1)))
+                .min_by(|a, b| a.1.total_cmp(&b.1));
+            let event_first = match (next, events.peek()) {
+                (_, None) => false,
+                (None, Some(_)) => true,
+                (Some((_, received)), Some(e)) => e.0 < received,
+            };
+            if event_first {
+                let (_, at, update) = events.next().expect("an event");
+                if !f(at, update) {
+                    return Ok(());
                 }
                 continue;
             }
-            let Some(area) = area else { continue };
-            let key_id: i64 = row.get(6).map_err(g)?;
-            let prev_id: Option<i64> = row.get(7).map_err(g)?;
-            let raw_len: i64 = row.get(8).map_err(g)?;
-            let body: Vec<u8> = row.get(9).map_err(g)?;
-            let slot = (sid, area.key().to_string());
-            let raw = match prev_id {
-                None => codec::decompress(&body, raw_len.max(0) as usize, None),
-                Some(p) => {
-                    let dict = match prevs.remove(&slot) {
-                        Some(prev) if prev.frame_id == p => Some(prev.raw),
-                        _ => self.decode_chain(key_id, id)?,
-                    };
-                    match dict {
-                        Some(d) => codec::decompress(&body, raw_len.max(0) as usize, Some(&d)),
-                        None => Err("a delta frame without its predecessor".into()),
-                    }
-                }
-            }
-            .map_err(RecordError)?;
-            let mut value: serde_json::Value = serde_json::from_slice(&raw).map_err(|e| {
-                RecordError(format!(
-                    "{}: frame {id} is not JSON: {e}",
-                    self.path.display()
-                ))
-            })?;
-            prevs.insert(slot, Prev { frame_id: id, raw });
-            if area == Area::Statements {
-                codec::join_statement_texts(&mut value, |k| self.statement_text(sid, k));
-            }
+            let Some((i, _)) = next else { break };
+            let (at, received, value) = streams[i].lines.pop_front().expect("a line");
+            let (server, area) = servers[i];
             let sample = codec::from_frame(area, value)
-                .map_err(|e| RecordError(format!("{}: frame {id}: {e}", self.path.display())))?;
+                .map_err(|e| RecordError(format!("{}: {e}", self.path.display())))?;
             let update = Update::Sample {
                 server,
                 sample: Box::new(sample),

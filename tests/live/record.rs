@@ -34,7 +34,11 @@ fn recorder(file: &Path, config: &Path, conninfos: &[String]) -> Child {
 /// Frames in the recording so far (0 while it cannot be read yet).
 fn frames(file: &Path) -> i64 {
     rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .and_then(|c| c.query_row("SELECT count(*) FROM frames", [], |r| r.get(0)))
+        .and_then(|c| {
+            c.query_row("SELECT coalesce(sum(samples), 0) FROM blocks", [], |r| {
+                r.get(0)
+            })
+        })
         .unwrap_or(0)
 }
 
