@@ -160,6 +160,36 @@ fn statement(queryid: i64, query: Option<&str>, calls: i64, total_ms: f64, read:
     }
 }
 
+/// The I/O, WAL, JIT and planning counters of a statement (pg_stat_statements 1.10 has
+/// them all): shared block read / write time, temp block read / write time, WAL bytes,
+/// records and full-page images, JIT time, planning time (milliseconds, bytes, counts).
+#[allow(clippy::too_many_arguments)]
+fn with_io(
+    s: Statement,
+    read_ms: f64,
+    write_ms: f64,
+    temp_read_ms: f64,
+    temp_write_ms: f64,
+    wal_bytes: i64,
+    wal_records: i64,
+    wal_fpi: i64,
+    jit_ms: f64,
+    plan_ms: f64,
+) -> Statement {
+    Statement {
+        shared_blk_read_time_ms: Some(read_ms),
+        shared_blk_write_time_ms: Some(write_ms),
+        temp_blk_read_time_ms: Some(temp_read_ms),
+        temp_blk_write_time_ms: Some(temp_write_ms),
+        wal_bytes: Some(wal_bytes),
+        wal_records: Some(wal_records),
+        wal_fpi: Some(wal_fpi),
+        jit_time_ms: Some(jit_ms),
+        total_plan_time_ms: Some(plan_ms),
+        ..s
+    }
+}
+
 fn statements(collected_at: f64, list: Vec<Statement>) -> Sample {
     Sample::Statements(StatementsSample {
         collected_at,
@@ -335,6 +365,7 @@ fn populated(servers: usize) -> Store {
                 max_connections: 100,
                 superuser_reserved_connections: 3,
                 xact_commit: commit,
+                track_io_timing: Some(true),
                 ..Default::default()
             }),
             at(i as u64 * 2),
@@ -347,14 +378,36 @@ fn populated(servers: usize) -> Store {
         statements(
             1000.0,
             vec![
-                statement(
-                    1,
-                    Some("SELECT * FROM orders WHERE id = $1"),
-                    1000,
-                    500.0,
-                    10,
+                with_io(
+                    statement(
+                        1,
+                        Some("SELECT * FROM orders WHERE id = $1"),
+                        1000,
+                        500.0,
+                        10,
+                    ),
+                    1.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    20.0,
                 ),
-                statement(2, Some("UPDATE stock SET n = n - $1"), 10, 10_000.0, 100),
+                with_io(
+                    statement(2, Some("UPDATE stock SET n = n - $1"), 10, 10_000.0, 100),
+                    5.0,
+                    2.0,
+                    0.0,
+                    0.0,
+                    100_000,
+                    100,
+                    1,
+                    0.0,
+                    10.0,
+                ),
             ],
         ),
         at(0),
@@ -365,14 +418,40 @@ fn populated(servers: usize) -> Store {
         statements(
             1002.0,
             vec![
-                statement(
-                    1,
-                    Some("SELECT * FROM orders WHERE id = $1"),
-                    1200,
-                    600.0,
-                    30,
+                // 2 s later: 0.3 ms/s of reads, 3 ms/s of temp reads, 2 ms/s of planning,
+                // no WAL; an interval mean of 500 µs
+                with_io(
+                    statement(
+                        1,
+                        Some("SELECT * FROM orders WHERE id = $1"),
+                        1200,
+                        600.0,
+                        30,
+                    ),
+                    1.6,
+                    0.0,
+                    6.0,
+                    0.0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    24.0,
                 ),
-                statement(2, Some("UPDATE stock SET n = n - $1"), 12, 14_000.0, 100),
+                // 40 µs/s of reads, 4 ms/s of writes, 25,000 B/s of WAL (25 records/s, one
+                // full-page image/s), 15 ms/s of JIT, 1 ms/s of planning
+                with_io(
+                    statement(2, Some("UPDATE stock SET n = n - $1"), 12, 14_000.0, 100),
+                    5.08,
+                    10.0,
+                    0.0,
+                    0.0,
+                    150_000,
+                    150,
+                    3,
+                    30.0,
+                    12.0,
+                ),
                 statement(
                     3,
                     Some("DELETE FROM logs WHERE at < now() - interval '1 day'"),
@@ -1146,6 +1225,25 @@ fn sort_cycles_and_reverses_and_rows_without_rate_stay_last() {
     assert_eq!(u.message.as_deref(), None);
     // total time (lifetime)
     assert_eq!(statement_order(&store, &u), vec![3, 2, 1]);
+    // the rates of I/O, WAL, JIT and planning (ties by total time); each sorted-by column
+    // is on screen at 80 columns too, headed as in the table
+    for (name, header, order) in [
+        ("shared_blk_read_time/s", "read t/s", [1, 2, 3]),
+        ("shared_blk_write_time/s", "write t/s", [2, 1, 3]),
+        ("temp_blk_read_time/s", "tmp rd t/s", [1, 2, 3]),
+        ("temp_blk_write_time/s", "tmp wr t/s", [2, 1, 3]),
+        ("wal_bytes/s", "wal/s", [2, 1, 3]),
+        ("jit time/s", "jit t/s", [2, 1, 3]),
+        ("plan time/s", "plan t/s", [1, 2, 3]),
+    ] {
+        press(&mut u, &store, KeyCode::Char('s'));
+        assert_eq!(statement_order(&store, &u), order, "sorted by {name}");
+        // (the summary line names it where it is not cut: one panel, 140 columns)
+        let text = screen(&render(&store, &u, 140, 40));
+        assert!(text.contains(&format!("sort {name}")), "{name}:\n{text}");
+        let text = screen(&render(&store, &u, 80, 24));
+        assert!(text.contains(header), "{name} at 80x24:\n{text}");
+    }
     press(&mut u, &store, KeyCode::Char('s'));
     assert_eq!(
         statement_order(&store, &u),
