@@ -124,6 +124,12 @@ pub struct Session {
     pub query: String,
     /// `pg_blocking_pids(pid)`, asked only for sessions waiting on a lock.
     pub blocked_by: Vec<i32>,
+    /// `query_id` (PostgreSQL 14+): the identifier of the current query (of the last one
+    /// when not active), the `queryid` of its pg_stat_statements entry. `None` before 14,
+    /// when `compute_query_id` is off (or `auto` without pg_stat_statements loaded), for a
+    /// statement without one, and for another role's backend without pg_read_all_stats.
+    #[serde(default)]
+    pub query_id: Option<i64>,
 }
 
 /// Where pg_stat_statements stands on this server and database.

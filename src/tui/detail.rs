@@ -88,8 +88,16 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
             "wait_event",
             format!("{} {}", c(&s.wait_event_type), c(&s.wait_event)),
         ),
-        kv(theme, "query age", dur(s.query_age_s)),
-        kv(theme, "transaction age", dur(s.xact_age_s)),
+        kv(
+            theme,
+            "query age",
+            format!(
+                "{} · transaction age {}",
+                dur(s.query_age_s),
+                dur(s.xact_age_s)
+            ),
+        ),
+        kv(theme, "query_id", query_id_text(v, s)),
     ]);
     lines.extend(blocking_lines(v, s));
     lines.push(kv(
@@ -112,6 +120,38 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
     lines.push(Line::from(Span::styled("query:", theme.heading())));
     lines.extend(full_text(&s.query));
     lines
+}
+
+/// The session's `query_id` and, when pg_stat_statements has the entry (same queryid and
+/// database; the same role and top level first), its means and calls per second; why there
+/// is none before PostgreSQL 14.
+fn query_id_text(v: &View<'_>, s: &Session) -> String {
+    let Some(id) = s.query_id else {
+        let major = v.server.facts.as_ref().map(|f| f.major());
+        return if major.is_some_and(|m| m < 14) {
+            "- (PostgreSQL 14+)".into()
+        } else {
+            "-".into()
+        };
+    };
+    let entry = v.server.statements().and_then(|st| {
+        st.statements
+            .iter()
+            .filter(|x| x.queryid == id && x.datname.as_deref() == s.datname.as_deref())
+            .max_by_key(|x| (x.usename.as_deref() == s.usename.as_deref(), x.toplevel))
+    });
+    match entry {
+        Some(e) => format!(
+            "{id} (pg_stat_statements: mean {} over the interval, {} lifetime, {})",
+            ms(e.interval_mean_exec_time_ms),
+            ms(Some(e.mean_exec_time_ms)),
+            e.calls_per_s.map_or_else(
+                || "- calls/s".into(),
+                |c| format!("{} calls/s", format_count(c))
+            )
+        ),
+        None => id.to_string(),
+    }
 }
 
 /// Who blocks the session and whom it blocks, one line per session (described from the

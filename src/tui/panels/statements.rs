@@ -1,7 +1,11 @@
 //! Statements: the top pg_stat_statements entries, sortable by rates over the interval
-//! (execution time per second, calls, rows and blocks read per second, interval mean) or
-//! lifetime values (mean, total time). Rows without a baseline yet show `-` for rates, never
-//! the lifetime counter. The rows and their order: [`crate::tui::table::statements`].
+//! (execution time per second, calls, rows and blocks read per second, interval mean; the
+//! time per second spent reading and writing shared and temporary blocks, WAL bytes, JIT and
+//! planning) or lifetime values (mean, total time); which columns a width shows:
+//! [`columns`]. Rows without a baseline yet show `-` for rates, never the lifetime counter,
+//! and so do counters the extension version lacks. While `track_io_timing` is off a line
+//! under the summary says so, with the fix. The rows and their order:
+//! [`crate::tui::table::statements`].
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
