@@ -253,6 +253,8 @@ fn lock_node_text(prefix: &str, node: &LockNode, session: Option<&&Session>, wid
 struct SessionColumns {
     medium: bool,
     who: bool,
+    /// Width of the application column (when `who`).
+    app: u16,
     header: Vec<String>,
     fixed: Vec<u16>,
     /// Width of the query text, the last column.
@@ -265,17 +267,24 @@ pub const WHO_WIDTH: u16 = 90;
 /// age.
 pub const MEDIUM_WIDTH: u16 = 130;
 
+/// The width of the application column: 12 in the 160-column layout, 16 from 110 columns of
+/// panel width.
+fn app_width(width: u16) -> u16 {
+    if width >= 110 { 16 } else { 12 }
+}
+
 impl SessionColumns {
     fn new(width: u16) -> Self {
         let medium = width >= MEDIUM_WIDTH;
         let who = width >= WHO_WIDTH;
+        let app = app_width(width);
         let mut fixed: Vec<u16> = vec![1, 7, 14, 14, 7];
         let mut header: Vec<String> = ["", "pid", "user@db", "state", "query"]
             .into_iter()
             .map(String::from)
             .collect();
         if who {
-            fixed.extend([12, 15]);
+            fixed.extend([app, 15]);
             header.extend(["application".into(), "client".into()]);
         }
         if medium {
@@ -287,6 +296,7 @@ impl SessionColumns {
         SessionColumns {
             medium,
             who,
+            app,
             header,
             fixed,
             query,
@@ -321,7 +331,10 @@ impl SessionColumns {
         ];
         if self.who {
             // server-sent: folded to one line, sanitized, cut by display width
-            cells.push(Cell::from(text::one_line(&s.application_name, 12)));
+            cells.push(Cell::from(text::one_line(
+                &s.application_name,
+                usize::from(self.app),
+            )));
             // no address: a unix socket, or no client at all (a background process)
             let local = if s.backend_type == "client backend" {
                 "local"
