@@ -4,7 +4,8 @@
 -- Reads: pg_stat_activity, pg_blocking_pids() (only for sessions waiting on a heavyweight
 -- lock: it takes the lock manager's partition locks), age(). Privileges: LOGIN sees every
 -- row; other roles' query texts, states and waits need pg_read_all_stats (pg_monitor), else
--- query = '<insufficient privilege>' and state NULL. PostgreSQL 12+.
+-- query = '<insufficient privilege>' and state NULL. PostgreSQL 12 and 13 (14+:
+-- activity.pg14.sql, the same with query_id).
 -- One row per backend, every column a gauge:
 --   now timestamptz (server clock, the same for every row), postmaster_start timestamptz
 --   (pg_postmaster_start_time(): the connection limits are read again when it changes),
@@ -14,7 +15,8 @@
 --   application_name, client_addr, backend_type, state, wait_event_type, wait_event, query
 --   text, backend_start / xact_start / query_start / state_change timestamptz (ages are
 --   computed by the client against `now`), backend_xid_age / backend_xmin_age int8
---   (transactions), blocked_by int4[] (NULL unless wait_event_type = 'Lock').
+--   (transactions), blocked_by int4[] (NULL unless wait_event_type = 'Lock'), query_id int8
+--   (NULL here: pg_stat_activity.query_id is PostgreSQL 14+, activity.pg14.sql).
 -- Cost: per-session constants are InitPlans evaluated once, timestamps travel in binary (no
 -- numeric extract() per row), no ORDER BY (the screen sorts). Most of it is
 -- pg_stat_get_activity() itself: the snapshot of every backend's status entry, then a
@@ -45,5 +47,6 @@ SELECT /* pgvitals */ (SELECT now()) AS now,
        age(a.backend_xid)::int8 AS backend_xid_age,
        age(a.backend_xmin)::int8 AS backend_xmin_age,
        a.query AS query,
-       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by
+       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END AS blocked_by,
+       NULL::int8 AS query_id
   FROM pg_stat_activity AS a

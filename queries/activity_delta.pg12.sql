@@ -8,7 +8,8 @@
 -- changed backend only pg_stat_get_activity(pid), pg_database, pg_roles, age(),
 -- pg_blocking_pids() (only for sessions waiting on a heavyweight lock). Privileges: as
 -- activity.pg12.sql; without pg_read_all_stats the accessors return NULL for other roles'
--- backends, so those are always sent in full. PostgreSQL 12+ (the accessors take the ids
+-- backends, so those are always sent in full. PostgreSQL 12 and 13 here, 14+ in
+-- activity_delta.pg14.sql, the same with query_id (the accessors take the ids
 -- pg_stat_get_backend_idset returns: indexes up to 15, backend ids / proc numbers from 16).
 -- A backend is *quiet* when it is in no transaction (xact_start NULL) and its
 -- `since` = coalesce(query_start, backend_start) is older than $1: it has started no query
@@ -18,7 +19,8 @@
 --     thin_pid int4[] and thin_since timestamptz[] (the quiet backends: pid and `since`,
 --     which the client checks against the row it holds); every other column NULL;
 --   * one row per other backend, the columns of activity.pg12.sql (now and
---     postmaster_start NULL, thin_pid / thin_since NULL).
+--     postmaster_start NULL, thin_pid / thin_since NULL; query_id NULL here, 14+ in
+--     activity_delta.pg14.sql).
 -- Cost, from tests/live/activity_delta.rs cost_at_2000_idle_sessions (PostgreSQL 15, two
 -- shared cores, 2,005 backends: 1,950 idle, 30 active, 5 idle in transaction, 15 running a
 -- query every 0.5 s; binary results, medians): polled back to back, 4.4 ms backend CPU per
@@ -52,7 +54,8 @@ SELECT (SELECT now()) AS now,
        NULL::text AS wait_event, NULL::timestamptz AS backend_start,
        NULL::timestamptz AS xact_start, NULL::timestamptz AS query_start,
        NULL::timestamptz AS state_change, NULL::int8 AS backend_xid_age,
-       NULL::int8 AS backend_xmin_age, NULL::text AS query, NULL::int4[] AS blocked_by
+       NULL::int8 AS backend_xmin_age, NULL::text AS query, NULL::int4[] AS blocked_by,
+       NULL::int8 AS query_id
   FROM b
 UNION ALL
 SELECT NULL, NULL, NULL, NULL,
@@ -77,7 +80,8 @@ SELECT NULL, NULL, NULL, NULL,
        age(a.backend_xid)::int8,
        age(a.backend_xmin)::int8,
        a.query,
-       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END
+       CASE WHEN a.wait_event_type = 'Lock' THEN pg_blocking_pids(a.pid) END,
+       NULL::int8
   FROM b
   CROSS JOIN LATERAL pg_stat_get_activity(b.pid) AS a
   LEFT JOIN pg_database AS d ON d.oid = a.datid

@@ -1,13 +1,16 @@
 -- server: version, recovery, uptime, connection limits and transaction counters.
 -- Reads: current_setting (server_version, server_version_num, max_connections,
--- superuser_reserved_connections), pg_is_in_recovery(), pg_postmaster_start_time(),
--- pg_stat_database. Privileges: none beyond LOGIN. PostgreSQL 12-15 (no reserved_connections).
+-- superuser_reserved_connections, track_io_timing), pg_is_in_recovery(),
+-- pg_postmaster_start_time(), pg_stat_database. Privileges: none beyond LOGIN. PostgreSQL 12-15 (no reserved_connections).
 -- One row:
 --   collected_at float8 (epoch seconds, server clock), server_version text,
 --   server_version_num int4, in_recovery bool, uptime_s float8 (gauge, seconds),
 --   datname text, max_connections / superuser_reserved_connections / reserved_connections
 --   int4 (gauges; reserved_connections is 0 before 16), xact_commit / xact_rollback int8
---   (counters, transactions, summed over every database and the shared row).
+--   (counters, transactions, summed over every database and the shared row),
+--   track_io_timing bool (gauge, as this session sees it: pg_stat_statements' I/O times grow
+--   only while it is on; a reload or a role/database setting changes it, so it is read with
+--   every poll, where current_setting costs nothing, rather than once at connect).
 SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        current_setting('server_version') AS server_version,
        current_setting('server_version_num')::int4 AS server_version_num,
@@ -17,6 +20,7 @@ SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        current_setting('max_connections')::int4 AS max_connections,
        current_setting('superuser_reserved_connections')::int4 AS superuser_reserved_connections,
        0::int4 AS reserved_connections,
+       current_setting('track_io_timing')::bool AS track_io_timing,
        d.xact_commit,
        d.xact_rollback
   FROM (SELECT coalesce(sum(xact_commit), 0)::int8 AS xact_commit,

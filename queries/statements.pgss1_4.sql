@@ -11,7 +11,13 @@
 --   total_exec_time_ms float8 (counter, ms), mean_exec_time_ms float8 (lifetime mean, ms),
 --   total_plan_time_ms float8 (counter, ms; NULL here), rows int8 (counter),
 --   shared_blks_hit / shared_blks_read / temp_blks_read / temp_blks_written int8 (counters,
---   blocks), stats_since float8 (epoch seconds; NULL here).
+--   blocks), shared_blk_read_time_ms / shared_blk_write_time_ms float8 (counters, ms;
+--   blk_read_time / blk_write_time: shared and local (temporary-table) blocks; not counted while track_io_timing is off),
+--   temp_blk_read_time_ms / temp_blk_write_time_ms float8 (counters, ms; NULL here, 1.10+),
+--   wal_records / wal_fpi / wal_bytes int8 (counters: WAL records, full-page images, bytes;
+--   NULL here, 1.8+), jit_time_ms float8 (counter, ms: jit_generation_time + jit_inlining_time
+--   + jit_optimization_time + jit_emission_time, EXPLAIN's JIT "Total";
+--   NULL here, 1.10+), stats_since float8 (epoch seconds; NULL here).
 SELECT /* pgvitals */ (SELECT extract(epoch FROM now())::float8) AS collected_at,
        s.userid::oid AS userid,
        s.dbid::oid AS dbid,
@@ -26,6 +32,14 @@ SELECT /* pgvitals */ (SELECT extract(epoch FROM now())::float8) AS collected_at
        s.shared_blks_read::int8 AS shared_blks_read,
        s.temp_blks_read::int8 AS temp_blks_read,
        s.temp_blks_written::int8 AS temp_blks_written,
+       s.blk_read_time::float8 AS shared_blk_read_time_ms,
+       s.blk_write_time::float8 AS shared_blk_write_time_ms,
+       NULL::float8 AS temp_blk_read_time_ms,
+       NULL::float8 AS temp_blk_write_time_ms,
+       NULL::int8 AS wal_records,
+       NULL::int8 AS wal_fpi,
+       NULL::int8 AS wal_bytes,
+       NULL::float8 AS jit_time_ms,
        NULL::float8 AS stats_since
   FROM @extschema@.pg_stat_statements(false) AS s
  WHERE s.queryid IS NOT NULL

@@ -4,14 +4,20 @@
 -- statements_names, cached by the client: joining them here doubled the cost). Privileges: entries
 -- of other roles need pg_read_all_stats (pg_monitor), else their queryid is NULL and they are
 -- left out. Needs pg_stat_statements in shared_preload_libraries (else SQLSTATE 55000).
--- pg_stat_statements 1.9 and 1.10 (PostgreSQL 14-16): toplevel (nested statements are
+-- pg_stat_statements 1.9 (PostgreSQL 14): toplevel (nested statements are
 -- separate entries when pg_stat_statements.track = all); no stats_since (reads NULL).
 -- One row per entry: collected_at float8 (epoch seconds, server clock), userid oid, dbid
 --   oid, queryid int8, toplevel bool, calls int8 (counter),
 --   total_exec_time_ms float8 (counter, ms), mean_exec_time_ms float8 (lifetime mean, ms),
 --   total_plan_time_ms float8 (counter, ms), rows int8 (counter),
 --   shared_blks_hit / shared_blks_read / temp_blks_read / temp_blks_written int8 (counters,
---   blocks), stats_since float8 (epoch seconds; NULL here).
+--   blocks), shared_blk_read_time_ms / shared_blk_write_time_ms float8 (counters, ms;
+--   blk_read_time / blk_write_time: shared and local (temporary-table) blocks; not counted while track_io_timing is off),
+--   temp_blk_read_time_ms / temp_blk_write_time_ms float8 (counters, ms; NULL here, 1.10+),
+--   wal_records / wal_fpi / wal_bytes int8 (counters: WAL records, full-page images, bytes;
+--   1.8+), jit_time_ms float8 (counter, ms: jit_generation_time + jit_inlining_time
+--   + jit_optimization_time + jit_emission_time, EXPLAIN's JIT "Total";
+--   NULL here, 1.10+), stats_since float8 (epoch seconds; NULL here).
 SELECT /* pgvitals */ (SELECT extract(epoch FROM now())::float8) AS collected_at,
        s.userid::oid AS userid,
        s.dbid::oid AS dbid,
@@ -26,6 +32,14 @@ SELECT /* pgvitals */ (SELECT extract(epoch FROM now())::float8) AS collected_at
        s.shared_blks_read::int8 AS shared_blks_read,
        s.temp_blks_read::int8 AS temp_blks_read,
        s.temp_blks_written::int8 AS temp_blks_written,
+       s.blk_read_time::float8 AS shared_blk_read_time_ms,
+       s.blk_write_time::float8 AS shared_blk_write_time_ms,
+       NULL::float8 AS temp_blk_read_time_ms,
+       NULL::float8 AS temp_blk_write_time_ms,
+       s.wal_records::int8 AS wal_records,
+       s.wal_fpi::int8 AS wal_fpi,
+       s.wal_bytes::int8 AS wal_bytes,
+       NULL::float8 AS jit_time_ms,
        NULL::float8 AS stats_since
   FROM @extschema@.pg_stat_statements(false) AS s
  WHERE s.queryid IS NOT NULL

@@ -120,17 +120,28 @@ fn default_sessions() -> Vec<Session> {
         "autovacuum: VACUUM public.orders",
     );
     av.backend_type = "autovacuum worker".into();
+    av.application_name = String::new();
+    av.client_addr = None;
+    // which application holds the lock: the first question in an incident
+    let mut holder = session(
+        101,
+        "alice",
+        "idle in transaction",
+        700.0,
+        "UPDATE stock SET n = 0 WHERE id = 7",
+    );
+    holder.application_name = "billing-nightly-batch".into();
+    holder.client_addr = Some("2001:db8:85a3::8a2e:370:7334".into());
+    holder.query_id = Some(-4_242_424_242);
+    blocked.query_id = Some(2);
+    let mut dave = session(104, "dave", "active", 2.0, "SELECT now()");
+    dave.application_name = "psql".into();
+    dave.client_addr = None;
     vec![
-        session(
-            101,
-            "alice",
-            "idle in transaction",
-            700.0,
-            "UPDATE stock SET n = 0 WHERE id = 7",
-        ),
+        holder,
         blocked,
         behind,
-        session(104, "dave", "active", 2.0, "SELECT now()"),
+        dave,
         av,
         // a background process: not listed
         Session {
@@ -157,6 +168,36 @@ fn statement(queryid: i64, query: Option<&str>, calls: i64, total_ms: f64, read:
         shared_blks_read: read,
         query: query.map(Arc::from),
         ..Default::default()
+    }
+}
+
+/// The I/O, WAL, JIT and planning counters of a statement (pg_stat_statements 1.10 has
+/// them all): shared block read / write time, temp block read / write time, WAL bytes,
+/// records and full-page images, JIT time, planning time (milliseconds, bytes, counts).
+#[allow(clippy::too_many_arguments)]
+fn with_io(
+    s: Statement,
+    read_ms: f64,
+    write_ms: f64,
+    temp_read_ms: f64,
+    temp_write_ms: f64,
+    wal_bytes: i64,
+    wal_records: i64,
+    wal_fpi: i64,
+    jit_ms: f64,
+    plan_ms: f64,
+) -> Statement {
+    Statement {
+        shared_blk_read_time_ms: Some(read_ms),
+        shared_blk_write_time_ms: Some(write_ms),
+        temp_blk_read_time_ms: Some(temp_read_ms),
+        temp_blk_write_time_ms: Some(temp_write_ms),
+        wal_bytes: Some(wal_bytes),
+        wal_records: Some(wal_records),
+        wal_fpi: Some(wal_fpi),
+        jit_time_ms: Some(jit_ms),
+        total_plan_time_ms: Some(plan_ms),
+        ..s
     }
 }
 
@@ -335,6 +376,7 @@ fn populated(servers: usize) -> Store {
                 max_connections: 100,
                 superuser_reserved_connections: 3,
                 xact_commit: commit,
+                track_io_timing: Some(true),
                 ..Default::default()
             }),
             at(i as u64 * 2),
@@ -347,14 +389,36 @@ fn populated(servers: usize) -> Store {
         statements(
             1000.0,
             vec![
-                statement(
-                    1,
-                    Some("SELECT * FROM orders WHERE id = $1"),
-                    1000,
-                    500.0,
-                    10,
+                with_io(
+                    statement(
+                        1,
+                        Some("SELECT * FROM orders WHERE id = $1"),
+                        1000,
+                        500.0,
+                        10,
+                    ),
+                    1.0,
+                    0.0,
+                    0.0,
+                    0.0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    20.0,
                 ),
-                statement(2, Some("UPDATE stock SET n = n - $1"), 10, 10_000.0, 100),
+                with_io(
+                    statement(2, Some("UPDATE stock SET n = n - $1"), 10, 10_000.0, 100),
+                    5.0,
+                    2.0,
+                    0.0,
+                    0.0,
+                    100_000,
+                    100,
+                    1,
+                    0.0,
+                    10.0,
+                ),
             ],
         ),
         at(0),
@@ -365,14 +429,40 @@ fn populated(servers: usize) -> Store {
         statements(
             1002.0,
             vec![
-                statement(
-                    1,
-                    Some("SELECT * FROM orders WHERE id = $1"),
-                    1200,
-                    600.0,
-                    30,
+                // 2 s later: 0.3 ms/s of reads, 3 ms/s of temp reads, 2 ms/s of planning,
+                // no WAL; an interval mean of 500 µs
+                with_io(
+                    statement(
+                        1,
+                        Some("SELECT * FROM orders WHERE id = $1"),
+                        1200,
+                        600.0,
+                        30,
+                    ),
+                    1.6,
+                    0.0,
+                    6.0,
+                    0.0,
+                    0,
+                    0,
+                    0,
+                    0.0,
+                    24.0,
                 ),
-                statement(2, Some("UPDATE stock SET n = n - $1"), 12, 14_000.0, 100),
+                // 40 µs/s of reads, 4 ms/s of writes, 25,000 B/s of WAL (25 records/s, one
+                // full-page image/s), 15 ms/s of JIT, 1 ms/s of planning
+                with_io(
+                    statement(2, Some("UPDATE stock SET n = n - $1"), 12, 14_000.0, 100),
+                    5.08,
+                    10.0,
+                    0.0,
+                    0.0,
+                    150_000,
+                    150,
+                    3,
+                    30.0,
+                    12.0,
+                ),
                 statement(
                     3,
                     Some("DELETE FROM logs WHERE at < now() - interval '1 day'"),
@@ -1146,6 +1236,25 @@ fn sort_cycles_and_reverses_and_rows_without_rate_stay_last() {
     assert_eq!(u.message.as_deref(), None);
     // total time (lifetime)
     assert_eq!(statement_order(&store, &u), vec![3, 2, 1]);
+    // the rates of I/O, WAL, JIT and planning (ties by total time); each sorted-by column
+    // is on screen at 80 columns too, headed as in the table
+    for (name, header, order) in [
+        ("shared_blk_read_time/s", "read t/s", [1, 2, 3]),
+        ("shared_blk_write_time/s", "write t/s", [2, 1, 3]),
+        ("temp_blk_read_time/s", "tmp rd t/s", [1, 2, 3]),
+        ("temp_blk_write_time/s", "tmp wr t/s", [2, 1, 3]),
+        ("wal_bytes/s", "wal/s", [2, 1, 3]),
+        ("jit time/s", "jit t/s", [2, 1, 3]),
+        ("plan time/s", "plan t/s", [1, 2, 3]),
+    ] {
+        press(&mut u, &store, KeyCode::Char('s'));
+        assert_eq!(statement_order(&store, &u), order, "sorted by {name}");
+        // (the summary line names it where it is not cut: one panel, 140 columns)
+        let text = screen(&render(&store, &u, 140, 40));
+        assert!(text.contains(&format!("sort {name}")), "{name}:\n{text}");
+        let text = screen(&render(&store, &u, 80, 24));
+        assert!(text.contains(header), "{name} at 80x24:\n{text}");
+    }
     press(&mut u, &store, KeyCode::Char('s'));
     assert_eq!(
         statement_order(&store, &u),
@@ -1267,6 +1376,176 @@ fn detail_opens_on_the_selected_row_and_closes() {
     );
     press(&mut u, &store, KeyCode::Enter);
     assert!(u.detail.is_none());
+}
+
+/// The open detail view's text, scrolled line by line from the top through `lines` lines
+/// (what a user reads with ↓ at a small size), the lines that scrolled past first.
+fn detail_text(store: &Store, u: &mut UiState, w: u16, h: u16, lines: u16) -> String {
+    let mut seen: Vec<String> = Vec::new();
+    for _ in 0..=lines {
+        let text = screen(&render(store, u, w, h));
+        for l in text.lines() {
+            if !seen.iter().any(|s| s == l) {
+                seen.push(l.to_string());
+            }
+        }
+        press(u, store, KeyCode::Down);
+    }
+    press(u, store, KeyCode::Home);
+    seen.join("\n")
+}
+
+/// The statement detail view: every counter with its rate over the interval, I/O timing,
+/// WAL, JIT and planning included, sub-millisecond times in µs.
+#[test]
+fn statement_detail_shows_io_wal_jit_and_plan_times() {
+    let store = populated(1);
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut u = ui(true);
+        press(&mut u, &store, KeyCode::Char('2'));
+        // the UPDATE (first by time/s): writes, WAL and JIT
+        press(&mut u, &store, KeyCode::Enter);
+        match &u.detail {
+            Some(pgvitals::tui::state::Detail::Statement { statement, .. }) => {
+                assert_eq!(statement.queryid, 2)
+            }
+            other => panic!("{other:?}"),
+        }
+        insta::assert_snapshot!(
+            format!("statement_detail_{w}x{h}"),
+            screen(&render(&store, &u, w, h))
+        );
+        let text = detail_text(&store, &mut u, w, h, 30);
+        for e in [
+            "shared_blk_read_time: 5ms total, 40µs/s",
+            "shared_blk_write_time: 10ms total, 4ms/s",
+            "temp_blk_write_time: 0µs total, 0µs/s",
+            "wal_bytes: 146.5 KiB (24KiB/s)",
+            "wal_records: 150 (25/s)",
+            "wal_fpi: 3 (1/s)",
+            "jit time: 30ms total, 15ms/s",
+            "plan time: 12ms total, 1ms/s",
+        ] {
+            assert!(text.contains(e), "{w}x{h} lacks {e:?}:\n{text}");
+        }
+        assert!(!text.contains("track_io_timing"), "it is on: {text}");
+    }
+    // an entry of an extension older than 1.8 / 1.10 says which version has the counter
+    let mut old = populated(1);
+    let mut entry = old.servers[0].statements().expect("statements").statements[0].clone();
+    entry.wal_bytes = None;
+    entry.jit_time_ms = None;
+    entry.temp_blk_read_time_ms = None;
+    apply(&mut old, 0, statements(1004.0, vec![entry]), at(3));
+    let mut u = ui(true);
+    press(&mut u, &old, KeyCode::Char('2'));
+    press(&mut u, &old, KeyCode::Enter);
+    let text = screen(&render(&old, &u, 160, 48));
+    assert!(
+        text.contains("wal_bytes: - (pg_stat_statements 1.8+)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("jit time: - (pg_stat_statements 1.10+)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("temp_blk_read_time: - (pg_stat_statements 1.10+)"),
+        "{text}"
+    );
+}
+
+/// With `track_io_timing` off the statements panel and the detail view say that the I/O
+/// times stay 0, with the fix, at either size.
+#[test]
+fn track_io_timing_off_is_named_with_its_fix() {
+    let mut store = populated(1);
+    apply(
+        &mut store,
+        0,
+        Sample::Server(ServerSample {
+            collected_at: 1004.0,
+            server_version: "15.18 (Debian 15.18-0+deb12u1)".into(),
+            server_version_num: 150018,
+            uptime_s: 3.0 * 86400.0 + 4.0 * 3600.0,
+            datname: "shop".into(),
+            max_connections: 100,
+            superuser_reserved_connections: 3,
+            xact_commit: 10_800,
+            track_io_timing: Some(false),
+            ..Default::default()
+        }),
+        at(3),
+    );
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut u = ui(true);
+        press(&mut u, &store, KeyCode::Char('2'));
+        let text = screen(&render(&store, &u, w, h));
+        let fix = if w == 80 {
+            "track_io_timing off: ALTER SYSTEM SET track_io_timing = on, then reload"
+        } else {
+            "track_io_timing = off: ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();"
+        };
+        assert!(text.contains(fix), "{w}x{h}:\n{text}");
+        insta::assert_snapshot!(format!("statements_io_timing_off_{w}x{h}"), text);
+        press(&mut u, &store, KeyCode::Enter);
+        let text = detail_text(&store, &mut u, w, h, 30);
+        assert!(text.contains("track_io_timing is off"), "{w}x{h}:\n{text}");
+        assert!(
+            text.contains("ALTER SYSTEM SET track_io_timing = on"),
+            "{text}"
+        );
+    }
+    // a wide panel gets the whole sentence
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('2'));
+    let text = screen(&render(&store, &u, 140, 40));
+    assert!(
+        text.contains(
+            "track_io_timing is off, so the I/O times stay 0: ALTER SYSTEM SET \
+             track_io_timing = on; SELECT pg_reload_conf();"
+        ),
+        "{text}"
+    );
+}
+
+/// The session detail view shows `query_id` (14+) with its pg_stat_statements entry's means
+/// when the statements area has it, the bare id when not, and why there is none before 14.
+#[test]
+fn session_detail_shows_query_id_and_its_statement() {
+    let store = populated(1);
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let mut u = ui(true);
+        press(&mut u, &store, KeyCode::Down); // 101 -> 102
+        press(&mut u, &store, KeyCode::Enter);
+        let text = screen(&render(&store, &u, w, h));
+        assert!(
+            text.contains("query_id: 2 (pg_stat_statements: mean 2.0s"),
+            "{text}"
+        );
+        insta::assert_snapshot!(format!("session_detail_{w}x{h}"), text);
+    }
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Enter); // 101: an id without an entry
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(text.contains("query_id: -4242424242"), "{text}");
+    assert!(
+        text.contains(
+            "application_name billing-nightly-batch · client 2001:db8:85a3::8a2e:370:7334"
+        ),
+        "{text}"
+    );
+    let mut old = populated(1);
+    old.servers[0].facts = Some(ServerFacts {
+        server_version_num: 130_020,
+        ..facts()
+    });
+    let mut u = ui(true);
+    press(&mut u, &old, KeyCode::Down);
+    press(&mut u, &old, KeyCode::Down);
+    press(&mut u, &old, KeyCode::Enter); // 103 has none
+    let text = screen(&render(&old, &u, 160, 48));
+    assert!(text.contains("query_id: - (PostgreSQL 14+)"), "{text}");
 }
 
 #[test]

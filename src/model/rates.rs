@@ -299,6 +299,52 @@ mod tests {
     }
 
     #[test]
+    fn io_wal_jit_and_plan_rates_only_where_both_readings_have_the_column() {
+        let with = |s: Statement, read: f64, wal: i64, jit: Option<f64>| Statement {
+            total_plan_time_ms: Some(read / 2.0),
+            shared_blk_read_time_ms: Some(read),
+            shared_blk_write_time_ms: Some(0.0),
+            temp_blk_read_time_ms: jit.map(|_| 1.0),
+            temp_blk_write_time_ms: jit,
+            wal_records: Some(wal / 100),
+            wal_fpi: Some(0),
+            wal_bytes: Some(wal),
+            jit_time_ms: jit,
+            ..s
+        };
+        let prev = stmts(
+            100.0,
+            vec![
+                with(stmt(1, 10, 100.0), 10.0, 1000, Some(4.0)),
+                with(stmt(2, 10, 100.0), 10.0, 1000, None),
+            ],
+        );
+        let mut cur = stmts(
+            102.0,
+            vec![
+                with(stmt(1, 20, 200.0), 30.0, 5000, Some(10.0)),
+                // a version without temp times or JIT (before 1.10)
+                with(stmt(2, 20, 200.0), 14.0, 1000, None),
+            ],
+        );
+        derive(&mut cur, Some(&prev));
+        let (a, b) = (&get(&cur).statements[0], &get(&cur).statements[1]);
+        assert_eq!(a.shared_blk_read_time_ms_per_s, Some(10.0));
+        assert_eq!(a.shared_blk_write_time_ms_per_s, Some(0.0));
+        assert_eq!(a.plan_time_ms_per_s, Some(5.0));
+        assert_eq!(a.wal_bytes_per_s, Some(2000.0));
+        assert_eq!(a.wal_records_per_s, Some(20.0));
+        assert_eq!(a.wal_fpi_per_s, Some(0.0));
+        assert_eq!(a.jit_time_ms_per_s, Some(3.0));
+        assert_eq!(a.temp_blk_read_time_ms_per_s, Some(0.0));
+        assert_eq!(a.temp_blk_write_time_ms_per_s, Some(3.0));
+        assert_eq!(b.shared_blk_read_time_ms_per_s, Some(2.0));
+        assert_eq!(b.wal_bytes_per_s, Some(0.0));
+        assert_eq!(b.jit_time_ms_per_s, None, "no column, no rate (not 0)");
+        assert_eq!(b.temp_blk_write_time_ms_per_s, None);
+    }
+
+    #[test]
     fn a_reset_starts_a_fresh_baseline_instead_of_negative_rates() {
         let prev = stmts(100.0, vec![stmt(1, 1000, 5000.0)]);
         let mut cur = stmts(102.0, vec![stmt(1, 3, 2.0)]);

@@ -15,7 +15,11 @@ pub fn format_bytes(bytes: f64) -> String {
     )
 }
 
-/// Seconds as `850ms`, `42s`, `3m12s`, `2h05m`, `3d04h`.
+/// Seconds as `80µs`, `850ms`, `4.2s`, `42s`, `3m12s`, `2h05m`, `3d04h`: the one duration
+/// formatter of the screen and the alert messages. Below a millisecond in whole microseconds
+/// (a 0.08 ms statement reads `80µs`, not `0ms`), below a second in whole milliseconds; a
+/// value that rounds up to the next unit is written in it (`0.9996` ms is `1ms`, not
+/// `1000µs`). At most six columns up to 99 days.
 pub fn format_duration_s(secs: f64) -> String {
     if !secs.is_finite() {
         return "?".into();
@@ -23,10 +27,15 @@ pub fn format_duration_s(secs: f64) -> String {
     if secs < 0.0 {
         return format!("-{}", format_duration_s(-secs));
     }
-    if secs < 1.0 {
-        return format!("{}ms", (secs * 1000.0).round() as u64);
+    let us = (secs * 1e6).round();
+    if us < 1000.0 {
+        return format!("{}µs", us as u64);
     }
-    if secs < 10.0 {
+    let ms = (secs * 1000.0).round();
+    if ms < 1000.0 {
+        return format!("{}ms", ms as u64);
+    }
+    if secs < 9.95 {
         return format!("{secs:.1}s");
     }
     let s = secs.round() as u64;
@@ -73,6 +82,23 @@ mod tests {
         assert_eq!(format_bytes(10.0 * 1024.0 * 1024.0), "10 MiB");
         assert_eq!(format_bytes(1536.0), "1.5 KiB");
         assert_eq!(format_duration_s(0.25), "250ms");
+        assert_eq!(format_duration_s(0.000_08), "80µs");
+        assert_eq!(format_duration_s(0.000_000_4), "0µs");
+        assert_eq!(format_duration_s(0.0), "0µs");
+        assert_eq!(
+            format_duration_s(0.000_999_6),
+            "1ms",
+            "rounds up into milliseconds"
+        );
+        assert_eq!(format_duration_s(0.001), "1ms");
+        assert_eq!(format_duration_s(0.999_6), "1.0s", "rounds up into seconds");
+        assert_eq!(
+            format_duration_s(9.96),
+            "10s",
+            "rounds up into whole seconds"
+        );
+        assert_eq!(format_duration_s(-0.000_25), "-250µs");
+        assert_eq!(format_duration_s(f64::NAN), "?");
         assert_eq!(format_duration_s(4.25), "4.2s");
         assert_eq!(format_duration_s(192.0), "3m12s");
         assert_eq!(format_duration_s(7500.0), "2h05m");

@@ -56,6 +56,12 @@ pub struct ServerSample {
     pub xact_rollback_per_s: Option<f64>,
     /// Derived: commits + rollbacks per second over the interval.
     pub xact_per_s: Option<f64>,
+    /// `track_io_timing` as the monitoring session sees it (the server's setting unless a
+    /// role or database setting overrides it): while it is off, pg_stat_statements' I/O times
+    /// (`shared_blk_read_time_ms`, ...) do not grow. Read with the other settings of each
+    /// server poll (`current_setting`, no extra query); `None` in a sample recorded before
+    /// pgvitals read it.
+    pub track_io_timing: Option<bool>,
 }
 
 /// Sessions from `pg_stat_activity` (PostgreSQL 12+), excluding pgvitals' own backend.
@@ -118,6 +124,12 @@ pub struct Session {
     pub query: String,
     /// `pg_blocking_pids(pid)`, asked only for sessions waiting on a lock.
     pub blocked_by: Vec<i32>,
+    /// `query_id` (PostgreSQL 14+): the identifier of the current query (of the last one
+    /// when not active), the `queryid` of its pg_stat_statements entry. `None` before 14,
+    /// when `compute_query_id` is off (or `auto` without pg_stat_statements loaded), for a
+    /// statement without one, and for another role's backend without pg_read_all_stats.
+    #[serde(default)]
+    pub query_id: Option<i64>,
 }
 
 /// Where pg_stat_statements stands on this server and database.
@@ -165,6 +177,31 @@ pub struct Statement {
     pub shared_blks_read: i64,
     pub temp_blks_read: i64,
     pub temp_blks_written: i64,
+    /// Counter, milliseconds spent reading shared blocks: `shared_blk_read_time` (1.11,
+    /// PostgreSQL 17+), `blk_read_time` before (which counts the local blocks of temporary
+    /// tables too). Grows only while `track_io_timing` is on
+    /// ([`ServerSample::track_io_timing`]). `None` only in a sample recorded before pgvitals
+    /// read it.
+    pub shared_blk_read_time_ms: Option<f64>,
+    /// Counter, milliseconds spent writing shared blocks: `shared_blk_write_time` (1.11+),
+    /// `blk_write_time` before; like `shared_blk_read_time_ms`.
+    pub shared_blk_write_time_ms: Option<f64>,
+    /// Counters, milliseconds spent reading / writing temporary-file blocks
+    /// (`temp_blk_read_time`, `temp_blk_write_time`); with `track_io_timing` only; `None`
+    /// before pg_stat_statements 1.10 (PostgreSQL 15).
+    pub temp_blk_read_time_ms: Option<f64>,
+    pub temp_blk_write_time_ms: Option<f64>,
+    /// Counters of the WAL the statement generated: records, full-page images, bytes
+    /// (`wal_records`, `wal_fpi`, `wal_bytes`); `None` before pg_stat_statements 1.8
+    /// (PostgreSQL 13).
+    pub wal_records: Option<i64>,
+    pub wal_fpi: Option<i64>,
+    pub wal_bytes: Option<i64>,
+    /// Counter, milliseconds of JIT compilation: `jit_generation_time + jit_inlining_time +
+    /// jit_optimization_time + jit_emission_time` (EXPLAIN's JIT "Total"; `jit_deform_time`,
+    /// 1.11+, is part of `jit_generation_time`); `None` before pg_stat_statements 1.10
+    /// (PostgreSQL 15).
+    pub jit_time_ms: Option<f64>,
     /// `stats_since` (1.11, PostgreSQL 17+), epoch seconds: a change means the entry was
     /// evicted and re-created.
     pub stats_since: Option<EpochSeconds>,
@@ -182,6 +219,23 @@ pub struct Statement {
     pub shared_blks_hit_per_s: Option<f64>,
     pub shared_blks_read_per_s: Option<f64>,
     pub temp_blks_written_per_s: Option<f64>,
+    /// Derived: milliseconds of planning per second of wall time over the interval (from
+    /// `total_plan_time_ms`, 1.8+).
+    pub plan_time_ms_per_s: Option<f64>,
+    /// Derived: milliseconds of shared block reads / writes per second of wall time over the
+    /// interval (from `shared_blk_read_time_ms` / `shared_blk_write_time_ms`).
+    pub shared_blk_read_time_ms_per_s: Option<f64>,
+    pub shared_blk_write_time_ms_per_s: Option<f64>,
+    /// Derived: milliseconds of temporary-file reads / writes per second over the interval
+    /// (1.10+).
+    pub temp_blk_read_time_ms_per_s: Option<f64>,
+    pub temp_blk_write_time_ms_per_s: Option<f64>,
+    /// Derived: WAL bytes, records and full-page images per second over the interval (1.8+).
+    pub wal_bytes_per_s: Option<f64>,
+    pub wal_records_per_s: Option<f64>,
+    pub wal_fpi_per_s: Option<f64>,
+    /// Derived: milliseconds of JIT compilation per second over the interval (1.10+).
+    pub jit_time_ms_per_s: Option<f64>,
 }
 
 /// Buffer cache hits per database (`pg_stat_database`) and per table

@@ -31,9 +31,12 @@ pub fn centered(r: Rect, pct_w: u16, pct_h: u16) -> Rect {
     }
 }
 
+/// The width of the keys (right-aligned): the longest, `shared_blk_write_time`.
+const KEY_WIDTH: usize = 21;
+
 fn kv(theme: Theme, k: &str, v: String) -> Line<'static> {
     Line::from(vec![
-        Span::styled(format!("{k:>18}: "), theme.heading()),
+        Span::styled(format!("{k:>KEY_WIDTH$}: "), theme.heading()),
         Span::raw(v),
     ])
 }
@@ -85,8 +88,16 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
             "wait_event",
             format!("{} {}", c(&s.wait_event_type), c(&s.wait_event)),
         ),
-        kv(theme, "query age", dur(s.query_age_s)),
-        kv(theme, "transaction age", dur(s.xact_age_s)),
+        kv(
+            theme,
+            "query age",
+            format!(
+                "{} · transaction age {}",
+                dur(s.query_age_s),
+                dur(s.xact_age_s)
+            ),
+        ),
+        kv(theme, "query_id", query_id_text(v, s)),
     ]);
     lines.extend(blocking_lines(v, s));
     lines.push(kv(
@@ -109,6 +120,38 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
     lines.push(Line::from(Span::styled("query:", theme.heading())));
     lines.extend(full_text(&s.query));
     lines
+}
+
+/// The session's `query_id` and, when pg_stat_statements has the entry (same queryid and
+/// database; the same role and top level first), its means and calls per second; why there
+/// is none before PostgreSQL 14.
+fn query_id_text(v: &View<'_>, s: &Session) -> String {
+    let Some(id) = s.query_id else {
+        let major = v.server.facts.as_ref().map(|f| f.major());
+        return if major.is_some_and(|m| m < 14) {
+            "- (PostgreSQL 14+)".into()
+        } else {
+            "-".into()
+        };
+    };
+    let entry = v.server.statements().and_then(|st| {
+        st.statements
+            .iter()
+            .filter(|x| x.queryid == id && x.datname.as_deref() == s.datname.as_deref())
+            .max_by_key(|x| (x.usename.as_deref() == s.usename.as_deref(), x.toplevel))
+    });
+    match entry {
+        Some(e) => format!(
+            "{id} (pg_stat_statements: mean {} over the interval, {} lifetime, {})",
+            ms(e.interval_mean_exec_time_ms),
+            ms(Some(e.mean_exec_time_ms)),
+            e.calls_per_s.map_or_else(
+                || "- calls/s".into(),
+                |c| format!("{} calls/s", format_count(c))
+            )
+        ),
+        None => id.to_string(),
+    }
 }
 
 /// Who blocks the session and whom it blocks, one line per session (described from the
@@ -211,6 +254,9 @@ fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>
                     .map(|f| s.temp_blks_read * i64::from(f.block_size)),
             ),
         ),
+    ]);
+    lines.extend(statement_io_lines(v, s));
+    lines.extend([
         Line::from(""),
         Line::from(Span::styled("query:", theme.heading())),
     ]);
@@ -242,8 +288,114 @@ fn statement_time_lines(theme: Theme, s: &Statement) -> [Line<'static>; 3] {
                 ms(s.interval_mean_exec_time_ms)
             ),
         ),
-        kv(theme, "plan time", ms(s.total_plan_time_ms)),
+        kv(
+            theme,
+            "plan time",
+            time_and_rate(s.total_plan_time_ms, s.plan_time_ms_per_s, "1.8"),
+        ),
     ]
+}
+
+/// A time counter (milliseconds) with its rate: `1.2s total, 3ms/s`; what is missing when
+/// the extension version lacks the column (`since`: the first version that has it).
+fn time_and_rate(total: Option<f64>, per_s: Option<f64>, since: &str) -> String {
+    match total {
+        Some(t) => format!(
+            "{} total, {}",
+            ms(Some(t)),
+            super::panels::statements::ms_per_s(per_s)
+        ),
+        None => format!("- (pg_stat_statements {since}+)"),
+    }
+}
+
+/// An optional counter with its rate, or what is missing (like [`time_and_rate`]).
+fn opt_count_and_rate(count: Option<i64>, per_s: Option<f64>, since: &str) -> String {
+    match count {
+        Some(c) => count_and_rate(c, per_s),
+        None => format!("- (pg_stat_statements {since}+)"),
+    }
+}
+
+/// I/O timing (shared and temporary blocks; the fix when `track_io_timing` is off), WAL and
+/// JIT, each with its rate over the interval.
+fn statement_io_lines(v: &View<'_>, s: &Statement) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let mut lines = vec![
+        kv(
+            theme,
+            "shared_blk_read_time",
+            time_and_rate(
+                s.shared_blk_read_time_ms,
+                s.shared_blk_read_time_ms_per_s,
+                "1.4",
+            ),
+        ),
+        kv(
+            theme,
+            "shared_blk_write_time",
+            time_and_rate(
+                s.shared_blk_write_time_ms,
+                s.shared_blk_write_time_ms_per_s,
+                "1.4",
+            ),
+        ),
+        kv(
+            theme,
+            "temp_blk_read_time",
+            time_and_rate(
+                s.temp_blk_read_time_ms,
+                s.temp_blk_read_time_ms_per_s,
+                "1.10",
+            ),
+        ),
+        kv(
+            theme,
+            "temp_blk_write_time",
+            time_and_rate(
+                s.temp_blk_write_time_ms,
+                s.temp_blk_write_time_ms_per_s,
+                "1.10",
+            ),
+        ),
+    ];
+    if super::panels::statements::io_timing_off(v.server) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{:>KEY_WIDTH$}  {}",
+                "",
+                super::panels::statements::io_timing_note(usize::MAX)
+            ),
+            theme.problem(),
+        )));
+    }
+    let wal_bytes = match s.wal_bytes {
+        Some(b) => format!(
+            "{} ({})",
+            crate::model::format_bytes(b as f64),
+            super::panels::statements::bytes_per_s(s.wal_bytes_per_s)
+        ),
+        None => "- (pg_stat_statements 1.8+)".into(),
+    };
+    lines.extend([
+        kv(theme, "wal_bytes", wal_bytes),
+        kv(
+            theme,
+            "wal_records",
+            opt_count_and_rate(s.wal_records, s.wal_records_per_s, "1.8"),
+        ),
+        kv(
+            theme,
+            "wal_fpi",
+            opt_count_and_rate(s.wal_fpi, s.wal_fpi_per_s, "1.8"),
+        ),
+        kv(
+            theme,
+            "jit time",
+            time_and_rate(s.jit_time_ms, s.jit_time_ms_per_s, "1.10"),
+        ),
+    ]);
+    lines
 }
 
 /// The detail popup.

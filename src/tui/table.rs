@@ -44,6 +44,8 @@ pub const ACTIVITY_SORT: &[&str] = &[
 ];
 
 /// Sort columns of the statements, in the order `s` cycles them (the first is the default).
+/// The rates of the I/O, WAL, JIT and planning counters come after the lifetime total time,
+/// named after pg_stat_statements' columns; see [`statement_sort_value`].
 pub const STATEMENTS_SORT: &[&str] = &[
     "time/s",
     "mean (interval)",
@@ -52,7 +54,32 @@ pub const STATEMENTS_SORT: &[&str] = &[
     "rows/s",
     "reads/s",
     "total time",
+    "shared_blk_read_time/s",
+    "shared_blk_write_time/s",
+    "temp_blk_read_time/s",
+    "temp_blk_write_time/s",
+    "wal_bytes/s",
+    "jit time/s",
+    "plan time/s",
 ];
+
+/// Sort keys of [`STATEMENTS_SORT`] that are a column of their own, by index.
+pub mod statement_sort {
+    pub const EXEC_TIME_PER_S: usize = 0;
+    pub const INTERVAL_MEAN: usize = 1;
+    pub const LIFETIME_MEAN: usize = 2;
+    pub const CALLS_PER_S: usize = 3;
+    pub const ROWS_PER_S: usize = 4;
+    pub const READS_PER_S: usize = 5;
+    pub const TOTAL_TIME: usize = 6;
+    pub const SHARED_BLK_READ_TIME_PER_S: usize = 7;
+    pub const SHARED_BLK_WRITE_TIME_PER_S: usize = 8;
+    pub const TEMP_BLK_READ_TIME_PER_S: usize = 9;
+    pub const TEMP_BLK_WRITE_TIME_PER_S: usize = 10;
+    pub const WAL_BYTES_PER_S: usize = 11;
+    pub const JIT_TIME_PER_S: usize = 12;
+    pub const PLAN_TIME_PER_S: usize = 13;
+}
 
 /// Sort columns of the cache's tables list, in the order `s` cycles them.
 pub const CACHE_SORT: &[&str] = &[
@@ -139,15 +166,24 @@ pub fn sessions<'a>(a: &'a ActivitySample, query: &TableQuery<'_>) -> Vec<&'a Se
 
 /// The value a statement is sorted by under sort column `key`; `None` (no baseline yet)
 /// sorts last in either direction.
+/// (A key out of range sorts by execution time per second.)
 pub fn statement_sort_value(s: &Statement, key: usize) -> Option<f64> {
+    use statement_sort::*;
     match key {
-        0 => s.exec_time_ms_per_s,
-        1 => s.interval_mean_exec_time_ms,
-        2 => Some(s.mean_exec_time_ms),
-        3 => s.calls_per_s,
-        4 => s.rows_per_s,
-        5 => s.shared_blks_read_per_s,
-        _ => Some(s.total_exec_time_ms),
+        INTERVAL_MEAN => s.interval_mean_exec_time_ms,
+        LIFETIME_MEAN => Some(s.mean_exec_time_ms),
+        CALLS_PER_S => s.calls_per_s,
+        ROWS_PER_S => s.rows_per_s,
+        READS_PER_S => s.shared_blks_read_per_s,
+        TOTAL_TIME => Some(s.total_exec_time_ms),
+        SHARED_BLK_READ_TIME_PER_S => s.shared_blk_read_time_ms_per_s,
+        SHARED_BLK_WRITE_TIME_PER_S => s.shared_blk_write_time_ms_per_s,
+        TEMP_BLK_READ_TIME_PER_S => s.temp_blk_read_time_ms_per_s,
+        TEMP_BLK_WRITE_TIME_PER_S => s.temp_blk_write_time_ms_per_s,
+        WAL_BYTES_PER_S => s.wal_bytes_per_s,
+        JIT_TIME_PER_S => s.jit_time_ms_per_s,
+        PLAN_TIME_PER_S => s.plan_time_ms_per_s,
+        _ => s.exec_time_ms_per_s,
     }
 }
 

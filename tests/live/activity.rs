@@ -289,3 +289,82 @@ async fn an_unprivileged_role_sees_insufficient_privilege() {
     assert_eq!(sample.client_backends, with_db + 1);
     assert!(sample.sessions.iter().any(|s| s.datname.is_none()));
 }
+
+/// `query_id` (PostgreSQL 14+, computed because pg_stat_statements is loaded and
+/// compute_query_id is `auto`): an application's session and client address as sent, and its
+/// last query's id, which is the queryid of that statement's pg_stat_statements entry, in a
+/// full read and in a delta. None before 14.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_carry_application_client_and_query_id() {
+    use pgvitals::collect::areas::statements::StatementsCollector;
+    let db = create_db("act_qid");
+    let mut config: tokio_postgres::Config = primary()
+        .tcp_conninfo(&db.name)
+        .parse()
+        .expect("tcp conninfo");
+    config.application_name("billing\u{1b}[31m-batch");
+    let (app, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .expect("connect over TCP");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let pid = pid_of(&app).await;
+    app.batch_execute("SELECT 41 + 1 AS act_qid_probe")
+        .await
+        .expect("the probe query");
+    // (pg_stat_statements is created in `postgres`; activity is server-wide)
+    let m = monitor(primary(), "postgres").await;
+    let mut collector = ActivityCollector::new();
+    let major = primary().major();
+    let full = poll_until(&m, &mut collector, "the idle session", |s| {
+        session(s, pid).is_some_and(|x| x.state.as_deref() == Some("idle"))
+    })
+    .await;
+    let s = session(&full, pid).expect("listed");
+    // as the server sent it: PostgreSQL replaces what is not printable ASCII ('?' before 17,
+    // `\x1b` from 17); the screen sanitizes anyway (a pooler may not clean it)
+    let expected = if major >= 17 {
+        "billing\\x1b[31m-batch"
+    } else {
+        "billing?[31m-batch"
+    };
+    assert_eq!(s.application_name, expected);
+    assert_eq!(s.client_addr.as_deref(), Some("127.0.0.1"));
+    let statements = StatementsCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("statements");
+    let entry = statements.statements.iter().find(|x| {
+        x.query
+            .as_deref()
+            .is_some_and(|q| q.contains("act_qid_probe"))
+    });
+    if major >= 14 {
+        let entry = entry.expect("the probe's entry");
+        assert_eq!(s.query_id, Some(entry.queryid), "{s:?}");
+    } else {
+        assert_eq!(s.query_id, None, "no query_id before 14: {s:?}");
+    }
+    // the next polls may carry the quiet session forward (a delta): the same id
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let again = collector.collect(&m.ctx()).await.expect("sample");
+        assert_eq!(session(&again, pid).map(|x| x.query_id), Some(s.query_id));
+    }
+    // a new query in that session: sent in full by the delta, with its own id
+    app.batch_execute("SELECT 2 AS act_qid_other")
+        .await
+        .expect("other");
+    let after = poll_until(&m, &mut collector, "the new query", |x| {
+        session(x, pid).is_some_and(|x| x.query.contains("act_qid_other"))
+    })
+    .await;
+    let other = session(&after, pid).expect("listed").query_id;
+    assert_eq!(other.is_some(), major >= 14);
+    if major >= 14 {
+        assert_ne!(other, s.query_id, "another statement, another id");
+    }
+    drop(app);
+}

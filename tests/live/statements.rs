@@ -212,6 +212,8 @@ async fn old_extension_versions_use_their_own_columns() {
             .all(|s| s.total_plan_time_ms.is_none())
     );
     assert!(s14.statements.iter().all(|s| s.toplevel));
+    // blk_read_time / blk_write_time, but no WAL, temp-block or JIT times before 1.8 / 1.10
+    columns_by_version(&s14, true, false, false);
     keys_are_unique(&s14);
     assert!(s14.statements.iter().any(|s| s.dbid == oid && s.calls > 0));
 
@@ -236,6 +238,7 @@ async fn old_extension_versions_use_their_own_columns() {
             .all(|s| s.total_plan_time_ms.is_some())
     );
     assert_eq!(s18.stats_reset, None);
+    columns_by_version(&s18, true, true, false);
     keys_are_unique(&s18);
 
     if !version_available(&db.name, "1.9") {
@@ -262,6 +265,70 @@ async fn old_extension_versions_use_their_own_columns() {
         .collect();
     assert!(ones.iter().any(|s| s.toplevel), "{ones:?}");
     assert!(ones.iter().any(|s| !s.toplevel), "{ones:?}");
+    columns_by_version(&s19, true, true, false);
+
+    // 1.10: temp block times and JIT; 1.11: the shared_ prefix (each where this server
+    // ships it: 15 and 16 stop at 1.10, 17 at 1.11)
+    for (version, first_major) in [("1.10", 15), ("1.11", 17)] {
+        if !version_available(&db.name, version) {
+            assert!(
+                primary().major() < first_major,
+                "{version} ships with {first_major}+"
+            );
+            return;
+        }
+        primary()
+            .psql(
+                &db.name,
+                &format!("ALTER EXTENSION pg_stat_statements UPDATE TO '{version}'"),
+            )
+            .expect("update");
+        m.reprobe().await;
+        w.batch_execute("SELECT 1 AS one").await.expect("workload");
+        let sample = collector.collect(&m.ctx()).await.expect("sample");
+        assert_eq!(sample.extension_version, version);
+        assert_eq!(
+            sample.statements.iter().any(|s| s.stats_since.is_some()),
+            version == "1.11"
+        );
+        columns_by_version(&sample, true, true, true);
+        keys_are_unique(&sample);
+    }
+}
+
+/// Every entry has the I/O, WAL and temp/JIT columns its extension version has, and none of
+/// the others; what it has is never negative.
+fn columns_by_version(sample: &StatementsSample, io: bool, wal: bool, temp_jit: bool) {
+    assert!(!sample.statements.is_empty());
+    for s in &sample.statements {
+        let v = &sample.extension_version;
+        assert_eq!(s.shared_blk_read_time_ms.is_some(), io, "{v}: {s:?}");
+        assert_eq!(s.shared_blk_write_time_ms.is_some(), io, "{v}: {s:?}");
+        assert_eq!(s.wal_records.is_some(), wal, "{v}: {s:?}");
+        assert_eq!(s.wal_fpi.is_some(), wal, "{v}: {s:?}");
+        assert_eq!(s.wal_bytes.is_some(), wal, "{v}: {s:?}");
+        assert_eq!(s.temp_blk_read_time_ms.is_some(), temp_jit, "{v}: {s:?}");
+        assert_eq!(s.temp_blk_write_time_ms.is_some(), temp_jit, "{v}: {s:?}");
+        assert_eq!(s.jit_time_ms.is_some(), temp_jit, "{v}: {s:?}");
+        for t in [
+            s.shared_blk_read_time_ms,
+            s.shared_blk_write_time_ms,
+            s.temp_blk_read_time_ms,
+            s.temp_blk_write_time_ms,
+            s.jit_time_ms,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            assert!(t >= 0.0, "{v}: {s:?}");
+        }
+        for c in [s.wal_records, s.wal_fpi, s.wal_bytes]
+            .into_iter()
+            .flatten()
+        {
+            assert!(c >= 0, "{v}: {s:?}");
+        }
+    }
 }
 
 /// Whether the primary ships pg_stat_statements `version` (`pg_available_extension_versions`).
@@ -448,4 +515,258 @@ async fn texts_of_a_latin1_database_are_shown_converted() {
         texts.iter().any(|q| q.contains("\"café_über\"")),
         "texts of the LATIN1 database: {texts:?}"
     );
+}
+
+/// I/O timing, WAL, JIT and planning per statement, as this major's pg_stat_statements
+/// (the version CREATE EXTENSION installs) has them: a statement that writes generates WAL
+/// (13+), a scan of a table mostly outside shared buffers reads blocks and, with
+/// track_io_timing on (the test clusters' setting), spends read time; a sort that spills
+/// writes temporary blocks and (15+) spends temp write time; a query forced through JIT
+/// spends JIT time (15+, where the server has JIT). The rates over the interval, and the
+/// snapshot JSON under the same names.
+#[tokio::test]
+async fn io_timing_wal_and_jit_per_statement_per_version() {
+    let _turn = TEXTS.lock().await;
+    let db = create_db("stmt_io");
+    let oid = dbid(&db.name).await;
+    let major = primary().major();
+    let w = connect(primary(), &db.name).await;
+    // 16MB of shared_buffers: the bulk-write ring of CREATE TABLE AS keeps at most 2MB of
+    // this ~20MB table in shared buffers, and a seq scan reads through a 256kB ring.
+    w.batch_execute(
+        "CREATE TABLE io_big AS SELECT g AS id, repeat('x', 40) AS pad \
+           FROM generate_series(1, 300000) AS g; \
+         CREATE TABLE io_wal (id int, pad text)",
+    )
+    .await
+    .expect("setup");
+
+    let m = monitor(primary(), "postgres").await;
+    let mut collector = StatementsCollector::new();
+    let first = collector.collect(&m.ctx()).await.expect("first sample");
+
+    w.batch_execute(
+        "INSERT INTO io_wal SELECT g, repeat('y', 100) FROM generate_series(1, 2000) AS g",
+    )
+    .await
+    .expect("write");
+    w.batch_execute("SELECT count(*) AS io_scan FROM io_big")
+        .await
+        .expect("scan");
+    w.batch_execute(
+        "SET work_mem = '64kB'; SELECT id AS io_spill FROM io_big ORDER BY pad, id DESC \
+         OFFSET 299999; RESET work_mem",
+    )
+    .await
+    .expect("spilling sort");
+    let jit_available: bool = w
+        .query_one("SELECT pg_jit_available()", &[])
+        .await
+        .map(|r| r.get(0))
+        .unwrap_or(false);
+    w.batch_execute(
+        "SET jit = on; SET jit_above_cost = 0; SET jit_inline_above_cost = 0; \
+         SET jit_optimize_above_cost = 0; \
+         SELECT sum(id * 2) AS io_jit FROM io_wal; \
+         RESET jit_above_cost; RESET jit_inline_above_cost; RESET jit_optimize_above_cost",
+    )
+    .await
+    .expect("jit");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = collector.collect(&m.ctx()).await.expect("second sample");
+
+    let find = |sample: &StatementsSample, needle: &str| {
+        sample
+            .statements
+            .iter()
+            .find(|s| {
+                s.dbid == oid
+                    && s.toplevel
+                    && s.query.as_deref().is_some_and(|q| q.contains(needle))
+            })
+            .cloned()
+    };
+    let write = find(&second, "INSERT INTO io_wal").expect("the INSERT");
+    let scan = find(&second, "io_scan").expect("the scan");
+    let spill = find(&second, "io_spill").expect("the spilling sort");
+    let jit = find(&second, "io_jit").expect("the JIT query");
+
+    for s in [&write, &scan, &spill, &jit] {
+        // blk_read_time / shared_blk_read_time exist in every version pgvitals reads
+        let read = s.shared_blk_read_time_ms.expect("read time");
+        let written = s.shared_blk_write_time_ms.expect("write time");
+        assert!(read >= 0.0 && written >= 0.0, "{s:?}");
+        // WAL counters from pg_stat_statements 1.8 (13), temp and JIT times from 1.10 (15)
+        assert_eq!(s.wal_bytes.is_some(), major >= 13, "{s:?}");
+        assert_eq!(s.wal_records.is_some(), major >= 13, "{s:?}");
+        assert_eq!(s.wal_fpi.is_some(), major >= 13, "{s:?}");
+        assert_eq!(s.temp_blk_read_time_ms.is_some(), major >= 15, "{s:?}");
+        assert_eq!(s.temp_blk_write_time_ms.is_some(), major >= 15, "{s:?}");
+        assert_eq!(s.jit_time_ms.is_some(), major >= 15, "{s:?}");
+        assert!(s.jit_time_ms.is_none_or(|t| t >= 0.0));
+    }
+    if major >= 13 {
+        // 2,000 rows of more than 100 bytes each (a scan may write WAL too: hint bits with
+        // data checksums, the default from 18)
+        assert!(write.wal_bytes.unwrap_or(0) > 100 * 2000, "{write:?}");
+        assert!(write.wal_records.unwrap_or(0) >= 2000, "{write:?}");
+    }
+    assert!(
+        scan.shared_blks_read > 1000,
+        "mostly outside shared buffers: {scan:?}"
+    );
+    assert!(
+        scan.shared_blk_read_time_ms.unwrap_or(0.0) > 0.0,
+        "track_io_timing is on: reads take time: {scan:?}"
+    );
+    assert!(spill.temp_blks_written > 0, "the sort spilled: {spill:?}");
+    if major >= 15 {
+        assert!(
+            spill.temp_blk_write_time_ms.unwrap_or(0.0) > 0.0,
+            "temp writes are timed: {spill:?}"
+        );
+        if jit_available {
+            assert!(
+                jit.jit_time_ms.unwrap_or(0.0) > 0.0,
+                "JIT compiled: {jit:?}"
+            );
+        } else {
+            assert_eq!(jit.jit_time_ms, Some(0.0), "no JIT on this build: {jit:?}");
+        }
+    }
+
+    // Rates over the interval, as the model derives them: the second sample is the
+    // baseline of the INSERT and the scan (new there); run both once more and poll again.
+    w.batch_execute(
+        "INSERT INTO io_wal SELECT g, repeat('y', 100) FROM generate_series(1, 2000) AS g; \
+         SELECT count(*) AS io_scan FROM io_big",
+    )
+    .await
+    .expect("again");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let third = collector.collect(&m.ctx()).await.expect("third sample");
+    let mut prev = pgvitals::sample::Sample::Statements(second);
+    pgvitals::model::areas::derive(
+        &mut prev,
+        Some(&pgvitals::sample::Sample::Statements(first)),
+    );
+    let mut cur = pgvitals::sample::Sample::Statements(third);
+    pgvitals::model::areas::derive(&mut cur, Some(&prev));
+    let pgvitals::sample::Sample::Statements(rated) = &cur else {
+        panic!("statements");
+    };
+    let write = find(rated, "INSERT INTO io_wal").expect("the INSERT again");
+    let scan = find(rated, "io_scan").expect("the scan again");
+    assert!(
+        scan.shared_blk_read_time_ms_per_s.is_some_and(|r| r > 0.0),
+        "{scan:?}"
+    );
+    assert!(
+        scan.shared_blk_write_time_ms_per_s
+            .is_some_and(|r| r >= 0.0)
+    );
+    assert_eq!(scan.plan_time_ms_per_s.is_some(), major >= 13, "{scan:?}");
+    if major >= 13 {
+        let per_s = write.wal_bytes_per_s.expect("a WAL rate");
+        assert!(per_s > 0.0, "{write:?}");
+        assert!(write.wal_records_per_s.is_some_and(|r| r > 0.0));
+        assert!(write.wal_fpi_per_s.is_some_and(|r| r >= 0.0));
+    } else {
+        assert_eq!(write.wal_bytes_per_s, None, "no WAL counters before 13");
+    }
+    assert_eq!(write.jit_time_ms_per_s.is_some(), major >= 15);
+    assert_eq!(write.temp_blk_write_time_ms_per_s.is_some(), major >= 15);
+
+    // The snapshot JSON carries them under the same names.
+    let json = pgvitals::model::areas::sample_json(&cur);
+    let entry = json["statements"]
+        .as_array()
+        .expect("statements")
+        .iter()
+        .find(|e| e["queryid"].as_i64() == Some(write.queryid) && e["dbid"] == oid)
+        .cloned();
+    // (the JSON lists the top 50 by time/s; with other tests' statements the INSERT may be
+    // left out, then the names are checked on the first entry)
+    let entry = entry.unwrap_or_else(|| json["statements"][0].clone());
+    for key in [
+        "shared_blk_read_time_ms",
+        "shared_blk_write_time_ms",
+        "temp_blk_read_time_ms",
+        "temp_blk_write_time_ms",
+        "wal_records",
+        "wal_fpi",
+        "wal_bytes",
+        "jit_time_ms",
+        "total_plan_time_ms",
+        "shared_blk_read_time_ms_per_s",
+        "shared_blk_write_time_ms_per_s",
+        "temp_blk_read_time_ms_per_s",
+        "temp_blk_write_time_ms_per_s",
+        "wal_bytes_per_s",
+        "wal_records_per_s",
+        "wal_fpi_per_s",
+        "jit_time_ms_per_s",
+        "plan_time_ms_per_s",
+    ] {
+        assert!(entry.get(key).is_some(), "JSON key {key} in {entry}");
+    }
+    assert!(entry["shared_blk_read_time_ms"].is_number(), "{entry}");
+    assert_eq!(entry["wal_bytes"].is_number(), major >= 13, "{entry}");
+    assert_eq!(entry["jit_time_ms"].is_number(), major >= 15, "{entry}");
+    drop(w);
+    drop(m);
+    drop(db);
+}
+
+/// The server sample reads `track_io_timing` as the monitoring session sees it: on in the
+/// test clusters, off for a role that has it off (`ALTER ROLE ... SET`, as a DBA might set it
+/// for the database or the whole server), which the statements panel then names with its fix.
+#[tokio::test]
+async fn track_io_timing_is_read_with_the_server_sample() {
+    use pgvitals::collect::areas::server::ServerCollector;
+    let m = monitor(primary(), "postgres").await;
+    let on = ServerCollector::new()
+        .collect(&m.ctx())
+        .await
+        .expect("server sample");
+    assert_eq!(on.track_io_timing, Some(true), "the test clusters time I/O");
+
+    let role = unique("no_io_timing");
+    primary()
+        .psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {role} LOGIN; GRANT pg_monitor TO {role}; \
+                 ALTER ROLE {role} SET track_io_timing = off"
+            ),
+        )
+        .expect("role");
+    let node = primary();
+    let mut cfg: tokio_postgres::Config = node
+        .conninfo_as(&role, "postgres")
+        .parse()
+        .expect("conninfo parses");
+    cfg.application_name("pgvitals-live-test");
+    let mgr = deadpool_postgres::Manager::new(cfg, tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(mgr)
+        .max_size(1)
+        .build()
+        .expect("pool");
+    let client = pool.get().await.expect("connection as the role");
+    let facts = pgvitals::collect::probe::probe(&client)
+        .await
+        .expect("probe");
+    let ctx = pgvitals::collect::Ctx {
+        client: &client,
+        facts: &facts,
+        timeout: Duration::from_secs(20),
+    };
+    let off = ServerCollector::new()
+        .collect(&ctx)
+        .await
+        .expect("server sample as the role");
+    assert_eq!(off.track_io_timing, Some(false));
+    drop(client);
+    drop(pool);
+    let _ = primary().psql("postgres", &format!("DROP ROLE {role}"));
 }

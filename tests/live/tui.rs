@@ -292,8 +292,9 @@ impl Term {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashing_collector_leaves_the_screen_up_and_says_so_in_its_area() {
-    // a session the activity area must show
-    let app = unique("crashwatch");
+    // a session the activity area must show (a name that fits the application column of
+    // a 120-column screen, and the query text column's start)
+    let app = unique("cw");
     let session = connect(primary(), "postgres").await;
     session
         .batch_execute(&format!("SET application_name = '{app}'"))

@@ -2,7 +2,8 @@
 //!
 //! Queries: `queries/activity.pg12.sql` (every backend in full: `pg_stat_activity`, and
 //! `pg_blocking_pids()` only for sessions with `wait_event_type = 'Lock'`, because it takes
-//! the lock manager's locks), `queries/activity_delta.pg12.sql` (only what changed, below) and
+//! the lock manager's locks), `queries/activity_delta.pg12.sql` (only what changed, below;
+//! both with a `.pg14.sql` twin that adds `query_id`) and
 //! `queries/activity_settings.pg12.sql` / `.pg16.sql` (`max_connections`,
 //! `superuser_reserved_connections`, and `reserved_connections` from 16). PostgreSQL 12+.
 //! Privileges: any role sees every row; other roles' query texts, states and waits need
@@ -192,6 +193,7 @@ impl Backend {
                 backend_xmin_age: get(row, "backend_xmin_age")?,
                 query: get_text_or_empty(row, "query")?,
                 blocked_by: get::<Option<Vec<i32>>>(row, "blocked_by")?.unwrap_or_default(),
+                query_id: get(row, "query_id")?,
             },
         })
     }

@@ -2,7 +2,8 @@
 //!
 //! Queries: `queries/server.pg12.sql` / `server.pg16.sql` (`current_setting`,
 //! `pg_is_in_recovery()`, `pg_postmaster_start_time()`, `pg_stat_database`; no privilege
-//! beyond LOGIN; the 16 variant reads `reserved_connections`) every poll, and
+//! beyond LOGIN; the 16 variant reads `reserved_connections`; `track_io_timing` for the
+//! statements panel's note) every poll, and
 //! `queries/server_size.pg12.sql` (`pg_database_size` over the databases the role may CONNECT
 //! to) on a slow timer, at most once per [`SIZE_INTERVAL`], and at most once per
 //! [`CATALOG_COST_FACTOR`](crate::collect::CATALOG_COST_FACTOR) times its own last duration
@@ -74,6 +75,7 @@ impl ServerCollector {
             xact_commit_per_s: None,
             xact_rollback_per_s: None,
             xact_per_s: None,
+            track_io_timing: get(row, "track_io_timing")?,
         };
         let every = crate::collect::paced_catalog(SIZE_INTERVAL, self.size_took);
         let due = self.size_measured_at.is_none_or(|at| at.elapsed() >= every);

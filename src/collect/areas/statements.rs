@@ -2,11 +2,15 @@
 //!
 //! Queries, chosen by the installed **extension** version (not the server's: after pg_upgrade
 //! the extension can lag), with `@extschema@` replaced by the extension's schema:
-//! * `statements.pgss1_4/1_8/1_9/1_11.sql`: `pg_stat_statements(false)` (no texts, so the
-//!   query text file is not read) joined to `pg_roles` / `pg_database`, every poll. 1.4-1.7
-//!   read `total_time` / `mean_time` and have no planning time; 1.8 adds `total_plan_time`;
-//!   1.9 adds `toplevel` (before, every entry reads `toplevel = true`); 1.11 adds
-//!   `stats_since`.
+//! * `statements.pgss1_4/1_8/1_9/1_10/1_11.sql`: `pg_stat_statements(false)` (no texts, so
+//!   the query text file is not read), every poll. 1.4-1.7 read `total_time` / `mean_time`
+//!   and have no planning time; 1.8 adds `total_plan_time` and the WAL counters
+//!   (`wal_records`, `wal_fpi`, `wal_bytes`); 1.9 adds `toplevel` (before, every entry reads
+//!   `toplevel = true`); 1.10 adds `temp_blk_read_time` / `temp_blk_write_time` and the JIT
+//!   times (summed into `jit_time_ms`); 1.11 adds `stats_since` and renames `blk_read_time`
+//!   / `blk_write_time` to `shared_blk_read_time` / `shared_blk_write_time` (read into
+//!   `shared_blk_read_time_ms` / `shared_blk_write_time_ms` for every version). What a
+//!   version lacks is `None`.
 //! * `statements_text.pgss1_4/1_9.sql`: `pg_stat_statements(true)` filtered to the queryids
 //!   whose key (userid, dbid, queryid, toplevel) is new, texts cut to 65536 characters; the
 //!   texts are cached here and keys that disappear are forgotten.
@@ -224,6 +228,14 @@ impl StatementsCollector {
                 shared_blks_read: get(row, "shared_blks_read")?,
                 temp_blks_read: get(row, "temp_blks_read")?,
                 temp_blks_written: get(row, "temp_blks_written")?,
+                shared_blk_read_time_ms: get(row, "shared_blk_read_time_ms")?,
+                shared_blk_write_time_ms: get(row, "shared_blk_write_time_ms")?,
+                temp_blk_read_time_ms: get(row, "temp_blk_read_time_ms")?,
+                temp_blk_write_time_ms: get(row, "temp_blk_write_time_ms")?,
+                wal_records: get(row, "wal_records")?,
+                wal_fpi: get(row, "wal_fpi")?,
+                wal_bytes: get(row, "wal_bytes")?,
+                jit_time_ms: get(row, "jit_time_ms")?,
                 stats_since: get(row, "stats_since")?,
                 ..Statement::default()
             };
@@ -419,19 +431,35 @@ fn merge(into: &mut Statement, other: &Statement) {
     } else {
         0.0
     };
-    into.total_plan_time_ms = match (into.total_plan_time_ms, other.total_plan_time_ms) {
-        (Some(a), Some(b)) => Some(a + b),
-        (a, b) => a.or(b),
-    };
+    into.total_plan_time_ms = sum(into.total_plan_time_ms, other.total_plan_time_ms);
     into.rows += other.rows;
     into.shared_blks_hit += other.shared_blks_hit;
     into.shared_blks_read += other.shared_blks_read;
     into.temp_blks_read += other.temp_blks_read;
     into.temp_blks_written += other.temp_blks_written;
+    into.shared_blk_read_time_ms = sum(into.shared_blk_read_time_ms, other.shared_blk_read_time_ms);
+    into.shared_blk_write_time_ms = sum(
+        into.shared_blk_write_time_ms,
+        other.shared_blk_write_time_ms,
+    );
+    into.temp_blk_read_time_ms = sum(into.temp_blk_read_time_ms, other.temp_blk_read_time_ms);
+    into.temp_blk_write_time_ms = sum(into.temp_blk_write_time_ms, other.temp_blk_write_time_ms);
+    into.wal_records = sum(into.wal_records, other.wal_records);
+    into.wal_fpi = sum(into.wal_fpi, other.wal_fpi);
+    into.wal_bytes = sum(into.wal_bytes, other.wal_bytes);
+    into.jit_time_ms = sum(into.jit_time_ms, other.jit_time_ms);
     into.stats_since = match (into.stats_since, other.stats_since) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
+}
+
+/// The sum of two optional counters of merged rows; one that is known is kept.
+fn sum<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a + b),
+        (a, b) => a.or(b),
+    }
 }
 
 fn key(s: &Statement) -> Key {

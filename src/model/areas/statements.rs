@@ -46,7 +46,32 @@ pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
         s.shared_blks_hit_per_s = rate(s.shared_blks_hit, ps.shared_blks_hit, dt);
         s.shared_blks_read_per_s = rate(s.shared_blks_read, ps.shared_blks_read, dt);
         s.temp_blks_written_per_s = rate(s.temp_blks_written, ps.temp_blks_written, dt);
+        s.plan_time_ms_per_s = time_rate(s.total_plan_time_ms, ps.total_plan_time_ms, dt);
+        s.shared_blk_read_time_ms_per_s =
+            time_rate(s.shared_blk_read_time_ms, ps.shared_blk_read_time_ms, dt);
+        s.shared_blk_write_time_ms_per_s =
+            time_rate(s.shared_blk_write_time_ms, ps.shared_blk_write_time_ms, dt);
+        s.temp_blk_read_time_ms_per_s =
+            time_rate(s.temp_blk_read_time_ms, ps.temp_blk_read_time_ms, dt);
+        s.temp_blk_write_time_ms_per_s =
+            time_rate(s.temp_blk_write_time_ms, ps.temp_blk_write_time_ms, dt);
+        s.wal_bytes_per_s = count_rate(s.wal_bytes, ps.wal_bytes, dt);
+        s.wal_records_per_s = count_rate(s.wal_records, ps.wal_records, dt);
+        s.wal_fpi_per_s = count_rate(s.wal_fpi, ps.wal_fpi, dt);
+        s.jit_time_ms_per_s = time_rate(s.jit_time_ms, ps.jit_time_ms, dt);
     }
+}
+
+/// Milliseconds per second between two readings of an optional time counter; `None` when
+/// either is unknown (a version without the column) or it went backwards.
+fn time_rate(cur: Option<f64>, prev: Option<f64>, dt: f64) -> Option<f64> {
+    let (cur, prev) = (cur?, prev?);
+    (cur >= prev).then(|| (cur - prev) / dt)
+}
+
+/// [`rate`] of an optional counter (a column the extension version may lack).
+fn count_rate(cur: Option<i64>, prev: Option<i64>, dt: f64) -> Option<f64> {
+    rate(cur?, prev?, dt)
 }
 
 /// The JSON of a statements sample: the top [`TOP_STATEMENTS`] by execution time per second

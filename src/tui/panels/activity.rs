@@ -247,39 +247,56 @@ fn lock_node_text(prefix: &str, node: &LockNode, session: Option<&&Session>, wid
 }
 
 /// The columns of the sessions table at a width: 80 columns show marker, pid, user@db, state
-/// (or what it waits on), query age, query; from 110 also the wait event and transaction
-/// age; from 140 also the application and client.
+/// (or what it waits on), query age, query; from [`WHO_WIDTH`] (the 160-column layout) also
+/// `application_name` and `client_addr` (which application holds the lock is the first
+/// question in an incident); from [`MEDIUM_WIDTH`] also the wait event and transaction age.
 struct SessionColumns {
     medium: bool,
-    wide: bool,
+    who: bool,
+    /// Width of the application column (when `who`).
+    app: u16,
     header: Vec<String>,
     fixed: Vec<u16>,
     /// Width of the query text, the last column.
     query: usize,
 }
 
+/// Panel width from which the sessions table shows `application_name` and `client_addr`.
+pub const WHO_WIDTH: u16 = 90;
+/// Panel width from which the sessions table also shows the wait event and the transaction
+/// age.
+pub const MEDIUM_WIDTH: u16 = 130;
+
+/// The width of the application column: 12 in the 160-column layout, 16 from 110 columns of
+/// panel width.
+fn app_width(width: u16) -> u16 {
+    if width >= 110 { 16 } else { 12 }
+}
+
 impl SessionColumns {
     fn new(width: u16) -> Self {
-        let medium = width >= 110;
-        let wide = width >= 140;
+        let medium = width >= MEDIUM_WIDTH;
+        let who = width >= WHO_WIDTH;
+        let app = app_width(width);
         let mut fixed: Vec<u16> = vec![1, 7, 14, 14, 7];
         let mut header: Vec<String> = ["", "pid", "user@db", "state", "query"]
             .into_iter()
             .map(String::from)
             .collect();
+        if who {
+            fixed.extend([app, 15]);
+            header.extend(["application".into(), "client".into()]);
+        }
         if medium {
             fixed.extend([16, 7]);
             header.extend(["wait".into(), "xact".into()]);
-        }
-        if wide {
-            fixed.extend([16, 15]);
-            header.extend(["application".into(), "client".into()]);
         }
         header.push("query text".into());
         let query = rest_width(width, &fixed);
         SessionColumns {
             medium,
-            wide,
+            who,
+            app,
             header,
             fixed,
             query,
@@ -312,16 +329,26 @@ impl SessionColumns {
             Cell::from(text::one_line(&state, 14)),
             Cell::from(dur(s.query_age_s)),
         ];
+        if self.who {
+            // server-sent: folded to one line, sanitized, cut by display width
+            cells.push(Cell::from(text::one_line(
+                &s.application_name,
+                usize::from(self.app),
+            )));
+            // no address: a unix socket, or no client at all (a background process)
+            let local = if s.backend_type == "client backend" {
+                "local"
+            } else {
+                ""
+            };
+            cells.push(Cell::from(text::one_line(
+                s.client_addr.as_deref().unwrap_or(local),
+                15,
+            )));
+        }
         if self.medium {
             cells.push(Cell::from(text::one_line(&wait, 16)));
             cells.push(Cell::from(dur(s.xact_age_s)));
-        }
-        if self.wide {
-            cells.push(Cell::from(text::one_line(&s.application_name, 16)));
-            cells.push(Cell::from(text::one_line(
-                s.client_addr.as_deref().unwrap_or("local"),
-                15,
-            )));
         }
         cells.push(Cell::from(text::one_line(&s.query, self.query)));
         cells
