@@ -31,13 +31,17 @@ fn recorder(file: &Path, config: &Path, conninfos: &[String]) -> Child {
         .expect("start pgvitals record")
 }
 
-/// Frames in the recording so far (0 while it cannot be read yet).
+/// Samples in the recording so far, sealed blocks and open ones (0 while it cannot be read
+/// yet).
 fn frames(file: &Path) -> i64 {
     rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .and_then(|c| {
-            c.query_row("SELECT coalesce(sum(samples), 0) FROM blocks", [], |r| {
-                r.get(0)
-            })
+            c.query_row(
+                "SELECT (SELECT coalesce(sum(samples), 0) FROM blocks)
+                      + (SELECT coalesce(sum(samples), 0) FROM open_blocks)",
+                [],
+                |r| r.get(0),
+            )
         })
         .unwrap_or(0)
 }
