@@ -12,7 +12,8 @@
 //! with the thread's CPU clock and compared with the process's CPU time outside it.
 //!
 //! `cargo bench --bench record` (about 5 minutes; `BENCH_WINDOWS=demo` for the first window
-//! only). Prints numbers; asserts nothing. The per-day figure is the file's growth after
+//! only; `BENCH_KEEP=PREFIX` keeps each window's file as `PREFIX.<growth>`). Prints numbers;
+//! asserts nothing. The per-day figure is the file's growth after
 //! the first third of a window (the texts, first key blocks and first page of every table
 //! are paid once): use windows of several minutes, the file grows by 16 KiB pages.
 
@@ -149,6 +150,9 @@ async fn window(
     let (warm_at, warm_bytes, warm_keys) = warm.expect("a warm-up mark");
     let growth_per_s = bytes.saturating_sub(warm_bytes) as f64 / warm_at.elapsed().as_secs_f64();
     drop(recorder);
+    if let Ok(keep) = std::env::var("BENCH_KEEP") {
+        let _ = std::fs::copy(path, format!("{keep}.{}", growth_per_s.round()));
+    }
     let (tables, areas) = breakdown(path);
     Window {
         growth_per_s,
