@@ -323,6 +323,28 @@ pub fn tee_to_recorder(
     rx
 }
 
+/// How old a recorded sample may be to start a live screen's forecast windows (the
+/// windows' own length, [`crate::model::rates::WINDOW_S`]).
+pub const SEED_AGE_S: f64 = crate::model::rates::WINDOW_S;
+
+/// Give a live `store` what the recording at `path` knows of its servers (matched by
+/// label): the history of the day before (sparklines, history panel), the alerts resolved
+/// before (alerts panel), and the last vacuum and replication samples of the last
+/// [`SEED_AGE_S`] so that the forecasts need not start from "estimating". A recording
+/// that cannot be read, or holds none of these servers, gives nothing.
+///
+/// Errors: the file cannot be read (one line; the screen goes on without it).
+pub fn recall(store: &mut Store, path: &std::path::Path) -> Result<(), String> {
+    let recording = crate::record::read::Recording::open(path).map_err(|e| e.to_string())?;
+    let now = crate::sample::epoch_s(SystemTime::now());
+    recording
+        .load_history(store, now, now)
+        .map_err(|e| e.to_string())?;
+    recording
+        .seed_windows(store, now, SEED_AGE_S)
+        .map_err(|e| e.to_string())
+}
+
 /// A recording as the replay screen's [`crate::tui::replay::Timeline`]: stores rebuilt with
 /// `config`'s thresholds, times shown in the local time zone.
 pub struct RecordedTimeline {
@@ -355,9 +377,12 @@ impl crate::tui::replay::Timeline for RecordedTimeline {
     }
 
     fn seek(&mut self, at: f64) -> Result<(Store, SystemTime), String> {
-        let (store, _) = self
+        let (mut store, _) = self
             .recording
             .store_at(at, &self.config)
+            .map_err(|e| e.to_string())?;
+        self.recording
+            .load_history(&mut store, at, at - crate::record::read::WARM_UP_S)
             .map_err(|e| e.to_string())?;
         let now = latest_sample_time(&store).unwrap_or(SystemTime::UNIX_EPOCH);
         Ok((store, now))

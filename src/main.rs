@@ -387,6 +387,10 @@ fn start_recording(
     };
     let recorder =
         pgvitals::app::open_recorder(&path, specs, config).map_err(anyhow::Error::msg)?;
+    // what the recording already knows of these servers (history, alerts, forecast windows)
+    if let Err(e) = pgvitals::app::recall(&mut running.store, &path) {
+        tracing::warn!("{}", pgvitals::text::fold(&e));
+    }
     let handle = pgvitals::app::RecorderHandle::spawn(recorder, |line| {
         tracing::error!("{line}");
     });

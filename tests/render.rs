@@ -1983,3 +1983,78 @@ fn a_backing_off_area_says_when_it_tried_and_when_it_tries_again() {
     );
     assert!(text.contains("fix: the server is slow to answer"), "{text}");
 }
+
+/// The history panel draws what a recording loaded (hours, not the screen's ten minutes),
+/// each column the worst of its slice; `h` cycles 10 min, 1 h, 6 h, 24 h.
+#[test]
+fn the_history_panel_spans_the_hours_a_recording_holds_and_h_cycles_its_span() {
+    use pgvitals::model::history::Series;
+    let mut store = populated(1);
+    let end = epoch_s(now());
+    // three hours of connections every 10 s: 5, and 80 for 100 s two hours before the end
+    store.servers[0].history.load(
+        Series::CONNECTIONS,
+        (0..=1080).map(|i| {
+            let t = end - 10_800.0 + f64::from(i) * 10.0;
+            let burst = (3600.0..3700.0).contains(&(t - end + 10_800.0));
+            (t, if burst { 80.0 } else { 5.0 })
+        }),
+    );
+    let mut u = ui(false);
+    let spans = ["10 min", "1 h", "6 h", "24 h", "10 min"];
+    for (i, span) in spans.iter().enumerate() {
+        if i > 0 {
+            press(&mut u, &store, KeyCode::Char('h'));
+        }
+        let buf = render(&store, &u, 200, 60);
+        let text = screen(&buf);
+        assert!(
+            text.contains(&format!("History, last {span} (h)")),
+            "{span}:\n{text}"
+        );
+        let burst_shown = text.contains("connections 5  peak 80");
+        assert_eq!(burst_shown, i == 2 || i == 3, "{span}:\n{text}");
+        if i == 2 {
+            // 6 h: the three hours without points are empty columns on the left
+            let (x, _) = find(&buf, "connections 5", "peak").expect("the connections title");
+            // the bottom row of its sparkline: above the next title
+            let (_, next) = find(&buf, "cache hit", "cache hit").expect("the next title");
+            let row = &lines(&buf)[next as usize - 1];
+            let cells: Vec<char> = row.chars().skip(x as usize).take(78).collect();
+            let first = cells.iter().position(|c| *c != ' ').expect("bars");
+            assert!((37..=41).contains(&first), "first bar at {first}: {row}");
+            assert!(cells[first..].iter().all(|c| *c != ' '), "{row}");
+        }
+    }
+}
+
+/// The alerts panel lists the alerts a recording holds from before the screen began, after
+/// its own, with how long each lasted.
+#[test]
+fn the_alerts_panel_shows_the_recorded_history_after_its_own() {
+    use pgvitals::model::alerts::{Alert, ResolvedAlert, Severity, Subject};
+    let mut store = populated(1);
+    let old = |h: u64, message: &str| ResolvedAlert {
+        alert: Alert {
+            rule: Rule::Connections,
+            severity: Severity::Critical,
+            subject: Subject::Server,
+            value: 99.0,
+            threshold: 95.0,
+            message: message.into(),
+        },
+        since: now() - Duration::from_secs(h * 3600 + 300),
+        resolved_at: now() - Duration::from_secs(h * 3600),
+    };
+    store.servers[0].alerts.recorded(
+        vec![old(5, "five hours ago"), old(2, "two hours ago")],
+        |_, _| None,
+    );
+    let mut u = ui(false);
+    u.tab = Tab::Alerts;
+    let text = screen(&render(&store, &u, 160, 48));
+    let two = text.find("two hours ago (lasted 5m").expect(&text);
+    let five = text.find("five hours ago (lasted 5m").expect(&text);
+    assert!(two < five, "newest first:\n{text}");
+    assert!(text.contains("resolved 2h00m"), "{text}");
+}

@@ -56,6 +56,9 @@ pub struct AreaState {
     pub failed_at: Option<SystemTime>,
     /// The next sample starts a fresh baseline (after a reconnect): no rates from it.
     rebaseline: bool,
+    /// A recorded sample the first live one carries its forecast windows on from
+    /// ([`ServerState::seed_windows`]).
+    seed: Option<Sample>,
 }
 
 /// How fresh an area's data is, for labels like "stale for 12 s".
@@ -150,6 +153,26 @@ impl ServerState {
             connection_warnings: Vec::new(),
             alerts_due: false,
         }
+    }
+
+    /// Start the forecast windows (xid and multixact consumption, slot retention) of the
+    /// next sample of `sample`'s area from recorded samples: with a recording, the forecasts
+    /// need not begin with "estimating". Give the recorded samples oldest first; each is
+    /// derived against the one before, so the windows build up as they did when recorded.
+    /// Only the areas whose derived fields are windows of readings (vacuum, replication)
+    /// take a seed; for the others (rates between two polls) a sample from before the
+    /// screen started is no baseline, and it is ignored, as is a seed once the area has a
+    /// sample. Only the next sample of the area uses it.
+    pub fn seed_windows(&mut self, mut sample: Sample) {
+        if !matches!(sample, Sample::Vacuum(_) | Sample::Replication(_)) {
+            return;
+        }
+        let state = self.areas.entry(sample.area()).or_default();
+        if state.sample.is_some() {
+            return;
+        }
+        areas::derive(&mut sample, state.seed.as_ref());
+        state.seed = Some(sample);
     }
 
     pub fn area(&self, area: Area) -> &AreaState {
@@ -356,9 +379,11 @@ fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
     // sample is still derived
     let prev = (!state.rebaseline)
         .then_some(state.sample.as_ref())
-        .flatten();
+        .flatten()
+        .or(state.seed.as_ref());
     areas::derive(&mut sample, prev);
     state.rebaseline = false;
+    state.seed = None;
     state.sample = Some(sample);
     state.sample_at = Some(at);
     state.error = None;

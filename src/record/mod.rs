@@ -452,13 +452,20 @@ impl Recorder {
             [],
         )
         .map_err(err("close old alerts"))?;
-        let store = Store::new(
+        let mut store = Store::new(
             labels.to_vec(),
             config.thresholds.clone(),
             config.interval,
             config.slow_interval,
             SystemTime::now(),
         );
+        // a continued recording: its forecast alerts go on from the windows recorded
+        if let Ok(before) = read::Recording::open(path) {
+            let now = crate::sample::epoch_s(SystemTime::now());
+            if let Err(e) = before.seed_windows(&mut store, now, crate::model::rates::WINDOW_S) {
+                tracing::warn!("{}", crate::text::fold(&e.to_string()));
+            }
+        }
         Ok(Recorder {
             path: path.to_path_buf(),
             conn,
@@ -1211,6 +1218,143 @@ mod tests {
         })
         .expect("read");
         n
+    }
+
+    /// What a new screen gets from a recording: three hours of connections (a burst over
+    /// the warning from +1800 s to +1900 s, so one alert that fired and resolved) and ten
+    /// minutes of xid ages growing by 100 a second.
+    #[test]
+    fn a_recording_gives_a_new_screen_its_history_alerts_and_forecast_windows() {
+        use crate::model::history::Series;
+        use crate::sample::{DatabaseAge, VacuumSample};
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("r.db");
+        let label = "db1:5432/app".to_string();
+        let config = Config::parse("[thresholds.connections]\nwarning = 50\ncritical = 99\n")
+            .expect("config");
+        let mut rec = Recorder::create(
+            &path,
+            std::slice::from_ref(&label),
+            &config,
+            Retention::default(),
+        )
+        .expect("create");
+        let t0 = 1_800_000_000.0;
+        let end = t0 + 3.0 * 3600.0;
+        let vacuum = |t: f64| Update::Sample {
+            server: 0,
+            sample: Box::new(Sample::Vacuum(VacuumSample {
+                collected_at: t,
+                server_version_num: 170_000,
+                autovacuum_freeze_max_age: 200_000_000,
+                autovacuum_multixact_freeze_max_age: 400_000_000,
+                databases: vec![DatabaseAge {
+                    datname: "app".into(),
+                    xid_age: 1_000_000 + ((t - t0) * 100.0) as i64,
+                    mxid_age: 5,
+                    ..DatabaseAge::default()
+                }],
+                ..VacuumSample::default()
+            })),
+            at: from_epoch_s(t),
+        };
+        let mut t = t0;
+        while t <= end {
+            let busy = (1800.0..1900.0).contains(&(t - t0));
+            let activity = Sample::Activity(ActivitySample {
+                collected_at: t,
+                max_connections: 103,
+                usable_connections: 100,
+                client_backends: if busy { 60 } else { 10 },
+                ..ActivitySample::default()
+            });
+            rec.record(Update::Sample {
+                server: 0,
+                sample: Box::new(activity),
+                at: from_epoch_s(t),
+            })
+            .expect("record");
+            if end - t <= 600.0 {
+                rec.record(vacuum(t)).expect("record");
+            }
+            t += 30.0;
+        }
+        rec.flush().expect("flush");
+        drop(rec);
+
+        let read = read::Recording::open(&path).expect("open");
+        let mut store = Store::new(
+            vec![label, "other:5432/x".into()],
+            config.thresholds.clone(),
+            config.interval,
+            config.slow_interval,
+            from_epoch_s(end),
+        );
+        read.load_history(&mut store, end, end).expect("history");
+        let server = &store.servers[0];
+        // 6 hours in 360 columns: nothing before t0, the burst where it was, 10 after
+        let cols = server
+            .history
+            .columns(Series::CONNECTIONS, from_epoch_s(end), 21_600.0, 360);
+        let first = cols.iter().position(Option::is_some).expect("points");
+        assert!(
+            (179..=181).contains(&first),
+            "first column with a point: {first}"
+        );
+        assert_eq!(
+            cols[first + 30..first + 33]
+                .iter()
+                .flatten()
+                .copied()
+                .fold(0.0, f64::max),
+            60.0
+        );
+        assert_eq!(cols[359], Some(10.0));
+        assert!(
+            store.servers[1].history.is_empty(),
+            "a server not recorded gets nothing"
+        );
+        // the alert: resolved before, with its times
+        let earlier = &server.alerts.earlier;
+        assert_eq!(earlier.len(), 1, "{earlier:?}");
+        let a = &earlier[0];
+        assert_eq!(a.alert.rule, crate::sample::Rule::Connections);
+        assert_eq!(crate::sample::epoch_s(a.since), t0 + 1800.0);
+        assert_eq!(crate::sample::epoch_s(a.resolved_at), t0 + 1920.0);
+
+        // the first live sample 30 s after the recording knows the rate at once
+        read.seed_windows(&mut store, end + 30.0, 900.0)
+            .expect("seed");
+        store.apply(vacuum(end + 30.0), from_epoch_s(end + 30.0));
+        let rate = store.servers[0].vacuum().expect("vacuum").databases[0]
+            .xid_per_s
+            .expect("a rate, not estimating");
+        assert!((rate - 100.0).abs() < 20.0, "{rate}");
+        // without the recording: estimating
+        let new_store = || {
+            Store::new(
+                vec!["db1:5432/app".into()],
+                config.thresholds.clone(),
+                config.interval,
+                config.slow_interval,
+                from_epoch_s(end),
+            )
+        };
+        let mut fresh = new_store();
+        fresh.apply(vacuum(end + 30.0), from_epoch_s(end + 30.0));
+        assert_eq!(
+            fresh.servers[0].vacuum().expect("vacuum").databases[0].xid_per_s,
+            None
+        );
+        // a recording older than the window seeds nothing
+        let mut late = new_store();
+        read.seed_windows(&mut late, end + 2000.0, 900.0)
+            .expect("seed");
+        late.apply(vacuum(end + 2000.0), from_epoch_s(end + 2000.0));
+        assert_eq!(
+            late.servers[0].vacuum().expect("vacuum").databases[0].xid_per_s,
+            None
+        );
     }
 
     #[test]

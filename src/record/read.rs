@@ -55,6 +55,30 @@ pub struct RecordedAlert {
     pub message: String,
 }
 
+impl RecordedAlert {
+    /// The alert as the alerts panel keeps a resolved one; `None` while it was still active,
+    /// or for a rule or subject this version does not know.
+    pub fn resolved(&self) -> Option<crate::model::alerts::ResolvedAlert> {
+        use crate::model::alerts::{Alert, ResolvedAlert, Severity, Subject};
+        Some(ResolvedAlert {
+            alert: Alert {
+                rule: crate::sample::Rule::from_name(&self.rule)?,
+                severity: match self.severity.as_str() {
+                    "critical" => Severity::Critical,
+                    "warning" => Severity::Warning,
+                    _ => return None,
+                },
+                subject: Subject::parse(&self.subject)?,
+                value: self.value,
+                threshold: self.threshold,
+                message: self.message.clone(),
+            },
+            since: from_epoch_s(self.fired_at),
+            resolved_at: from_epoch_s(self.resolved_at?),
+        })
+    }
+}
+
 /// A recording opened for reading (read-only: the recorder may go on writing).
 pub struct Recording {
     path: PathBuf,
@@ -590,6 +614,222 @@ impl Recording {
             }
         }
         Ok(())
+    }
+
+    /// Give each server of `store` that this recording holds (matched by label) what the
+    /// recording knows before `at` (server clock), beyond what the store's own updates
+    /// (from `own_from` on) brought:
+    ///
+    /// * its history, replaced by the recorded points of the day before `at` (the last
+    ///   hour point by point, the rest as the worst of each minute: [`History`]'s tiers);
+    /// * its alerts: those resolved before `own_from` as [`AlertBook::earlier`] (the whole
+    ///   history, newest first), and the time alerts active across `own_from` first fired.
+    ///
+    /// Errors: the file cannot be read.
+    ///
+    /// [`History`]: crate::model::History
+    /// [`AlertBook::earlier`]: crate::model::alerts::AlertBook::earlier
+    pub fn load_history(
+        &self,
+        store: &mut Store,
+        at: f64,
+        own_from: f64,
+    ) -> Result<(), RecordError> {
+        use crate::model::history::{DAY_S, RAW_S};
+        let names: std::collections::HashMap<i64, String> = {
+            let mut q = self
+                .conn
+                .prepare("SELECT series_id, name FROM series")
+                .map_err(self.err("read series"))?;
+            q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(self.err("read series"))?
+                .collect::<Result<_, _>>()
+                .map_err(self.err("read series"))?
+        };
+        let alerts = self.alerts(f64::MIN, own_from)?;
+        for server in &mut store.servers {
+            let Some(index) = self.labels.iter().position(|l| *l == server.label) else {
+                continue;
+            };
+            let sid = self.server_ids[index];
+            // series key -> (at, value), oldest first: minutes, then the last hour's points
+            let mut points: std::collections::BTreeMap<String, Vec<(f64, f64)>> =
+                Default::default();
+            {
+                let mut q = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT series_id, CAST(at / 60 AS INTEGER) * 60 AS minute,
+                                min(value), max(value)
+                           FROM points
+                          WHERE at > ?2 AND at <= ?3 AND server_id = ?1
+                          GROUP BY series_id, minute ORDER BY minute",
+                    )
+                    .map_err(self.err("read points"))?;
+                let rows = q
+                    .query_map(params![sid, at - DAY_S, at - RAW_S], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, f64>(1)?,
+                            r.get::<_, f64>(2)?,
+                            r.get::<_, f64>(3)?,
+                        ))
+                    })
+                    .map_err(self.err("read points"))?;
+                for row in rows {
+                    let (id, minute, low, high) = row.map_err(self.err("read points"))?;
+                    let Some(series) = names
+                        .get(&id)
+                        .and_then(|n| crate::model::areas::series_named(n))
+                    else {
+                        continue;
+                    };
+                    let v = series.unit.worse(low, high);
+                    points
+                        .entry(series.key.to_string())
+                        .or_default()
+                        .push((minute, v));
+                }
+                let mut q = self
+                    .conn
+                    .prepare_cached(
+                        "SELECT series_id, at, value FROM points
+                          WHERE at > ?2 AND at <= ?3 AND server_id = ?1 ORDER BY at",
+                    )
+                    .map_err(self.err("read points"))?;
+                let rows = q
+                    .query_map(params![sid, at - RAW_S, at], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, f64>(1)?,
+                            r.get::<_, f64>(2)?,
+                        ))
+                    })
+                    .map_err(self.err("read points"))?;
+                for row in rows {
+                    let (id, t, v) = row.map_err(self.err("read points"))?;
+                    if let Some(name) = names.get(&id) {
+                        points.entry(name.clone()).or_default().push((t, v));
+                    }
+                }
+            }
+            for (name, list) in points {
+                if let Some(series) = crate::model::areas::series_named(&name) {
+                    server.history.load(series, list);
+                }
+            }
+            let mine = alerts.iter().filter(|a| a.server == index);
+            let earlier: Vec<_> = mine
+                .clone()
+                .filter(|a| a.resolved_at.is_some_and(|r| r < own_from))
+                .filter_map(RecordedAlert::resolved)
+                .collect();
+            let across: Vec<&RecordedAlert> = mine
+                .filter(|a| a.fired_at < own_from && a.resolved_at.is_none_or(|r| r >= own_from))
+                .collect();
+            server.alerts.recorded(earlier, |rule, subject| {
+                across
+                    .iter()
+                    .filter(|a| a.rule == rule.name() && a.subject == subject)
+                    .map(|a| from_epoch_s(a.fired_at))
+                    .min()
+            });
+        }
+        Ok(())
+    }
+
+    /// Seed the forecast windows of each server of `store` this recording holds (by label)
+    /// with its vacuum and replication samples of the `max_age_s` before `now`
+    /// ([`crate::model::ServerState::seed_windows`]).
+    ///
+    /// Errors: the file cannot be read, or a block does not decode.
+    pub fn seed_windows(
+        &self,
+        store: &mut Store,
+        now: f64,
+        max_age_s: f64,
+    ) -> Result<(), RecordError> {
+        for server in &mut store.servers {
+            let Some(index) = self.labels.iter().position(|l| *l == server.label) else {
+                continue;
+            };
+            for area in [Area::Vacuum, Area::Replication] {
+                for sample in self.samples(index, area, now - max_age_s, now)? {
+                    server.seed_windows(sample);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The recorded samples of `area` of server `index` collected in `[since, before]`
+    /// (server clock), oldest first: what a new screen's forecast windows start from
+    /// ([`crate::model::ServerState::seed_windows`]).
+    ///
+    /// Errors: the file cannot be read, or a block does not decode.
+    pub fn samples(
+        &self,
+        index: usize,
+        area: Area,
+        since: f64,
+        before: f64,
+    ) -> Result<Vec<crate::sample::Sample>, RecordError> {
+        let Some(&sid) = self.server_ids.get(index) else {
+            return Ok(Vec::new());
+        };
+        let mut q = self
+            .conn
+            .prepare(
+                "SELECT block_id, group_id, prev_id, raw_len, body FROM blocks
+                  WHERE first_at BETWEEN ?3 - ?5 AND ?4 AND last_at >= ?3 AND server_id = ?1
+                    AND area = ?2 AND samples > 0
+                 UNION ALL
+                 SELECT ?6, group_id, prev_id, raw_len, body FROM open_blocks
+                  WHERE server_id = ?1 AND area = ?2 AND first_at <= ?4 AND last_at >= ?3
+                    AND samples > 0
+                  ORDER BY 1",
+            )
+            .map_err(self.err("read blocks"))?;
+        let blocks = q
+            .query_map(
+                params![
+                    sid,
+                    area.key(),
+                    since,
+                    before,
+                    codec::BLOCK_S,
+                    OPEN_BLOCK_ID
+                ],
+                |r| {
+                    Ok(BlockRow {
+                        block_id: r.get(0)?,
+                        server: index,
+                        server_id: sid,
+                        area,
+                        group_id: r.get(1)?,
+                        prev_id: r.get(2)?,
+                        raw_len: r.get(3)?,
+                        body: r.get(4)?,
+                    })
+                },
+            )
+            .map_err(self.err("read blocks"))?
+            .collect::<Result<_, _>>()
+            .map_err(self.err("read blocks"))?;
+        let mut stream = Stream {
+            blocks,
+            lines: Default::default(),
+            last: None,
+        };
+        while self.next_block(&mut stream, since, before)? {}
+        stream
+            .lines
+            .into_iter()
+            .map(|(_, _, value)| {
+                codec::from_frame(area, value)
+                    .map_err(|e| RecordError(format!("{}: {e}", self.path.display())))
+            })
+            .collect()
     }
 
     /// A store as the dashboard's was at `at` (server clock): every update of the

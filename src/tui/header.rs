@@ -420,11 +420,14 @@ impl Header<'_> {
         let mut spans = Vec::new();
         let each = (width as usize / 4).saturating_sub(2).max(8);
         for (series, title) in SERIES {
-            let values: Vec<f64> = server.history.values(series).collect();
-            let last = values.last().map_or("-".into(), |v| label(series, *v));
+            let last = server
+                .history
+                .last(series)
+                .map_or("-".into(), |v| label(series, v));
             let short = title.split(' ').next().unwrap_or(title);
             let head = format!("{short} {last} ");
             let room = each.saturating_sub(text::width(&head)).min(30);
+            let values = server.history.recent(series, room);
             spans.push(Span::styled(head, theme.dim()));
             spans.push(Span::styled(spark_text(series, &values, room), theme.ok()));
             spans.push(Span::raw("  "));

@@ -45,6 +45,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("p", "pause: the screen holds, samples keep arriving"),
     ("+ / -", "poll less / more often (250ms .. 1m)"),
+    ("h", "history over 10 min, 1 h, 6 h, 24 h (wide screens)"),
     (
         "c / k",
         "cancel the query / terminate the backend (asks first; only with actions enabled)",

@@ -389,11 +389,19 @@ fn draw_body(ui: &UiState, v: View<'_>, body: Rect, width: u16, buf: &mut ratatu
         Layout::horizontal([Constraint::Fill(1), Constraint::Length(side)]).areas(body);
     draw_panel(ui.tab, ui, v, main, buf);
     if ui.tab == Tab::Alerts {
-        panels::history::HistoryPanel { view: v }.render(right, buf);
+        panels::history::HistoryPanel {
+            view: v,
+            span: ui.history_span,
+        }
+        .render(right, buf);
     } else {
         let [hist, alerts] =
             Layout::vertical([Constraint::Length(14), Constraint::Fill(1)]).areas(right);
-        panels::history::HistoryPanel { view: v }.render(hist, buf);
+        panels::history::HistoryPanel {
+            view: v,
+            span: ui.history_span,
+        }
+        .render(hist, buf);
         panels::alerts::AlertsPanel {
             view: v,
             query: ui.query(Tab::Alerts),

@@ -178,6 +178,9 @@ pub struct UiState {
     pub interval: Duration,
     /// Rows moved by PgUp/PgDn.
     pub page: usize,
+    /// The history panel's span, an index into [`crate::tui::panels::history::SPANS`]
+    /// (`h` cycles).
+    pub history_span: usize,
 }
 
 impl UiState {
@@ -198,6 +201,7 @@ impl UiState {
             theme: Theme { color },
             interval,
             page: 10,
+            history_span: 0,
         }
     }
 
@@ -506,6 +510,9 @@ impl UiState {
             }
             KeyCode::Char('/') => self.filter_editing = true,
             KeyCode::Char('p') => self.toggle_pause(live),
+            KeyCode::Char('h') => {
+                self.history_span = (self.history_span + 1) % super::panels::history::SPANS.len();
+            }
             KeyCode::Char('+') => return self.step_interval(true),
             KeyCode::Char('-') => return self.step_interval(false),
             KeyCode::Enter => return self.open_detail(live),

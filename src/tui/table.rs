@@ -120,6 +120,7 @@ pub fn alert_count(server: &ServerState, query: &TableQuery<'_>) -> usize {
         + alerts
             .resolved
             .iter()
+            .chain(&alerts.earlier)
             .filter(|a| alert_matches(query, &a.alert))
             .count()
 }

@@ -72,10 +72,37 @@ pub const RESOLVED_KEPT: usize = 50;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlertBook {
     pub active: BTreeMap<(Rule, Subject), ActiveAlert>,
+    /// Resolved since this book began, newest first, at most [`RESOLVED_KEPT`].
     pub resolved: VecDeque<ResolvedAlert>,
+    /// Resolved before this book began, newest first, all of them: a recording's alert
+    /// history ([`AlertBook::recorded`]), shown after `resolved`.
+    pub earlier: Vec<ResolvedAlert>,
 }
 
 impl AlertBook {
+    /// Take a recording's history: `earlier` are the alerts that fired and resolved before
+    /// this book's first update (any order); `since` gives, for an alert that was already
+    /// active then (rule, subject text), the time it first fired, so an alert active
+    /// across the book's start keeps its age.
+    pub fn recorded(
+        &mut self,
+        mut earlier: Vec<ResolvedAlert>,
+        since: impl Fn(Rule, &str) -> Option<SystemTime>,
+    ) {
+        earlier.sort_by_key(|a| std::cmp::Reverse(a.resolved_at));
+        self.earlier = earlier;
+        for ((rule, subject), a) in &mut self.active {
+            if let Some(t) = since(*rule, &subject.to_string()) {
+                a.since = a.since.min(t);
+            }
+        }
+        for r in &mut self.resolved {
+            if let Some(t) = since(r.alert.rule, &r.alert.subject.to_string()) {
+                r.since = r.since.min(t);
+            }
+        }
+    }
+
     /// Replace the active set with `current`, keeping `since` of alerts that stay active and
     /// moving the others to `resolved`.
     pub fn update(&mut self, current: Vec<Alert>, now: SystemTime) {

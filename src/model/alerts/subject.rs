@@ -36,6 +36,27 @@ impl Subject {
         }
     }
 
+    /// The subject whose text ([`fmt::Display`]) is `text`, as a recording keeps it; `None`
+    /// for a text no subject writes. A table's text splits at its first dot (a schema name
+    /// with a dot reads back as another split of the same text).
+    pub fn parse(text: &str) -> Option<Subject> {
+        if text == "server" {
+            return Some(Subject::Server);
+        }
+        let (kind, rest) = text.split_once(' ')?;
+        Some(match kind {
+            "database" => Subject::Database(rest.into()),
+            "standby" => Subject::Standby(rest.into()),
+            "slot" => Subject::Slot(rest.into()),
+            "pid" => Subject::Backend(rest.parse().ok()?),
+            "table" => {
+                let (schema, name) = rest.split_once('.')?;
+                Subject::table(schema, name)
+            }
+            _ => return None,
+        })
+    }
+
     /// The first word of the text.
     fn kind(&self) -> &'static str {
         match self {
@@ -129,6 +150,18 @@ mod tests {
             Subject::Slot("s1".into()),
             Subject::Slot("s".into()),
         ]
+    }
+
+    #[test]
+    fn every_text_reads_back_as_its_subject() {
+        for s in all() {
+            assert_eq!(Subject::parse(&s.to_string()), Some(s.clone()), "{s}");
+        }
+        let odd = Subject::Database("my db".into());
+        assert_eq!(Subject::parse(&odd.to_string()), Some(odd));
+        for bad in ["", "pid x", "table nodot", "user bob", "server x"] {
+            assert_eq!(Subject::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

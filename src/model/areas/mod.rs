@@ -71,6 +71,20 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
     ev.out
 }
 
+/// Every series [`history_points`] gives (a recording names them in its `series` table).
+pub const SERIES: [Series; 5] = [
+    Series::XACT_PER_S,
+    Series::CONNECTIONS,
+    Series::CACHE_HIT_RATIO,
+    Series::REPLAY_LAG_BYTES,
+    wal::WAL_BYTES_PER_S,
+];
+
+/// The series whose key is `key`.
+pub fn series_named(key: &str) -> Option<Series> {
+    SERIES.into_iter().find(|s| s.key == key)
+}
+
 /// The sparkline points a new sample of `area` yields, read from the server state after the
 /// sample (with its rates) was stored.
 pub fn history_points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {

@@ -1,5 +1,6 @@
 //! Alerts: the active alerts of the server shown, critical first then oldest, with how long
-//! each has been active; then the recently resolved ones.
+//! each has been active; then the resolved ones, newest first (with a
+//! recording: every one since it began).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -74,6 +75,7 @@ fn entries<'e>(book: &'e AlertBook, query: &TableQuery<'_>) -> Vec<Entry<'e>> {
     entries.extend(
         book.resolved
             .iter()
+            .chain(&book.earlier)
             .filter(|r| alert_matches(query, &r.alert))
             .map(Entry::Resolved),
     );

@@ -1,6 +1,8 @@
-//! Small history: sparklines of transactions/s, connections, interval cache hit ratio and
-//! replication lag over the last minutes (the model keeps the points, see
-//! [`crate::model::history`]).
+//! History: sparklines of transactions/s, connections, interval cache hit ratio and
+//! replication lag over the last 10 minutes, hour, 6 hours or day (`h` cycles through
+//! [`SPANS`]); each column is the worst value of its slice of time (the lowest hit ratio,
+//! the highest of the others), an empty column a time without a sample. The model keeps
+//! the points ([`crate::model::history`]), loaded from the recording when there is one.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -17,6 +19,14 @@ pub const SERIES: [(Series, &str); 4] = [
     (Series::CONNECTIONS, "connections"),
     (Series::CACHE_HIT_RATIO, "cache hit % (interval)"),
     (Series::REPLAY_LAG_BYTES, "replay lag"),
+];
+
+/// The spans the panel shows, seconds and label; `h` cycles through them.
+pub const SPANS: [(f64, &str); 4] = [
+    (600.0, "10 min"),
+    (3600.0, "1 h"),
+    (21_600.0, "6 h"),
+    (86_400.0, "24 h"),
 ];
 
 /// A value of `series` for a label.
@@ -71,16 +81,19 @@ pub fn spark_text(series: Series, values: &[f64], width: usize) -> String {
         .collect()
 }
 
-/// The history panel: one titled sparkline per series.
+/// The history panel: one titled sparkline per series over [`SPANS`]`[span]`.
 pub struct HistoryPanel<'a> {
     pub view: View<'a>,
+    /// Index into [`SPANS`].
+    pub span: usize,
 }
 
 impl Widget for HistoryPanel<'_> {
     fn render(self, rect: Rect, buf: &mut Buffer) {
         let v = &self.view;
         let theme = v.theme();
-        let block = panel_block("History", v, None);
+        let (span_s, span_label) = SPANS[self.span.min(SPANS.len() - 1)];
+        let block = panel_block(&format!("History, last {span_label} (h)"), v, None);
         let inner = block.inner(rect);
         block.render(rect, buf);
         if inner.height < 2 {
@@ -88,23 +101,45 @@ impl Widget for HistoryPanel<'_> {
         }
         let parts = Layout::vertical([Constraint::Fill(1); 4]).split(inner);
         for ((series, title), part) in SERIES.iter().zip(parts.iter()) {
-            let values: Vec<f64> = v.server.history.values(*series).collect();
-            let last = values
-                .last()
-                .map_or_else(|| "-".into(), |x| label(*series, *x));
-            let head = Line::from(vec![
+            let last = v
+                .server
+                .history
+                .last(*series)
+                .map_or_else(|| "-".into(), |x| label(*series, x));
+            let (t, rest) = super::split_top(*part, 1);
+            let columns = v
+                .server
+                .history
+                .columns(*series, v.now, span_s, usize::from(rest.width));
+            let worst = columns
+                .iter()
+                .flatten()
+                .copied()
+                .reduce(|a, b| series.unit.worse(a, b));
+            let mut head = vec![
                 Span::styled(format!("{title} "), theme.heading()),
                 Span::raw(last),
-            ]);
-            let (t, rest) = super::split_top(*part, 1);
-            Paragraph::new(head).render(t, buf);
+            ];
+            if let Some(w) = worst {
+                let word = match series.unit {
+                    SeriesUnit::Ratio => "lowest",
+                    _ => "peak",
+                };
+                head.push(Span::styled(
+                    format!("  {word} {}", label(*series, w)),
+                    theme.dim(),
+                ));
+            }
+            Paragraph::new(Line::from(head)).render(t, buf);
             if rest.height == 0 {
                 continue;
             }
-            let start = values.len().saturating_sub(rest.width as usize);
-            let data = bars(*series, &values[start..]);
+            let data: Vec<Option<u64>> = columns
+                .iter()
+                .map(|c| c.map(|x| bars(*series, &[x])[0]))
+                .collect();
             Sparkline::default()
-                .data(&data)
+                .data(data)
                 .style(theme.ok())
                 .render(rest, buf);
         }

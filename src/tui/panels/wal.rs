@@ -55,10 +55,10 @@ fn wal_lines(v: &View<'_>, w: &WalSample, width: u16) -> Vec<Line<'static>> {
     } else {
         "WAL written"
     };
-    let values: Vec<f64> = v.server.history.values(WAL_BYTES_PER_S).collect();
     let room = usize::from(width)
         .saturating_sub(what.len() + rate.len() + 4)
         .min(60);
+    let values = v.server.history.recent(WAL_BYTES_PER_S, room);
     let mut lines = vec![Line::from(vec![
         Span::styled(format!("{what} "), theme.heading()),
         Span::raw(format!("{rate}  ")),
