@@ -1314,6 +1314,25 @@ mod tests {
             store.servers[1].history.is_empty(),
             "a server not recorded gets nothing"
         );
+        // an hour earlier, from the minutes already read: as read afresh
+        let earlier_at = end - 3600.0;
+        let mut again = store.clone();
+        read.load_history(&mut again, earlier_at, earlier_at)
+            .expect("history");
+        let mut afresh = store.clone();
+        read::Recording::open(&path)
+            .expect("open")
+            .load_history(&mut afresh, earlier_at, earlier_at)
+            .expect("history");
+        assert_eq!(again.servers[0].history, afresh.servers[0].history);
+        let cols = again.servers[0].history.columns(
+            Series::CONNECTIONS,
+            from_epoch_s(earlier_at),
+            21_600.0,
+            360,
+        );
+        assert_eq!(cols.iter().flatten().copied().fold(0.0, f64::max), 60.0);
+        assert_eq!(cols[359], Some(10.0));
         // the alert: resolved before, with its times
         let earlier = &server.alerts.earlier;
         assert_eq!(earlier.len(), 1, "{earlier:?}");

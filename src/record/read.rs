@@ -88,6 +88,16 @@ pub struct Recording {
     server_ids: Vec<i64>,
     interval: Duration,
     slow_interval: Duration,
+    /// The minutes [`Recording::minutes`] read last, by `server_id`.
+    minute_cache: std::cell::RefCell<std::collections::HashMap<i64, MinuteCache>>,
+}
+
+/// Points of one server per series and minute over `(from, to]` (see
+/// [`Recording::minutes`]).
+struct MinuteCache {
+    from: f64,
+    to: f64,
+    rows: Vec<(i64, f64, f64, f64)>,
 }
 
 /// The `block_id` a reader gives the open block of a server and area (after every sealed
@@ -167,6 +177,7 @@ impl Recording {
             server_ids,
             interval,
             slow_interval,
+            minute_cache: Default::default(),
         })
     }
 
@@ -656,28 +667,10 @@ impl Recording {
             let mut points: std::collections::BTreeMap<String, Vec<(f64, f64)>> =
                 Default::default();
             {
-                let mut q = self
-                    .conn
-                    .prepare_cached(
-                        "SELECT series_id, CAST(at / 60 AS INTEGER) * 60 AS minute,
-                                min(value), max(value)
-                           FROM points
-                          WHERE at > ?2 AND at <= ?3 AND server_id = ?1
-                          GROUP BY series_id, minute ORDER BY minute",
-                    )
-                    .map_err(self.err("read points"))?;
-                let rows = q
-                    .query_map(params![sid, at - DAY_S, at - RAW_S], |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, f64>(1)?,
-                            r.get::<_, f64>(2)?,
-                            r.get::<_, f64>(3)?,
-                        ))
-                    })
-                    .map_err(self.err("read points"))?;
-                for row in rows {
-                    let (id, minute, low, high) = row.map_err(self.err("read points"))?;
+                // minutes wholly before the last hour, then every point after them
+                let split = ((at - RAW_S) / 60.0).floor() * 60.0;
+                let rows = self.minutes(sid, at - DAY_S, split)?;
+                for (id, minute, low, high) in rows {
                     let Some(series) = names
                         .get(&id)
                         .and_then(|n| crate::model::areas::series_named(n))
@@ -698,7 +691,7 @@ impl Recording {
                     )
                     .map_err(self.err("read points"))?;
                 let rows = q
-                    .query_map(params![sid, at - RAW_S, at], |r| {
+                    .query_map(params![sid, split, at], |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
                             r.get::<_, f64>(1)?,
@@ -760,6 +753,56 @@ impl Recording {
             }
         }
         Ok(())
+    }
+
+    /// The points of server `sid` collected in `(from, to]`, per series and minute: (series
+    /// id, start of the minute, lowest, highest), by minute. Read an hour wider than asked
+    /// on both sides and kept, so that moving about a replay does not scan a day of points
+    /// at every step.
+    fn minutes(
+        &self,
+        sid: i64,
+        from: f64,
+        to: f64,
+    ) -> Result<Vec<(i64, f64, f64, f64)>, RecordError> {
+        let hit = |c: &MinuteCache| c.from <= from && to <= c.to;
+        let cached = self.minute_cache.borrow().get(&sid).is_some_and(hit);
+        if !cached {
+            let (a, b) = (from - 3600.0, to + 3600.0);
+            let mut q = self
+                .conn
+                .prepare_cached(
+                    "SELECT series_id, CAST(at / 60 AS INTEGER) * 60 AS minute, min(value),
+                            max(value)
+                       FROM points
+                      WHERE at > ?2 AND at <= ?3 AND server_id = ?1
+                      GROUP BY series_id, minute ORDER BY minute",
+                )
+                .map_err(self.err("read points"))?;
+            let rows = q
+                .query_map(params![sid, a, b], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .map_err(self.err("read points"))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(self.err("read points"))?;
+            self.minute_cache.borrow_mut().insert(
+                sid,
+                MinuteCache {
+                    from: a,
+                    to: b,
+                    rows,
+                },
+            );
+        }
+        let cache = self.minute_cache.borrow();
+        Ok(cache
+            .get(&sid)
+            .into_iter()
+            .flat_map(|c| &c.rows)
+            .filter(|(_, m, _, _)| *m + 60.0 > from && *m + 60.0 <= to)
+            .copied()
+            .collect())
     }
 
     /// The recorded samples of `area` of server `index` collected in `[since, before]`
