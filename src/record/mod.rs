@@ -590,7 +590,15 @@ impl Recorder {
                 None
             }
         };
-        self.store.apply(update, now);
+        // the recorder's store serves its alerts and points: the areas with neither
+        // (statements, unused indexes) are not derived a second time beside the screen's
+        let kept = match &update {
+            Update::Sample { sample, .. } => areas::feeds_alerts_or_history(sample.area()),
+            _ => true,
+        };
+        if kept {
+            self.store.apply(update, now);
+        }
         if let Some((server, area, collected)) = points_of {
             let points = match self.store.servers.get(server) {
                 Some(state) => areas::history_points(state, area),

@@ -85,6 +85,17 @@ pub fn series_named(key: &str) -> Option<Series> {
     SERIES.into_iter().find(|s| s.key == key)
 }
 
+/// Whether samples of `area` matter to alerts or history: some rule reads them, or they
+/// give sparkline points ([`history_points`]). A store that keeps only alerts and points (a
+/// recorder's) need not derive the others (statements, unused indexes).
+pub fn feeds_alerts_or_history(area: Area) -> bool {
+    let points = match area {
+        Area::Server | Area::Activity | Area::Cache | Area::Replication | Area::Wal => true,
+        Area::Statements | Area::UnusedIndexes | Area::Vacuum => false,
+    };
+    points || area.rules().next().is_some()
+}
+
 /// The sparkline points a new sample of `area` yields, read from the server state after the
 /// sample (with its rates) was stored.
 pub fn history_points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {
