@@ -14,7 +14,8 @@ use crate::model::Store;
 use crate::sample::{Area, CollectError, LinkEvent, ServerFacts, Update, from_epoch_s};
 
 /// How much history before a moment is replayed to rebuild the model there: rates need the
-/// previous sample, sparklines their ten minutes, alerts their hysteresis.
+/// previous sample, alerts their hysteresis, forecasts their window (the sparklines' day is
+/// read from the points instead, [`Recording::load_history`]).
 pub const WARM_UP_S: f64 = 600.0;
 
 /// Check that `conn` holds a recording of this schema version (`app` is its
