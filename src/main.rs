@@ -54,6 +54,19 @@ enum Sub {
     /// Open the dashboard on a recording: every panel as live, a timeline with the alerts,
     /// ←/→ sample, PgUp/PgDn minute, n/N alert, g time, space play 1×/10×/60×.
     Replay(ReplayArgs),
+    /// Print a shell completion script (bash: `pgvitals completions bash >
+    /// ~/.local/share/bash-completion/completions/pgvitals`; zsh: into a directory of $fpath as
+    /// `_pgvitals`; fish: ~/.config/fish/completions/pgvitals.fish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff: `pgvitals man > pgvitals.1; man ./pgvitals.1`).
+    Man,
+}
+
+#[derive(Args, Debug, Clone)]
+struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_name = "SHELL")]
+    shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -261,6 +274,31 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Sub::Record(args)) => runtime.block_on(record_cmd(args)),
         Some(Sub::Report(args)) => report_cmd(args),
         Some(Sub::Replay(args)) => runtime.block_on(replay_cmd(args)),
+        Some(Sub::Completions(args)) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "pgvitals", &mut out);
+            print_all(&out)
+        }
+        Some(Sub::Man) => {
+            use clap::CommandFactory;
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .context("cannot render the manual page")?;
+            print_all(&out)
+        }
+    }
+}
+
+/// Write generated text to stdout; a reader that went away (`| head`) is not an error.
+fn print_all(bytes: &[u8]) -> anyhow::Result<u8> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("cannot write to stdout")
+        }
+        _ => Ok(0),
     }
 }
 

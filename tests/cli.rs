@@ -111,3 +111,77 @@ fn the_log_file_is_created_0600_and_never_through_a_symlink() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Stdout of pgvitals with `args`, which must succeed.
+fn stdout_of(args: &[&str]) -> String {
+    let out = assert_cmd::Command::cargo_bin("pgvitals")
+        .unwrap()
+        .args(args)
+        .timeout(Duration::from_secs(20))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_bash_completion_completes_subcommands_and_their_options() {
+    let dir = scratch("completions");
+    let script = dir.join("pgvitals.bash");
+    std::fs::write(&script, stdout_of(&["completions", "bash"])).unwrap();
+    // Ask the completion function what bash would offer after `pgvitals snapshot --f`, and
+    // after `pgvitals re`.
+    let complete = |words: &str, cword: usize| {
+        let cmd = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{words}'; \
+             COMP_POINT=${{#COMP_LINE}}; _pgvitals pgvitals \"${{COMP_WORDS[$COMP_CWORD]}}\" \
+             \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = std::process::Command::new("bash")
+            .args(["-c", &cmd])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let mut got: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(complete("pgvitals snapshot --f", 2), ["--from"]);
+    assert_eq!(complete("pgvitals re", 1), ["record", "replay", "report"]);
+    for shell in ["zsh", "fish"] {
+        let text = stdout_of(&["completions", shell]);
+        assert!(
+            text.contains("replay") && text.contains("max-size"),
+            "{shell}"
+        );
+    }
+    let (code, stderr, _) = run(&["completions", "tcsh"]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("possible values"), "{stderr}");
+}
+
+#[test]
+fn the_man_page_documents_every_subcommand_and_option() {
+    let page = stdout_of(&["man"]);
+    assert!(page.contains(".TH pgvitals 1"), "{page}");
+    for word in [
+        "snapshot",
+        "demo",
+        "record",
+        "report",
+        "replay",
+        "completions",
+        "\\-\\-interval",
+        "\\-\\-record",
+        "\\-\\-max\\-size",
+        "Exit status",
+        "CONNINFO",
+    ] {
+        assert!(page.contains(word), "{word} missing from the man page");
+    }
+}
