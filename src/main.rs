@@ -34,7 +34,17 @@ struct Cli {
     #[command(flatten)]
     watch: WatchArgs,
     #[command(flatten)]
+    actions: ActionFlags,
+    #[command(flatten)]
     rec: RecordFlags,
+}
+
+/// What the dashboards (not `snapshot`, `record`) may do to a server.
+#[derive(Args, Debug, Clone, Default)]
+struct ActionFlags {
+    /// Allow cancelling / terminating backends (c / k), each after a confirmation.
+    #[arg(long)]
+    enable_actions: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -172,9 +182,6 @@ struct CommonArgs {
     /// totals count all [default: 50].
     #[arg(long, value_name = "N", value_parser = parse_top_n)]
     top_n: Option<u32>,
-    /// Allow cancelling / terminating backends (c / k), each after a confirmation.
-    #[arg(long)]
-    enable_actions: bool,
     /// Append a log (connections, errors, actions with the query texts acted on) to this
     /// file, created mode 0600; a symbolic link or a non-regular file is refused.
     #[arg(long, value_name = "FILE")]
@@ -185,10 +192,11 @@ struct CommonArgs {
 struct DemoArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// Stop the demo workload after this long (the dashboard stays); at most 1 week
-    /// [default: 30m].
+    /// Stop the demo workload after this long (the dashboard stays); at most 1 week.
     #[arg(long, value_parser = parse_workload_for, default_value = "30m")]
     workload_for: Duration,
+    #[command(flatten)]
+    actions: ActionFlags,
     #[command(flatten)]
     rec: RecordFlags,
 }
@@ -267,7 +275,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     match cli.command {
-        None => runtime.block_on(dashboard(cli.watch, cli.rec)),
+        None => runtime.block_on(dashboard(cli.watch, cli.actions, cli.rec)),
         Some(Sub::Snapshot(args)) if args.from.is_some() => recorded_snapshot(args),
         Some(Sub::Snapshot(args)) => runtime.block_on(snapshot_cmd(args.watch)),
         Some(Sub::Demo(args)) => runtime.block_on(demo(args)),
@@ -396,9 +404,9 @@ fn init_log(
     Ok(Some(guard))
 }
 
-fn ui_options(common: &CommonArgs) -> pgvitals::tui::UiOptions {
+fn ui_options(actions: &ActionFlags) -> pgvitals::tui::UiOptions {
     pgvitals::tui::UiOptions {
-        actions_enabled: common.enable_actions,
+        actions_enabled: actions.enable_actions,
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }
@@ -437,7 +445,7 @@ fn start_recording(
     Ok(())
 }
 
-async fn dashboard(args: WatchArgs, rec: RecordFlags) -> anyhow::Result<u8> {
+async fn dashboard(args: WatchArgs, actions: ActionFlags, rec: RecordFlags) -> anyhow::Result<u8> {
     let mut config = load_config(&args.common)?;
     apply_caps(&mut config, &rec.caps);
     let specs = parse_specs(&args.conninfo)?;
@@ -449,7 +457,7 @@ async fn dashboard(args: WatchArgs, rec: RecordFlags) -> anyhow::Result<u8> {
         running.updates,
         running.commands,
         running.interval,
-        ui_options(&args.common),
+        ui_options(&actions),
     )
     .await?;
     Ok(0)
@@ -502,7 +510,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
         running.updates,
         running.commands,
         running.interval,
-        ui_options(&args.common),
+        ui_options(&args.actions),
     )
     .await;
     demo.stop().await;

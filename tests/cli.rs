@@ -185,3 +185,26 @@ fn the_man_page_documents_every_subcommand_and_option() {
         assert!(page.contains(word), "{word} missing from the man page");
     }
 }
+
+#[test]
+fn help_offers_each_option_once_and_only_where_it_does_something() {
+    for sub in [
+        vec!["--help"],
+        vec!["snapshot", "--help"],
+        vec!["demo", "--help"],
+        vec!["record", "--help"],
+        vec!["replay", "--help"],
+        vec!["report", "--help"],
+    ] {
+        let help = stdout_of(&sub);
+        for line in help.lines() {
+            assert!(line.matches("[default:").count() <= 1, "{sub:?}: {line}");
+        }
+        let acts = help.contains("--enable-actions");
+        let dashboard = sub.len() == 1 || sub[0] == "demo";
+        assert_eq!(acts, dashboard, "{sub:?} and --enable-actions");
+    }
+    let (code, stderr, _) = run(&["snapshot", "--enable-actions", NOWHERE]);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("--enable-actions"), "{stderr}");
+}
