@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use pgvitals::app::{start_workers, take_snapshot};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
@@ -283,13 +283,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Sub::Report(args)) => report_cmd(args),
         Some(Sub::Replay(args)) => runtime.block_on(replay_cmd(args)),
         Some(Sub::Completions(args)) => {
-            use clap::CommandFactory;
             let mut out = Vec::new();
             clap_complete::generate(args.shell, &mut Cli::command(), "pgvitals", &mut out);
             print_all(&out)
         }
         Some(Sub::Man) => {
-            use clap::CommandFactory;
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)
