@@ -755,6 +755,9 @@ fn write_base_conf(data_dir: &Path, opts: &ClusterOptions) -> Result<(), Cluster
         "full_page_writes = off",
         "shared_preload_libraries = 'pg_stat_statements'",
         "pg_stat_statements.track = all",
+        // room for every test's statements at once: at the default 5,000, tests running side
+        // by side evicted each other's entries
+        "pg_stat_statements.max = 20000",
         "track_io_timing = on",
         "max_connections = 100",
         "max_wal_senders = 5",
