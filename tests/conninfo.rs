@@ -719,3 +719,114 @@ fn userinfo_never_shown_and_devices_refused() {
     assert!(err.contains("not a regular file"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+/// Issue 13: a service file with two services, one over verified TLS to one server and one
+/// over plain TCP to another, each reaching its own server with its own options, the
+/// argument's keywords winning over the service's and the service's over the environment.
+/// And `hostaddr`: TCP to the address, TLS verifying the host name.
+#[tokio::test]
+async fn a_service_file_reaches_each_service_with_its_options() {
+    let tls = start_tls_cluster();
+    let secure = &tls.primary;
+    let plain_cluster = start_scram_cluster("unused-pw");
+    let plain = &plain_cluster.primary;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("services.conf");
+    let ca = testdata("ca.crt");
+    fs::write(
+        &file,
+        format!(
+            "# two servers\n\
+             [secure]\n\
+             host=localhost\n\
+             port={}\n\
+             dbname=postgres\n\
+             user=pwuser\n\
+             password={PASSWORD}\n\
+             sslmode=verify-full\n\
+             sslrootcert={}\n\
+             application_name=svc-secure\n\
+             \n\
+             [plain]\n\
+             host=127.0.0.1\n\
+             port={}\n\
+             dbname=postgres\n\
+             user=postgres\n\
+             password={}\n\
+             sslmode=disable\n\
+             application_name=svc-plain\n",
+            secure.port,
+            ca.display(),
+            plain.port,
+            plain.password()
+        ),
+    )
+    .unwrap();
+    let file_s = file.display().to_string();
+    // PGPORT and PGAPPNAME would send both elsewhere: the service's values win over them.
+    let env = |k: &str| match k {
+        "PGSERVICEFILE" => Some(file_s.clone()),
+        "PGPORT" => Some("1".to_owned()),
+        "PGAPPNAME" => Some("from-env".to_owned()),
+        "PGSYSCONFDIR" => Some(dir.path().join("nothing-here").display().to_string()),
+        _ => None,
+    };
+    // (tls?, port, application_name) as the server sees the session
+    async fn session(spec: &ConnSpec) -> Result<(bool, String, String), String> {
+        let connector = spec.connector(&|_| {}).map_err(|e| e.to_string())?;
+        let (client, _task) = connector.connect().await.map_err(|e| format!("{e:?}"))?;
+        let row = client
+            .query_one(
+                "SELECT s.ssl, current_setting('port'), current_setting('application_name') \
+                 FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok((row.get(0), row.get(1), row.get(2)))
+    }
+    let parse = |arg: &str| ConnSpec::parse_with(Some(arg), &env, None).unwrap();
+    assert_eq!(
+        session(&parse("service=secure")).await,
+        Ok((true, secure.port.to_string(), "svc-secure".to_owned()))
+    );
+    assert_eq!(
+        session(&parse("service=plain")).await,
+        Ok((false, plain.port.to_string(), "svc-plain".to_owned()))
+    );
+    // the argument wins over the service
+    assert_eq!(
+        session(&parse("service=plain application_name=from-arg")).await,
+        Ok((false, plain.port.to_string(), "from-arg".to_owned()))
+    );
+    // the service's TLS options hold: the secure service to a host outside the certificate
+    // (verify-full from the service) is refused
+    let err = session(&parse("service=secure host=127.0.0.2"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("NotValidForName") || err.contains("certificate"),
+        "{err}"
+    );
+
+    // hostaddr: connect to the address, verify the name. `db.invalid` cannot resolve, so a
+    // connection proves the address was used; the certificate is for localhost.
+    let ca_s = ca.display();
+    let by_addr = |name: &str| {
+        ConnSpec::parse_with(
+            Some(&format!(
+                "host={name} hostaddr=127.0.0.1 port={} dbname=postgres user=pwuser password={PASSWORD} sslmode=verify-full sslrootcert={ca_s}",
+                secure.port
+            )),
+            &|_| None,
+            None,
+        )
+        .unwrap()
+    };
+    assert_eq!(session(&by_addr("localhost")).await.map(|s| s.0), Ok(true));
+    let err = session(&by_addr("db.invalid")).await.unwrap_err();
+    assert!(
+        err.contains("NotValidForName"),
+        "the name is what TLS checks: {err}"
+    );
+}

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_postgres::{Client, Config, Error, NoTls};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{ConnInfoError, ConnSpec};
+use super::{ConnInfoError, ConnSpec, TargetSessionAttrs};
 
 /// One host of a connection string with the config that reaches only it.
 #[derive(Debug, Clone)]
@@ -40,6 +40,7 @@ pub struct Connector {
     targets: Vec<HostTarget>,
     tls: MakeRustlsConnect,
     requirepeer: Option<String>,
+    target_session_attrs: TargetSessionAttrs,
     load_balance_random: bool,
     connect_timeout: Duration,
 }
@@ -55,6 +56,7 @@ impl Connector {
             targets,
             tls: spec.make_tls()?,
             requirepeer: spec.requirepeer.clone(),
+            target_session_attrs: spec.target_session_attrs,
             load_balance_random: spec.load_balance_random,
             connect_timeout: spec
                 .connect_timeout
@@ -74,27 +76,51 @@ impl Connector {
     }
 
     /// Tries each host in turn (libpq moves to the next host on any failure) and returns the
-    /// first connection made, its connection task already spawned; else the last host's
-    /// error. `requirepeer`: on a unix socket whose server runs as another OS user the
-    /// attempt fails before the startup packet (so before any password) with libpq's message.
+    /// first connection made that is what `target_session_attrs` asks for, its connection
+    /// task already spawned; else the last host's error. `prefer-standby` makes two passes:
+    /// standbys only, then any host. `requirepeer`: on a unix socket whose server runs as
+    /// another OS user the attempt fails before the startup packet (so before any password)
+    /// with libpq's message.
     pub async fn connect(&self) -> Result<(Client, JoinHandle<()>), Error> {
         let mut order: Vec<&HostTarget> = self.targets.iter().collect();
         if self.load_balance_random {
             order.shuffle(&mut rand::rng());
         }
+        let passes: &[TargetSessionAttrs] = match self.target_session_attrs {
+            TargetSessionAttrs::PreferStandby => {
+                &[TargetSessionAttrs::Standby, TargetSessionAttrs::Any]
+            }
+            ref attrs => std::slice::from_ref(attrs),
+        };
         let mut last = None;
-        for target in order {
-            // libpq bounds each host's whole attempt (TCP, TLS, startup, authentication) by
-            // connect_timeout and moves on to the next host
-            let attempt = tokio::time::timeout(self.connect_timeout, self.connect_one(target));
-            let result = attempt
-                .await
-                .unwrap_or_else(|_| Err(Error::__private_api_timeout()));
-            match result {
-                Ok(ok) => return Ok(ok),
-                Err(e) => {
-                    tracing::debug!(host = %target.host, port = target.port, "connection attempt failed: {e}");
-                    last = Some(e);
+        for &attrs in passes {
+            for target in &order {
+                // libpq bounds each host's whole attempt (TCP, TLS, startup, authentication,
+                // the session check) by connect_timeout and moves on to the next host
+                let attempt = tokio::time::timeout(self.connect_timeout, async {
+                    let (client, task) = self.connect_one(target).await?;
+                    match session_check(&client, attrs).await {
+                        Ok(()) => Ok((client, task)),
+                        Err(reason) => {
+                            drop(client);
+                            task.abort();
+                            Err(fail_with(format!(
+                                "connection to server at \"{}\", port {} failed: {reason}",
+                                target.host, target.port
+                            ))
+                            .await)
+                        }
+                    }
+                });
+                let result = attempt
+                    .await
+                    .unwrap_or_else(|_| Err(Error::__private_api_timeout()));
+                match result {
+                    Ok(ok) => return Ok(ok),
+                    Err(e) => {
+                        tracing::debug!(host = %target.host, port = target.port, "connection attempt failed: {e}");
+                        last = Some(e);
+                    }
                 }
             }
         }
@@ -139,6 +165,24 @@ impl Connector {
             _ => connect_spawned(&target.config, self.tls.clone()).await,
         }
     }
+}
+
+/// `target_session_attrs` on a new session, by `pg_is_in_recovery()` (one query). libpq
+/// judges read-write / read-only by `transaction_read_only`, but a pgvitals session is
+/// read-only by design (`default_transaction_read_only=on` in its startup options), so here
+/// a session is read-only when the server is in recovery: a primary made read-only by its
+/// configuration counts as writable. `Err` is the reason the host does not qualify, or the
+/// query's error.
+async fn session_check(client: &Client, attrs: TargetSessionAttrs) -> Result<(), String> {
+    if attrs == TargetSessionAttrs::Any {
+        return Ok(());
+    }
+    let row = client
+        .query_one("SELECT /* pgvitals */ pg_catalog.pg_is_in_recovery()", &[])
+        .await
+        .map_err(|e| format!("could not check target_session_attrs: {e}"))?;
+    let in_recovery: bool = row.get(0);
+    attrs.check(in_recovery, in_recovery).map_err(str::to_owned)
 }
 
 async fn connect_spawned(

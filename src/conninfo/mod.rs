@@ -10,16 +10,19 @@
 //!   pairs (`host=a dbname='my db'`, single quotes, `\'` and `\\` escapes, and as an extension
 //!   `''` for a quote inside quotes), or a bare word without `=`, taken as the database name
 //!   (like `psql mydb`).
-//! * Precedence: the argument, then the `PG*` environment variables, then the defaults. An
-//!   empty value counts as not given, in the argument and in the environment.
+//! * Precedence: the argument, then the service (`service=` / `PGSERVICE`, read from the
+//!   connection service file: the `service` module), then the `PG*` environment variables,
+//!   then the defaults. An empty value counts as not given, in the argument and in the
+//!   environment.
+//! * `hostaddr`: the address connected to, `host` the name TLS verifies and the password
+//!   file matches. `target_session_attrs`: each host checked after login, the next tried
+//!   when it does not qualify ([`TargetSessionAttrs`], [`Connector::connect`]).
 //! * Password: the argument, else `PGPASSWORD`, else the first matching line of the password
 //!   file (`passfile=`, `PGPASSFILE` or `~/.pgpass`) for that host and port.
 //! * Every libpq keyword (and its environment variable) is either honoured or refused with
 //!   an error naming it: nothing is silently ignored, nothing is downgraded. Refused: the
-//!   ones that would change the server reached or that pgvitals cannot enforce (`hostaddr`,
-//!   `service`, `require_auth`, `sslpassword`, `gssencmode=require`, `sslcertmode=require`,
-//!   `target_session_attrs` other than `any`, `client_encoding` other than UTF8, TLS versions
-//!   below 1.2). `krbsrvname`, `gsslib` and `gssdelegation` are accepted and have no effect
+//!   ones that pgvitals cannot enforce (`require_auth`, `sslpassword`, `gssencmode=require`,
+//!   `sslcertmode=require`, `client_encoding` other than UTF8, TLS versions below 1.2). `krbsrvname`, `gsslib` and `gssdelegation` are accepted and have no effect
 //!   (no GSSAPI here, so never used); `sslcompression` is accepted and TLS compression is
 //!   never used. See [`OPTIONS`].
 //! * Environment variables that are not valid UTF-8 are an error, not skipped.
@@ -35,13 +38,16 @@ mod connect;
 mod parse;
 mod pgpass;
 pub mod pooler;
+mod service;
 mod tls;
 
 pub use connect::{Connector, HostTarget};
+pub use service::default_sysconfdir;
 pub use tokio_postgres::config::{ChannelBinding, SslNegotiation};
 
 use std::collections::HashMap;
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -228,6 +234,23 @@ pub enum ConnInfoError {
     /// No user given and the OS user name cannot be found.
     #[error("cannot determine the user name: give user= or set PGUSER")]
     NoUser,
+    /// `service=NAME` / `PGSERVICE` defined in no service file (libpq's message).
+    #[error("definition of service \"{service}\" not found")]
+    ServiceNotFound { service: String },
+    /// The service file named by `servicefile=` / `PGSERVICEFILE` does not exist.
+    #[error("service file \"{path}\" not found")]
+    ServiceFileNotFound { path: String },
+    /// A service file that exists but cannot be read (not a regular file, over 1 MiB, not
+    /// UTF-8, no permission).
+    #[error("service file {reason}")]
+    ServiceFileUnreadable { reason: String },
+    /// A syntax error or a nested `service=` in the wanted section (libpq's messages).
+    #[error("{what} in service file \"{path}\", line {line}")]
+    ServiceFileLine {
+        what: &'static str,
+        path: String,
+        line: usize,
+    },
     /// Building the TLS connector failed (certificate files, keys).
     #[error("TLS setup: {reason}")]
     Tls { reason: String },
@@ -277,6 +300,58 @@ pub enum SslCertMode {
     Allow,
 }
 
+/// libpq's `target_session_attrs`: what a host must be for the connection to stay. Checked
+/// after authentication with `pg_is_in_recovery()` (one query); a host that fails is closed
+/// and the next one tried. A pgvitals session is read-only by design, so read-write /
+/// read-only are judged by recovery too (a primary made read-only by its configuration counts
+/// as writable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TargetSessionAttrs {
+    /// Any server (the default, no check).
+    #[default]
+    Any,
+    /// A session that accepts writes (`transaction_read_only` off).
+    ReadWrite,
+    /// A read-only session (`transaction_read_only` on: a standby or
+    /// `default_transaction_read_only`).
+    ReadOnly,
+    /// A server not in recovery.
+    Primary,
+    /// A server in recovery (a hot standby).
+    Standby,
+    /// A standby if any host is one, else any server (two passes over the hosts).
+    PreferStandby,
+}
+
+impl TargetSessionAttrs {
+    /// The libpq word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetSessionAttrs::Any => "any",
+            TargetSessionAttrs::ReadWrite => "read-write",
+            TargetSessionAttrs::ReadOnly => "read-only",
+            TargetSessionAttrs::Primary => "primary",
+            TargetSessionAttrs::Standby => "standby",
+            TargetSessionAttrs::PreferStandby => "prefer-standby",
+        }
+    }
+
+    /// Whether a session with these properties qualifies; `Err` is libpq's reason when not.
+    /// `PreferStandby` asks for a standby (its second pass uses `Any`).
+    pub fn check(self, in_recovery: bool, read_only: bool) -> Result<(), &'static str> {
+        match self {
+            TargetSessionAttrs::Any => Ok(()),
+            TargetSessionAttrs::ReadWrite if read_only => Err("session is read-only"),
+            TargetSessionAttrs::ReadOnly if !read_only => Err("session is not read-only"),
+            TargetSessionAttrs::Primary if in_recovery => Err("server is in hot standby mode"),
+            TargetSessionAttrs::Standby | TargetSessionAttrs::PreferStandby if !in_recovery => {
+                Err("server is not in hot standby mode")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Everything needed to connect to one server, resolved from one CONNINFO argument, the
 /// environment and the defaults. `Display` is [`ConnSpec::label`]; `Debug` shows passwords
 /// as `********`.
@@ -286,6 +361,11 @@ pub struct ConnSpec {
     /// with `/`), tried in order. From `host=a,b` / the URI / `PGHOST`; default: libpq's
     /// default socket directory (see [`default_socket_dir`]).
     pub hosts: Vec<String>,
+    /// `hostaddr`: the IP address to connect to for each host (same length as `hosts`, or
+    /// empty when not given); `None` where the host's name is looked up. The host name is
+    /// still what TLS verifies and the password file matches (an address given without a name
+    /// is both).
+    pub hostaddrs: Vec<Option<IpAddr>>,
     /// The port of the first host (the port for all hosts when only one was given).
     /// Default `PGPORT`, else 5432.
     pub port: u16,
@@ -337,6 +417,9 @@ pub struct ConnSpec {
     /// `requirepeer`: the OS user the server must run as, checked on unix sockets
     /// (`SO_PEERCRED`) before anything is sent.
     pub requirepeer: Option<String>,
+    /// `target_session_attrs`: which kind of server a connection must reach; hosts that are
+    /// not are skipped (libpq's rules, [`TargetSessionAttrs`]).
+    pub target_session_attrs: TargetSessionAttrs,
     /// `load_balance_hosts=random`: try the hosts in a random order on each connection.
     pub load_balance_random: bool,
     /// `keepalives` (default on), `keepalives_idle`, `keepalives_interval`,
@@ -450,16 +533,9 @@ pub const OPTIONS: &[(&str, Option<&str>, Support)] = &[
         Some("PGLOADBALANCEHOSTS"),
         Support::Honoured,
     ),
-    (
-        "hostaddr",
-        Some("PGHOSTADDR"),
-        Support::Refused("give the address in host= instead"),
-    ),
-    (
-        "service",
-        Some("PGSERVICE"),
-        Support::Refused("pg_service.conf is not read; give the connection parameters directly"),
-    ),
+    ("hostaddr", Some("PGHOSTADDR"), Support::Honoured),
+    ("service", Some("PGSERVICE"), Support::Honoured),
+    ("servicefile", Some("PGSERVICEFILE"), Support::Honoured),
     (
         "require_auth",
         Some("PGREQUIREAUTH"),
@@ -484,11 +560,9 @@ pub const OPTIONS: &[(&str, Option<&str>, Support)] = &[
     ),
 ];
 
-/// Environment variables without a keyword that pgvitals refuses when set.
-const REFUSED_ENV: &[(&str, &str)] = &[(
-    "PGSERVICEFILE",
-    "pg_service.conf is not read; give the connection parameters directly",
-)];
+/// Environment variables without a keyword that pgvitals reads: the directory of the
+/// system-wide service file.
+const EXTRA_ENV: &[&str] = &["PGSYSCONFDIR"];
 
 fn invalid(keyword: &'static str, value: &str) -> ConnInfoError {
     ConnInfoError::InvalidValue {
@@ -602,7 +676,7 @@ fn env_names() -> impl Iterator<Item = &'static str> {
     OPTIONS
         .iter()
         .filter_map(|(_, env, _)| *env)
-        .chain(REFUSED_ENV.iter().map(|(name, _)| *name))
+        .chain(EXTRA_ENV.iter().copied())
 }
 
 /// The process environment as [`ConnSpec::parse_with`] wants it, after checking that every
@@ -675,6 +749,48 @@ impl ConnSpec {
             }
             given.insert(k, value);
         }
+        // The service file fills what the argument left out, before the environment does
+        // (libpq: the argument, then the service, then PG* variables, then the defaults).
+        let service_name = given
+            .get("service")
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .or_else(|| env("PGSERVICE").filter(|v| !v.is_empty()));
+        if let Some(name) = service_name {
+            let user_file = given
+                .get("servicefile")
+                .filter(|v| !v.is_empty())
+                .cloned()
+                .or_else(|| env("PGSERVICEFILE").filter(|v| !v.is_empty()))
+                .map(|f| (PathBuf::from(f), true))
+                .or_else(|| home.map(|h| (h.join(".pg_service.conf"), false)));
+            let sysconfdir = env("PGSYSCONFDIR")
+                .filter(|v| !v.is_empty())
+                .map_or_else(default_sysconfdir, PathBuf::from);
+            let search = service::ServiceSearch {
+                name,
+                user_file,
+                sysconfdir,
+            };
+            let known = |k: &str| OPTIONS.iter().any(|(o, _, _)| *o == k);
+            for (keyword, value) in service::lookup(&search, &known)? {
+                let Some((k, _, support)) = OPTIONS.iter().find(|(o, _, _)| *o == keyword) else {
+                    continue; // `known` let it through: unreachable
+                };
+                if given.get(k).is_some_and(|v| !v.is_empty()) {
+                    continue;
+                }
+                if let Support::Refused(hint) = support {
+                    if !value.is_empty() {
+                        return Err(ConnInfoError::UnsupportedKeyword {
+                            keyword: (*k).to_owned(),
+                            hint,
+                        });
+                    }
+                }
+                given.insert(k, value);
+            }
+        }
         for (keyword, env_name, support) in OPTIONS {
             if let (Support::Refused(hint), Some(name)) = (support, env_name) {
                 if env(name).is_some_and(|v| !v.is_empty()) && !given.contains_key(keyword) {
@@ -683,14 +799,6 @@ impl ConnSpec {
                         hint,
                     });
                 }
-            }
-        }
-        for (name, hint) in REFUSED_ENV {
-            if env(name).is_some_and(|v| !v.is_empty()) {
-                return Err(ConnInfoError::UnsupportedKeyword {
-                    keyword: (*name).to_owned(),
-                    hint,
-                });
             }
         }
         let env_nonempty = |name: &'static str| env(name).filter(|v| !v.is_empty());
@@ -704,15 +812,62 @@ impl ConnSpec {
         let arg_only = |keyword: &str| given.get(keyword).filter(|v| !v.is_empty()).cloned();
 
         let socket_dir = default_socket_dir();
+        // hostaddr: the addresses connected to, one per host (an empty entry: that host's
+        // name is looked up); the host names stay what TLS and the password file see.
+        let hostaddrs: Vec<Option<IpAddr>> = match value("hostaddr", "PGHOSTADDR") {
+            Some((list, _)) => list
+                .split(',')
+                .map(|a| {
+                    let a = a.trim();
+                    if a.is_empty() {
+                        Ok(None)
+                    } else {
+                        a.parse::<IpAddr>()
+                            .map(Some)
+                            .map_err(|_| invalid("hostaddr", a))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
         let hosts: Vec<String> = match value("host", "PGHOST") {
             Some((list, origin)) => {
-                let hosts: Vec<String> = list.split(',').map(str::to_owned).collect();
-                if hosts.iter().any(|h| h.is_empty()) {
-                    return Err(ConnInfoError::EmptyHost {
-                        source_name: origin.name(),
+                let mut hosts: Vec<String> = list.split(',').map(str::to_owned).collect();
+                if !hostaddrs.is_empty() && hostaddrs.len() != hosts.len() {
+                    return Err(ConnInfoError::Conflict {
+                        reason: format!(
+                            "could not match {} host names to {} hostaddr values",
+                            hosts.len(),
+                            hostaddrs.len()
+                        ),
                     });
                 }
+                for (i, host) in hosts.iter_mut().enumerate() {
+                    match hostaddrs.get(i).copied().flatten() {
+                        // libpq: an address without a name is known by the address
+                        Some(addr) if host.is_empty() => *host = addr.to_string(),
+                        Some(_) if host.starts_with('/') => {
+                            return Err(ConnInfoError::Conflict {
+                                reason: "a unix-socket directory in host cannot be combined with hostaddr (give the server's host name or address)".to_owned(),
+                            });
+                        }
+                        _ if host.is_empty() => {
+                            return Err(ConnInfoError::EmptyHost {
+                                source_name: origin.name(),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
                 hosts
+            }
+            None if !hostaddrs.is_empty() => {
+                if hostaddrs.iter().any(Option::is_none) {
+                    return Err(ConnInfoError::EmptyHost {
+                        source_name: "hostaddr",
+                    });
+                }
+                hostaddrs.iter().flatten().map(IpAddr::to_string).collect()
             }
             None => vec![socket_dir.to_owned()],
         };
@@ -948,19 +1103,18 @@ impl ConnSpec {
                 ));
             }
         }
-        if let Some((v, _)) = value("target_session_attrs", "PGTARGETSESSIONATTRS") {
-            match v.as_str() {
-                "any" => {}
-                "read-write" | "read-only" | "primary" | "standby" | "prefer-standby" => {
-                    return Err(unsupported(
-                        "target_session_attrs",
-                        &v,
-                        "give the host to watch (pgvitals shows primaries and standbys alike)",
-                    ));
-                }
+        let target_session_attrs = match value("target_session_attrs", "PGTARGETSESSIONATTRS") {
+            Some((v, _)) => match v.as_str() {
+                "any" => TargetSessionAttrs::Any,
+                "read-write" => TargetSessionAttrs::ReadWrite,
+                "read-only" => TargetSessionAttrs::ReadOnly,
+                "primary" => TargetSessionAttrs::Primary,
+                "standby" => TargetSessionAttrs::Standby,
+                "prefer-standby" => TargetSessionAttrs::PreferStandby,
                 _ => return Err(invalid("target_session_attrs", &v)),
-            }
-        }
+            },
+            None => TargetSessionAttrs::Any,
+        };
         let load_balance_random = match value("load_balance_hosts", "PGLOADBALANCEHOSTS") {
             Some((v, _)) => match v.as_str() {
                 "disable" => false,
@@ -1028,6 +1182,7 @@ impl ConnSpec {
 
         Ok(ConnSpec {
             hosts,
+            hostaddrs,
             port,
             ports,
             user,
@@ -1047,6 +1202,7 @@ impl ConnSpec {
             sslnegotiation,
             channel_binding,
             requirepeer,
+            target_session_attrs,
             load_balance_random,
             keepalives,
             keepalives_idle,
@@ -1111,11 +1267,16 @@ impl ConnSpec {
             .enumerate()
             .map(|(i, (host, port))| {
                 let mut config = tokio_postgres::Config::new();
-                let socket = host.starts_with('/');
+                let hostaddr = self.hostaddrs.get(i).copied().flatten();
+                let socket = host.starts_with('/') && hostaddr.is_none();
                 if socket {
                     config.host_path(host);
                 } else {
+                    // with hostaddr: TCP to the address, TLS verifies the name
                     config.host(host);
+                    if let Some(addr) = hostaddr {
+                        config.hostaddr(addr);
+                    }
                 }
                 config.port(port);
                 config.user(&self.user);

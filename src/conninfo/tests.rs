@@ -233,8 +233,22 @@ fn errors_are_clear() {
             "postgresql://h/db?bogus=1",
             "invalid connection option \"bogus\"",
         ),
-        ("hostaddr=127.0.0.1", "\"hostaddr\" is not supported"),
-        ("service=mine", "\"service\" is not supported"),
+        (
+            "hostaddr=localhost",
+            "invalid hostaddr value: \"localhost\"",
+        ),
+        (
+            "host=a,b hostaddr=127.0.0.1",
+            "could not match 2 host names to 1 hostaddr values",
+        ),
+        (
+            "host=/tmp hostaddr=127.0.0.1",
+            "a unix-socket directory in host cannot be combined with hostaddr",
+        ),
+        (
+            "hostaddr=127.0.0.1,",
+            "empty host name in the host list of hostaddr",
+        ),
         ("host=a dbname", "missing \"=\" after \"dbname\""),
         (
             "sslrootcert=system sslmode=require",
@@ -270,10 +284,6 @@ fn errors_are_clear() {
         (
             "sslnegotiation=direct",
             "weak sslmode \"prefer\" may not be used with sslnegotiation=direct",
-        ),
-        (
-            "target_session_attrs=read-write",
-            "target_session_attrs=read-write is not supported",
         ),
         (
             "target_session_attrs=bogus",
@@ -382,13 +392,11 @@ fn every_libpq_option_is_honoured_or_refused() {
             "password",
             "\"PGREQUIREAUTH\" is not supported",
         ),
-        ("PGSERVICE", "x", "\"PGSERVICE\" is not supported"),
-        ("PGSERVICEFILE", "/x", "\"PGSERVICEFILE\" is not supported"),
-        ("PGHOSTADDR", "127.0.0.1", "\"PGHOSTADDR\" is not supported"),
+        ("PGHOSTADDR", "::1x", "invalid hostaddr value"),
         (
             "PGTARGETSESSIONATTRS",
-            "primary",
-            "target_session_attrs=primary is not supported",
+            "primary-ish",
+            "invalid target_session_attrs value",
         ),
         ("PGSSLCERTMODE", "require", "sslcertmode=require"),
         ("PGCLIENTENCODING", "SJIS", "client_encoding=SJIS"),
@@ -748,4 +756,282 @@ fn fuzz_seeds_parse_as_named() {
         seen += 1;
     }
     assert!(seen >= 5);
+}
+
+#[test]
+fn hostaddr_connects_to_the_address_and_keeps_the_name() {
+    let spec = p("host=db.example,other hostaddr=192.0.2.7, port=5433");
+    assert_eq!(spec.hosts, ["db.example", "other"]);
+    assert_eq!(
+        spec.hostaddrs,
+        [Some("192.0.2.7".parse::<IpAddr>().unwrap()), None]
+    );
+    let targets = spec.targets();
+    assert_eq!(
+        targets[0].config.get_hosts(),
+        [Host::Tcp("db.example".into())]
+    );
+    assert_eq!(
+        targets[0].config.get_hostaddrs(),
+        ["192.0.2.7".parse::<IpAddr>().unwrap()]
+    );
+    assert!(targets[1].config.get_hostaddrs().is_empty());
+    // an address alone is also the name (TLS, the password file, the label)
+    let spec = parse_env(None, &[("PGHOSTADDR", "::1"), ("PGUSER", "u")]).unwrap();
+    assert_eq!(spec.hosts, ["::1"]);
+    assert_eq!(spec.label(), "[::1]:5432/u");
+    // a name and an empty host entry take the address
+    assert_eq!(p("host=a, hostaddr=,10.0.0.2").hosts, ["a", "10.0.0.2"]);
+}
+
+#[test]
+fn target_session_attrs_words_and_checks() {
+    for (word, attrs) in [
+        ("any", TargetSessionAttrs::Any),
+        ("read-write", TargetSessionAttrs::ReadWrite),
+        ("read-only", TargetSessionAttrs::ReadOnly),
+        ("primary", TargetSessionAttrs::Primary),
+        ("standby", TargetSessionAttrs::Standby),
+        ("prefer-standby", TargetSessionAttrs::PreferStandby),
+    ] {
+        assert_eq!(
+            p(&format!("host=h target_session_attrs={word}")).target_session_attrs,
+            attrs
+        );
+        assert_eq!(attrs.as_str(), word);
+    }
+    let env = parse_env(Some("host=h"), &[("PGTARGETSESSIONATTRS", "standby")]).unwrap();
+    assert_eq!(env.target_session_attrs, TargetSessionAttrs::Standby);
+    // (in recovery, read-only): a primary, a primary with default_transaction_read_only, a
+    // standby
+    let primary = (false, false);
+    let read_only_primary = (false, true);
+    let standby = (true, true);
+    let check = |a: TargetSessionAttrs, (r, ro): (bool, bool)| a.check(r, ro);
+    assert_eq!(check(TargetSessionAttrs::ReadWrite, primary), Ok(()));
+    assert_eq!(
+        check(TargetSessionAttrs::ReadWrite, standby),
+        Err("session is read-only")
+    );
+    assert_eq!(
+        check(TargetSessionAttrs::ReadWrite, read_only_primary),
+        Err("session is read-only")
+    );
+    assert_eq!(
+        check(TargetSessionAttrs::ReadOnly, read_only_primary),
+        Ok(())
+    );
+    assert_eq!(
+        check(TargetSessionAttrs::ReadOnly, primary),
+        Err("session is not read-only")
+    );
+    assert_eq!(
+        check(TargetSessionAttrs::Primary, read_only_primary),
+        Ok(())
+    );
+    assert_eq!(
+        check(TargetSessionAttrs::Primary, standby),
+        Err("server is in hot standby mode")
+    );
+    assert_eq!(check(TargetSessionAttrs::Standby, standby), Ok(()));
+    assert_eq!(
+        check(TargetSessionAttrs::Standby, read_only_primary),
+        Err("server is not in hot standby mode")
+    );
+    assert_eq!(check(TargetSessionAttrs::Any, standby), Ok(()));
+}
+
+/// A temporary directory with a user service file, a system directory and a home.
+struct ServiceDirs {
+    dir: tempfile::TempDir,
+}
+
+impl ServiceDirs {
+    fn new(user: Option<&str>, system: Option<&str>) -> ServiceDirs {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("home")).unwrap();
+        fs::create_dir(dir.path().join("etc")).unwrap();
+        if let Some(text) = user {
+            fs::write(dir.path().join("home/.pg_service.conf"), text).unwrap();
+        }
+        if let Some(text) = system {
+            fs::write(dir.path().join("etc/pg_service.conf"), text).unwrap();
+        }
+        ServiceDirs { dir }
+    }
+
+    fn parse(&self, arg: Option<&str>, vars: &[(&str, &str)]) -> Result<ConnSpec, ConnInfoError> {
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        map.insert(
+            "PGSYSCONFDIR".into(),
+            self.dir.path().join("etc").display().to_string(),
+        );
+        map.entry("PGUSER".into()).or_insert_with(|| "u".into());
+        let home = self.dir.path().join("home");
+        ConnSpec::parse_with(arg, &|k| map.get(k).cloned(), Some(&home))
+    }
+}
+
+const USER_SERVICES: &str = "\
+# monitoring targets
+[prod]
+host=db1.example
+port=6432
+# a comment inside
+  dbname=app  
+sslmode=require
+user=monitor
+connect_timeout=3
+
+[local]
+host=/var/run/postgresql
+";
+
+#[test]
+fn a_service_fills_what_the_argument_leaves_out_and_beats_the_environment() {
+    let dirs = ServiceDirs::new(Some(USER_SERVICES), None);
+    let spec = dirs.parse(Some("service=prod"), &[]).unwrap();
+    assert_eq!(spec.hosts, ["db1.example"]);
+    assert_eq!(spec.port, 6432);
+    assert_eq!(spec.dbname, "app");
+    assert_eq!(spec.user, "monitor");
+    assert_eq!(spec.sslmode, SslMode::Require);
+    assert_eq!(spec.connect_timeout, Some(Duration::from_secs(3)));
+    // the argument wins over the service; the service over the environment
+    let spec = dirs
+        .parse(
+            Some("service=prod dbname=other"),
+            &[
+                ("PGPORT", "7000"),
+                ("PGHOST", "envhost"),
+                ("PGAPPNAME", "env"),
+            ],
+        )
+        .unwrap();
+    assert_eq!(spec.dbname, "other");
+    assert_eq!(spec.port, 6432);
+    assert_eq!(spec.hosts, ["db1.example"]);
+    assert_eq!(spec.application_name.as_deref(), Some("env"));
+    // PGSERVICE names it too, and the URI form takes ?service=
+    let spec = dirs.parse(None, &[("PGSERVICE", "local")]).unwrap();
+    assert_eq!(spec.hosts, ["/var/run/postgresql"]);
+    let spec = dirs
+        .parse(Some("postgresql:///?service=prod"), &[])
+        .unwrap();
+    assert_eq!(spec.hosts, ["db1.example"]);
+    // an argument's service beats PGSERVICE
+    let spec = dirs
+        .parse(Some("service=prod"), &[("PGSERVICE", "local")])
+        .unwrap();
+    assert_eq!(spec.hosts, ["db1.example"]);
+}
+
+#[test]
+fn the_user_file_hides_the_system_files_definition() {
+    let system =
+        "[prod]\nhost=system.example\nsslmode=verify-full\n[shared]\nhost=shared.example\n";
+    let dirs = ServiceDirs::new(Some(USER_SERVICES), Some(system));
+    let spec = dirs.parse(Some("service=prod"), &[]).unwrap();
+    // the user's definition alone: no sslmode=verify-full merged in from the system file
+    assert_eq!(spec.hosts, ["db1.example"]);
+    assert_eq!(spec.sslmode, SslMode::Require);
+    // not in the user's file: the system file's
+    let spec = dirs.parse(Some("service=shared"), &[]).unwrap();
+    assert_eq!(spec.hosts, ["shared.example"]);
+    // no user file at all: the system file
+    let dirs = ServiceDirs::new(None, Some(system));
+    assert_eq!(
+        dirs.parse(Some("service=prod sslrootcert=/nonexistent"), &[])
+            .unwrap_err()
+            .to_string(),
+        "root certificate file \"/nonexistent\" does not exist; either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification"
+    );
+}
+
+#[test]
+fn a_named_service_file_replaces_the_home_one() {
+    let dirs = ServiceDirs::new(Some(USER_SERVICES), None);
+    let other = dirs.dir.path().join("other.conf");
+    fs::write(&other, "[prod]\nhost=named.example\n").unwrap();
+    let named = other.display().to_string();
+    let spec = dirs
+        .parse(Some("service=prod"), &[("PGSERVICEFILE", &named)])
+        .unwrap();
+    assert_eq!(spec.hosts, ["named.example"]);
+    // the PostgreSQL 18 keyword beats the variable
+    let spec = dirs
+        .parse(
+            Some(&format!("service=prod servicefile={named}")),
+            &[("PGSERVICEFILE", "/nonexistent")],
+        )
+        .unwrap();
+    assert_eq!(spec.hosts, ["named.example"]);
+    // a named file that does not exist is an error; without a service it is not read
+    let err = dirs
+        .parse(
+            Some("service=prod"),
+            &[("PGSERVICEFILE", "/nonexistent/x.conf")],
+        )
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "service file \"/nonexistent/x.conf\" not found"
+    );
+    assert!(
+        dirs.parse(Some("host=h"), &[("PGSERVICEFILE", "/nonexistent/x.conf")])
+            .is_ok()
+    );
+}
+
+#[test]
+fn service_file_errors_are_libpqs() {
+    let dirs = ServiceDirs::new(Some(USER_SERVICES), None);
+    assert_eq!(
+        dirs.parse(Some("service=nowhere"), &[])
+            .unwrap_err()
+            .to_string(),
+        "definition of service \"nowhere\" not found"
+    );
+    let user = dirs.dir.path().join("home/.pg_service.conf");
+    let path = user.display().to_string();
+    for (text, expected) in [
+        (
+            "[s]\nhost=a\nno equals here\n",
+            format!("syntax error in service file \"{path}\", line 3"),
+        ),
+        (
+            "[s]\nhost = a\n",
+            format!("syntax error in service file \"{path}\", line 2"),
+        ),
+        (
+            "[s]\nbogus=1\n",
+            format!("syntax error in service file \"{path}\", line 2"),
+        ),
+        (
+            "[s]\nservice=prod\n",
+            format!(
+                "nested service specifications not supported in service file \"{path}\", line 2"
+            ),
+        ),
+    ] {
+        fs::write(&user, text).unwrap();
+        let err = dirs.parse(Some("service=s"), &[]).unwrap_err();
+        assert_eq!(err.to_string(), expected, "{text:?}");
+    }
+    // a keyword pgvitals refuses is refused from a service as from the argument
+    fs::write(&user, "[s]\nhost=h\nrequire_auth=password\n").unwrap();
+    let err = dirs.parse(Some("service=s"), &[]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("\"require_auth\" is not supported"),
+        "{err}"
+    );
+    // a password in a service is used and never shown
+    fs::write(&user, "[s]\nhost=h\npassword=s3cret\n").unwrap();
+    let spec = dirs.parse(Some("service=s"), &[]).unwrap();
+    assert_eq!(spec.password.as_ref().map(Secret::expose), Some("s3cret"));
+    assert!(!format!("{spec:?}").contains("s3cret"));
 }

@@ -11,6 +11,7 @@ mod app;
 mod backoff;
 mod cache;
 mod cluster;
+mod connect;
 mod faults;
 mod forecast;
 mod isolation;
