@@ -638,7 +638,8 @@ fn press(ui: &mut UiState, store: &Store, code: KeyCode) -> Action {
     ui.handle_key(key(code), store)
 }
 
-const TABS: [(Tab, &str); 8] = [
+const TABS: [(Tab, &str); 9] = [
+    (Tab::Overview, "overview"),
     (Tab::Area(Area::Activity), "activity"),
     (Tab::Area(Area::Statements), "statements"),
     (Tab::Area(Area::Cache), "cache"),
@@ -707,6 +708,7 @@ fn every_panel_at_80x24_and_160x48() {
                     "000000010000000000000042",
                 ],
                 Tab::Alerts => &["CRITICAL", "idle in transaction"],
+                Tab::Overview => &["1 Activity", "7 WAL", "8 Alerts"],
                 Tab::Area(Area::Server) => unreachable!("the server has no tab"),
             };
             for e in expect {
@@ -1176,6 +1178,8 @@ fn tabs_switch_with_tab_backtab_and_digits() {
     press(&mut u, &store, KeyCode::Tab);
     assert_eq!(u.tab, Tab::Area(Area::Statements));
     press(&mut u, &store, KeyCode::BackTab);
+    press(&mut u, &store, KeyCode::BackTab);
+    assert_eq!(u.tab, Tab::Overview);
     press(&mut u, &store, KeyCode::BackTab);
     assert_eq!(u.tab, Tab::Alerts);
     press(&mut u, &store, KeyCode::Char('6'));
@@ -2057,4 +2061,83 @@ fn the_alerts_panel_shows_the_recorded_history_after_its_own() {
     let five = text.find("five hours ago (lasted 5m").expect(&text);
     assert!(two < five, "newest first:\n{text}");
     assert!(text.contains("resolved 2h00m"), "{text}");
+}
+
+/// The overview at 160x48 and 200x60: every area a tile with its worst items, the alerts
+/// tile, each tile titled with its digit key and coloured by its worst alert.
+#[test]
+fn the_overview_shows_every_area_at_a_glance() {
+    let store = populated(1);
+    for (w, h) in [(160u16, 48u16), (200, 60)] {
+        let mut u = ui(true);
+        u.first_tab(w, h);
+        assert_eq!(u.tab, Tab::Overview, "{w}x{h} starts on the overview");
+        let buf = render(&store, &u, w, h);
+        let text = screen(&buf);
+        for e in [
+            // a tile per area, with its key
+            "1 Activity",
+            "2 Statements",
+            "3 Cache",
+            "4 Replication",
+            "5 Unused indexes",
+            "6 Vacuum",
+            "7 WAL",
+            "8 Alerts: ",
+            // the worst items of each
+            "root blocker pid 101",
+            "UPDATE stock SET n = n - $1",
+            "83.3%",
+            "replica1",
+            "fullest slot old_slot 64 MiB",
+            "lost in 18h12m",
+            "orders_note_idx",
+            "oldest xid age shop 1.50G",
+            "WAL written 4 MiB/s",
+            "archiver FAILING",
+            "CRITICAL",
+        ] {
+            assert!(text.contains(e), "overview {w}x{h} lacks {e:?}:\n{text}");
+        }
+        // coloured by the worst alert: the vacuum tile's title (xid age critical) and the
+        // alerts tile's
+        let (x, y) = find(&buf, "8 Alerts", "8 Alerts").expect("alerts tile");
+        assert_eq!(buf[(x, y)].fg, ratatui::style::Color::Red, "{text}");
+        insta::assert_snapshot!(format!("overview_tiles_{w}x{h}"), text);
+    }
+    // smaller terminals start on the activity, and 0 opens the overview there too
+    let mut u = ui(true);
+    u.first_tab(120, 40);
+    assert_eq!(u.tab, Tab::Area(Area::Activity));
+    press(&mut u, &store, KeyCode::Char('0'));
+    assert_eq!(u.tab, Tab::Overview);
+    // each tile's digit opens its full panel
+    press(&mut u, &store, KeyCode::Char('6'));
+    assert_eq!(u.tab, Tab::Area(Area::Vacuum));
+}
+
+/// At 80x24 the help takes the body and wraps long descriptions beside their key (a hanging
+/// indent), never under the keys; every key is on screen.
+#[test]
+fn help_fits_80x24_with_descriptions_beside_their_keys() {
+    let store = populated(1);
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('?'));
+    let buf = render(&store, &u, 80, 24);
+    let text = screen(&buf);
+    for k in ["q, Ctrl-C", "0, 1-7, 8 or a", "c / k", "?, F1", "this help"] {
+        assert!(text.contains(k), "{k}:\n{text}");
+    }
+    let lines = lines(&buf);
+    let (x, y) = find(&buf, "cancel the query", "c / k").expect("the c / k line");
+    // its description wraps: the next line continues in the same column, blank before it
+    let next: Vec<char> = lines[usize::from(y) + 1].chars().collect();
+    let first = next
+        .iter()
+        .skip(1)
+        .position(|c| *c != ' ')
+        .map(|p| p + 1)
+        .expect("a continuation line");
+    assert_eq!(first, usize::from(x), "hanging indent:\n{text}");
+    insta::assert_snapshot!("help_80x24", text);
 }

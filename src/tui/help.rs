@@ -11,8 +11,8 @@ use super::state::{ActionKind, Confirm};
 use super::text;
 use super::theme::Theme;
 
-/// The number keys of the tabs, as shown by `?`: `1-6, 7 or a` and what they open, from
-/// the tab list (the areas' titles, then the alerts).
+/// The digit keys of the tabs, as shown by `?`: `0, 1-7, 8 or a` and what they open, from
+/// the tab list (the overview, the areas' titles, then the alerts).
 pub fn tab_keys() -> (String, String) {
     let areas: Vec<String> = crate::sample::Area::tabs()
         .map(|a| {
@@ -26,8 +26,8 @@ pub fn tab_keys() -> (String, String) {
         })
         .collect();
     (
-        format!("1-{}, {} or a", areas.len(), areas.len() + 1),
-        format!("{}; alerts", areas.join(", ")),
+        format!("0, 1-{}, {} or a", areas.len(), areas.len() + 1),
+        format!("overview; {}; alerts", areas.join(", ")),
     )
 }
 
@@ -59,9 +59,55 @@ pub struct HelpView {
     pub actions_enabled: bool,
 }
 
+/// `key  description` lines: the key right-aligned in `key_width` columns, the description
+/// word-wrapped in the `width - key_width - 2` columns beside it (a hanging indent, so a
+/// long description never runs under the keys).
+pub fn hanging(
+    key: &str,
+    description: &str,
+    key_width: usize,
+    width: usize,
+    key_style: ratatui::style::Style,
+) -> Vec<Line<'static>> {
+    let room = width.saturating_sub(key_width + 2).max(10);
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in description.split_whitespace() {
+        let last = rows.last_mut().expect("one row");
+        let need = if last.is_empty() {
+            text::width(word)
+        } else {
+            text::width(last) + 1 + text::width(word)
+        };
+        if need > room && !last.is_empty() {
+            rows.push(word.to_owned());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let k = if i == 0 { key } else { "" };
+            let pad = key_width.saturating_sub(text::width(k));
+            Line::from(vec![
+                Span::styled(format!("{}{k}  ", " ".repeat(pad)), key_style),
+                Span::raw(row),
+            ])
+        })
+        .collect()
+}
+
 impl Widget for HelpView {
     fn render(self, rect: Rect, buf: &mut Buffer) {
-        let area = centered(rect, 80, 80);
+        // small terminals: the whole body, so the keys fit without scrolling
+        let area = if rect.width < 100 || rect.height < 30 {
+            rect
+        } else {
+            centered(rect, 80, 80)
+        };
         Clear.render(area, buf);
         let (tab_key, tab_what) = tab_keys();
         let mut keys: Vec<(String, String)> = KEYS
@@ -69,16 +115,12 @@ impl Widget for HelpView {
             .map(|(k, d)| ((*k).to_string(), (*d).to_string()))
             .collect();
         keys.insert(2, (tab_key, tab_what));
+        let key_width = keys.iter().map(|(k, _)| text::width(k)).max().unwrap_or(0);
+        let inner = usize::from(area.width.saturating_sub(2));
         let mut lines: Vec<Line<'static>> = keys
-            .into_iter()
-            .map(|(k, d)| {
-                Line::from(vec![
-                    Span::styled(format!("{k:>22}  "), self.theme.heading()),
-                    Span::raw(d),
-                ])
-            })
+            .iter()
+            .flat_map(|(k, d)| hanging(k, d, key_width, inner, self.theme.heading()))
             .collect();
-        lines.push(Line::from(""));
         lines.push(Line::from(if self.actions_enabled {
             "actions are enabled: c and k act on the server after a confirmation"
         } else {

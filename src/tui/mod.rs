@@ -103,6 +103,8 @@ async fn event_loop(
     options: UiOptions,
 ) -> anyhow::Result<()> {
     let mut ui = UiState::new(options.actions_enabled, options.color, *interval.borrow());
+    let size = terminal.size()?;
+    ui.first_tab(size.width, size.height);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -239,7 +241,7 @@ fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
     let theme = ui.theme;
     let mut spans = Vec::new();
     for (i, tab) in Tab::all().enumerate() {
-        let mut title = format!(" {} {}", i + 1, tab.title(short));
+        let mut title = format!(" {i} {}", tab.title(short));
         let problem = |a| {
             server
                 .area(a)
@@ -290,8 +292,8 @@ fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
     }
     let hints = if width >= 140 {
         format!(
-            "q quit · ? help · Tab/1-{} area · [ ] server · s sort · r reverse · / filter · p pause · +/- interval · Enter details",
-            Tab::all().count()
+            "q quit · ? help · Tab/0-{} area · [ ] server · s sort · r reverse · / filter · p pause · +/- interval · Enter details",
+            Tab::count() - 1
         )
     } else {
         "q quit · ? help · Tab area · / filter · p pause · Enter details".to_string()
@@ -312,6 +314,7 @@ fn draw_panel(tab: Tab, ui: &UiState, v: View<'_>, rect: Rect, buf: &mut ratatui
             selected: Some(selected),
         }
         .render(rect, buf),
+        Tab::Overview => panels::overview::OverviewPanel { view: v }.render(rect, buf),
     }
 }
 
@@ -380,7 +383,8 @@ pub fn draw_in(
 /// The panel of the current tab; at [`WIDE`] columns (and 20 rows) with the history and
 /// the alerts beside it (the history alone beside the alerts tab).
 fn draw_body(ui: &UiState, v: View<'_>, body: Rect, width: u16, buf: &mut ratatui::buffer::Buffer) {
-    if width < WIDE || body.height < 20 {
+    // the overview has the alerts in a tile of its own: it takes the whole body
+    if width < WIDE || body.height < 20 || ui.tab == Tab::Overview {
         draw_panel(ui.tab, ui, v, body, buf);
         return;
     }

@@ -13,22 +13,26 @@ use crate::model::{ServerState, Store};
 use crate::sample::{Area, Command, Rule};
 use crate::sample::{Session, Statement};
 
-/// A tab of the screen: one per area that has a tab ([`Area::tabs`], in that order), then
-/// the alerts. Keys 1..N follow [`Tab::all`] (today 1–6 are the areas, 7 the alerts; `a` also
-/// opens the alerts).
+/// A tab of the screen: the overview, one per area that has a tab ([`Area::tabs`], in that
+/// order), then the alerts. The digit keys follow [`Tab::all`]: 0 the overview, 1..N the
+/// areas (today 1–7), then the alerts (8; `a` also opens them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tab {
+    /// Every area at once, a tile each ([`super::panels::overview`]).
+    Overview,
     Area(Area),
     Alerts,
 }
 
 impl Tab {
-    /// Every tab, in tab order: the areas with a tab, then the alerts.
+    /// Every tab, in tab order: the overview, the areas with a tab, then the alerts.
     pub fn all() -> impl Iterator<Item = Tab> {
-        Area::tabs().map(Tab::Area).chain([Tab::Alerts])
+        std::iter::once(Tab::Overview)
+            .chain(Area::tabs().map(Tab::Area))
+            .chain([Tab::Alerts])
     }
 
-    /// The `n`th tab (0-based) of [`Tab::all`].
+    /// The `n`th tab (0-based) of [`Tab::all`]: the digit key `n`.
     pub fn nth(n: usize) -> Option<Tab> {
         Tab::all().nth(n)
     }
@@ -38,7 +42,7 @@ impl Tab {
         Tab::all().count()
     }
 
-    /// Position in [`Tab::all`] (0-based; the key is one more).
+    /// Position in [`Tab::all`] (0-based: its digit key).
     pub fn position(self) -> usize {
         Tab::all().position(|t| t == self).unwrap_or(0)
     }
@@ -54,24 +58,26 @@ impl Tab {
     pub fn area(self) -> Option<Area> {
         match self {
             Tab::Area(a) => Some(a),
-            Tab::Alerts => None,
+            Tab::Overview | Tab::Alerts => None,
         }
     }
 
     /// Title in the tab bar; `short` for narrow terminals.
     pub fn title(self, short: bool) -> &'static str {
         match self {
+            Tab::Overview if short => "All",
+            Tab::Overview => "Overview",
             Tab::Area(a) => a.title(short),
             Tab::Alerts => "Alerts",
         }
     }
 
     /// Whether alerts of `rule` colour this tab's title: the rules of its area, every rule
-    /// for the alerts tab.
+    /// for the overview and the alerts tab.
     pub fn shows_rule(self, rule: Rule) -> bool {
         match self {
             Tab::Area(a) => rule.area() == a,
-            Tab::Alerts => true,
+            Tab::Overview | Tab::Alerts => true,
         }
     }
 
@@ -80,7 +86,7 @@ impl Tab {
     pub fn sort_names(self) -> &'static [&'static str] {
         match self {
             Tab::Area(a) => panels::sort_names(a),
-            Tab::Alerts => &[],
+            Tab::Overview | Tab::Alerts => &[],
         }
     }
 }
@@ -146,6 +152,9 @@ pub enum Action {
     Send(Command),
 }
 
+/// From this terminal size (columns, rows) up the dashboard starts on the overview.
+pub const OVERVIEW_FIRST: (u16, u16) = (160, 48);
+
 /// Poll intervals `+`/`-` step through (250 ms .. 60 s).
 pub const INTERVAL_STEPS_MS: [u64; 10] =
     [250, 500, 1000, 2000, 3000, 5000, 10000, 15000, 30000, 60000];
@@ -205,6 +214,17 @@ impl UiState {
         }
     }
 
+    /// The first screen for a terminal of `width` x `height`: the overview from
+    /// [`OVERVIEW_FIRST`] up, else the activity.
+    pub fn first_tab(&mut self, width: u16, height: u16) {
+        let (w, h) = OVERVIEW_FIRST;
+        self.tab = if width >= w && height >= h {
+            Tab::Overview
+        } else {
+            Tab::Area(Area::Activity)
+        };
+    }
+
     /// The store to draw: the frozen copy while paused, else the live one.
     pub fn view<'a>(&'a self, live: &'a Store) -> &'a Store {
         self.frozen.as_ref().unwrap_or(live)
@@ -255,6 +275,7 @@ impl UiState {
         match self.tab {
             Tab::Area(area) => panels::row_count(area, server, &query),
             Tab::Alerts => table::alert_count(server, &query),
+            Tab::Overview => 0,
         }
     }
 
@@ -344,7 +365,7 @@ impl UiState {
             None => {
                 self.message = Some(match self.tab {
                     Tab::Area(area) if panels::has_detail(area) => "no row selected".into(),
-                    Tab::Area(_) | Tab::Alerts => {
+                    Tab::Area(_) | Tab::Alerts | Tab::Overview => {
                         "details are shown for sessions (1) and statements (2)".into()
                     }
                 });
@@ -531,13 +552,13 @@ impl UiState {
         Action::Redraw
     }
 
-    /// Tab/Shift-Tab, the number keys and `a` (tabs), `[ ]` and ← → (servers), the arrows,
+    /// Tab/Shift-Tab, the digit keys and `a` (tabs), `[ ]` and ← → (servers), the arrows,
     /// PgUp/PgDn and Home/End (rows).
     fn navigate(&mut self, code: KeyCode, live: &Store) -> Action {
         match code {
             KeyCode::Tab => self.tab = self.tab.step(1),
             KeyCode::BackTab => self.tab = self.tab.step(-1),
-            KeyCode::Char(c @ '1'..='9') => match Tab::nth((c as usize) - ('1' as usize)) {
+            KeyCode::Char(c @ '0'..='9') => match Tab::nth((c as usize) - ('0' as usize)) {
                 Some(tab) => self.tab = tab,
                 None => return Action::Nothing,
             },
@@ -600,7 +621,8 @@ mod tests {
     fn tabs_follow_the_area_registry() {
         let tabs: Vec<Tab> = Tab::all().collect();
         let areas: Vec<Tab> = Area::tabs().map(Tab::Area).collect();
-        assert_eq!(&tabs[..areas.len()], &areas[..]);
+        assert_eq!(tabs[0], Tab::Overview);
+        assert_eq!(&tabs[1..=areas.len()], &areas[..]);
         assert_eq!(tabs.last(), Some(&Tab::Alerts));
         assert!(!tabs.contains(&Tab::Area(Area::Server)));
         for (i, tab) in tabs.iter().enumerate() {
@@ -608,7 +630,7 @@ mod tests {
             assert_eq!(Tab::nth(i), Some(*tab));
             assert_eq!(tab.step(1).step(-1), *tab);
         }
-        assert_eq!(Tab::Alerts.step(1), tabs[0]);
+        assert_eq!(Tab::Alerts.step(1), Tab::Overview);
         assert_eq!(tabs[0].step(-1), Tab::Alerts);
         assert_eq!(Tab::Area(Area::Statements).title(true), "Stmts");
         assert!(Tab::Alerts.shows_rule(Rule::ServerUnreachable));

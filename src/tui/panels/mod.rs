@@ -10,6 +10,7 @@ pub mod activity;
 pub mod alerts;
 pub mod cache;
 pub mod history;
+pub mod overview;
 pub mod replication;
 pub mod statements;
 pub mod unused_indexes;
