@@ -39,12 +39,17 @@ struct Cli {
     rec: RecordFlags,
 }
 
-/// What the dashboards (not `snapshot`, `record`) may do to a server.
+/// Options of the screens (the dashboard and demo; not `snapshot`, `record`): what they may
+/// do to a server, and the mouse.
 #[derive(Args, Debug, Clone, Default)]
 struct ActionFlags {
     /// Allow cancelling / terminating backends (c / k), each after a confirmation.
     #[arg(long)]
     enable_actions: bool,
+    /// Leave the mouse to the terminal (its own text selection) instead of clicks selecting
+    /// tabs, servers and rows and the wheel scrolling.
+    #[arg(long)]
+    no_mouse: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -405,6 +410,7 @@ fn init_log(
 fn ui_options(actions: &ActionFlags) -> pgvitals::tui::UiOptions {
     pgvitals::tui::UiOptions {
         actions_enabled: actions.enable_actions,
+        mouse: !actions.no_mouse,
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     }
 }

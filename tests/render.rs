@@ -2141,3 +2141,101 @@ fn help_fits_80x24_with_descriptions_beside_their_keys() {
     assert_eq!(first, usize::from(x), "hanging indent:\n{text}");
     insta::assert_snapshot!("help_80x24", text);
 }
+
+fn click(ui: &mut UiState, store: &Store, (x, y): (u16, u16), at: std::time::Instant) -> Action {
+    use ratatui::crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    ui.handle_mouse(
+        MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        },
+        store,
+        at,
+    )
+}
+
+/// Mouse: a click on a tab title opens it, on a table row selects that row, a second click
+/// on it opens its details; on an overview tile opens its panel; on a server's header line
+/// selects that server; the wheel moves the selection. `y` copies the selected query,
+/// without control characters.
+#[test]
+fn clicks_select_tabs_rows_tiles_and_servers_and_y_copies_the_query() {
+    let store = populated(1);
+    let mut u = ui(true);
+    let t0 = std::time::Instant::now();
+    let buf = render(&store, &u, 160, 48);
+    let tab = find(&buf, "2 Statements", "1 Activity").expect("the tab bar");
+    assert_eq!(click(&mut u, &store, tab, t0), Action::Redraw);
+    assert_eq!(u.tab, Tab::Area(Area::Statements));
+    // the SELECT is the second row (sorted by time/s)
+    let buf = render(&store, &u, 160, 48);
+    let row = find(&buf, "SELECT * FROM orders", "SELECT * FROM orders").expect("a row");
+    click(&mut u, &store, row, t0);
+    assert_eq!(u.selected_row(), 1, "{}", screen(&buf));
+    assert!(u.detail.is_none());
+    // y copies its text
+    match press(&mut u, &store, KeyCode::Char('y')) {
+        Action::Copy(text) => assert_eq!(text, "SELECT * FROM orders WHERE id = $1"),
+        other => panic!("y: {other:?}"),
+    }
+    assert!(
+        u.message
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("copied 34 characters")
+    );
+    // a second click on the same row soon after: the details
+    click(&mut u, &store, row, t0 + Duration::from_millis(200));
+    assert!(u.detail.is_some(), "double-click opens the details");
+    press(&mut u, &store, KeyCode::Esc);
+    // a click long after is a new single click
+    click(&mut u, &store, row, t0 + Duration::from_secs(5));
+    click(&mut u, &store, row, t0 + Duration::from_secs(7));
+    assert!(u.detail.is_none());
+    // the wheel moves the selection
+    use ratatui::crossterm::event::{MouseEvent, MouseEventKind};
+    u.handle_mouse(
+        MouseEvent {
+            kind: MouseEventKind::ScrollUp,
+            column: row.0,
+            row: row.1,
+            modifiers: KeyModifiers::NONE,
+        },
+        &store,
+        t0,
+    );
+    assert_eq!(u.selected_row(), 0);
+    // the overview's tiles open their panel
+    press(&mut u, &store, KeyCode::Char('0'));
+    let buf = render(&store, &u, 160, 48);
+    let tile = find(&buf, "oldest xid age", "oldest xid age").expect("the vacuum tile");
+    click(&mut u, &store, tile, t0);
+    assert_eq!(u.tab, Tab::Area(Area::Vacuum));
+    // with two servers, a click on the second's header line selects it
+    let two = populated(2);
+    let mut u = ui(true);
+    let buf = render(&two, &u, 160, 48);
+    let line = find(&buf, "db1.example", "db1.example").expect("the second server's line");
+    click(&mut u, &two, line, t0);
+    assert_eq!(u.server, 1);
+}
+
+/// What `y` puts on the clipboard has no control characters and no escape sequences: a
+/// query text cannot type commands into the terminal it is pasted in.
+#[test]
+fn the_clipboard_text_is_sanitized() {
+    use pgvitals::tui::state::clipboard_text;
+    assert_eq!(
+        clipboard_text("SELECT 1;\u{1b}]0;owned\u{7}\r\n\tDROP\u{1b}[31m x\u{9b}\u{202e}y\u{0}"),
+        "SELECT 1;\n\tDROP xy"
+    );
+    let osc = pgvitals::tui::osc52("SELECT 1");
+    assert_eq!(osc, "\u{1b}]52;c;U0VMRUNUIDE=\u{7}");
+    let long = "x".repeat(200_000);
+    assert_eq!(
+        clipboard_text(&long).len(),
+        pgvitals::tui::state::COPY_MAX_BYTES
+    );
+}

@@ -54,6 +54,30 @@ pub struct UiOptions {
     pub actions_enabled: bool,
     /// Colours on; `false` when `NO_COLOR` is set (only bold/reversed/underlined are used).
     pub color: bool,
+    /// Capture the mouse (clicks select, the wheel scrolls); `false` with `--no-mouse`, which
+    /// leaves the terminal's own text selection alone.
+    pub mouse: bool,
+}
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard (`c`), base64-encoded:
+/// xterm, kitty, WezTerm, iTerm2, foot, Windows Terminal and tmux (`set-clipboard on`)
+/// honour it, also over SSH, since it travels in the terminal stream. `text` should already
+/// be [`state::clipboard_text`].
+pub fn osc52(text: &str) -> String {
+    use base64::Engine;
+    format!(
+        "\x1b]52;c;{}\x07",
+        base64::engine::general_purpose::STANDARD.encode(text.as_bytes())
+    )
+}
+
+/// Write [`osc52`] of `text` to the terminal (stdout), flushed; a failure is ignored (the
+/// status line already said what was copied; a terminal without OSC 52 ignores it too).
+pub fn copy_to_clipboard(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(osc52(text).as_bytes());
+    let _ = out.flush();
 }
 
 /// Width from which the body shows the area, the history and the alerts side by side.
@@ -82,14 +106,25 @@ pub async fn run(
     // A collector's panic is caught, reported and restarted by its supervisor
     // (see fault::IN_WORKER), and must leave the screen alone.
     drop(std::panic::take_hook()); // ratatui's own, replaced by this one
+    let mouse = options.mouse;
+    if mouse {
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
+    }
     std::panic::set_hook(Box::new(move |info| {
         if !crate::fault::in_worker() {
+            if mouse {
+                let _ =
+                    crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+            }
             ratatui::restore();
             let _ = crossterm::execute!(std::io::stdout(), crossterm::cursor::Show);
             report_hook(info);
         }
     }));
     let result = event_loop(&mut terminal, store, updates, commands, interval, options).await;
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    }
     ratatui::restore();
     result
 }
@@ -136,6 +171,13 @@ async fn event_loop(
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) => {
                     let action = ui.handle_key(key, &store);
+                    match perform(action, &mut ui, &mut store, &commands, &interval) {
+                        Some(redraw) => dirty |= redraw,
+                        None => return Ok(()),
+                    }
+                }
+                Some(Ok(Event::Mouse(m))) => {
+                    let action = ui.handle_mouse(m, &store, std::time::Instant::now());
                     match perform(action, &mut ui, &mut store, &commands, &interval) {
                         Some(redraw) => dirty |= redraw,
                         None => return Ok(()),
@@ -198,6 +240,10 @@ fn perform(
             }
             Some(true)
         }
+        Action::Copy(text) => {
+            copy_to_clipboard(&text);
+            Some(true)
+        }
     }
 }
 
@@ -236,10 +282,17 @@ fn tab_severity(server: &ServerState, tab: Tab) -> Option<Severity> {
         .max()
 }
 
-fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
+/// The tab bar, and each title's columns `[from, to)` counted from the bar's left edge.
+fn tab_bar(
+    server: &ServerState,
+    ui: &UiState,
+    width: u16,
+) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     let short = width < 100;
     let theme = ui.theme;
     let mut spans = Vec::new();
+    let mut ranges = Vec::new();
+    let mut x: u16 = 0;
     for (i, tab) in Tab::all().enumerate() {
         let mut title = format!(" {i} {}", tab.title(short));
         let problem = |a| {
@@ -257,9 +310,12 @@ fn tab_bar(server: &ServerState, ui: &UiState, width: u16) -> Line<'static> {
         if tab == ui.tab {
             style = style.patch(theme.active_tab());
         }
+        let w = text::width(&title) as u16;
+        ranges.push((x, x.saturating_add(w), tab));
+        x = x.saturating_add(w);
         spans.push(Span::styled(title, style));
     }
-    Line::from(spans)
+    (Line::from(spans), ranges)
 }
 
 fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
@@ -302,8 +358,27 @@ fn status_bar(ui: &UiState, width: u16) -> Line<'static> {
     Line::from(spans)
 }
 
-/// Draw the panel of `tab`, with its table's query and selection from `ui`.
+/// Draw the panel of `tab`, with its table's query and selection from `ui`, and note where
+/// its table rows and tiles went (`ui.hits`).
 fn draw_panel(tab: Tab, ui: &UiState, v: View<'_>, rect: Rect, buf: &mut ratatui::buffer::Buffer) {
+    panels::take_table_hit();
+    panels::take_tile_hits();
+    draw_panel_only(tab, ui, v, rect, buf);
+    let mut hits = ui.hits.borrow_mut();
+    hits.table = panels::take_table_hit();
+    hits.tiles = panels::take_tile_hits()
+        .into_iter()
+        .filter_map(|(r, key)| Tab::nth(key).map(|t| (r, t)))
+        .collect();
+}
+
+fn draw_panel_only(
+    tab: Tab,
+    ui: &UiState,
+    v: View<'_>,
+    rect: Rect,
+    buf: &mut ratatui::buffer::Buffer,
+) {
     let query = ui.query(tab);
     let selected = ui.tab_state(tab).selected;
     match tab {
@@ -367,7 +442,29 @@ pub fn draw_in(
         Paragraph::new("no server to watch").render(body, buf);
         return;
     };
-    Paragraph::new(tab_bar(server, ui, area.width)).render(tabs, buf);
+    let (bar, ranges) = tab_bar(server, ui, area.width);
+    Paragraph::new(bar).render(tabs, buf);
+    // what a click can reach in this frame
+    let shown = if hh >= 2 {
+        usize::from(hh - 1).min(5)
+    } else {
+        0
+    };
+    let skip = index.saturating_sub(shown.saturating_sub(1));
+    {
+        let mut hits = ui.hits.borrow_mut();
+        hits.tab_bar = Some((
+            tabs.y,
+            ranges
+                .into_iter()
+                .map(|(a, b, t)| (tabs.x + a, tabs.x + b, t))
+                .collect(),
+        ));
+        hits.servers = (0..shown)
+            .map(|k| (head.y + k as u16, skip + k))
+            .filter(|(_, i)| *i < store.servers.len())
+            .collect();
+    }
     let v = View {
         store,
         server,

@@ -361,6 +361,7 @@ async fn event_loop(
                             Action::SetInterval(_) | Action::Send(_) => {
                                 ui.message = Some("a replay shows what was recorded".into());
                             }
+                            Action::Copy(text) => super::copy_to_clipboard(&text),
                             Action::Nothing | Action::Redraw => {}
                         },
                     }

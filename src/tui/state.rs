@@ -4,7 +4,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::{Position, Rect};
 
 use super::panels::{self, through_pooler};
 use super::table::{self, DetailRow, TableQuery};
@@ -150,6 +153,87 @@ pub enum Action {
     SetInterval(Duration),
     /// Send a confirmed command to the workers.
     Send(Command),
+    /// Put this text on the terminal's clipboard (OSC 52); already sanitized.
+    Copy(String),
+}
+
+/// A tab title's columns on the tab bar, `[from, to)`, and its tab.
+pub type TabSpan = (u16, u16, Tab);
+
+/// Where the last frame drew what a click can select: the tab titles, the servers' header
+/// lines, the overview's tiles and the rows of the selectable table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hits {
+    /// The tab bar's row and each title's columns `[from, to)`.
+    pub tab_bar: Option<(u16, Vec<TabSpan>)>,
+    /// Header rows and the server each shows.
+    pub servers: Vec<(u16, usize)>,
+    /// The overview's tiles and the tab each opens.
+    pub tiles: Vec<(Rect, Tab)>,
+    /// The selectable table of the current tab.
+    pub table: Option<panels::TableHit>,
+}
+
+/// Two clicks on the same row within this long are a double-click (details).
+pub const DOUBLE_CLICK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The most text `y` puts on the clipboard: terminals cap OSC 52 (xterm at about 100 kB of
+/// base64), and a statement's text can be megabytes.
+pub const COPY_MAX_BYTES: usize = 64 * 1024;
+
+/// Text for the clipboard: control characters (C0 but tab and newline, DEL, C1, and the
+/// escape sequences they start) removed, so pasting it into a terminal or shell cannot run
+/// anything, and cut to [`COPY_MAX_BYTES`] at a character boundary.
+pub fn clipboard_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(COPY_MAX_BYTES));
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // an escape sequence: drop it whole (CSI / OSC up to its terminator)
+            match chars.peek() {
+                Some('[') => {
+                    chars.next();
+                    while let Some(&n) = chars.peek() {
+                        chars.next();
+                        if ('@'..='~').contains(&n) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') | Some('P') | Some('_') | Some('^') => {
+                    chars.next();
+                    while let Some(n) = chars.next() {
+                        if n == '\u{7}' || (n == '\u{1b}' && chars.peek() == Some(&'\\')) {
+                            if n == '\u{1b}' {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    chars.next();
+                }
+            }
+            continue;
+        }
+        let keep = match c {
+            '\n' | '\t' => true,
+            '\r' => false,
+            c if c.is_control() => false,
+            // bidirectional overrides and isolates reorder what is seen from what runs
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => false,
+            _ => true,
+        };
+        if !keep {
+            continue;
+        }
+        if out.len() + c.len_utf8() > COPY_MAX_BYTES {
+            break;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// From this terminal size (columns, rows) up the dashboard starts on the overview.
@@ -190,6 +274,10 @@ pub struct UiState {
     /// The history panel's span, an index into [`crate::tui::panels::history::SPANS`]
     /// (`h` cycles).
     pub history_span: usize,
+    /// Where the last frame drew what a click selects (written while drawing).
+    pub hits: std::cell::RefCell<Hits>,
+    /// The last left click: when, and the table row it selected (for the double-click).
+    pub last_click: Option<(std::time::Instant, Option<usize>)>,
 }
 
 impl UiState {
@@ -211,6 +299,8 @@ impl UiState {
             interval,
             page: 10,
             history_span: 0,
+            hits: std::cell::RefCell::new(Hits::default()),
+            last_click: None,
         }
     }
 
@@ -511,6 +601,7 @@ impl UiState {
             KeyCode::Home => self.detail_scroll = 0,
             KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
             KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
+            KeyCode::Char('y') => return self.copy(live),
             KeyCode::Char('p') => self.toggle_pause(live),
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
             _ => return Action::Nothing,
@@ -547,6 +638,7 @@ impl UiState {
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
             KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
             KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
+            KeyCode::Char('y') => return self.copy(live),
             _ => return self.navigate(code, live),
         }
         Action::Redraw
@@ -584,6 +676,135 @@ impl UiState {
             _ => return Action::Nothing,
         }
         Action::Redraw
+    }
+
+    /// A mouse event at `now`: a click on a tab or a server's header line selects it, on an
+    /// overview tile opens its panel, on a table row selects the row, and a second click on
+    /// the same row within [`DOUBLE_CLICK`] opens its details; the wheel moves the selection
+    /// (or scrolls the detail view). A click closes the help; the confirmation dialog takes
+    /// no clicks (only `y` confirms).
+    pub fn handle_mouse(&mut self, m: MouseEvent, live: &Store, now: std::time::Instant) -> Action {
+        if self.confirm.is_some() || self.filter_editing {
+            return Action::Nothing;
+        }
+        let wheel = match m.kind {
+            MouseEventKind::ScrollDown => Some(3isize),
+            MouseEventKind::ScrollUp => Some(-3),
+            _ => None,
+        };
+        if let Some(by) = wheel {
+            if self.help {
+                return Action::Nothing;
+            }
+            if self.detail.is_some() {
+                self.detail_scroll = if by > 0 {
+                    self.detail_scroll.saturating_add(3)
+                } else {
+                    self.detail_scroll.saturating_sub(3)
+                };
+            } else {
+                self.move_selection(live, |cur, _| cur.saturating_add_signed(by));
+            }
+            return Action::Redraw;
+        }
+        if m.kind != MouseEventKind::Down(MouseButton::Left) {
+            return Action::Nothing;
+        }
+        self.message = None;
+        if self.help {
+            self.help = false;
+            return Action::Redraw;
+        }
+        if self.detail.is_some() {
+            return Action::Nothing;
+        }
+        let at = Position::new(m.column, m.row);
+        let hits = self.hits.borrow().clone();
+        if let Some((y, titles)) = &hits.tab_bar {
+            if *y == m.row {
+                if let Some((_, _, tab)) =
+                    titles.iter().find(|(a, b, _)| (*a..*b).contains(&m.column))
+                {
+                    self.tab = *tab;
+                    self.last_click = None;
+                    return Action::Redraw;
+                }
+            }
+        }
+        if let Some((_, server)) = hits.servers.iter().find(|(y, _)| *y == m.row) {
+            if *server < live.servers.len() {
+                self.server = *server;
+                self.last_click = None;
+                return Action::Redraw;
+            }
+        }
+        if let Some((_, tab)) = hits.tiles.iter().find(|(r, _)| r.contains(at)) {
+            self.tab = *tab;
+            self.last_click = None;
+            return Action::Redraw;
+        }
+        if let Some(t) = hits.table.filter(|t| t.rows.contains(at)) {
+            let row = t.first + usize::from(m.row - t.rows.y);
+            if row >= t.count {
+                return Action::Nothing;
+            }
+            let double = self.last_click.is_some_and(|(when, r)| {
+                r == Some(row) && now.duration_since(when) <= DOUBLE_CLICK
+            });
+            self.tab_state_mut(self.tab).selected = row;
+            if double {
+                self.last_click = None;
+                return self.open_detail(live);
+            }
+            self.last_click = Some((now, Some(row)));
+            return Action::Redraw;
+        }
+        Action::Nothing
+    }
+
+    /// `y`: the text of the detail view (the whole query of its session or statement), else
+    /// the selected row's query, for the clipboard.
+    fn copy(&mut self, live: &Store) -> Action {
+        let text = match &self.detail {
+            Some(Detail::Session { session, .. }) => Some(session.query.clone()),
+            Some(Detail::Statement { statement, .. }) => {
+                statement.query.as_deref().map(str::to_owned)
+            }
+            None => {
+                let store = self.view(live);
+                store
+                    .servers
+                    .get(self.server)
+                    .and_then(|server| self.selected_detail(server))
+                    .and_then(|d| match d {
+                        Detail::Session { session, .. } => Some(session.query),
+                        Detail::Statement { statement, .. } => {
+                            statement.query.as_deref().map(str::to_owned)
+                        }
+                    })
+            }
+        };
+        match text.filter(|t| !t.trim().is_empty()) {
+            Some(t) => {
+                let clean = clipboard_text(&t);
+                let cut = if clean.len() < t.len() && t.len() > COPY_MAX_BYTES {
+                    " (cut to 64 KiB)"
+                } else {
+                    ""
+                };
+                self.message = Some(format!(
+                    "copied {} characters to the clipboard{cut}",
+                    clean.chars().count()
+                ));
+                Action::Copy(clean)
+            }
+            None => {
+                self.message = Some(
+                    "nothing to copy: select a session (1) or a statement (2) with a query".into(),
+                );
+                Action::Redraw
+            }
+        }
     }
 
     /// `s`: the next sort column of the current tab (a note when it has none).

@@ -590,3 +590,102 @@ async fn keys_are_answered_while_the_server_is_frozen() {
     assert!(status.success(), "exit status {status:?}");
     drop(cluster);
 }
+
+/// Finds `needle` on the screen: (column, row), 0-based.
+fn locate(screen: &str, needle: &str) -> Option<(u16, u16)> {
+    screen.lines().enumerate().find_map(|(y, line)| {
+        line.find(needle)
+            .map(|byte| (line[..byte].chars().count() as u16, y as u16))
+    })
+}
+
+/// A left click at (column, row), 0-based, as an xterm sends it in SGR mouse mode.
+fn sgr_click(term: &mut Term, (x, y): (u16, u16)) {
+    let press = format!("\x1b[<0;{};{}M\x1b[<0;{};{}m", x + 1, y + 1, x + 1, y + 1);
+    term.keys(press.as_bytes());
+}
+
+/// The mouse in a real terminal: the dashboard turns mouse reporting on (and off on quit),
+/// a click on a tab opens it, a click on a session's row selects it, and `y` puts its query
+/// on the clipboard with OSC 52 — without the escape sequence a hostile query carries in its
+/// text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clicks_select_a_tab_and_a_row_and_y_copies_the_query_sanitized() {
+    let marker = unique("clip");
+    let session = connect(primary(), "postgres").await;
+    let pid: i32 = session
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    // raw ESC and BEL bytes in a comment: the query text itself carries an OSC 52 of its own
+    let query =
+        format!("SELECT /* \u{1b}]52;c;ZXZpbA==\u{7} */ '{marker}' AS copied, pg_sleep(60)");
+    let running = tokio::spawn(async move {
+        let _ = session.simple_query(&query).await;
+        session
+    });
+    let args = vec![
+        primary().conninfo("postgres"),
+        "--interval".into(),
+        "500ms".into(),
+    ];
+    let copied_marker = marker.clone();
+    let (raw, status) = tokio::task::spawn_blocking(move || {
+        let mut term = Term::start(&args, 30, 120);
+        let screen = term.wait_for(&marker, Duration::from_secs(15));
+        // a click on the Statements tab opens it (its table heading), one on the Activity
+        // tab comes back
+        let tab = locate(&screen, "2 Statements").expect("the tab bar");
+        sgr_click(&mut term, tab);
+        term.wait_for("calls/s", Duration::from_secs(5));
+        let screen = term.screen();
+        let tab = locate(&screen, "1 Activity").expect("the tab bar");
+        sgr_click(&mut term, tab);
+        let screen = term.wait_for(&marker, Duration::from_secs(5));
+        // a click on the session's row selects it; y copies its query
+        let (_, y) = locate(&screen, &marker).expect("the session's row");
+        let (x, _) = locate(&screen, &pid.to_string()).expect("the pid column");
+        sgr_click(&mut term, (x, y));
+        term.keys(b"y");
+        term.wait_for("copied", Duration::from_secs(5));
+        term.keys(b"q");
+        let status = term.wait_exit(Duration::from_secs(10));
+        (term.raw_text(), status)
+    })
+    .await
+    .expect("drive the terminal");
+    running.abort();
+    assert!(status.success(), "exit status {status:?}");
+    // mouse reporting on (SGR) while running, off on the way out
+    assert!(raw.contains("\x1b[?1006h"), "mouse capture never enabled");
+    let tail = &raw[raw.len().saturating_sub(600)..];
+    assert!(
+        tail.contains("\x1b[?1006l"),
+        "mouse capture left on: {tail:?}"
+    );
+    // the hostile query's own OSC 52 never reached the terminal
+    assert!(
+        !raw.contains("ZXZpbA=="),
+        "the query's escape sequence got through"
+    );
+    // ours: one OSC 52 with the query text, its control characters gone
+    let start = raw.find("\x1b]52;c;").expect("an OSC 52 sequence") + "\x1b]52;c;".len();
+    let end = start + raw[start..].find('\x07').expect("BEL ends it");
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&raw[start..end])
+        .expect("base64");
+    let text = String::from_utf8(bytes).expect("UTF-8");
+    assert!(
+        text.contains(&copied_marker),
+        "copied the wrong query: {text:?}"
+    );
+    assert!(text.contains("pg_sleep(60)"), "{text:?}");
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t'),
+        "control characters in the clipboard: {text:?}"
+    );
+}

@@ -279,7 +279,40 @@ pub fn split_top(rect: Rect, n: u16) -> (Rect, Rect) {
     )
 }
 
+/// Where the last selectable table was drawn: the rectangle of its data rows (below the
+/// heading) and the index of the row on its first line. The mouse maps a click to a row
+/// with it ([`take_table_hit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableHit {
+    pub rows: Rect,
+    pub first: usize,
+    pub count: usize,
+}
+
+thread_local! {
+    // The screen draws on one thread; a panel records its selectable table here and the
+    // frame takes it after drawing the panel (the panels never see the UI state).
+    static TABLE_HIT: std::cell::Cell<Option<TableHit>> = const { std::cell::Cell::new(None) };
+    static TILE_HITS: std::cell::RefCell<Vec<(Rect, usize)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The selectable table drawn since the last call, if any (and forget it).
+pub fn take_table_hit() -> Option<TableHit> {
+    TABLE_HIT.with(|h| h.take())
+}
+
+/// Record where a tile of the overview was drawn and the digit key that opens it.
+pub fn record_tile(rect: Rect, key: usize) {
+    TILE_HITS.with(|t| t.borrow_mut().push((rect, key)));
+}
+
+/// The overview tiles drawn since the last call (and forget them).
+pub fn take_tile_hits() -> Vec<(Rect, usize)> {
+    TILE_HITS.with(|t| std::mem::take(&mut *t.borrow_mut()))
+}
+
 /// A table with a heading row and the selected row highlighted (reversed over the row style).
+/// A table with a selection records where its rows are ([`take_table_hit`]).
 pub fn render_table(
     rect: Rect,
     buf: &mut Buffer,
@@ -300,6 +333,20 @@ pub fn render_table(
         state = TableState::default();
     }
     StatefulWidget::render(table, rect, buf, &mut state);
+    if selected.is_some() && rect.height > 1 {
+        let rows = Rect {
+            y: rect.y + 1,
+            height: rect.height - 1,
+            ..rect
+        };
+        TABLE_HIT.with(|h| {
+            h.set(Some(TableHit {
+                rows,
+                first: state.offset(),
+                count,
+            }))
+        });
+    }
 }
 
 /// Like [`render_table`] for `count` rows of which only the visible ones are built (`row(i)`
@@ -331,6 +378,14 @@ pub fn render_table_window(
         widths,
         selected.map(|s| s - start),
     );
+    // the rows drawn are a window: the hit counts from its start
+    TABLE_HIT.with(|h| {
+        h.set(h.get().map(|hit| TableHit {
+            first: hit.first + start,
+            count,
+            ..hit
+        }))
+    });
 }
 
 /// Width left for a last, flexible column after `fixed` columns and their spacing.

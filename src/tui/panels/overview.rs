@@ -110,6 +110,7 @@ fn tile_block<'a>(v: &View<'_>, key: usize, title: &str, area: Option<Area>) -> 
 }
 
 fn tile(v: &View<'_>, area: Area, key: usize, rect: Rect, buf: &mut Buffer) {
+    super::record_tile(rect, key);
     let block = tile_block(v, key, area.title(false), Some(area));
     let inner = block.inner(rect);
     block.render(rect, buf);
@@ -665,6 +666,7 @@ fn alerts_tile(v: &View<'_>, rect: Rect, buf: &mut Buffer) {
     let (warnings, critical) = v.server.alerts.counts();
     let key = crate::sample::Area::tabs().count() + 1;
     let title = format!("Alerts: {critical} critical, {warnings} warning");
+    super::record_tile(rect, key);
     let block = tile_block(v, key, &title, None);
     let inner = block.inner(rect);
     block.render(rect, buf);
