@@ -41,6 +41,56 @@ fn kv(theme: Theme, k: &str, v: String) -> Line<'static> {
     ])
 }
 
+/// The `key: value` lines of [`kv`] wrapped beside their key (a hanging indent) in `width`
+/// columns; every other line as it is (the paragraph wraps those).
+fn hang_values(lines: Vec<Line<'static>>, width: usize, theme: Theme) -> Vec<Line<'static>> {
+    let key_cols = KEY_WIDTH + 2;
+    let mut out = Vec::with_capacity(lines.len());
+    for line in lines {
+        let is_kv = line.spans.len() == 2
+            && line.spans[0].content.ends_with(": ")
+            && text::width(&line.spans[0].content) == key_cols;
+        let indent = " ".repeat(key_cols);
+        let indented = line.spans.len() == 1 && line.spans[0].content.starts_with(&indent);
+        if indented {
+            // a note under the values: wrapped in their column, in its own style
+            let style = line.spans[0].style;
+            let rest = line.spans[0].content[key_cols..].to_string();
+            for mut l in super::panels::hanging("", &rest, KEY_WIDTH + 1, 1, width, style) {
+                for span in &mut l.spans {
+                    span.style = style;
+                }
+                out.push(l);
+            }
+            continue;
+        }
+        if !is_kv {
+            out.push(line);
+            continue;
+        }
+        let key = line.spans[0]
+            .content
+            .trim_end_matches(": ")
+            .trim_start()
+            .to_owned();
+        let value = line.spans[1].content.to_string();
+        let mut wrapped = super::panels::hanging(
+            &format!("{key}:"),
+            &value,
+            KEY_WIDTH + 1,
+            1,
+            width,
+            theme.heading(),
+        );
+        if wrapped.len() > 1 || !value.is_empty() {
+            out.append(&mut wrapped);
+        } else {
+            out.push(line);
+        }
+    }
+    out
+}
+
 /// The full text of a query, sanitized, cut at [`MAX_DETAIL_TEXT`] with a note.
 pub fn full_text(q: &str) -> Vec<Line<'static>> {
     let (cut, rest) = if q.len() > MAX_DETAIL_TEXT {
@@ -444,12 +494,18 @@ impl Widget for DetailView<'_> {
                 )
             }
         };
-        let area = centered(rect, 90, 90);
-        Clear.render(area, buf);
-        let hint = if self.actions_enabled {
-            " Esc close · ↑↓ PgUp PgDn scroll · c cancel · k terminate "
+        // small terminals: the whole body
+        let area = if rect.width < 100 || rect.height < 30 {
+            rect
         } else {
-            " Esc close · ↑↓ PgUp PgDn scroll "
+            centered(rect, 90, 90)
+        };
+        Clear.render(area, buf);
+        let lines = hang_values(lines, usize::from(area.width.saturating_sub(2)), v.theme());
+        let hint = if self.actions_enabled {
+            " Esc close · ↑↓ PgUp PgDn scroll · y copy · c cancel · k terminate "
+        } else {
+            " Esc close · ↑↓ PgUp PgDn scroll · y copy "
         };
         Paragraph::new(lines)
             .block(

@@ -31,6 +31,15 @@ pub fn tab_keys() -> (String, String) {
     )
 }
 
+/// [`tab_keys`] in few words, for a narrow help.
+fn tab_keys_short() -> (String, String) {
+    let areas = crate::sample::Area::tabs().count();
+    (
+        format!("0, 1-{areas}, {} or a", areas + 1),
+        "overview, an area (as on the tab bar), alerts".to_owned(),
+    )
+}
+
 /// The other keys, as shown by `?` (after [`tab_keys`], which comes second).
 pub const KEYS: &[(&str, &str)] = &[
     ("q, Ctrl-C", "quit (the terminal is restored)"),
@@ -39,65 +48,26 @@ pub const KEYS: &[(&str, &str)] = &[
     ("↑ ↓ PgUp PgDn Home End", "move within the table"),
     ("s / r", "cycle the sort column / reverse the sort"),
     ("/", "filter rows by text (Enter keeps it, Esc clears it)"),
-    (
-        "Enter",
-        "details of the selected session or statement; Esc closes",
-    ),
+    ("Enter", "details of the selected session or statement; Esc"),
     ("p", "pause: the screen holds, samples keep arriving"),
     ("+ / -", "poll less / more often (250ms .. 1m)"),
     ("h", "history over 10 min, 1 h, 6 h, 24 h (wide screens)"),
     (
         "c / k",
-        "cancel the query / terminate the backend (asks first; only with actions enabled)",
+        "cancel query / kill backend (asks; --enable-actions)",
     ),
+    ("y", "copy the query to the clipboard (OSC 52, SSH too)"),
     ("?, F1", "this help"),
+    (
+        "mouse",
+        "click: select; double-click: details; wheel: scroll",
+    ),
 ];
 
 /// The help popup.
 pub struct HelpView {
     pub theme: Theme,
     pub actions_enabled: bool,
-}
-
-/// `key  description` lines: the key right-aligned in `key_width` columns, the description
-/// word-wrapped in the `width - key_width - 2` columns beside it (a hanging indent, so a
-/// long description never runs under the keys).
-pub fn hanging(
-    key: &str,
-    description: &str,
-    key_width: usize,
-    width: usize,
-    key_style: ratatui::style::Style,
-) -> Vec<Line<'static>> {
-    let room = width.saturating_sub(key_width + 2).max(10);
-    let mut rows: Vec<String> = vec![String::new()];
-    for word in description.split_whitespace() {
-        let last = rows.last_mut().expect("one row");
-        let need = if last.is_empty() {
-            text::width(word)
-        } else {
-            text::width(last) + 1 + text::width(word)
-        };
-        if need > room && !last.is_empty() {
-            rows.push(word.to_owned());
-        } else {
-            if !last.is_empty() {
-                last.push(' ');
-            }
-            last.push_str(word);
-        }
-    }
-    rows.into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let k = if i == 0 { key } else { "" };
-            let pad = key_width.saturating_sub(text::width(k));
-            Line::from(vec![
-                Span::styled(format!("{}{k}  ", " ".repeat(pad)), key_style),
-                Span::raw(row),
-            ])
-        })
-        .collect()
 }
 
 impl Widget for HelpView {
@@ -109,7 +79,11 @@ impl Widget for HelpView {
             centered(rect, 80, 80)
         };
         Clear.render(area, buf);
-        let (tab_key, tab_what) = tab_keys();
+        let (tab_key, tab_what) = if area.width < 100 {
+            tab_keys_short()
+        } else {
+            tab_keys()
+        };
         let mut keys: Vec<(String, String)> = KEYS
             .iter()
             .map(|(k, d)| ((*k).to_string(), (*d).to_string()))
@@ -119,7 +93,9 @@ impl Widget for HelpView {
         let inner = usize::from(area.width.saturating_sub(2));
         let mut lines: Vec<Line<'static>> = keys
             .iter()
-            .flat_map(|(k, d)| hanging(k, d, key_width, inner, self.theme.heading()))
+            .flat_map(|(k, d)| {
+                super::panels::hanging(k, d, key_width, 2, inner, self.theme.heading())
+            })
             .collect();
         lines.push(Line::from(if self.actions_enabled {
             "actions are enabled: c and k act on the server after a confirmation"

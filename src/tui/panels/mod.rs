@@ -198,6 +198,51 @@ pub fn status_lines(v: &View<'_>, area: Area) -> Vec<Line<'static>> {
     lines
 }
 
+/// `key  description` lines: the key right-aligned in `key_width` columns, then `gap`
+/// spaces, the description word-wrapped in the columns beside it (a hanging indent, so a
+/// long description never runs under the keys).
+pub fn hanging(
+    key: &str,
+    description: &str,
+    key_width: usize,
+    gap: usize,
+    width: usize,
+    key_style: ratatui::style::Style,
+) -> Vec<Line<'static>> {
+    let room = width.saturating_sub(key_width + gap).max(10);
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in description.split_whitespace() {
+        let last = rows.last_mut().expect("one row");
+        let need = if last.is_empty() {
+            text::width(word)
+        } else {
+            text::width(last) + 1 + text::width(word)
+        };
+        if need > room && !last.is_empty() {
+            rows.push(word.to_owned());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(word);
+        }
+    }
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let k = if i == 0 { key } else { "" };
+            let pad = key_width.saturating_sub(text::width(k));
+            Line::from(vec![
+                Span::styled(
+                    format!("{}{k}{}", " ".repeat(pad), " ".repeat(gap)),
+                    key_style,
+                ),
+                Span::raw(row),
+            ])
+        })
+        .collect()
+}
+
 /// The bordered block of a panel, titled with the area and the time of its sample.
 pub fn panel_block<'a>(title: &str, v: &View<'_>, area: Option<Area>) -> Block<'a> {
     let mut spans = vec![Span::styled(format!(" {title} "), v.theme().heading())];
