@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Run the live tests (tests/live: every area on a real primary + streaming standby, as a
 # superuser and as a pg_monitor-only role, through PgBouncer, on LATIN1, ...) against every
-# PostgreSQL major, one after the other, with binaries from scripts/fetch-postgres.sh.
+# PostgreSQL major, MATRIX_JOBS majors at a time (default 2: the tests mostly wait on their
+# servers), with binaries from scripts/fetch-postgres.sh. Each major's output goes to
+# target/matrix/<major>.log and is printed whole when that major ends.
 #
 #   scripts/test-matrix.sh               # majors 12..18
 #   scripts/test-matrix.sh 12 16         # only these
@@ -31,19 +33,43 @@ export PGVITALS_PG_CACHE
 # Build the test binary once, outside the timings.
 cargo test --locked --test live --no-run || exit 1
 
+logs=target/matrix
+mkdir -p "$logs"
+jobs_max=${MATRIX_JOBS:-2}
+declare -A started=() pids=()
 declare -a summary=()
 failed=0
+
 while read -r major bin; do
-  start=$(now_us)
-  echo "==> live tests on PostgreSQL $major ($bin)"
-  if PGVITALS_PG_BIN="$bin" cargo test --locked --test live; then
-    result=ok
-  else
-    result=FAILED
-    failed=1
-  fi
-  summary+=("PostgreSQL $major: $result in $(secs $(($(now_us) - start))) s")
+  while [ ${#pids[@]} -ge "$jobs_max" ]; do
+    # the first of the running majors to end (bash 5.1: wait -n -p)
+    wait -n -p done_pid "${pids[@]}" || true
+    for m in "${!pids[@]}"; do
+      if [ "${pids[$m]}" = "$done_pid" ]; then
+        # already reaped by wait -n: its status is in the log's last line
+        if tail -n 1 "$logs/$m.log" | grep -q '^exit 0$'; then r=ok; else r=FAILED; failed=1; fi
+        echo "==> live tests on PostgreSQL $m: $r"
+        cat "$logs/$m.log"
+        summary+=("PostgreSQL $m: $r in $(secs $(($(now_us) - started[$m]))) s")
+        unset "pids[$m]"
+      fi
+    done
+  done
+  echo "==> live tests on PostgreSQL $major ($bin): started"
+  started[$major]=$(now_us)
+  (
+    PGVITALS_PG_BIN="$bin" cargo test --locked --test live
+    echo "exit $?"
+  ) >"$logs/$major.log" 2>&1 &
+  pids[$major]=$!
 done <<<"$fetched"
+for m in "${!pids[@]}"; do
+  wait "${pids[$m]}" || true
+  if tail -n 1 "$logs/$m.log" | grep -q '^exit 0$'; then r=ok; else r=FAILED; failed=1; fi
+  echo "==> live tests on PostgreSQL $m: $r"
+  cat "$logs/$m.log"
+  summary+=("PostgreSQL $m: $r in $(secs $(($(now_us) - started[$m]))) s")
+done
 
 echo "==> matrix summary"
 printf '%s\n' "${summary[@]}"

@@ -73,8 +73,9 @@ enum Sub {
     /// ~/.local/share/bash-completion/completions/pgvitals`; zsh: into a directory of $fpath as
     /// `_pgvitals`; fish: ~/.config/fish/completions/pgvitals.fish).
     Completions(CompletionsArgs),
-    /// Print the manual page (roff: `pgvitals man > pgvitals.1; man ./pgvitals.1`).
-    Man,
+    /// Print the manual page (roff: `pgvitals man > pgvitals.1; man ./pgvitals.1`), or write
+    /// it and one page per subcommand (pgvitals-snapshot.1, …) into a directory.
+    Man(ManArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -96,6 +97,14 @@ struct ReplayArgs {
     /// Config file (alert thresholds) [default: $XDG_CONFIG_HOME/pgvitals/config.toml].
     #[arg(short, long, value_name = "PATH")]
     config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ManArgs {
+    /// Write pgvitals.1 and a page per subcommand into this directory instead of printing the
+    /// main page.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -292,7 +301,26 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             clap_complete::generate(args.shell, &mut Cli::command(), "pgvitals", &mut out);
             print_all(&out)
         }
-        Some(Sub::Man) => {
+        Some(Sub::Man(ManArgs { dir: Some(dir) })) => {
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("cannot write the manual pages to {}", dir.display()))?;
+            let cmd = Cli::command();
+            let names: Vec<String> = std::iter::once("pgvitals.1".to_owned())
+                .chain(
+                    cmd.get_subcommands()
+                        .filter(|c| !c.is_hide_set())
+                        .map(|c| format!("pgvitals-{}.1", c.get_name())),
+                )
+                .collect();
+            eprintln!(
+                "wrote {} pages to {}: {}",
+                names.len(),
+                dir.display(),
+                names.join(" ")
+            );
+            Ok(0)
+        }
+        Some(Sub::Man(ManArgs { dir: None })) => {
             let mut out = Vec::new();
             clap_mangen::Man::new(Cli::command())
                 .render(&mut out)

@@ -184,6 +184,49 @@ fn the_man_page_documents_every_subcommand_and_option() {
     ] {
         assert!(page.contains(word), "{word} missing from the man page");
     }
+    // --dir: the page and one per subcommand, each naming its own options; every page the
+    // main one refers to exists
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgvitals"))
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |name: &str| {
+        std::fs::read_to_string(dir.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    let snapshot = read("pgvitals-snapshot.1");
+    assert!(
+        snapshot.contains(".TH pgvitals\\-snapshot 1")
+            || snapshot.contains(".TH pgvitals-snapshot 1"),
+        "{snapshot}"
+    );
+    assert!(
+        snapshot.contains("\\-\\-from"),
+        "snapshot's own --from: {snapshot}"
+    );
+    assert!(read("pgvitals-record.1").contains("\\-\\-max\\-size"));
+    for referenced in [
+        "snapshot",
+        "demo",
+        "record",
+        "replay",
+        "report",
+        "completions",
+        "man",
+    ] {
+        let name = format!("pgvitals-{referenced}.1");
+        assert!(
+            page.contains(&format!("pgvitals\\-{referenced}(1)")),
+            "{name} not referenced"
+        );
+        read(&name);
+    }
 }
 
 #[test]
