@@ -235,7 +235,7 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(async {
-        let demo = pgvitals::demo::Demo::start(Duration::from_secs(seconds * 3 + 120))
+        let demo = pgvitals::demo::Demo::start(Duration::from_secs(seconds * 3 + 120), false)
             .await
             .expect("start the demo");
         let specs: Vec<ConnSpec> = demo

