@@ -363,9 +363,13 @@ pub fn find_or_fetch_bin_dir(no_fetch: bool) -> Result<PathBuf, ClusterError> {
         crate::fetch::NO_FETCH_ENV
     );
     let started = Instant::now();
-    let bin = crate::fetch::fetch(&method).map_err(|e| {
+    let fetched = crate::fetch::fetch(&method).map_err(|e| {
         ClusterError::NoBinaries(format!("fetching PostgreSQL failed: {e}; {hint}"))
     })?;
+    let bin = match fetched {
+        Some(bin) => bin,
+        None => find_bin_dir()?,
+    };
     eprintln!(
         "pgvitals: PostgreSQL ready in {} ({:.0} s); it is reused from there",
         bin.display(),

