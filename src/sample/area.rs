@@ -292,10 +292,15 @@ pub enum Rule {
     /// Share of requested checkpoints (0..1) over the last hour, with at least `min`
     /// checkpoints in it: WAL reaches `max_wal_size` before `checkpoint_timeout`.
     CheckpointsRequested,
+    /// A statement slower than it used to be: its mean time per call over the interval as a
+    /// multiple of its baseline (the mean of every call before the interval since its entry
+    /// began), with at least `min` calls in the interval (see
+    /// `model::areas::statements` for the floors).
+    StatementRegression,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 17] = [
+    pub const ALL: [Rule; 18] = [
         Rule::Connections,
         Rule::LongQuery,
         Rule::IdleInTransaction,
@@ -313,6 +318,7 @@ impl Rule {
         Rule::ServerUnreachable,
         Rule::ArchiveFailing,
         Rule::CheckpointsRequested,
+        Rule::StatementRegression,
     ];
 
     pub fn name(self) -> &'static str {
@@ -334,6 +340,7 @@ impl Rule {
             Rule::ServerUnreachable => "server_unreachable",
             Rule::ArchiveFailing => "archive_failing",
             Rule::CheckpointsRequested => "checkpoints_requested",
+            Rule::StatementRegression => "statement_regression",
         }
     }
 
@@ -358,6 +365,7 @@ impl Rule {
             }
             Rule::ServerUnreachable => Area::Server,
             Rule::ArchiveFailing | Rule::CheckpointsRequested => Area::Wal,
+            Rule::StatementRegression => Area::Statements,
         }
     }
 
@@ -390,6 +398,8 @@ impl Rule {
             // warning at once, critical after 10 minutes without a successful archive
             Rule::ArchiveFailing => (0.0, 600.0, 0.0),
             Rule::CheckpointsRequested => (0.5, 0.9, 3.0),
+            // 3× slower a warning, 10× critical, judged with at least 10 calls in the interval
+            Rule::StatementRegression => (3.0, 10.0, 10.0),
         }
     }
 
@@ -417,6 +427,7 @@ impl Rule {
             Rule::CacheHitRatio | Rule::DeadTuples | Rule::CheckpointsRequested => Unit::Ratio,
             Rule::ReplicationLagBytes | Rule::SlotRetainedWal | Rule::InactiveSlot => Unit::Bytes,
             Rule::XidAge | Rule::MxidAge => Unit::Transactions,
+            Rule::StatementRegression => Unit::Factor,
         }
     }
 }
@@ -429,6 +440,8 @@ pub enum Unit {
     Ratio,
     Bytes,
     Transactions,
+    /// A multiple of a baseline (`3.0×`).
+    Factor,
 }
 
 #[cfg(test)]

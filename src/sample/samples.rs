@@ -215,6 +215,12 @@ pub struct Statement {
     pub exec_time_ms_per_s: Option<f64>,
     /// Derived: mean execution time of the calls made during the interval, milliseconds.
     pub interval_mean_exec_time_ms: Option<f64>,
+    /// Derived: the baseline of `statement_regression`: the mean execution time per call of
+    /// every call before the interval (since the entry began or the last reset, up to the
+    /// previous poll), milliseconds; `None` for a new or re-created entry.
+    pub baseline_mean_exec_time_ms: Option<f64>,
+    /// Derived: how many calls [`Statement::baseline_mean_exec_time_ms`] averages.
+    pub baseline_calls: Option<i64>,
     pub rows_per_s: Option<f64>,
     pub shared_blks_hit_per_s: Option<f64>,
     pub shared_blks_read_per_s: Option<f64>,

@@ -107,6 +107,8 @@ pub struct TabState {
 
 /// The detail view (Enter): a copy of the row when it was opened; the live row is shown while
 /// it still exists.
+// one of these at a time (the row the detail shows): the size difference costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Detail {
     Session { server: usize, session: Session },

@@ -94,6 +94,8 @@ pub const CACHE_SORT: &[&str] = &[
 pub const UNUSED_INDEXES_SORT: &[&str] = &["index size", "table size", "name"];
 
 /// The row of a table that has a detail view (Enter): a session or a statement.
+// one of these at a time (the row the detail shows): the size difference costs nothing
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum DetailRow {
     Session(Session),

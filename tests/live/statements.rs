@@ -770,3 +770,170 @@ async fn track_io_timing_is_read_with_the_server_sample() {
     drop(pool);
     let _ = primary().psql("postgres", &format!("DROP ROLE {role}"));
 }
+
+/// Applies updates to the store, evaluating the alerts after each, until `done` holds or
+/// `timeout` passes.
+async fn until(
+    running: &mut pgvitals::app::Running,
+    timeout: Duration,
+    mut done: impl FnMut(&pgvitals::model::Store) -> bool,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let Ok(Some(update)) = tokio::time::timeout_at(deadline, running.updates.recv()).await
+        else {
+            return false;
+        };
+        let now = std::time::SystemTime::now();
+        running.store.apply(update, now);
+        running.store.evaluate_due(now);
+        if done(&running.store) {
+            return true;
+        }
+    }
+}
+
+/// The regression alert of statement `queryid`, if active.
+fn regression(store: &pgvitals::model::Store, queryid: i64) -> Option<String> {
+    store.servers[0]
+        .alerts
+        .active
+        .values()
+        .find(|a| {
+            a.alert.rule == pgvitals::sample::Rule::StatementRegression
+                && a.alert.subject == pgvitals::model::alerts::Subject::Statement(queryid)
+        })
+        .map(|a| a.alert.message.clone())
+}
+
+/// Issue 11: a hot indexed lookup whose index is dropped gets slower than its baseline and
+/// fires `statement_regression` within a statements poll or two; re-creating the index
+/// clears it; a reset of its statistics together with the slowdown fires nothing (the
+/// baseline starts again from the slow calls).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_it_clears_it() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let db = create_db("stmt_regress");
+    let oid = dbid(&db.name).await;
+    let admin = connect(primary(), &db.name).await;
+    admin
+        .batch_execute(
+            "CREATE TABLE regress_t (id int, v text); \
+             INSERT INTO regress_t SELECT i, md5(i::text) FROM generate_series(1, 50000) i; \
+             CREATE INDEX regress_t_id ON regress_t (id); ANALYZE regress_t",
+        )
+        .await
+        .expect("setup");
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = {
+        let client = connect(primary(), &db.name).await;
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let stmt = client
+                .prepare("SELECT v FROM regress_t WHERE id = $1")
+                .await
+                .expect("prepare");
+            let mut id = 0i32;
+            while !stop.load(Ordering::Relaxed) {
+                id = (id + 7919) % 50_000;
+                let _ = client.query(&stmt, &[&id]).await;
+                tokio::time::sleep(Duration::from_millis(4)).await;
+            }
+        })
+    };
+    let config = pgvitals::config::Config {
+        interval: Duration::from_millis(500),
+        ..pgvitals::config::Config::default()
+    };
+    let spec = pgvitals::conninfo::ConnSpec::parse(&primary().conninfo("postgres")).expect("spec");
+    let mut running = pgvitals::app::start_workers(&[spec], &config).expect("workers");
+
+    // the statement, once it has a baseline
+    let mut queryid = None;
+    let found = until(&mut running, Duration::from_secs(60), |store| {
+        let Some(st) = store.servers[0].statements() else {
+            return false;
+        };
+        queryid = st
+            .statements
+            .iter()
+            .find(|s| {
+                s.dbid == oid
+                    && s.query
+                        .as_deref()
+                        .is_some_and(|q| q.contains("regress_t WHERE id"))
+                    && s.baseline_calls.is_some_and(|c| c >= 100)
+                    && s.interval_mean_exec_time_ms.is_some()
+            })
+            .map(|s| s.queryid);
+        queryid.is_some()
+    })
+    .await;
+    assert!(found, "the hot statement never had a baseline");
+    let queryid = queryid.expect("queryid");
+    assert_eq!(
+        regression(&running.store, queryid),
+        None,
+        "fast is no regression"
+    );
+
+    admin
+        .batch_execute("DROP INDEX regress_t_id")
+        .await
+        .expect("drop the index");
+    let mut message = None;
+    let fired = until(&mut running, Duration::from_secs(30), |store| {
+        message = regression(store, queryid);
+        message.is_some()
+    })
+    .await;
+    assert!(fired, "no statement_regression after dropping the index");
+    let message = message.expect("message");
+    assert!(
+        message.contains(&format!("statement {queryid}")),
+        "{message}"
+    );
+    assert!(message.contains("regress_t WHERE id"), "{message}");
+    assert!(message.contains(" → "), "before → after: {message}");
+
+    admin
+        .batch_execute("CREATE INDEX regress_t_id ON regress_t (id)")
+        .await
+        .expect("re-create the index");
+    let cleared = until(&mut running, Duration::from_secs(30), |store| {
+        regression(store, queryid).is_none()
+    })
+    .await;
+    assert!(cleared, "the regression did not clear with the index back");
+
+    // slower and reset at once: the baseline starts again from the slow calls
+    let postgres = connect(primary(), "postgres").await;
+    admin
+        .batch_execute("DROP INDEX regress_t_id")
+        .await
+        .expect("drop the index again");
+    postgres
+        .batch_execute(&format!("SELECT pg_stat_statements_reset(0, {oid}, 0)"))
+        .await
+        .expect("reset this database's statements");
+    let mut polls = 0;
+    let mut last_at = None;
+    let fired = until(&mut running, Duration::from_secs(20), |store| {
+        let at = store.servers[0].statements().map(|s| s.collected_at);
+        if at != last_at {
+            last_at = at;
+            polls += 1;
+        }
+        regression(store, queryid).is_some()
+    })
+    .await;
+    assert!(!fired, "a reset fired statement_regression");
+    assert!(
+        polls >= 3,
+        "only {polls} statements polls watched after the reset"
+    );
+    stop.store(true, Ordering::Relaxed);
+    load.await.expect("the load");
+    drop(db);
+}

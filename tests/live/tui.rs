@@ -212,7 +212,11 @@ async fn the_real_dashboard_runs_in_a_terminal_and_never_passes_hostile_bytes_th
         "hostile session never shown"
     );
     // leaves the alternate screen and shows the cursor again
-    let tail = &text[text.len().saturating_sub(400)..];
+    let mut cut = text.len().saturating_sub(400);
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    let tail = &text[cut..];
     assert!(
         tail.contains("\x1b[?1049l"),
         "alternate screen not left: {tail:?}"
@@ -659,7 +663,11 @@ async fn clicks_select_a_tab_and_a_row_and_y_copies_the_query_sanitized() {
     assert!(status.success(), "exit status {status:?}");
     // mouse reporting on (SGR) while running, off on the way out
     assert!(raw.contains("\x1b[?1006h"), "mouse capture never enabled");
-    let tail = &raw[raw.len().saturating_sub(600)..];
+    let mut cut = raw.len().saturating_sub(600);
+    while !raw.is_char_boundary(cut) {
+        cut += 1;
+    }
+    let tail = &raw[cut..];
     assert!(
         tail.contains("\x1b[?1006l"),
         "mouse capture left on: {tail:?}"

@@ -259,6 +259,7 @@ pub fn format_value(rule: Rule, v: f64) -> String {
         Unit::Ratio => format!("{:.1}%", v * 100.0),
         Unit::Bytes => crate::model::format_bytes(v),
         Unit::Transactions => crate::model::format_count(v),
+        Unit::Factor => format!("{v:.1}×"),
     }
 }
 

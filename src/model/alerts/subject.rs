@@ -25,6 +25,8 @@ pub enum Subject {
     Standby(String),
     /// A replication slot, by `slot_name`.
     Slot(String),
+    /// A pg_stat_statements entry, by `queryid`.
+    Statement(i64),
 }
 
 impl Subject {
@@ -49,6 +51,7 @@ impl Subject {
             "standby" => Subject::Standby(rest.into()),
             "slot" => Subject::Slot(rest.into()),
             "pid" => Subject::Backend(rest.parse().ok()?),
+            "statement" => Subject::Statement(rest.parse().ok()?),
             "table" => {
                 let (schema, name) = rest.split_once('.')?;
                 Subject::table(schema, name)
@@ -66,6 +69,7 @@ impl Subject {
             Subject::Backend(_) => "pid",
             Subject::Standby(_) => "standby",
             Subject::Slot(_) => "slot",
+            Subject::Statement(_) => "statement",
         }
     }
 }
@@ -80,6 +84,7 @@ impl fmt::Display for Subject {
             }
             Subject::Table { schema, name } => write!(f, "{kind} {schema}.{name}"),
             Subject::Backend(pid) => write!(f, "{kind} {pid}"),
+            Subject::Statement(queryid) => write!(f, "{kind} {queryid}"),
         }
     }
 }
@@ -102,6 +107,7 @@ impl Ord for Subject {
             | (Subject::Slot(a), Subject::Slot(b)) => a.cmp(b),
             // as text: "pid 10" before "pid 9"
             (Subject::Backend(a), Subject::Backend(b)) => a.to_string().cmp(&b.to_string()),
+            (Subject::Statement(a), Subject::Statement(b)) => a.to_string().cmp(&b.to_string()),
             (
                 Subject::Table { schema, name },
                 Subject::Table {
@@ -149,6 +155,8 @@ mod tests {
             Subject::Standby("replica1".into()),
             Subject::Slot("s1".into()),
             Subject::Slot("s".into()),
+            Subject::Statement(-42),
+            Subject::Statement(7),
         ]
     }
 
@@ -183,6 +191,8 @@ mod tests {
                 "standby replica1",
                 "slot s1",
                 "slot s",
+                "statement -42",
+                "statement 7",
             ]
         );
         assert_eq!(

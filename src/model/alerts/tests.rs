@@ -328,3 +328,60 @@ fn time_left_rules_are_judged_lower_is_worse_and_only_with_a_rate() {
         None
     );
 }
+
+/// `statement_regression`: the interval's mean per call against the mean of all calls before
+/// it, with its floors (calls in the interval, calls in the baseline, an interval mean of
+/// 1 ms); a re-created entry (fewer calls than before) has no baseline.
+#[test]
+fn a_statement_slower_than_its_baseline_is_a_regression_and_a_reset_is_not() {
+    use crate::model::areas::derive;
+    let stmt = |calls: i64, total_ms: f64| Statement {
+        userid: 10,
+        dbid: 5,
+        queryid: 77,
+        toplevel: true,
+        calls,
+        total_exec_time_ms: total_ms,
+        query: Some("SELECT v FROM t WHERE id = $1".into()),
+        ..Default::default()
+    };
+    let sample = |at: f64, s: Statement| StatementsSample {
+        collected_at: at,
+        statements: vec![s],
+        ..Default::default()
+    };
+    // (previous, current) -> the alert's severity
+    let judge_pair = |prev: Statement, cur: Statement| {
+        let p = Sample::Statements(sample(100.0, prev));
+        let mut c = Sample::Statements(sample(110.0, cur));
+        derive(&mut c, Some(&p));
+        let server = server_with(vec![c]);
+        evaluate(&server, &Thresholds::default(), SystemTime::UNIX_EPOCH)
+            .into_iter()
+            .find(|a| a.rule == Rule::StatementRegression)
+    };
+    // 1,000 calls at 0.1 ms, then 50 at 20 ms: 200×, critical
+    let a = judge_pair(stmt(1000, 100.0), stmt(1050, 1100.0)).expect("fires");
+    assert_eq!(a.severity, Severity::Critical);
+    assert_eq!(a.subject, Subject::Statement(77));
+    assert!((a.value - 200.0).abs() < 1e-9, "{}", a.value);
+    assert!(a.message.contains("100µs → 20ms per call"), "{}", a.message);
+    assert!(
+        a.message.contains("SELECT v FROM t WHERE id = $1"),
+        "{}",
+        a.message
+    );
+    // 4× a 1 ms baseline: a warning
+    let a = judge_pair(stmt(1000, 1000.0), stmt(1100, 1400.0)).expect("fires");
+    assert_eq!(a.severity, Severity::Warning);
+    // the same speed: nothing
+    assert!(judge_pair(stmt(1000, 1000.0), stmt(1100, 1100.0)).is_none());
+    // a baseline of 50 calls is no baseline
+    assert!(judge_pair(stmt(50, 5.0), stmt(100, 1005.0)).is_none());
+    // 5 calls in the interval are too few (min = 10)
+    assert!(judge_pair(stmt(1000, 100.0), stmt(1005, 200.0)).is_none());
+    // under the 1 ms floor: 0.02 -> 0.5 ms is not judged
+    assert!(judge_pair(stmt(1000, 20.0), stmt(1100, 70.0)).is_none());
+    // reset or evicted: fewer calls than before, no baseline, nothing fires
+    assert!(judge_pair(stmt(1000, 100.0), stmt(60, 1200.0)).is_none());
+}

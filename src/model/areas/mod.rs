@@ -64,8 +64,9 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             Area::Replication => replication::evaluate(&mut ev),
             Area::Vacuum => vacuum::evaluate(&mut ev),
             Area::Wal => wal::evaluate(&mut ev),
-            // no rule reads these areas
-            Area::Statements | Area::UnusedIndexes => {}
+            Area::Statements => statements::evaluate(&mut ev),
+            // no rule reads this area
+            Area::UnusedIndexes => {}
         }
     }
     ev.out

@@ -1,12 +1,29 @@
-//! Statements: rates of each pg_stat_statements entry over the interval, and the JSON's top
-//! list. No alert rule reads this area.
+//! Statements: rates of each pg_stat_statements entry over the interval, its baseline, the
+//! JSON's top list, and [`Rule::StatementRegression`].
+//!
+//! The baseline of a statement is the mean time per call of all its calls before the
+//! interval (the previous poll's `total_exec_time / calls`): everything since its entry
+//! began or the last `pg_stat_statements_reset()`, kept by the server itself, so it holds
+//! across restarts of pgvitals and needs no memory here. A reset or an eviction starts it
+//! again from nothing, and a baseline of fewer than [`BASELINE_MIN_CALLS`] calls is no
+//! baseline: neither fires. As a regression goes on, its slow calls join the baseline, so a
+//! statement that stays slow for good clears once slow is its new normal.
 
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
+use crate::model::alerts::{Evaluator, Subject};
+use crate::model::format_duration_s;
 use crate::model::rates::{elapsed, rate};
-use crate::sample::{Sample, Statement, StatementsSample};
+use crate::sample::{Rule, Sample, Statement, StatementsSample};
+
+/// The fewest calls a baseline must average before a regression is judged against it.
+pub const BASELINE_MIN_CALLS: i64 = 100;
+
+/// Below this mean per call over the interval (milliseconds) a slowdown is not judged: a
+/// statement going from 20µs to 80µs is noise, not an incident.
+pub const REGRESSION_FLOOR_MS: f64 = 1.0;
 
 /// How many statements the JSON lists (the top ones by execution time over the interval).
 pub const TOP_STATEMENTS: usize = 50;
@@ -42,6 +59,10 @@ pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
         s.calls_per_s = Some(calls as f64 / dt);
         s.exec_time_ms_per_s = Some(exec_ms / dt);
         s.interval_mean_exec_time_ms = (calls > 0).then(|| exec_ms / calls as f64);
+        if ps.calls > 0 {
+            s.baseline_mean_exec_time_ms = Some(ps.total_exec_time_ms / ps.calls as f64);
+            s.baseline_calls = Some(ps.calls);
+        }
         s.rows_per_s = rate(s.rows, ps.rows, dt);
         s.shared_blks_hit_per_s = rate(s.shared_blks_hit, ps.shared_blks_hit, dt);
         s.shared_blks_read_per_s = rate(s.shared_blks_read, ps.shared_blks_read, dt);
@@ -59,6 +80,52 @@ pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
         s.wal_records_per_s = count_rate(s.wal_records, ps.wal_records, dt);
         s.wal_fpi_per_s = count_rate(s.wal_fpi, ps.wal_fpi, dt);
         s.jit_time_ms_per_s = time_rate(s.jit_time_ms, ps.jit_time_ms, dt);
+    }
+}
+
+/// [`Rule::StatementRegression`] of every statement with a baseline: the interval's mean per
+/// call against it, with at least `min` calls in the interval, a baseline of at least
+/// [`BASELINE_MIN_CALLS`] calls and an interval mean of at least [`REGRESSION_FLOOR_MS`].
+pub(super) fn evaluate(ev: &mut Evaluator<'_>) {
+    let Some(st) = ev.server.statements() else {
+        return;
+    };
+    let min_calls = ev.thresholds.get(Rule::StatementRegression).min;
+    for s in &st.statements {
+        let (Some(mean), Some(base), Some(base_calls)) = (
+            s.interval_mean_exec_time_ms,
+            s.baseline_mean_exec_time_ms,
+            s.baseline_calls,
+        ) else {
+            continue;
+        };
+        let calls = s.calls - base_calls;
+        if (calls as f64) < min_calls
+            || base_calls < BASELINE_MIN_CALLS
+            || mean < REGRESSION_FLOOR_MS
+            || base <= 0.0
+        {
+            continue;
+        }
+        let factor = mean / base;
+        let queryid = s.queryid;
+        ev.check(
+            Rule::StatementRegression,
+            || Subject::Statement(queryid),
+            factor,
+            |th| {
+                let text = s.query.as_deref().map_or_else(
+                    || "text not read yet".to_owned(),
+                    |q| crate::text::one_line(q, 80),
+                );
+                format!(
+                    "statement {queryid} ({text}): {} → {} per call over the last interval ({factor:.1}× its baseline of {} calls, > {th}), {calls} calls",
+                    format_duration_s(base / 1000.0),
+                    format_duration_s(mean / 1000.0),
+                    crate::model::format_count(base_calls as f64)
+                )
+            },
+        );
     }
 }
 

@@ -159,7 +159,12 @@ impl StatementsPanel<'_> {
             let mut cells: Vec<Cell<'static>> =
                 columns.iter().map(|c| Cell::from(c.value(s))).collect();
             cells.push(Cell::from(query_line(s, qw)));
-            Row::new(cells)
+            // a statement slower than its baseline is coloured like any row over a threshold
+            let severity = self.view.server.alerts.worst_in(
+                Area::Statements,
+                &crate::model::Subject::Statement(s.queryid),
+            );
+            Row::new(cells).style(theme.severity(severity))
         };
         let mut widths: Vec<Constraint> = fixed.iter().map(|w| Constraint::Length(*w)).collect();
         widths.push(Constraint::Fill(1));
