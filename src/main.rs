@@ -118,6 +118,15 @@ struct SnapshotArgs {
     /// [default: the end of the recording].
     #[arg(long, value_name = "TIME", requires = "from")]
     at: Option<String>,
+    /// Print the plan of this pg_stat_statements entry instead (EXPLAIN (FORMAT JSON), never
+    /// ANALYZE; GENERIC_PLAN for $n placeholders, PostgreSQL 16+), made in its own database.
+    #[arg(
+        long,
+        value_name = "QUERYID",
+        allow_negative_numbers = true,
+        conflicts_with = "from"
+    )]
+    explain: Option<i64>,
 }
 
 /// Recording beside the dashboard.
@@ -296,6 +305,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         None => runtime.block_on(dashboard(cli.watch, cli.actions, cli.rec)),
         Some(Sub::Snapshot(args)) if args.from.is_some() => recorded_snapshot(args),
+        Some(Sub::Snapshot(SnapshotArgs {
+            watch,
+            explain: Some(queryid),
+            ..
+        })) => runtime.block_on(explain_cmd(watch, queryid)),
         Some(Sub::Snapshot(args)) => runtime.block_on(snapshot_cmd(args.watch)),
         Some(Sub::Demo(args)) => runtime.block_on(demo(args)),
         Some(Sub::Record(args)) => runtime.block_on(record_cmd(args)),
@@ -498,6 +512,27 @@ async fn dashboard(args: WatchArgs, actions: ActionFlags, rec: RecordFlags) -> a
     )
     .await?;
     Ok(0)
+}
+
+/// `snapshot --explain QUERYID`: the plan as JSON; status 0, or 3 with one line on stderr.
+async fn explain_cmd(args: WatchArgs, queryid: i64) -> anyhow::Result<u8> {
+    let config = load_config(&args.common)?;
+    let specs = parse_specs(&args.conninfo)?;
+    let _log = init_log(args.common.log.as_ref())?;
+    let [spec] = specs.as_slice() else {
+        anyhow::bail!("--explain takes one server (got {})", specs.len());
+    };
+    match pgvitals::app::explain_statement(spec, &config, queryid).await {
+        Ok(explained) => {
+            let text = serde_json::to_string_pretty(&explained)?;
+            println!("{text}");
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("pgvitals: {}: {}", one_line(&spec.label()), one_line(&e));
+            Ok(3)
+        }
+    }
 }
 
 async fn snapshot_cmd(args: WatchArgs) -> anyhow::Result<u8> {

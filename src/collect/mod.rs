@@ -7,12 +7,15 @@
 //! * [`worker`]: one supervised polling task per area, on the area's period.
 //! * [`actions`]: confirmed cancel / terminate, on the backend the user saw.
 //! * [`error`]: tokio-postgres errors classified into [`CollectError`]s.
+//! * [`explain`]: EXPLAIN of a statement's text, safely (never executed, one statement,
+//!   read-only, bounded).
 //! * [`areas`]: one collector per area turns the rows of its queries (`queries/`) into the
 //!   area's sample type of [`crate::sample`]. Collectors never see the UI.
 
 pub mod actions;
 pub mod areas;
 pub mod error;
+pub mod explain;
 pub mod pool;
 pub mod probe;
 pub mod worker;
