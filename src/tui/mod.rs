@@ -12,8 +12,10 @@
 //!   [`table::TableQuery`]; the state and the panels both read them from there.
 //! * [`draw`] renders a frame from the store, the UI state and `now` (a parameter, so tests
 //!   are deterministic): [`header`], the tab bar, one of [`panels`] (at 160 columns or more,
-//!   with history and alerts beside it), the status line, and the popups ([`detail`],
-//!   [`help`]). The header and the panels get what they draw (a [`panels::View`], a table's
+//!   with history and alerts beside it; the overview, the first screen from 160x48, takes the
+//!   whole body), the status line, and the popups ([`detail`], [`help`]). It also notes where
+//!   the tab titles, header lines, tiles and table rows went ([`state::Hits`]), so a mouse
+//!   click ([`state::UiState::handle_mouse`]) selects what is under it. The header and the panels get what they draw (a [`panels::View`], a table's
 //!   query and selection), never the whole UI state.
 //!
 //! Imports run one way, with no circle: this module above [`help`], [`detail`], [`state`] and

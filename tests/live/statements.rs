@@ -812,6 +812,8 @@ fn regression(store: &pgvitals::model::Store, queryid: i64) -> Option<String> {
 /// baseline starts again from the slow calls).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_it_clears_it() {
+    // it needs the statement's text: not while another test makes texts unreadable
+    let _turn = TEXTS.lock().await;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     let db = create_db("stmt_regress");

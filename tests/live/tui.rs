@@ -646,7 +646,11 @@ async fn clicks_select_a_tab_and_a_row_and_y_copies_the_query_sanitized() {
         let screen = term.screen();
         let tab = locate(&screen, "1 Activity").expect("the tab bar");
         sgr_click(&mut term, tab);
-        let screen = term.wait_for(&marker, Duration::from_secs(5));
+        term.wait_for(&marker, Duration::from_secs(5));
+        // other tests' sessions come and go on the shared server and move the rows between
+        // two frames: filter the table down to ours, then click it
+        term.keys(format!("/{marker}\r").as_bytes());
+        let screen = term.wait_for(&format!("filter /{marker}"), Duration::from_secs(5));
         // a click on the session's row selects it; y copies its query
         let (_, y) = locate(&screen, &marker).expect("the session's row");
         let (x, _) = locate(&screen, &pid.to_string()).expect("the pid column");
