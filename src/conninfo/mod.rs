@@ -564,6 +564,18 @@ pub const OPTIONS: &[(&str, Option<&str>, Support)] = &[
 /// system-wide service file.
 const EXTRA_ENV: &[&str] = &["PGSYSCONFDIR"];
 
+/// A keyword pgvitals refuses, given a value (from the argument or a service file), is an
+/// error naming it; an empty value is "not given" (libpq), so `sslpassword=` is harmless.
+fn refuse(keyword: &str, support: Support, value: &str) -> Result<(), ConnInfoError> {
+    match support {
+        Support::Refused(hint) if !value.is_empty() => Err(ConnInfoError::UnsupportedKeyword {
+            keyword: keyword.to_owned(),
+            hint,
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn invalid(keyword: &'static str, value: &str) -> ConnInfoError {
     ConnInfoError::InvalidValue {
         keyword,
@@ -738,15 +750,7 @@ impl ConnSpec {
                 });
             };
             after_password = *k == "password";
-            if let Support::Refused(hint) = support {
-                // An empty value is "not given" (libpq), so `sslpassword=` is harmless.
-                if !value.is_empty() {
-                    return Err(ConnInfoError::UnsupportedKeyword {
-                        keyword: (*k).to_owned(),
-                        hint,
-                    });
-                }
-            }
+            refuse(k, *support, &value)?;
             given.insert(k, value);
         }
         // The service file fills what the argument left out, before the environment does
@@ -780,14 +784,7 @@ impl ConnSpec {
                 if given.get(k).is_some_and(|v| !v.is_empty()) {
                     continue;
                 }
-                if let Support::Refused(hint) = support {
-                    if !value.is_empty() {
-                        return Err(ConnInfoError::UnsupportedKeyword {
-                            keyword: (*k).to_owned(),
-                            hint,
-                        });
-                    }
-                }
+                refuse(k, *support, &value)?;
                 given.insert(k, value);
             }
         }
