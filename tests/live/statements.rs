@@ -13,11 +13,6 @@ use pgvitals::sample::StatementsSample;
 use crate::common::{connect, primary, unique};
 use crate::probe::{DropDb, create_db, monitor};
 
-/// Tests that need readable texts and the one that makes them unreadable (an SQL_ASCII entry
-/// holding bytes that are not UTF-8 breaks `pg_stat_statements(true)` for the whole cluster)
-/// take turns.
-static TEXTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn dbid(name: &str) -> u32 {
     let c = connect(primary(), "postgres").await;
     c.query_one("SELECT oid FROM pg_database WHERE datname = $1", &[&name])
@@ -37,7 +32,6 @@ fn keys_are_unique(sample: &StatementsSample) {
 
 #[tokio::test]
 async fn a_slow_statement_tops_the_list_and_its_text_is_fetched_once() {
-    let _turn = TEXTS.lock().await;
     let db = create_db("stmt_slow");
     let oid = dbid(&db.name).await;
     let w = connect(primary(), &db.name).await;
@@ -362,70 +356,81 @@ impl Drop for ResetAndDrop {
     }
 }
 
-#[tokio::test]
-async fn a_text_that_is_not_utf8_does_not_fail_the_sample() {
-    let _turn = TEXTS.lock().await;
-    let name = unique("stmt_ascii");
-    primary()
-        .psql(
+/// An SQL_ASCII entry holding bytes that are not UTF-8 breaks `pg_stat_statements(true)` for
+/// the whole cluster, so this runs on a cluster of its own (on the shared one it would take
+/// the texts of every test running beside it).
+#[test]
+fn a_text_that_is_not_utf8_does_not_fail_the_sample() {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("a cluster of its own");
+    let node = &cluster.primary;
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        node.psql(
             "postgres",
-            &format!(
-                "CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' \
-                 TEMPLATE template0"
-            ),
+            "CREATE DATABASE stmt_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' \
+             TEMPLATE template0",
         )
         .expect("SQL_ASCII database");
-    let guard = ResetAndDrop {
-        db: DropDb { name: name.clone() },
-    };
-    let oid = dbid(&name).await;
-    // A nested statement whose text holds the byte 0xE9 ("caf\xe9"), valid in SQL_ASCII.
-    let w = connect(primary(), &name).await;
-    w.batch_execute(
-        "SET pg_stat_statements.track = 'all'; \
-         DO $$ BEGIN EXECUTE convert_from('\\x53454c45435420312041532022636166e97822'::bytea, \
-         'SQL_ASCII'); END $$",
-    )
-    .await
-    .expect("the nested statement");
-
-    let m = monitor(primary(), "postgres").await;
-    let mut collector = StatementsCollector::new();
-    let sample = collector
-        .collect(&m.ctx())
+        let oid: u32 = node
+            .psql(
+                "postgres",
+                "SELECT oid FROM pg_database WHERE datname = 'stmt_ascii'",
+            )
+            .expect("dbid")
+            .trim()
+            .parse()
+            .expect("an oid");
+        // A nested statement whose text holds the byte 0xE9 ("caf\xe9"), valid in SQL_ASCII.
+        let w = connect(node, "stmt_ascii").await;
+        w.batch_execute(
+            "SET pg_stat_statements.track = 'all'; \
+             DO $$ BEGIN EXECUTE convert_from('\\x53454c45435420312041532022636166e97822'::bytea, \
+             'SQL_ASCII'); END $$",
+        )
         .await
-        .expect("the numbers still arrive");
-    let notice = sample.notice.clone().expect("a notice about the texts");
-    assert!(notice.contains("query texts unavailable"), "{notice}");
-    assert!(
-        sample
-            .statements
-            .iter()
-            // `toplevel` exists from pg_stat_statements 1.9 (PostgreSQL 14); before, every
-            // entry reads as top level.
-            .any(|s| s.dbid == oid && (!s.toplevel || primary().major() < 14))
-    );
-    assert!(sample.statements.iter().all(|s| s.query.is_none()));
-    // Not retried on every poll.
-    let fetches = collector.text_fetches();
-    let again = collector.collect(&m.ctx()).await.expect("second sample");
-    assert_eq!(collector.text_fetches(), fetches);
-    assert!(
-        again
-            .notice
-            .is_some_and(|n| n.contains("query texts unavailable"))
-    );
+        .expect("the nested statement");
 
-    drop(w);
-    drop(guard);
-    // With the entry gone, a new collector reads texts again.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let fresh = StatementsCollector::new()
-        .collect(&m.ctx())
-        .await
-        .expect("sample");
-    assert_eq!(fresh.notice, None);
-    assert!(fresh.statements.iter().any(|s| s.query.is_some()));
+        let m = monitor(node, "postgres").await;
+        let mut collector = StatementsCollector::new();
+        let sample = collector
+            .collect(&m.ctx())
+            .await
+            .expect("the numbers still arrive");
+        let notice = sample.notice.clone().expect("a notice about the texts");
+        assert!(notice.contains("query texts unavailable"), "{notice}");
+        assert!(
+            sample
+                .statements
+                .iter()
+                // `toplevel` exists from pg_stat_statements 1.9 (PostgreSQL 14); before, every
+                // entry reads as top level.
+                .any(|s| s.dbid == oid && (!s.toplevel || node.major() < 14))
+        );
+        assert!(sample.statements.iter().all(|s| s.query.is_none()));
+        // Not retried on every poll.
+        let fetches = collector.text_fetches();
+        let again = collector.collect(&m.ctx()).await.expect("second sample");
+        assert_eq!(collector.text_fetches(), fetches);
+        assert!(
+            again
+                .notice
+                .is_some_and(|n| n.contains("query texts unavailable"))
+        );
+
+        drop(w);
+        node.psql(
+            "postgres",
+            &format!("SELECT pg_stat_statements_reset(0, {oid}, 0)"),
+        )
+        .expect("reset the database's entries");
+        // With the entry gone, a new collector reads texts again.
+        let fresh = StatementsCollector::new()
+            .collect(&m.ctx())
+            .await
+            .expect("sample");
+        assert_eq!(fresh.notice, None);
+        assert!(fresh.statements.iter().any(|s| s.query.is_some()));
+    });
 }
 
 #[test]
@@ -475,7 +480,6 @@ fn an_extension_that_is_not_preloaded_says_so() {
 
 #[tokio::test]
 async fn texts_of_a_latin1_database_are_shown_converted() {
-    let _turn = TEXTS.lock().await;
     let name = unique("stmt_latin1");
     primary()
         .psql(
@@ -526,7 +530,6 @@ async fn texts_of_a_latin1_database_are_shown_converted() {
 /// snapshot JSON under the same names.
 #[tokio::test]
 async fn io_timing_wal_and_jit_per_statement_per_version() {
-    let _turn = TEXTS.lock().await;
     let db = create_db("stmt_io");
     let oid = dbid(&db.name).await;
     let major = primary().major();
@@ -810,16 +813,35 @@ fn regression(store: &pgvitals::model::Store, queryid: i64) -> Option<String> {
 /// fires `statement_regression` within a statements poll or two; re-creating the index
 /// clears it; a reset of its statistics together with the slowdown fires nothing (the
 /// baseline starts again from the slow calls).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "flaky under the CI matrix's load (statements polls stretch past its waits); run it alone: cargo test --test live -- --ignored statements::dropping"]
-async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_it_clears_it() {
-    // it needs the statement's text: not while another test makes texts unreadable
-    let _turn = TEXTS.lock().await;
+///
+/// On a cluster of its own: on the shared one, the entries of every test beside it make each
+/// statements poll slow, and the area's cost pacing stretches its period past the waits.
+#[test]
+fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_it_clears_it() {
+    let cluster = Cluster::start(ClusterOptions::default()).expect("a cluster of its own");
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(regression_on(&cluster.primary));
+}
+
+async fn regression_on(node: &pgvitals::cluster::Node) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let db = create_db("stmt_regress");
-    let oid = dbid(&db.name).await;
-    let admin = connect(primary(), &db.name).await;
+    node.psql("postgres", "CREATE DATABASE stmt_regress")
+        .expect("database");
+    let oid: u32 = node
+        .psql(
+            "postgres",
+            "SELECT oid FROM pg_database WHERE datname = 'stmt_regress'",
+        )
+        .expect("dbid")
+        .trim()
+        .parse()
+        .expect("an oid");
+    let admin = connect(node, "stmt_regress").await;
     admin
         .batch_execute(
             "CREATE TABLE regress_t (id int, v text); \
@@ -830,7 +852,7 @@ async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_i
         .expect("setup");
     let stop = Arc::new(AtomicBool::new(false));
     let load = {
-        let client = connect(primary(), &db.name).await;
+        let client = connect(node, "stmt_regress").await;
         let stop = Arc::clone(&stop);
         tokio::spawn(async move {
             let stmt = client
@@ -849,12 +871,11 @@ async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_i
         interval: Duration::from_millis(500),
         ..pgvitals::config::Config::default()
     };
-    let spec = pgvitals::conninfo::ConnSpec::parse(&primary().conninfo("postgres")).expect("spec");
+    let spec = pgvitals::conninfo::ConnSpec::parse(&node.conninfo("postgres")).expect("spec");
     let mut running = pgvitals::app::start_workers(&[spec], &config).expect("workers");
 
-    // the statement (by its calls: its text may be unreadable for a while, see TEXTS), once
-    // it has a baseline
-    let pg = connect(primary(), "postgres").await;
+    // the statement (by its calls), once it has a baseline
+    let pg = connect(node, "postgres").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let queryid: i64 = pg
         .query_one(
@@ -939,7 +960,7 @@ async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_i
     assert!(cleared, "the regression did not clear with the index back");
 
     // slower and reset at once: the baseline starts again from the slow calls
-    let postgres = connect(primary(), "postgres").await;
+    let postgres = connect(node, "postgres").await;
     admin
         .batch_execute("DROP INDEX regress_t_id")
         .await
@@ -970,7 +991,6 @@ async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_i
     );
     stop.store(true, Ordering::Relaxed);
     load.await.expect("the load");
-    drop(db);
 }
 
 /// Issue 11: `snapshot --explain QUERYID` plans a statement in its own database (not the
@@ -979,7 +999,6 @@ async fn dropping_a_hot_querys_index_fires_statement_regression_and_recreating_i
 /// refused; a DELETE is planned, never executed.
 #[tokio::test]
 async fn explain_plans_a_statement_in_its_own_database_and_never_runs_it() {
-    let _turn = TEXTS.lock().await;
     let db = create_db("stmt_explain");
     let oid = dbid(&db.name).await;
     let w = connect(primary(), &db.name).await;
