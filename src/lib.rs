@@ -19,14 +19,17 @@
 //! | 2 | [`collect`] | connections ([`collect::pool`]), the per-area collectors ([`collect::areas`]), the polling workers ([`collect::worker`]), cancel/terminate ([`collect::actions`]) |
 //! | 2 | [`model`] | the only place samples become state: per-area rates, rules, sparkline points and JSON ([`model::areas`]), alerts with typed subjects, the lock tree, history, snapshot |
 //! | 3 | [`tui`] | the screen: reads the model, never touches a connection; per-area panels in [`tui::panels`] |
+//! | 3 | [`export`] | what outgrows one terminal: the Prometheus exposition of a store, the alerting-rules file of the thresholds |
 //! | 3 | [`record`] | the flight recorder: the update stream into an SQLite file, read back into a store at any moment, the incident report |
 //! | 4 | [`app`] | the wiring of sessions, workers, store and recorder (the recorder's thread, the replay's timeline), shared by the commands and tests |
+//! | 5 | [`serve`] | `pgvitals serve`: the workers headless, their store behind an HTTP listener (`/metrics`, `/healthz`) |
 //! | — | [`fetch`], [`cluster`], [`demo`] | PostgreSQL fetched for a machine without it; throwaway clusters for tests and `pgvitals demo` |
 //!
 //! Dependency rule: `collect`, `model`, `tui` and `record` import `sample`; `tui` and
 //! `record` import `model`; `tui`, `record` and `model` never import `collect`; `tui` and
 //! `record` never import each other (the replay reads a recording through
-//! [`tui::replay::Timeline`], which `app` implements); nothing imports upward.
+//! [`tui::replay::Timeline`], which `app` implements); `export` reads `model` only, like
+//! `tui`; nothing imports upward.
 //!
 //! # What a poll may cost
 //!
@@ -79,6 +82,7 @@ pub mod collect;
 pub mod config;
 pub mod conninfo;
 pub mod demo;
+pub mod export;
 pub mod fault;
 pub mod fetch;
 pub mod files;
@@ -86,5 +90,6 @@ pub mod model;
 pub mod queries;
 pub mod record;
 pub mod sample;
+pub mod serve;
 pub mod text;
 pub mod tui;

@@ -69,6 +69,12 @@ enum Sub {
     /// Open the dashboard on a recording: every panel as live, a timeline with the alerts,
     /// ←/→ sample, PgUp/PgDn minute, n/N alert, g time, space play 1×/10×/60×.
     Replay(ReplayArgs),
+    /// Poll like the dashboard, without a terminal, and expose the latest samples and alerts
+    /// to Prometheus on --listen (/metrics, /healthz) until SIGTERM or SIGINT.
+    Serve(ServeArgs),
+    /// Print a Prometheus alerting-rules file built from the config's thresholds (the
+    /// series of `pgvitals serve`), for Alertmanager to page on what the dashboard colours.
+    Rules(RulesArgs),
     /// Print a shell completion script (bash: `pgvitals completions bash >
     /// ~/.local/share/bash-completion/completions/pgvitals`; zsh: into a directory of $fpath as
     /// `_pgvitals`; fish: ~/.config/fish/completions/pgvitals.fish).
@@ -76,6 +82,23 @@ enum Sub {
     /// Print the manual page (roff: `pgvitals man > pgvitals.1; man ./pgvitals.1`), or write
     /// it and one page per subcommand (pgvitals-snapshot.1, …) into a directory.
     Man(ManArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct ServeArgs {
+    #[command(flatten)]
+    watch: WatchArgs,
+    /// Address to listen on (plain HTTP, no authentication: keep it on loopback or behind a
+    /// proxy that adds TLS and authentication).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9187")]
+    listen: std::net::SocketAddr,
+}
+
+#[derive(Args, Debug, Clone)]
+struct RulesArgs {
+    /// Config file (alert thresholds) [default: $XDG_CONFIG_HOME/pgvitals/config.toml].
+    #[arg(short, long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -314,6 +337,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Some(Sub::Demo(args)) => runtime.block_on(demo(args)),
         Some(Sub::Record(args)) => runtime.block_on(record_cmd(args)),
         Some(Sub::Report(args)) => report_cmd(args),
+        Some(Sub::Serve(args)) => runtime.block_on(serve_cmd(args)),
+        Some(Sub::Rules(args)) => {
+            let config = Config::load(args.config.as_deref())?;
+            print_all(pgvitals::export::rules_file(&config.thresholds).as_bytes())
+        }
         Some(Sub::Replay(args)) => runtime.block_on(replay_cmd(args)),
         Some(Sub::Completions(args)) => {
             let mut out = Vec::new();
@@ -746,6 +774,69 @@ async fn record_cmd(args: RecordArgs) -> anyhow::Result<u8> {
 }
 
 /// One log line per connection event of a headless recorder.
+/// `pgvitals serve`: status 0 after SIGTERM / SIGINT, 3 when the listener cannot be opened
+/// or fails.
+async fn serve_cmd(args: ServeArgs) -> anyhow::Result<u8> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let config = load_config(&args.watch.common)?;
+    let specs = parse_specs(&args.watch.conninfo)?;
+    let _log = match args.watch.common.log.as_ref() {
+        Some(p) => init_log(Some(p))?,
+        None => {
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_max_level(tracing::Level::INFO)
+                .init();
+            None
+        }
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if !args.listen.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {} beyond this machine: plain HTTP without authentication",
+            args.listen
+        );
+    }
+    let running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        "serving {} server(s) on http://{}/metrics",
+        specs.len(),
+        listener.local_addr().unwrap_or(args.listen)
+    );
+    let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    let labels: Vec<String> = specs.iter().map(ConnSpec::label).collect();
+    let options = pgvitals::export::MetricsOptions {
+        top_n: config.top_n as usize,
+    };
+    match pgvitals::serve::serve(
+        listener,
+        running,
+        options,
+        |u| log_update(&labels, u),
+        shutdown,
+    )
+    .await
+    {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            let line = one_line(&e);
+            tracing::error!("{line}");
+            eprintln!("pgvitals: {line}");
+            Ok(EXIT_UNKNOWN)
+        }
+    }
+}
+
 fn log_update(labels: &[String], update: &pgvitals::sample::Update) {
     use pgvitals::sample::{LinkEvent, Update};
     if let Update::Link { server, event, .. } = update {

@@ -24,6 +24,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("model", &["sample", "config", "text"]),
     ("tui", &["sample", "model", "config", "text", "fault"]),
     ("record", &["sample", "model", "config", "text"]),
+    ("export", &["sample", "model", "config", "text"]),
     ("fetch", &["text"]),
     ("cluster", &["fetch"]),
     ("demo", &["cluster"]),
@@ -33,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sample", "collect", "model", "config", "conninfo", "record", "tui", "text",
         ],
     ),
+    ("serve", &["app", "export", "model", "sample"]),
 ];
 
 fn src() -> PathBuf {

@@ -47,6 +47,7 @@ fn apply(store: &mut Store, server: usize, sample: Sample, when: SystemTime) {
             server,
             sample: Box::new(sample),
             at: when,
+            took: std::time::Duration::ZERO,
         },
         when,
     );

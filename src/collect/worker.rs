@@ -230,6 +230,7 @@ pub async fn poll(
                 server,
                 sample: Box::new(sample),
                 at,
+                took: elapsed,
             });
             (out, Outcome::Sampled)
         }

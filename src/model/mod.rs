@@ -49,6 +49,8 @@ pub struct AreaState {
     pub sample: Option<Sample>,
     /// When `sample` arrived (client clock).
     pub sample_at: Option<SystemTime>,
+    /// How long the poll of `sample` took; `None` when unknown (a recorded sample).
+    pub took: Option<Duration>,
     /// The error of the latest poll, if it failed, and since when polls have failed.
     pub error: Option<(CollectError, SystemTime)>,
     /// When the latest failed poll failed (client clock); with the error's
@@ -330,7 +332,9 @@ impl Store {
             return;
         };
         match update {
-            Update::Sample { sample, at, .. } => ingest_sample(server, *sample, at),
+            Update::Sample {
+                sample, at, took, ..
+            } => ingest_sample(server, *sample, at, took),
             Update::Failed {
                 area, error, at, ..
             } => ingest_failure(server, area, error, at),
@@ -372,7 +376,7 @@ impl Store {
 
 /// Keep a new sample of one area: its rates against the previous one (unless a reconnect
 /// asked for a fresh baseline), its history points; a sample means the link is up.
-fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
+fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime, took: Duration) {
     let area = sample.area();
     let state = server.areas.entry(area).or_default();
     // after a reconnect the previous sample is no baseline, but what needs no earlier
@@ -386,6 +390,7 @@ fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime) {
     state.seed = None;
     state.sample = Some(sample);
     state.sample_at = Some(at);
+    state.took = (!took.is_zero()).then_some(took);
     state.error = None;
     state.failed_at = None;
     for (series, value) in areas::history_points(server, area) {

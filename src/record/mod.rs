@@ -539,7 +539,9 @@ impl Recorder {
             | Update::Acted { at, .. } => *at,
         };
         let points_of = match &update {
-            Update::Sample { server, sample, at } => {
+            Update::Sample {
+                server, sample, at, ..
+            } => {
                 let collected = codec::sample_collected_at(sample);
                 if let Some(o) = self.offsets.get_mut(*server) {
                     *o = collected - epoch(*at);
@@ -1213,6 +1215,7 @@ mod tests {
                 ..ActivitySample::default()
             })),
             at: from_epoch_s(t),
+            took: std::time::Duration::ZERO,
         }
     }
 
@@ -1265,6 +1268,7 @@ mod tests {
                 ..VacuumSample::default()
             })),
             at: from_epoch_s(t),
+            took: std::time::Duration::ZERO,
         };
         let mut t = t0;
         while t <= end {
@@ -1280,6 +1284,7 @@ mod tests {
                 server: 0,
                 sample: Box::new(activity),
                 at: from_epoch_s(t),
+                took: std::time::Duration::ZERO,
             })
             .expect("record");
             if end - t <= 600.0 {

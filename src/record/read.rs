@@ -620,6 +620,7 @@ impl Recording {
                 server,
                 sample: Box::new(sample),
                 at: from_epoch_s(received),
+                took: std::time::Duration::ZERO,
             };
             if !f(at, update) {
                 return Ok(());

@@ -12,6 +12,9 @@ pub enum Update {
         sample: Box<Sample>,
         /// Client clock when the sample arrived.
         at: std::time::SystemTime,
+        /// How long the poll took (its queries, on the monitoring connection); zero when
+        /// unknown (a sample read back from a recording).
+        took: std::time::Duration,
     },
     /// A poll of one area failed; the area keeps its last good sample and turns stale.
     Failed {

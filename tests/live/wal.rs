@@ -45,6 +45,7 @@ fn store_of(monitor: &Monitor, samples: &[WalSample]) -> Store {
                 server: 0,
                 sample: Box::new(Sample::Wal(s.clone())),
                 at: SystemTime::now(),
+                took: std::time::Duration::ZERO,
             },
             SystemTime::now(),
         );

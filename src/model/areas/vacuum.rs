@@ -389,6 +389,7 @@ mod tests {
                         &[("app", age, 1)],
                     ))),
                     at: when,
+                    took: std::time::Duration::ZERO,
                 },
                 when,
             );

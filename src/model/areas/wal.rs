@@ -376,6 +376,7 @@ mod tests {
                     server: 0,
                     sample: Box::new(Sample::Wal(s)),
                     at: when,
+                    took: std::time::Duration::ZERO,
                 },
                 when,
             );

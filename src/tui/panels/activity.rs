@@ -511,6 +511,7 @@ mod pooler_tests {
                 server: 0,
                 sample: Box::new(sample),
                 at: now,
+                took: std::time::Duration::ZERO,
             };
             store.apply(update, now);
             let server = &store.servers[0];
