@@ -12,6 +12,7 @@ mod backoff;
 mod cache;
 mod cluster;
 mod connect;
+mod exporter;
 mod faults;
 mod forecast;
 mod isolation;
