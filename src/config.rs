@@ -19,6 +19,10 @@
 //! [thresholds.xid_wraparound_eta]
 //! warning = "72h"          # time left: lower is worse, so warning >= critical
 //! critical = "24h"
+//! [[servers]]              # watched when no CONNINFO is given; `pgvitals orders-primary` picks one
+//! name = "orders-primary"  # what the header, alerts, JSON and metrics call it
+//! conninfo = "host=db1 dbname=orders"   # or "service=orders", a URI, ...
+//! group = "orders"         # optional: `--group orders` watches the group
 //! ```
 
 use std::collections::BTreeMap;
@@ -97,9 +101,43 @@ pub struct Config {
     pub record_max_size: u64,
     /// `record_max_age`: what a recording keeps at most (default 30 days).
     pub record_max_age: Duration,
+    /// `[[servers]]`: named servers, in the file's order (names unique).
+    pub servers: Vec<ServerEntry>,
     /// Where the config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// One `[[servers]]` entry.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServerEntry {
+    /// What the header, alerts, the JSON and the metrics call the server: 1 to 64 letters,
+    /// digits, `.`, `_`, `-`, `:` or `/`.
+    pub name: String,
+    /// Its connection string, as a CONNINFO argument would be given (passwords belong in
+    /// `.pgpass` or a service file, not here).
+    pub conninfo: String,
+    /// Optional group, for `--group`.
+    pub group: Option<String>,
+}
+
+/// A server name or group is 1 to 64 of `[A-Za-z0-9._:/-]`: safe in a terminal, a label
+/// value and a file name, never mistaken for a connection string (no `=`, no `://`).
+pub fn check_server_name(what: &str, name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.contains("://")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {:?}: use 1 to 64 letters, digits, '.', '_', '-', ':' or '/'",
+            one_line(name)
+        ))
+    }
 }
 
 impl Default for Config {
@@ -113,6 +151,7 @@ impl Default for Config {
             record: None,
             record_max_size: DEFAULT_RECORD_MAX_SIZE,
             record_max_age: DEFAULT_RECORD_MAX_AGE,
+            servers: Vec::new(),
             source: None,
         }
     }
@@ -141,6 +180,16 @@ struct RawConfig {
     record_max_age: Option<String>,
     #[serde(default)]
     thresholds: BTreeMap<String, RawThreshold>,
+    #[serde(default)]
+    servers: Vec<RawServer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: String,
+    conninfo: String,
+    group: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -284,7 +333,66 @@ impl Config {
             }
             config.thresholds.0.insert(rule, t);
         }
+        for (i, raw_s) in raw.servers.into_iter().enumerate() {
+            let at = format!("servers[{i}]");
+            check_server_name(&format!("{at}.name"), &raw_s.name)?;
+            if let Some(g) = &raw_s.group {
+                check_server_name(&format!("{at}.group"), g)?;
+            }
+            if config.servers.iter().any(|s| s.name == raw_s.name) {
+                return Err(format!("{at}.name {:?}: named twice", raw_s.name));
+            }
+            config.servers.push(ServerEntry {
+                name: raw_s.name,
+                conninfo: raw_s.conninfo,
+                group: raw_s.group,
+            });
+        }
         Ok(config)
+    }
+
+    /// The servers a command line picks: `args` as given, where an argument that is the
+    /// name of a `[[servers]]` entry stands for it; no arguments means every entry (of
+    /// `group`, when given). Each is `(name, conninfo)`; `None` for a plain CONNINFO.
+    ///
+    /// Errors: `--group` naming no entry's group; `--group` beside CONNINFO arguments.
+    pub fn pick_servers(
+        &self,
+        args: &[String],
+        group: Option<&str>,
+    ) -> Result<Vec<(Option<String>, String)>, String> {
+        if let Some(g) = group {
+            if !args.is_empty() {
+                return Err("--group picks servers of the config: give no CONNINFO with it".into());
+            }
+            let picked: Vec<_> = self
+                .servers
+                .iter()
+                .filter(|s| s.group.as_deref() == Some(g))
+                .map(|s| (Some(s.name.clone()), s.conninfo.clone()))
+                .collect();
+            if picked.is_empty() {
+                return Err(format!(
+                    "no [[servers]] entry has group = {:?}",
+                    one_line(g)
+                ));
+            }
+            return Ok(picked);
+        }
+        if args.is_empty() {
+            return Ok(self
+                .servers
+                .iter()
+                .map(|s| (Some(s.name.clone()), s.conninfo.clone()))
+                .collect());
+        }
+        Ok(args
+            .iter()
+            .map(|a| match self.servers.iter().find(|s| s.name == *a) {
+                Some(s) => (Some(s.name.clone()), s.conninfo.clone()),
+                None => (None, a.clone()),
+            })
+            .collect())
     }
 }
 
@@ -470,6 +578,83 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_servers_are_picked_by_name_group_or_all() {
+        let c = Config::parse(
+            r#"
+[[servers]]
+name = "orders-primary"
+conninfo = "host=db1 dbname=orders"
+group = "orders"
+[[servers]]
+name = "orders-standby"
+conninfo = "service=orders-standby"
+group = "orders"
+[[servers]]
+name = "billing"
+conninfo = "postgresql://db3/billing"
+"#,
+        )
+        .expect("servers parse");
+        assert_eq!(c.servers.len(), 3);
+        let names = |v: Vec<(Option<String>, String)>| -> Vec<Option<String>> {
+            v.into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(names(c.pick_servers(&[], None).expect("all")).len(), 3);
+        assert_eq!(
+            c.pick_servers(&[], Some("orders")).expect("group"),
+            vec![
+                (
+                    Some("orders-primary".into()),
+                    "host=db1 dbname=orders".into()
+                ),
+                (
+                    Some("orders-standby".into()),
+                    "service=orders-standby".into()
+                ),
+            ]
+        );
+        assert_eq!(
+            c.pick_servers(&["billing".into(), "host=x".into()], None)
+                .expect("by name and a plain conninfo"),
+            vec![
+                (Some("billing".into()), "postgresql://db3/billing".into()),
+                (None, "host=x".into()),
+            ]
+        );
+        let e = c
+            .pick_servers(&[], Some("nope"))
+            .expect_err("unknown group");
+        assert!(
+            e.contains("no [[servers]] entry has group = \"nope\""),
+            "{e}"
+        );
+        let e = c
+            .pick_servers(&["host=x".into()], Some("orders"))
+            .expect_err("group and conninfo");
+        assert!(e.contains("--group"), "{e}");
+
+        for (bad, why) in [
+            ("name = \"a b\"\nconninfo = \"\"", "servers[0].name \"a b\""),
+            ("name = \"host=x\"\nconninfo = \"\"", "servers[0].name"),
+            ("name = \"\"\nconninfo = \"\"", "servers[0].name"),
+            (
+                "name = \"a\"\nconninfo = \"\"\ngroup = \"\\u001b[2J\"",
+                "servers[0].group",
+            ),
+            ("name = \"a\"\nconninfo = \"\"\nport = 5", "unknown field"),
+        ] {
+            let e = Config::parse(&format!("[[servers]]\n{bad}\n")).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+            assert!(!e.contains('\u{1b}'), "{e}");
+        }
+        let e = Config::parse(
+            "[[servers]]\nname = \"a\"\nconninfo = \"\"\n[[servers]]\nname = \"a\"\nconninfo = \"\"\n",
+        )
+        .expect_err("twice");
+        assert!(e.contains("named twice"), "{e}");
+    }
 
     #[test]
     fn empty_config_is_the_defaults() {

@@ -206,9 +206,13 @@ struct ReportArgs {
 
 #[derive(Args, Debug, Clone)]
 struct WatchArgs {
-    /// Servers to watch (URI or keyword/value connection strings).
+    /// Servers to watch: URI or keyword/value connection strings, or names of the config's
+    /// [[servers]] [default: every [[servers]] entry, else the libpq defaults].
     #[arg(value_name = "CONNINFO")]
     conninfo: Vec<String>,
+    /// Watch the config's [[servers]] of this group.
+    #[arg(long, value_name = "GROUP")]
+    group: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -403,13 +407,24 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn parse_specs(args: &[String]) -> anyhow::Result<Vec<ConnSpec>> {
-    let specs = if args.is_empty() {
+/// The servers of a command line: its CONNINFO arguments (a `[[servers]]` name stands for
+/// that entry), else `--group`'s or every entry of the config, else the libpq defaults.
+fn parse_specs(args: &WatchArgs, config: &Config) -> anyhow::Result<Vec<ConnSpec>> {
+    let picked = config
+        .pick_servers(&args.conninfo, args.group.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let specs = if picked.is_empty() {
         vec![ConnSpec::from_env()?]
     } else {
-        args.iter()
-            .map(|a| ConnSpec::parse(a))
-            .collect::<Result<Vec<_>, _>>()?
+        picked
+            .into_iter()
+            .map(|(name, conninfo)| match &name {
+                Some(n) => ConnSpec::parse(&conninfo)
+                    .map(|s| s.named(name.clone()))
+                    .with_context(|| format!("server {n} of the config")),
+                None => ConnSpec::parse(&conninfo).map_err(anyhow::Error::from),
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?
     };
     for spec in &specs {
         for w in &spec.warnings {
@@ -527,7 +542,7 @@ fn start_recording(
 async fn dashboard(args: WatchArgs, actions: ActionFlags, rec: RecordFlags) -> anyhow::Result<u8> {
     let mut config = load_config(&args.common)?;
     apply_caps(&mut config, &rec.caps);
-    let specs = parse_specs(&args.conninfo)?;
+    let specs = parse_specs(&args, &config)?;
     let _log = init_log(args.common.log.as_ref())?;
     let mut running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
     start_recording(&mut running, &specs, &config, &rec)?;
@@ -545,7 +560,7 @@ async fn dashboard(args: WatchArgs, actions: ActionFlags, rec: RecordFlags) -> a
 /// `snapshot --explain QUERYID`: the plan as JSON; status 0, or 3 with one line on stderr.
 async fn explain_cmd(args: WatchArgs, queryid: i64) -> anyhow::Result<u8> {
     let config = load_config(&args.common)?;
-    let specs = parse_specs(&args.conninfo)?;
+    let specs = parse_specs(&args, &config)?;
     let _log = init_log(args.common.log.as_ref())?;
     let [spec] = specs.as_slice() else {
         anyhow::bail!("--explain takes one server (got {})", specs.len());
@@ -565,7 +580,7 @@ async fn explain_cmd(args: WatchArgs, queryid: i64) -> anyhow::Result<u8> {
 
 async fn snapshot_cmd(args: WatchArgs) -> anyhow::Result<u8> {
     let config = load_config(&args.common)?;
-    let specs = parse_specs(&args.conninfo)?;
+    let specs = parse_specs(&args, &config)?;
     let _log = init_log(args.common.log.as_ref())?;
     let store = take_snapshot(&specs, &config)
         .await
@@ -714,7 +729,7 @@ async fn record_cmd(args: RecordArgs) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut config = load_config(&args.watch.common)?;
     apply_caps(&mut config, &args.caps);
-    let specs = parse_specs(&args.watch.conninfo)?;
+    let specs = parse_specs(&args.watch, &config)?;
     let _log = match args.watch.common.log.as_ref() {
         Some(p) => init_log(Some(p))?,
         None => {
@@ -779,7 +794,7 @@ async fn record_cmd(args: RecordArgs) -> anyhow::Result<u8> {
 async fn serve_cmd(args: ServeArgs) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let config = load_config(&args.watch.common)?;
-    let specs = parse_specs(&args.watch.conninfo)?;
+    let specs = parse_specs(&args.watch, &config)?;
     let _log = match args.watch.common.log.as_ref() {
         Some(p) => init_log(Some(p))?,
         None => {

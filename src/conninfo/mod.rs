@@ -357,6 +357,9 @@ impl TargetSessionAttrs {
 /// as `********`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConnSpec {
+    /// The name a `[[servers]]` entry of the config gives it ([`ConnSpec::named`]): what
+    /// [`ConnSpec::label`] returns instead of `host:port/dbname`.
+    pub name: Option<String>,
     /// Host names, IP addresses (IPv6 without brackets) or unix socket directories (starting
     /// with `/`), tried in order. From `host=a,b` / the URI / `PGHOST`; default: libpq's
     /// default socket directory (see [`default_socket_dir`]).
@@ -1178,6 +1181,7 @@ impl ConnSpec {
         let options = value("options", "PGOPTIONS").map(|(o, _)| o);
 
         Ok(ConnSpec {
+            name: None,
             hosts,
             hostaddrs,
             port,
@@ -1223,8 +1227,23 @@ impl ConnSpec {
 
     /// `host:port/dbname` for one host, `h1:5432,h2:5433/dbname` for several; IPv6 addresses in
     /// brackets; a unix socket shows its directory (`/var/run/postgresql:5432/postgres`).
-    /// Never contains the password or the user.
+    /// Never contains the password or the user. A named server ([`ConnSpec::named`]) is its
+    /// name instead: the header, alerts, JSON and metrics show it.
     pub fn label(&self) -> String {
+        if let Some(name) = &self.name {
+            return name.clone();
+        }
+        self.address()
+    }
+
+    /// The spec under the name of a `[[servers]]` entry.
+    pub fn named(mut self, name: Option<String>) -> ConnSpec {
+        self.name = name;
+        self
+    }
+
+    /// `host:port/dbname` whatever the name ([`ConnSpec::label`] without it).
+    pub fn address(&self) -> String {
         let ports = self.effective_ports();
         let hosts: Vec<String> = self
             .hosts

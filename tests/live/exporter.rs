@@ -238,10 +238,18 @@ async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby(
     let s = cluster.standby.as_ref().expect("a standby");
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config.toml");
+    // the servers by name, from the config: `serve` without CONNINFO watches them all
+    let (primary_label, standby_label) = ("orders-primary", "orders-standby");
     std::fs::write(
         &config,
-        "[thresholds.blocked]\nwarning = \"1s\"\ncritical = \"1h\"\n\
-         [thresholds.replication_lag_bytes]\nwarning = \"1MB\"\ncritical = \"100GB\"\n",
+        format!(
+            "[thresholds.blocked]\nwarning = \"1s\"\ncritical = \"1h\"\n\
+             [thresholds.replication_lag_bytes]\nwarning = \"1MB\"\ncritical = \"100GB\"\n\
+             [[servers]]\nname = \"{primary_label}\"\nconninfo = \"{}\"\ngroup = \"orders\"\n\
+             [[servers]]\nname = \"{standby_label}\"\nconninfo = \"{}\"\ngroup = \"orders\"\n",
+            p.conninfo("postgres"),
+            s.conninfo("postgres")
+        ),
     )
     .expect("config");
 
@@ -280,17 +288,8 @@ async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby(
         waiter
     });
 
-    let conninfos = [p.conninfo("postgres"), s.conninfo("postgres")];
-    let (serve, port) = start_serve(&conninfos, &config);
+    let (serve, port) = start_serve(&[], &config);
     let (_prometheus, prom) = start_prometheus(dir.path(), port);
-    let (primary_label, standby_label) = (
-        pgvitals::conninfo::ConnSpec::parse(&conninfos[0])
-            .expect("spec")
-            .label(),
-        pgvitals::conninfo::ConnSpec::parse(&conninfos[1])
-            .expect("spec")
-            .label(),
-    );
 
     let checks = tokio::task::spawn_blocking(move || {
         let minute = Duration::from_secs(60);
@@ -320,12 +319,12 @@ async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby(
             |r| r.iter().any(|(_, v)| *v > 1_000_000.0),
         );
         assert!(lagging, "the primary's view of the lag: {r:?}");
-        assert_eq!(r[0].0["server"], primary_label.as_str(), "{r:?}");
+        assert_eq!(r[0].0["server"], primary_label, "{r:?}");
         let (own, r) = query_until(prom, "pgvitals_replication_replay_lag_bytes", minute, |r| {
             r.iter().any(|(_, v)| *v > 1_000_000.0)
         });
         assert!(own, "the standby's own lag: {r:?}");
-        assert_eq!(r[0].0["server"], standby_label.as_str(), "{r:?}");
+        assert_eq!(r[0].0["server"], standby_label, "{r:?}");
         let (paused, r) = query_until(
             prom,
             "pgvitals_replication_replay_paused == 1",
@@ -349,6 +348,31 @@ async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby(
             |r| !r.is_empty(),
         );
         assert!(lag_alert, "{r:?}");
+
+        // one server of the config by its name, in the snapshot JSON too
+        let snap = Command::new(env!("CARGO_BIN_EXE_pgvitals"))
+            .args(["snapshot", standby_label, "--config"])
+            .arg(&config)
+            .output()
+            .expect("pgvitals snapshot NAME");
+        let doc: serde_json::Value = serde_json::from_slice(&snap.stdout).unwrap_or_else(|e| {
+            panic!(
+                "snapshot {standby_label}: {e}: {}",
+                String::from_utf8_lossy(&snap.stderr)
+            )
+        });
+        assert_eq!(doc["server"]["target"], standby_label, "{doc}");
+        let group = Command::new(env!("CARGO_BIN_EXE_pgvitals"))
+            .args(["snapshot", "--group", "nope", "--config"])
+            .arg(&config)
+            .output()
+            .expect("pgvitals snapshot --group nope");
+        assert_eq!(group.status.code(), Some(3));
+        assert!(
+            String::from_utf8_lossy(&group.stderr).contains("no [[servers]] entry has group"),
+            "{}",
+            String::from_utf8_lossy(&group.stderr)
+        );
 
         // the exposition passes promtool's lint; Prometheus itself was offered OpenMetrics
         let (status, head, body) = get(port, "/metrics", &[]).expect("GET /metrics");
