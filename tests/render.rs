@@ -639,7 +639,7 @@ fn press(ui: &mut UiState, store: &Store, code: KeyCode) -> Action {
     ui.handle_key(key(code), store)
 }
 
-const TABS: [(Tab, &str); 9] = [
+const TABS: [(Tab, &str); 10] = [
     (Tab::Overview, "overview"),
     (Tab::Area(Area::Activity), "activity"),
     (Tab::Area(Area::Statements), "statements"),
@@ -649,6 +649,7 @@ const TABS: [(Tab, &str); 9] = [
     (Tab::Area(Area::Vacuum), "vacuum"),
     (Tab::Area(Area::Wal), "wal"),
     (Tab::Alerts, "alerts"),
+    (Tab::Fleet, "fleet"),
 ];
 
 #[test]
@@ -710,6 +711,7 @@ fn every_panel_at_80x24_and_160x48() {
                 ],
                 Tab::Alerts => &["CRITICAL", "idle in transaction"],
                 Tab::Overview => &["1 Activity", "7 WAL", "8 Alerts"],
+                Tab::Fleet => &["Fleet: 1 server,", "critical", "primary"],
                 Tab::Area(Area::Server) => unreachable!("the server has no tab"),
             };
             for e in expect {
@@ -845,7 +847,7 @@ fn waiting_and_error_states_explain_themselves() {
         "{text}"
     );
     assert!(
-        text.contains("2 Stmts!"),
+        text.contains("2Stmts!"),
         "the tab shows the area has a problem:\n{text}"
     );
 
@@ -1182,7 +1184,11 @@ fn tabs_switch_with_tab_backtab_and_digits() {
     press(&mut u, &store, KeyCode::BackTab);
     assert_eq!(u.tab, Tab::Overview);
     press(&mut u, &store, KeyCode::BackTab);
+    assert_eq!(u.tab, Tab::Fleet);
+    press(&mut u, &store, KeyCode::BackTab);
     assert_eq!(u.tab, Tab::Alerts);
+    press(&mut u, &store, KeyCode::Char('9'));
+    assert_eq!(u.tab, Tab::Fleet);
     press(&mut u, &store, KeyCode::Char('6'));
     assert_eq!(u.tab, Tab::Area(Area::Vacuum));
     let text = screen(&render(&store, &u, 80, 24));
@@ -2094,7 +2100,7 @@ fn the_overview_shows_every_area_at_a_glance() {
     let store = populated(1);
     for (w, h) in [(160u16, 48u16), (200, 60)] {
         let mut u = ui(true);
-        u.first_tab(w, h);
+        u.first_tab(w, h, 1);
         assert_eq!(u.tab, Tab::Overview, "{w}x{h} starts on the overview");
         let buf = render(&store, &u, w, h);
         let text = screen(&buf);
@@ -2131,7 +2137,7 @@ fn the_overview_shows_every_area_at_a_glance() {
     }
     // smaller terminals start on the activity, and 0 opens the overview there too
     let mut u = ui(true);
-    u.first_tab(120, 40);
+    u.first_tab(120, 40, 1);
     assert_eq!(u.tab, Tab::Area(Area::Activity));
     press(&mut u, &store, KeyCode::Char('0'));
     assert_eq!(u.tab, Tab::Overview);
@@ -2271,4 +2277,140 @@ fn the_clipboard_text_is_sanitized() {
         clipboard_text(&long).len(),
         pgvitals::tui::state::COPY_MAX_BYTES
     );
+}
+
+/// Issue 12: 20 servers, a mix of down, lagging, crowded and healthy ones. The fleet lists
+/// them worst first (the unreachable, then critical, then warnings, then ok), and is the
+/// first screen with that many servers; `s` sorts by name, `/` filters, Enter opens the
+/// selected server's overview.
+fn fleet_store() -> Store {
+    let labels: Vec<String> = (1..=20).map(|i| format!("orders-{i:02}")).collect();
+    let mut store = Store::new(
+        labels,
+        Thresholds::default(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        t0(),
+    );
+    for i in 0..20usize {
+        if i % 5 == 4 {
+            store.apply(
+                Update::Link {
+                    server: i,
+                    event: LinkEvent::Down {
+                        error: CollectError::new(ErrorKind::Unreachable, "connection refused"),
+                        next_attempt: at(10),
+                    },
+                    at: at(1),
+                },
+                at(1),
+            );
+            continue;
+        }
+        store.apply(
+            Update::Link {
+                server: i,
+                event: LinkEvent::Connected(Box::new(facts())),
+                at: t0(),
+            },
+            t0(),
+        );
+        let backends = if i % 5 == 1 { 93 } else { 10 + i as i32 };
+        apply(
+            &mut store,
+            i,
+            Sample::Activity(ActivitySample {
+                collected_at: 1002.0,
+                max_connections: 100,
+                usable_connections: 97,
+                client_backends: backends,
+                states: vec![],
+                waiting_on_lock: 0,
+                sessions: vec![],
+            }),
+            at(2),
+        );
+        if i % 5 == 2 {
+            // a standby 20 MiB behind: above the warning of 10 MiB
+            apply(&mut store, i, replication(1002.0, 0), at(2));
+        }
+    }
+    store
+}
+
+#[test]
+fn the_fleet_lists_20_servers_worst_first_at_80x24_and_200x60() {
+    let store = fleet_store();
+    let mut u = ui(true);
+    u.first_tab(200, 60, store.servers.len());
+    assert_eq!(u.tab, Tab::Fleet, "more than four servers: the fleet first");
+    for (w, h) in [(80u16, 24u16), (200, 60)] {
+        let buf = render(&store, &u, w, h);
+        let text = screen(&buf);
+        assert!(
+            text.contains("Fleet: 20 servers, 4 unreachable, 4 critical, 4 warning"),
+            "{w}x{h}:\n{text}"
+        );
+        // the table's rows: inside the panel's border, naming a server
+        let rows: Vec<String> = lines(&buf)
+            .into_iter()
+            .filter(|l| l.starts_with('│') && l.contains("orders-"))
+            .collect();
+        let states: Vec<String> = rows
+            .iter()
+            .filter_map(|l| {
+                l.trim_start_matches('│')
+                    .split_whitespace()
+                    .next()
+                    .map(str::to_owned)
+            })
+            .collect();
+        // the rows on screen are in state order, worst first
+        let rank = |s: &str| {
+            ["unreachable", "critical", "warning", "ok"]
+                .iter()
+                .position(|x| *x == s)
+                .unwrap_or_else(|| panic!("state {s:?}"))
+        };
+        assert!(
+            states.windows(2).all(|p| rank(&p[0]) <= rank(&p[1])),
+            "{w}x{h} not worst first: {states:?}\n{text}"
+        );
+        assert_eq!(states[0], "unreachable", "{w}x{h}:\n{text}");
+        assert!(
+            text.contains("96%"),
+            "the crowded servers' connections:\n{text}"
+        );
+        assert!(text.contains("20 MiB"), "the lagging servers' lag:\n{text}");
+        if w >= 200 {
+            assert_eq!(states.len(), 20, "every server fits at {w}x{h}:\n{text}");
+            assert!(text.contains("xact/s") && text.contains("sample"), "{text}");
+        }
+        insta::assert_snapshot!(format!("fleet_20_servers_{w}x{h}"), text);
+    }
+    // the unreachable rows are red, a warning row yellow
+    let buf = render(&store, &u, 200, 60);
+    let (x, y) = find(&buf, "unreachable", "orders-05").expect("an unreachable row");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+
+    // sort by name, then Enter opens the selected server's overview
+    let mut u = ui(true);
+    press(&mut u, &store, KeyCode::Char('f'));
+    assert_eq!(u.tab, Tab::Fleet);
+    press(&mut u, &store, KeyCode::Char('s'));
+    press(&mut u, &store, KeyCode::Down);
+    press(&mut u, &store, KeyCode::Down);
+    press(&mut u, &store, KeyCode::Enter);
+    assert_eq!(u.tab, Tab::Overview);
+    assert_eq!(u.server, 2, "the third by name is orders-03");
+    // the filter keeps the matching servers only
+    let mut u = ui(true);
+    u.tab = Tab::Fleet;
+    u.filter = "orders-1".into();
+    let text = screen(&render(&store, &u, 200, 60));
+    assert!(
+        text.contains("orders-10") && text.contains("orders-19"),
+        "{text}"
+    );
+    assert!(!text.contains("orders-09 "), "{text}");
 }

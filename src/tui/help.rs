@@ -11,8 +11,8 @@ use super::state::{ActionKind, Confirm};
 use super::text;
 use super::theme::Theme;
 
-/// The digit keys of the tabs, as shown by `?`: `0, 1-7, 8 or a` and what they open, from
-/// the tab list (the overview, the areas' titles, then the alerts).
+/// The digit keys of the tabs, as shown by `?`: `0, 1-7, 8 or a, 9 or f` and what they open,
+/// from the tab list (the overview, the areas' titles, the alerts, the fleet).
 pub fn tab_keys() -> (String, String) {
     let areas: Vec<String> = crate::sample::Area::tabs()
         .map(|a| {
@@ -26,8 +26,16 @@ pub fn tab_keys() -> (String, String) {
         })
         .collect();
     (
-        format!("0, 1-{}, {} or a", areas.len(), areas.len() + 1),
-        format!("overview; {}; alerts", areas.join(", ")),
+        format!(
+            "0, 1-{}, {} or a, {} or f",
+            areas.len(),
+            areas.len() + 1,
+            areas.len() + 2
+        ),
+        format!(
+            "overview; {}; alerts; the fleet (every server, Enter opens one)",
+            areas.join(", ")
+        ),
     )
 }
 
@@ -35,8 +43,8 @@ pub fn tab_keys() -> (String, String) {
 fn tab_keys_short() -> (String, String) {
     let areas = crate::sample::Area::tabs().count();
     (
-        format!("0, 1-{areas}, {} or a", areas + 1),
-        "overview, an area (as on the tab bar), alerts".to_owned(),
+        format!("0, 1-{areas}, {} or a, {} or f", areas + 1, areas + 2),
+        "overview, an area (as on the tab bar), alerts, fleet".to_owned(),
     )
 }
 

@@ -141,7 +141,7 @@ async fn event_loop(
 ) -> anyhow::Result<()> {
     let mut ui = UiState::new(options.actions_enabled, options.color, *interval.borrow());
     let size = terminal.size()?;
-    ui.first_tab(size.width, size.height);
+    ui.first_tab(size.width, size.height, store.servers.len());
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -291,12 +291,22 @@ fn tab_bar(
     width: u16,
 ) -> (Line<'static>, Vec<(u16, u16, Tab)>) {
     let short = width < 100;
+    // " 1 Activity " each; when they do not fit, htop's "1Activity " (the digit is the key)
+    let roomy: usize = Tab::all()
+        .enumerate()
+        .map(|(i, t)| text::width(t.title(short)) + 4 + usize::from(i >= 10))
+        .sum();
+    let compact = roomy > usize::from(width);
     let theme = ui.theme;
     let mut spans = Vec::new();
     let mut ranges = Vec::new();
     let mut x: u16 = 0;
     for (i, tab) in Tab::all().enumerate() {
-        let mut title = format!(" {i} {}", tab.title(short));
+        let mut title = if compact {
+            format!("{i}{}", tab.title(short))
+        } else {
+            format!(" {i} {}", tab.title(short))
+        };
         let problem = |a| {
             server
                 .area(a)
@@ -392,6 +402,12 @@ fn draw_panel_only(
         }
         .render(rect, buf),
         Tab::Overview => panels::overview::OverviewPanel { view: v }.render(rect, buf),
+        Tab::Fleet => panels::fleet::FleetPanel {
+            view: v,
+            query,
+            selected,
+        }
+        .render(rect, buf),
     }
 }
 
@@ -483,7 +499,7 @@ pub fn draw_in(
 /// the alerts beside it (the history alone beside the alerts tab).
 fn draw_body(ui: &UiState, v: View<'_>, body: Rect, width: u16, buf: &mut ratatui::buffer::Buffer) {
     // the overview has the alerts in a tile of its own: it takes the whole body
-    if width < WIDE || body.height < 20 || ui.tab == Tab::Overview {
+    if width < WIDE || body.height < 20 || matches!(ui.tab, Tab::Overview | Tab::Fleet) {
         draw_panel(ui.tab, ui, v, body, buf);
         return;
     }

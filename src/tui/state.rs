@@ -25,14 +25,16 @@ pub enum Tab {
     Overview,
     Area(Area),
     Alerts,
+    /// Every watched server, a row each ([`super::panels::fleet`]).
+    Fleet,
 }
 
 impl Tab {
-    /// Every tab, in tab order: the overview, the areas with a tab, then the alerts.
+    /// Every tab, in tab order: the overview, the areas with a tab, the alerts, the fleet.
     pub fn all() -> impl Iterator<Item = Tab> {
         std::iter::once(Tab::Overview)
             .chain(Area::tabs().map(Tab::Area))
-            .chain([Tab::Alerts])
+            .chain([Tab::Alerts, Tab::Fleet])
     }
 
     /// The `n`th tab (0-based) of [`Tab::all`]: the digit key `n`.
@@ -61,7 +63,7 @@ impl Tab {
     pub fn area(self) -> Option<Area> {
         match self {
             Tab::Area(a) => Some(a),
-            Tab::Overview | Tab::Alerts => None,
+            Tab::Overview | Tab::Alerts | Tab::Fleet => None,
         }
     }
 
@@ -72,6 +74,7 @@ impl Tab {
             Tab::Overview => "Overview",
             Tab::Area(a) => a.title(short),
             Tab::Alerts => "Alerts",
+            Tab::Fleet => "Fleet",
         }
     }
 
@@ -80,7 +83,7 @@ impl Tab {
     pub fn shows_rule(self, rule: Rule) -> bool {
         match self {
             Tab::Area(a) => rule.area() == a,
-            Tab::Overview | Tab::Alerts => true,
+            Tab::Overview | Tab::Alerts | Tab::Fleet => true,
         }
     }
 
@@ -89,6 +92,7 @@ impl Tab {
     pub fn sort_names(self) -> &'static [&'static str] {
         match self {
             Tab::Area(a) => panels::sort_names(a),
+            Tab::Fleet => table::FLEET_SORT,
             Tab::Overview | Tab::Alerts => &[],
         }
     }
@@ -306,11 +310,14 @@ impl UiState {
         }
     }
 
-    /// The first screen for a terminal of `width` x `height`: the overview from
+    /// The first screen for a terminal of `width` x `height` watching `servers`: the fleet
+    /// with more than [`panels::fleet::FLEET_FIRST`] servers, else the overview from
     /// [`OVERVIEW_FIRST`] up, else the activity.
-    pub fn first_tab(&mut self, width: u16, height: u16) {
+    pub fn first_tab(&mut self, width: u16, height: u16, servers: usize) {
         let (w, h) = OVERVIEW_FIRST;
-        self.tab = if width >= w && height >= h {
+        self.tab = if servers > panels::fleet::FLEET_FIRST {
+            Tab::Fleet
+        } else if width >= w && height >= h {
             Tab::Overview
         } else {
             Tab::Area(Area::Activity)
@@ -360,14 +367,17 @@ impl UiState {
 
     fn rows(&self, live: &Store) -> usize {
         let store = self.view(live);
+        let query = self.query(self.tab);
+        if self.tab == Tab::Fleet {
+            return table::fleet(store, &query, std::time::SystemTime::now()).len();
+        }
         let Some(server) = store.servers.get(self.server) else {
             return 0;
         };
-        let query = self.query(self.tab);
         match self.tab {
             Tab::Area(area) => panels::row_count(area, server, &query),
             Tab::Alerts => table::alert_count(server, &query),
-            Tab::Overview => 0,
+            Tab::Overview | Tab::Fleet => 0,
         }
     }
 
@@ -445,6 +455,9 @@ impl UiState {
     }
 
     fn open_detail(&mut self, live: &Store) -> Action {
+        if self.tab == Tab::Fleet {
+            return self.open_fleet_row(live);
+        }
         let store = self.view(live);
         let Some(server) = store.servers.get(self.server) else {
             return Action::Nothing;
@@ -457,12 +470,26 @@ impl UiState {
             None => {
                 self.message = Some(match self.tab {
                     Tab::Area(area) if panels::has_detail(area) => "no row selected".into(),
-                    Tab::Area(_) | Tab::Alerts | Tab::Overview => {
+                    Tab::Area(_) | Tab::Alerts | Tab::Overview | Tab::Fleet => {
                         "details are shown for sessions (1) and statements (2)".into()
                     }
                 });
             }
         }
+        Action::Redraw
+    }
+
+    /// Enter on the fleet: the selected server's overview.
+    fn open_fleet_row(&mut self, live: &Store) -> Action {
+        let store = self.view(live);
+        let rows = table::fleet(store, &self.query(Tab::Fleet), std::time::SystemTime::now());
+        let Some(row) = rows.get(self.selected_row().min(rows.len().saturating_sub(1))) else {
+            self.message = Some("no server matches the filter".into());
+            return Action::Redraw;
+        };
+        self.server = row.index;
+        self.tab = Tab::Overview;
+        self.filter.clear();
         Action::Redraw
     }
 
@@ -657,6 +684,7 @@ impl UiState {
                 None => return Action::Nothing,
             },
             KeyCode::Char('a') => self.tab = Tab::Alerts,
+            KeyCode::Char('f') => self.tab = Tab::Fleet,
             KeyCode::Char(']') | KeyCode::Right if !live.servers.is_empty() => {
                 self.server = (self.server + 1) % live.servers.len();
             }
@@ -838,23 +866,24 @@ impl UiState {
 mod tests {
     use super::*;
 
-    /// The tabs are the areas that have one, in the registry's order, then the alerts; keys
-    /// follow that order and Tab/Shift-Tab wrap around.
+    /// The tabs are the areas that have one, in the registry's order, then the alerts and
+    /// the fleet; keys follow that order and Tab/Shift-Tab wrap around.
     #[test]
     fn tabs_follow_the_area_registry() {
         let tabs: Vec<Tab> = Tab::all().collect();
         let areas: Vec<Tab> = Area::tabs().map(Tab::Area).collect();
         assert_eq!(tabs[0], Tab::Overview);
         assert_eq!(&tabs[1..=areas.len()], &areas[..]);
-        assert_eq!(tabs.last(), Some(&Tab::Alerts));
+        assert_eq!(tabs[areas.len() + 1], Tab::Alerts);
+        assert_eq!(tabs.last(), Some(&Tab::Fleet));
         assert!(!tabs.contains(&Tab::Area(Area::Server)));
         for (i, tab) in tabs.iter().enumerate() {
             assert_eq!(tab.position(), i);
             assert_eq!(Tab::nth(i), Some(*tab));
             assert_eq!(tab.step(1).step(-1), *tab);
         }
-        assert_eq!(Tab::Alerts.step(1), Tab::Overview);
-        assert_eq!(tabs[0].step(-1), Tab::Alerts);
+        assert_eq!(Tab::Fleet.step(1), Tab::Overview);
+        assert_eq!(tabs[0].step(-1), Tab::Fleet);
         assert_eq!(Tab::Area(Area::Statements).title(true), "Stmts");
         assert!(Tab::Alerts.shows_rule(Rule::ServerUnreachable));
         assert!(!Tab::Area(Area::Cache).shows_rule(Rule::XidAge));

@@ -282,3 +282,142 @@ pub fn unused_indexes<'a>(
     }
     rows
 }
+
+/// Sort columns of the fleet table, in the order `s` cycles them: the first (worst state,
+/// then the most alerts, then the name) is the default.
+pub const FLEET_SORT: &[&str] = &["state", "name", "connections", "lag", "xid age", "xact/s"];
+
+/// How a server of the fleet is doing, worst last (the fleet sorts worst first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FleetState {
+    Ok,
+    Connecting,
+    Warning,
+    Critical,
+    Unreachable,
+}
+
+impl FleetState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FleetState::Ok => "ok",
+            FleetState::Connecting => "connecting",
+            FleetState::Warning => "warning",
+            FleetState::Critical => "critical",
+            FleetState::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// One server's row of the fleet overview, from its state at `now`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetRow {
+    /// Index of the server in the store.
+    pub index: usize,
+    pub name: String,
+    /// `primary`, `standby` or `?` (not connected yet).
+    pub role: &'static str,
+    pub state: FleetState,
+    pub warnings: usize,
+    pub criticals: usize,
+    /// The worst active alert's message (the oldest of the worst severity), raw text.
+    pub worst_alert: Option<String>,
+    /// Client backends as % of the usable connections.
+    pub connections_pct: Option<f64>,
+    pub xact_per_s: Option<f64>,
+    /// Cache hit ratio over the last interval (0..1).
+    pub hit_ratio: Option<f64>,
+    /// The worst replay lag this server knows of, bytes (its standbys', or its own).
+    pub replay_lag_bytes: Option<i64>,
+    /// The oldest database's xid age, % of the way to wraparound.
+    pub xid_wraparound_pct: Option<f64>,
+    /// Age of the freshest sample, seconds (`None`: no sample yet).
+    pub sample_age_s: Option<f64>,
+}
+
+/// The row of one server.
+pub fn fleet_row(index: usize, s: &ServerState, now: std::time::SystemTime) -> FleetRow {
+    use crate::model::Link;
+    use crate::sample::ServerRole;
+    let (warnings, criticals) = s.alerts.counts();
+    let state = match &s.link {
+        Link::Down { .. } => FleetState::Unreachable,
+        _ if criticals > 0 => FleetState::Critical,
+        _ if warnings > 0 => FleetState::Warning,
+        Link::Connecting { .. } => FleetState::Connecting,
+        Link::Up { .. } => FleetState::Ok,
+    };
+    let connections_pct = s.activity().and_then(|a| {
+        (a.usable_connections > 0)
+            .then(|| f64::from(a.client_backends) * 100.0 / f64::from(a.usable_connections))
+    });
+    let freshest = s.areas.values().filter_map(|a| a.sample_at).max();
+    FleetRow {
+        index,
+        name: s.label.clone(),
+        role: match s.role() {
+            Some(ServerRole::Primary) => "primary",
+            Some(ServerRole::Standby) => "standby",
+            None => "?",
+        },
+        state,
+        warnings,
+        criticals,
+        worst_alert: s.alerts.sorted().first().map(|a| a.alert.message.clone()),
+        connections_pct,
+        xact_per_s: s.server().and_then(|v| v.xact_per_s),
+        hit_ratio: s.interval_hit_ratio().map(|(r, _)| r),
+        replay_lag_bytes: s.worst_replay_lag_bytes(),
+        xid_wraparound_pct: s.worst_xid_age().map(|(_, _, pct)| pct),
+        sample_age_s: freshest.map(|t| now.duration_since(t).unwrap_or_default().as_secs_f64()),
+    }
+}
+
+/// Every server's row after the filter (name, role, state, worst alert), sorted by
+/// [`FLEET_SORT`]`[query.sort]`, worst or largest first (reversed by `query.reverse`).
+pub fn fleet(
+    store: &crate::model::Store,
+    query: &TableQuery<'_>,
+    now: std::time::SystemTime,
+) -> Vec<FleetRow> {
+    let mut rows: Vec<FleetRow> = store
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| fleet_row(i, s, now))
+        .filter(|r| {
+            query.matches(&[
+                &r.name,
+                r.role,
+                r.state.name(),
+                r.worst_alert.as_deref().unwrap_or(""),
+            ])
+        })
+        .collect();
+    let desc = |a: Option<f64>, b: Option<f64>| {
+        b.unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.unwrap_or(f64::NEG_INFINITY))
+    };
+    rows.sort_by(|a, b| {
+        let by = match query.sort {
+            0 => b
+                .state
+                .cmp(&a.state)
+                .then(b.criticals.cmp(&a.criticals))
+                .then(b.warnings.cmp(&a.warnings)),
+            1 => Ordering::Equal,
+            2 => desc(a.connections_pct, b.connections_pct),
+            3 => desc(
+                a.replay_lag_bytes.map(|v| v as f64),
+                b.replay_lag_bytes.map(|v| v as f64),
+            ),
+            4 => desc(a.xid_wraparound_pct, b.xid_wraparound_pct),
+            _ => desc(a.xact_per_s, b.xact_per_s),
+        };
+        by.then_with(|| a.name.cmp(&b.name))
+    });
+    if query.reverse {
+        rows.reverse();
+    }
+    rows
+}

@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod alerts;
 pub mod cache;
+pub mod fleet;
 pub mod history;
 pub mod overview;
 pub mod replication;
