@@ -4,7 +4,9 @@
 --   server_version_num int4, in_recovery bool, current_user text, datname text,
 --   backend_pid int4, is_superuser bool, pg_monitor / pg_read_all_stats / pg_signal_backend
 --   bool (membership, inherited), pgss_schema text (NULL: not installed here),
---   pgss_version text, pgss_default_version text, pgss_preloaded bool, block_size int4.
+--   pgss_version text, pgss_default_version text, pgss_preloaded bool, block_size int4,
+--   control_readable bool (EXECUTE on pg_control_system(), public unless revoked: then the
+--   probe reads the system identifier next).
 -- shared_preload_libraries is visible only to superusers and pg_read_all_settings (pg_monitor):
 -- for other roles pg_settings hides the row, and pgss_preloaded falls back to whether the
 -- library's own setting pg_stat_statements.max exists (it is defined only when preloaded).
@@ -25,4 +27,5 @@ SELECT /* pgvitals */ current_setting('server_version_num')::int4 AS server_vers
        coalesce((SELECT 'pg_stat_statements' = ANY (string_to_array(replace(setting, ' ', ''), ','))
                    FROM pg_settings WHERE name = 'shared_preload_libraries'),
                 current_setting('pg_stat_statements.max', true) IS NOT NULL) AS pgss_preloaded,
-       current_setting('block_size')::int4 AS block_size
+       current_setting('block_size')::int4 AS block_size,
+       has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') AS control_readable

@@ -43,6 +43,7 @@ fn new_store(specs: &[ConnSpec], config: &Config) -> Store {
     );
     for (server, spec) in store.servers.iter_mut().zip(specs) {
         server.connection_warnings = spec.warnings.clone();
+        server.endpoints = spec.endpoints();
     }
     store
 }

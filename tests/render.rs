@@ -2414,3 +2414,96 @@ fn the_fleet_lists_20_servers_worst_first_at_80x24_and_200x60() {
     );
     assert!(!text.contains("orders-09 "), "{text}");
 }
+
+/// Issue 12: a primary and its standby both watched. The standby (replay paused, its
+/// receiver streaming from the primary's endpoint) is matched to the primary's walsender
+/// row: the primary's row says PAUSED and both panels show the hop; with the walsender gone
+/// while the receiver still says streaming, the sides disagree and the panel says so.
+#[test]
+fn both_ends_of_a_hop_show_the_paused_standby_and_a_disagreement() {
+    let mut store = Store::new(
+        vec!["orders-primary".into(), "orders-standby".into()],
+        Thresholds::default(),
+        Duration::from_secs(2),
+        Duration::from_secs(60),
+        t0(),
+    );
+    store.servers[0].endpoints = vec![("db1.internal".into(), 5432)];
+    store.servers[1].endpoints = vec![("db2.internal".into(), 5432)];
+    for i in 0..2 {
+        store.apply(
+            Update::Link {
+                server: i,
+                event: LinkEvent::Connected(Box::new(ServerFacts {
+                    in_recovery: i == 1,
+                    ..facts()
+                })),
+                at: t0(),
+            },
+            t0(),
+        );
+    }
+    apply(&mut store, 0, replication(1002.0, 0), at(2));
+    let standby = |streaming: bool| {
+        Sample::Replication(ReplicationSample {
+            collected_at: 1002.0,
+            role: ServerRole::Standby,
+            current_wal_lsn: None,
+            standbys: vec![],
+            slots: vec![],
+            standby_status: Some(StandbyStatus {
+                receive_lsn: Some("0/3000148".into()),
+                replay_lsn: Some("0/1000000".into()),
+                replay_lag_bytes: Some(20 * 1024 * 1024),
+                lag_state: ReplayState::Paused,
+                replay_paused: true,
+                wal_receiver_status: streaming.then(|| "streaming".to_string()),
+                sender_host: Some("db1.internal".into()),
+                sender_port: Some(5432),
+                ..Default::default()
+            }),
+        })
+    };
+    apply(&mut store, 1, standby(true), at(2));
+    let mut u = ui(false);
+    u.tab = Tab::Area(Area::Replication);
+    let primary = screen(&render(&store, &u, 160, 48));
+    assert!(primary.contains("PAUSED/async"), "{primary}");
+    assert!(
+        primary.contains("chain: orders-primary → orders-standby: replay 20 MiB behind"),
+        "{primary}"
+    );
+    assert!(primary.contains("standby replay PAUSED"), "{primary}");
+    u.server = 1;
+    let standby_view = screen(&render(&store, &u, 160, 48));
+    assert!(
+        standby_view.contains("chain: orders-primary → orders-standby"),
+        "{standby_view}"
+    );
+    insta::assert_snapshot!("both_ends_primary_160x48", primary);
+
+    // the primary no longer has a walsender, the standby's receiver still says streaming
+    apply(
+        &mut store,
+        0,
+        Sample::Replication(ReplicationSample {
+            collected_at: 1004.0,
+            role: ServerRole::Primary,
+            current_wal_lsn: Some("0/3000148".into()),
+            standbys: vec![],
+            slots: vec![],
+            standby_status: None,
+        }),
+        at(4),
+    );
+    let text = screen(&render(&store, &u, 160, 48));
+    assert!(
+        text.contains(
+            "sides disagree: orders-standby's WAL receiver is streaming, but orders-primary has no"
+        ),
+        "{text}"
+    );
+    let doc = pgvitals::model::snapshot::document(&store);
+    assert_eq!(doc[1]["replication_chain"][0]["upstream"], "orders-primary");
+    assert!(doc[1]["replication_chain"][0]["disagreement"].is_string());
+}

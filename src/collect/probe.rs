@@ -62,7 +62,23 @@ pub async fn probe(client: &tokio_postgres::Client) -> Result<ServerFacts, Colle
         }
         _ => None,
     };
+    // the replication family: one more round trip, at connect only, where it is allowed
+    let system_identifier = if get::<Option<bool>>(&row, "control_readable")?.unwrap_or(false) {
+        match pinned_query_one(
+            client,
+            "SELECT /* pgvitals */ system_identifier::text AS system_identifier \
+             FROM pg_catalog.pg_control_system()",
+        )
+        .await
+        {
+            Ok(r) => get_text(&r, "system_identifier")?,
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
     Ok(ServerFacts {
+        system_identifier,
         server_version_num: get(&row, "server_version_num")?,
         in_recovery: get(&row, "in_recovery")?,
         current_user: get_text(&row, "current_user")?.unwrap_or_default(),

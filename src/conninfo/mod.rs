@@ -1260,6 +1260,16 @@ impl ConnSpec {
         format!("{}/{}", hosts.join(","), self.dbname)
     }
 
+    /// (host, port) of every host, in order: host names, addresses or socket directories as
+    /// given (what a standby's `sender_host` / `sender_port` are matched against).
+    pub fn endpoints(&self) -> Vec<(String, u16)> {
+        self.hosts
+            .iter()
+            .cloned()
+            .zip(self.effective_ports())
+            .collect()
+    }
+
     /// One port per host: `ports` when it matches `hosts`, else `port` for every host.
     fn effective_ports(&self) -> Vec<u16> {
         if self.ports.len() == self.hosts.len() {

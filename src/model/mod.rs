@@ -9,6 +9,7 @@
 
 pub mod alerts;
 pub mod areas;
+pub mod chain;
 pub mod history;
 pub mod locks;
 pub mod rates;
@@ -120,6 +121,10 @@ pub struct ServerState {
     /// group or world access that was ignored), from [`crate::conninfo::ConnSpec::warnings`].
     /// Raw text: the screen sanitizes it. Shown in the header and the snapshot JSON.
     pub connection_warnings: Vec<String>,
+    /// (host, port) pgvitals reaches the server at, from its connection settings (host
+    /// names, addresses or socket directories): how a standby's upstream is recognised
+    /// among the watched servers ([`chain`]). Empty when unknown.
+    pub endpoints: Vec<(String, u16)>,
     /// Samples arrived since the alerts were last evaluated.
     alerts_due: bool,
 }
@@ -153,6 +158,7 @@ impl ServerState {
             history: History::default(),
             alerts: AlertBook::default(),
             connection_warnings: Vec::new(),
+            endpoints: Vec::new(),
             alerts_due: false,
         }
     }

@@ -75,6 +75,29 @@ pub fn server_json(server: &ServerState) -> Value {
     Value::Object(doc)
 }
 
+/// The hops through server `index` whose other end is watched too
+/// ([`super::chain::hops`]): `[{"upstream": "orders-primary", "downstream":
+/// "orders-standby", "replay_lag_bytes": 8000000, "replay_lag_s": 3.2, "replay_paused":
+/// true, "disagreement": null}]`; lags in bytes and seconds, `null` when neither side knows.
+pub fn chain_json(store: &Store, hops: &[super::chain::Hop], index: usize) -> Value {
+    let name = |i: usize| store.servers.get(i).map(|s| s.label.clone());
+    Value::Array(
+        hops.iter()
+            .filter(|h| h.upstream == index || h.downstream == index)
+            .map(|h| {
+                json!({
+                    "upstream": name(h.upstream),
+                    "downstream": name(h.downstream),
+                    "replay_lag_bytes": h.replay_lag_bytes,
+                    "replay_lag_s": h.replay_lag_s,
+                    "replay_paused": h.replay_paused,
+                    "disagreement": h.disagreement,
+                })
+            })
+            .collect(),
+    )
+}
+
 /// What the monitoring role cannot see, per area, and the GRANT that fixes it
 /// ([`privilege_gaps`]): `[{"area": "activity", "hidden": "...", "fix": "GRANT
 /// pg_read_all_stats TO <role>"}, ...]`, in the order of [`Area::ALL`]; `[]` for a superuser
@@ -166,7 +189,19 @@ pub fn to_json_pretty(doc: &Value) -> Result<String, String> {
 
 /// The whole document: one object for one server, an array for several.
 pub fn document(store: &Store) -> Value {
-    let mut servers: Vec<Value> = store.servers.iter().map(server_json).collect();
+    let hops = super::chain::hops(store);
+    let mut servers: Vec<Value> = store
+        .servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut doc = server_json(s);
+            if let Value::Object(map) = &mut doc {
+                map.insert("replication_chain".into(), chain_json(store, &hops, i));
+            }
+            doc
+        })
+        .collect();
     if servers.len() == 1 {
         servers.pop().unwrap_or(Value::Null)
     } else {

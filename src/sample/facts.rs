@@ -45,6 +45,11 @@ pub struct ServerFacts {
     pub pgss_preloaded: bool,
     /// `block_size`, bytes.
     pub block_size: i32,
+    /// `pg_control_system().system_identifier` as text: the same on a primary and every
+    /// standby made from it, so watched servers of one replication family can be matched.
+    /// `None` when the role may not execute `pg_control_system()`.
+    #[serde(default)]
+    pub system_identifier: Option<String>,
     /// pgvitals reaches this server through a connection pooler (PgBouncer in transaction
     /// mode, say): the pooler refused the `options` startup parameter (PgBouncer 1.18:
     /// "unsupported startup parameter: options"), or accepted but dropped it (the session
@@ -77,6 +82,7 @@ impl ServerFacts {
             pgss: None,
             pgss_preloaded: true,
             block_size: 8192,
+            system_identifier: None,
             pooled: false,
         }
     }

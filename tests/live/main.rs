@@ -14,6 +14,7 @@ mod cluster;
 mod connect;
 mod exporter;
 mod faults;
+mod fleet;
 mod forecast;
 mod isolation;
 mod pgbouncer;

@@ -10,6 +10,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 use super::activity::privilege_line;
 use super::{View, bytes, dur, frame, render_table, split_top};
 use crate::model::alerts::Subject;
+use crate::model::chain::Hop;
 use crate::sample::Area;
 use crate::sample::Rule;
 use crate::sample::{LagState, ReplicationSample, ServerRole, Slot, Standby, StandbyStatus};
@@ -31,10 +32,12 @@ impl Widget for ReplicationPanel<'_> {
         let Some(r) = v.server.replication() else {
             return;
         };
-        let lines = match (r.role, &r.standby_status) {
+        let mut lines = match (r.role, &r.standby_status) {
             (ServerRole::Standby, Some(st)) => receiver_lines(v, st, inner.width),
             _ => primary_lines(v, r, inner),
         };
+        let hops = crate::model::chain::hops_of(v.store, v.server_index);
+        lines.extend(chain_lines(v, &hops, inner.width));
         let (top, rest) = split_top(inner, lines.len() as u16);
         Paragraph::new(lines).render(top, buf);
         let show_standbys = !r.standbys.is_empty() || r.role == ServerRole::Primary;
@@ -59,7 +62,7 @@ impl Widget for ReplicationPanel<'_> {
                     theme.dim(),
                 );
             } else {
-                standbys_table(v, &r.standbys, standby_rect, buf);
+                standbys_table(v, &r.standbys, &hops, standby_rect, buf);
             }
         }
         if slot_rect.height == 0 {
@@ -178,18 +181,30 @@ const STANDBY_COLUMNS: [(&str, u16); 9] = [
 
 /// The standbys, one row each in the style of their worst alert; narrow terminals keep
 /// standby, state/sync, sent lag, replay lag, lag time and reply age.
-fn standbys_table(v: &View<'_>, standbys: &[Standby], rect: Rect, buf: &mut Buffer) {
+fn standbys_table(v: &View<'_>, standbys: &[Standby], hops: &[Hop], rect: Rect, buf: &mut Buffer) {
     let theme = v.theme();
     let keep = |i: usize| rect.width >= 110 || [0, 2, 3, 5, 6, 7].contains(&i);
     let rows: Vec<Row<'static>> = standbys
         .iter()
-        .map(|s| {
+        .enumerate()
+        .map(|(i, s)| {
             let name = s.display_name();
             let sev = v
                 .server
                 .alerts
                 .worst_in(Area::Replication, &Subject::Standby(name.clone()));
-            let cells = standby_cells(s, &name).into_iter().enumerate();
+            // the standby's own word, when it is watched too: its replay is paused
+            let paused = hops
+                .iter()
+                .any(|h| h.upstream == v.server_index && h.row == Some(i) && h.replay_paused);
+            let mut cells = standby_cells(s, &name);
+            if paused {
+                cells[2] = Cell::from(text::one_line(
+                    &format!("PAUSED/{}", s.sync_state.as_deref().unwrap_or("-")),
+                    16,
+                ));
+            }
+            let cells = cells.into_iter().enumerate();
             Row::new(cells.filter(|(i, _)| keep(*i)).map(|(_, c)| c)).style(theme.severity(sev))
         })
         .collect();
@@ -203,6 +218,46 @@ fn standbys_table(v: &View<'_>, standbys: &[Standby], rect: Rect, buf: &mut Buff
         columns.map(|(_, (_, w))| Constraint::Length(*w)).collect(),
         None,
     );
+}
+
+/// The hops through this server whose other end is watched too: `upstream → downstream`,
+/// the replay lag as the upstream sees it (else the standby), whether replay is paused, and
+/// any disagreement between the two sides.
+fn chain_lines(v: &View<'_>, hops: &[Hop], width: u16) -> Vec<Line<'static>> {
+    let theme = v.theme();
+    let name = |i: usize| {
+        v.store
+            .servers
+            .get(i)
+            .map_or_else(String::new, |s| s.label.clone())
+    };
+    let w = usize::from(width);
+    let mut out = Vec::new();
+    for h in hops {
+        let mut line = format!(
+            "chain: {} → {}: replay {} behind, {}",
+            name(h.upstream),
+            name(h.downstream),
+            bytes(h.replay_lag_bytes),
+            dur(h.replay_lag_s)
+        );
+        if h.replay_paused {
+            line.push_str(", standby replay PAUSED");
+        }
+        let style = if h.replay_paused {
+            theme.caution()
+        } else {
+            theme.dim()
+        };
+        out.push(Line::from(Span::styled(text::one_line(&line, w), style)));
+        if let Some(d) = &h.disagreement {
+            out.push(Line::from(Span::styled(
+                text::one_line(&format!("sides disagree: {d}"), w),
+                theme.problem(),
+            )));
+        }
+    }
+    out
 }
 
 /// Every cell of a standby's row, in [`STANDBY_COLUMNS`] order.
