@@ -19,6 +19,11 @@
 //! [thresholds.xid_wraparound_eta]
 //! warning = "72h"          # time left: lower is worse, so warning >= critical
 //! critical = "24h"
+//! [serve]                  # `pgvitals serve`'s listener (the exporter-toolkit's web config, in TOML)
+//! tls_cert_file = "/etc/pgvitals/tls.crt"   # PEM chain; with tls_key_file: HTTPS only
+//! tls_key_file = "/etc/pgvitals/tls.key"
+//! [serve.basic_auth_users]  # user = bcrypt hash (htpasswd -nBC 10 "" | tr -d ':\n')
+//! prometheus = "$2y$10$..."
 //! [[servers]]              # watched when no CONNINFO is given; `pgvitals orders-primary` picks one
 //! name = "orders-primary"  # what the header, alerts, JSON and metrics call it
 //! conninfo = "host=db1 dbname=orders"   # or "service=orders", a URI, ...
@@ -103,9 +108,26 @@ pub struct Config {
     pub record_max_age: Duration,
     /// `[[servers]]`: named servers, in the file's order (names unique).
     pub servers: Vec<ServerEntry>,
+    /// `[serve]`: TLS and basic auth of `pgvitals serve`'s listener.
+    pub serve: ServeConfig,
     /// Where the config was read from, if anywhere.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[serve]`: how `pgvitals serve` guards its listener, after Prometheus' exporter-toolkit
+/// web config (`tls_server_config.cert_file` / `key_file`, `basic_auth_users` with bcrypt
+/// hashes).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ServeConfig {
+    /// PEM certificate chain; set with `tls_key_file`, the listener speaks HTTPS only.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    pub tls_key_file: Option<PathBuf>,
+    /// user → bcrypt hash (`$2a$` / `$2b$` / `$2y$`); not empty: every request needs one of
+    /// them (HTTP basic auth).
+    #[serde(skip)]
+    pub basic_auth_users: BTreeMap<String, String>,
 }
 
 /// One `[[servers]]` entry.
@@ -152,6 +174,7 @@ impl Default for Config {
             record_max_size: DEFAULT_RECORD_MAX_SIZE,
             record_max_age: DEFAULT_RECORD_MAX_AGE,
             servers: Vec::new(),
+            serve: ServeConfig::default(),
             source: None,
         }
     }
@@ -182,6 +205,16 @@ struct RawConfig {
     thresholds: BTreeMap<String, RawThreshold>,
     #[serde(default)]
     servers: Vec<RawServer>,
+    serve: Option<RawServe>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    #[serde(default)]
+    basic_auth_users: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,6 +365,35 @@ impl Config {
                 ));
             }
             config.thresholds.0.insert(rule, t);
+        }
+        if let Some(sv) = raw.serve {
+            if sv.tls_cert_file.is_some() != sv.tls_key_file.is_some() {
+                return Err(
+                    "serve: give tls_cert_file and tls_key_file together (or neither)".into(),
+                );
+            }
+            for (user, hash) in &sv.basic_auth_users {
+                if user.is_empty() || user.contains(':') {
+                    return Err(format!(
+                        "serve.basic_auth_users: user {:?}: not empty, no ':'",
+                        one_line(user)
+                    ));
+                }
+                let bcrypt_like = ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
+                    && hash.len() == 60;
+                if !bcrypt_like {
+                    return Err(format!(
+                        "serve.basic_auth_users.{}: not a bcrypt hash ($2y$..., 60 characters; \
+                         make one with htpasswd -nBC 10 USER)",
+                        one_line(user)
+                    ));
+                }
+            }
+            config.serve = ServeConfig {
+                tls_cert_file: sv.tls_cert_file,
+                tls_key_file: sv.tls_key_file,
+                basic_auth_users: sv.basic_auth_users,
+            };
         }
         for (i, raw_s) in raw.servers.into_iter().enumerate() {
             let at = format!("servers[{i}]");
@@ -578,6 +640,28 @@ fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_serve_section_wants_both_tls_files_and_bcrypt_hashes() {
+        let hash = format!("$2y$10${}", "a".repeat(53));
+        let c = Config::parse(&format!(
+            "[serve]\ntls_cert_file = \"/c\"\ntls_key_file = \"/k\"\n[serve.basic_auth_users]\nprom = \"{hash}\"\n"
+        ))
+        .expect("serve parses");
+        assert_eq!(c.serve.tls_cert_file.as_deref(), Some(Path::new("/c")));
+        assert_eq!(c.serve.basic_auth_users.get("prom"), Some(&hash));
+        for (bad, why) in [
+            ("[serve]\ntls_cert_file = \"/c\"\n", "together"),
+            (
+                "[serve.basic_auth_users]\nprom = \"secret\"\n",
+                "not a bcrypt hash",
+            ),
+            ("[serve]\nport = 1\n", "unknown field"),
+        ] {
+            let e = Config::parse(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn named_servers_are_picked_by_name_group_or_all() {

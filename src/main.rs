@@ -88,8 +88,9 @@ enum Sub {
 struct ServeArgs {
     #[command(flatten)]
     watch: WatchArgs,
-    /// Address to listen on (plain HTTP, no authentication: keep it on loopback or behind a
-    /// proxy that adds TLS and authentication).
+    /// Address to listen on; HTTPS and basic auth come from the config's [serve]
+    /// (tls_cert_file, tls_key_file, basic_auth_users), else plain HTTP without
+    /// authentication: keep that on loopback.
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:9187")]
     listen: std::net::SocketAddr,
 }
@@ -806,20 +807,37 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<u8> {
             None
         }
     };
+    let guard = pgvitals::serve::Guard::from_config(&config.serve).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
-    if !args.listen.ip().is_loopback() {
+    if !args.listen.ip().is_loopback() && (guard.tls.is_none() || guard.users.is_empty()) {
         tracing::warn!(
-            "listening on {} beyond this machine: plain HTTP without authentication",
-            args.listen
+            "listening on {} beyond this machine{}{}",
+            args.listen,
+            if guard.tls.is_none() {
+                ", plain HTTP"
+            } else {
+                ""
+            },
+            if guard.users.is_empty() {
+                ", without authentication"
+            } else {
+                ""
+            }
         );
     }
     let running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
     tracing::info!(
-        "serving {} server(s) on http://{}/metrics",
+        "serving {} server(s) on {}://{}/metrics{}",
         specs.len(),
-        listener.local_addr().unwrap_or(args.listen)
+        if guard.tls.is_some() { "https" } else { "http" },
+        listener.local_addr().unwrap_or(args.listen),
+        if guard.users.is_empty() {
+            ""
+        } else {
+            " (basic auth)"
+        }
     );
     let mut term = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
@@ -837,6 +855,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<u8> {
         listener,
         running,
         options,
+        guard,
         |u| log_update(&labels, u),
         shutdown,
     )

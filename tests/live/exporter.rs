@@ -184,7 +184,7 @@ fn start_serve(conninfos: &[String], config: &Path) -> (Running, u16) {
             .next()
             .expect("pgvitals serve ended before it listened")
             .expect("read stderr");
-        if let Some(rest) = line.split("on http://127.0.0.1:").nth(1) {
+        if let Some(rest) = line.split("://127.0.0.1:").nth(1) {
             break rest
                 .split('/')
                 .next()
@@ -445,6 +445,107 @@ async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby(
     let _ = wait.await;
     let _ = standby.batch_execute("SELECT pg_wal_replay_resume()").await;
     drop(serve);
+    if let Err(e) = checks {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// The listener guarded by the config's `[serve]`: HTTPS only, basic auth against a bcrypt
+/// hash. Prometheus scrapes it with the CA and the password (up = 1) and with a wrong
+/// password (up = 0: 401); a plain HTTP request gets no metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_basic_auth_guard_the_listener() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("a self-signed certificate");
+    let (cert, key, ca) = (
+        dir.path().join("tls.crt"),
+        dir.path().join("tls.key"),
+        dir.path().join("ca.crt"),
+    );
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&ca, certified.cert.pem()).expect("ca");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let hash = bcrypt::hash("s3cret", 4).expect("bcrypt");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[serve]\ntls_cert_file = \"{}\"\ntls_key_file = \"{}\"\n\
+             [serve.basic_auth_users]\nprometheus = \"{hash}\"\n",
+            cert.display(),
+            key.display()
+        ),
+    )
+    .expect("config");
+    let (_serve, port) = start_serve(&[crate::common::primary().conninfo("postgres")], &config);
+
+    // plain HTTP to the TLS port: no metrics
+    let plain = get(port, "/metrics", &[]);
+    assert!(
+        plain
+            .as_ref()
+            .map_or(true, |(status, _, body)| *status != 200
+                && !body.contains("pgvitals_up")),
+        "{plain:?}"
+    );
+
+    let prom_port = free_port();
+    let prom_config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  scrape_interval: 1s\n\
+             scrape_configs:\n\
+             - job_name: good\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n\
+             \x20   basic_auth:\n      username: prometheus\n      password: s3cret\n\
+             \x20   static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
+             - job_name: wrong\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n\
+             \x20   basic_auth:\n      username: prometheus\n      password: guess\n\
+             \x20   static_configs:\n      - targets: ['127.0.0.1:{port}']\n",
+            ca = ca.display()
+        )
+        .replace("\n- job_name", "\n  - job_name"),
+    )
+    .expect("prometheus.yml");
+    let _prometheus = Running(
+        Command::new(tool("prometheus", "PGVITALS_PROMETHEUS"))
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let checks = tokio::task::spawn_blocking(move || {
+        let minute = Duration::from_secs(60);
+        let (good, r) = query_until(prom_port, "up{job=\"good\"} == 1", minute, |r| {
+            !r.is_empty()
+        });
+        assert!(good, "the scrape with the password over TLS: {r:?}");
+        let (series, r) = query_until(prom_port, "pgvitals_up{job=\"good\"}", minute, |r| {
+            r.iter().any(|(_, v)| *v == 1.0)
+        });
+        assert!(series, "{r:?}");
+        let (wrong, r) = query_until(prom_port, "up{job=\"wrong\"} == 0", minute, |r| {
+            !r.is_empty()
+        });
+        assert!(wrong, "a wrong password is refused: {r:?}");
+        let (none, r) = query_until(
+            prom_port,
+            "pgvitals_up{job=\"wrong\"}",
+            Duration::from_secs(3),
+            |r| !r.is_empty(),
+        );
+        assert!(!none, "no series through a wrong password: {r:?}");
+    })
+    .await;
     if let Err(e) = checks {
         std::panic::resume_unwind(e.into_panic());
     }
