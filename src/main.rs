@@ -498,6 +498,21 @@ fn init_log(
     Ok(Some(guard))
 }
 
+/// The headless commands' log: `--log FILE` as [`init_log`], else INFO lines on stderr.
+fn init_log_or_stderr(
+    path: Option<&PathBuf>,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    if path.is_some() {
+        return init_log(path);
+    }
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .init();
+    Ok(None)
+}
+
 fn ui_options(actions: &ActionFlags) -> pgvitals::tui::UiOptions {
     pgvitals::tui::UiOptions {
         actions_enabled: actions.enable_actions,
@@ -731,17 +746,7 @@ async fn record_cmd(args: RecordArgs) -> anyhow::Result<u8> {
     let mut config = load_config(&args.watch.common)?;
     apply_caps(&mut config, &args.caps);
     let specs = parse_specs(&args.watch, &config)?;
-    let _log = match args.watch.common.log.as_ref() {
-        Some(p) => init_log(Some(p))?,
-        None => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(false)
-                .with_max_level(tracing::Level::INFO)
-                .init();
-            None
-        }
-    };
+    let _log = init_log_or_stderr(args.watch.common.log.as_ref())?;
     let mut recorder =
         pgvitals::app::open_recorder(&args.to, &specs, &config).map_err(anyhow::Error::msg)?;
     let mut running = start_workers(&specs, &config).map_err(anyhow::Error::msg)?;
@@ -796,17 +801,7 @@ async fn serve_cmd(args: ServeArgs) -> anyhow::Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
     let config = load_config(&args.watch.common)?;
     let specs = parse_specs(&args.watch, &config)?;
-    let _log = match args.watch.common.log.as_ref() {
-        Some(p) => init_log(Some(p))?,
-        None => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_ansi(false)
-                .with_max_level(tracing::Level::INFO)
-                .init();
-            None
-        }
-    };
+    let _log = init_log_or_stderr(args.watch.common.log.as_ref())?;
     let guard = pgvitals::serve::Guard::from_config(&config.serve).map_err(anyhow::Error::msg)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

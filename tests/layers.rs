@@ -34,7 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "sample", "collect", "model", "config", "conninfo", "record", "tui", "text",
         ],
     ),
-    ("serve", &["app", "export", "model", "sample"]),
+    ("serve", &["app", "export", "model", "sample", "config"]),
 ];
 
 fn src() -> PathBuf {

@@ -167,3 +167,18 @@ pub fn assert_all_areas_work(
         );
     }
 }
+
+/// A primary and a streaming standby of the calling test's own (for tests that pause replay
+/// or stage an incident the shared cluster's other tests must not see), started off the
+/// async runtime. Panics with the cluster's error.
+pub async fn own_primary_and_standby() -> pgvitals::cluster::Cluster {
+    tokio::task::spawn_blocking(|| {
+        pgvitals::cluster::Cluster::start(pgvitals::cluster::ClusterOptions {
+            standby: true,
+            ..pgvitals::cluster::ClusterOptions::default()
+        })
+    })
+    .await
+    .expect("cluster task")
+    .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"))
+}

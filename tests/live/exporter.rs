@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pgvitals::cluster::{Cluster, ClusterOptions};
 use pgvitals::sample::Area;
 
 use crate::common::connect;
@@ -225,15 +224,7 @@ fn start_prometheus(dir: &Path, target_port: u16) -> (Running, u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby() {
-    let cluster = tokio::task::spawn_blocking(|| {
-        Cluster::start(ClusterOptions {
-            standby: true,
-            ..ClusterOptions::default()
-        })
-    })
-    .await
-    .expect("cluster task")
-    .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"));
+    let cluster = crate::common::own_primary_and_standby().await;
     let p = &cluster.primary;
     let s = cluster.standby.as_ref().expect("a standby");
     let dir = tempfile::tempdir().expect("temp dir");

@@ -4,7 +4,6 @@
 
 use std::time::{Duration, SystemTime};
 
-use pgvitals::cluster::{Cluster, ClusterOptions};
 use pgvitals::config::Config;
 use pgvitals::conninfo::ConnSpec;
 use pgvitals::sample::ServerRole;
@@ -28,15 +27,7 @@ fn screen(store: &pgvitals::model::Store, ui: &UiState, w: u16, h: u16) -> Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_servers_some_down_and_a_paused_standby_seen_from_its_primary() {
-    let cluster = tokio::task::spawn_blocking(|| {
-        Cluster::start(ClusterOptions {
-            standby: true,
-            ..ClusterOptions::default()
-        })
-    })
-    .await
-    .expect("cluster task")
-    .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"));
+    let cluster = crate::common::own_primary_and_standby().await;
     let p = &cluster.primary;
     let s = cluster.standby.as_ref().expect("a standby");
     // 8 databases on the primary, the same 8 on the standby, and 4 servers nobody listens

@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use pgvitals::cluster::{Cluster, ClusterOptions};
 use pgvitals::record::read::Recording;
 
 use crate::common::{connect, primary, wait_until};
@@ -55,15 +54,7 @@ fn run(args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorded_incident_is_there_after_the_servers_are_gone() {
-    let mut cluster = tokio::task::spawn_blocking(|| {
-        Cluster::start(ClusterOptions {
-            standby: true,
-            ..ClusterOptions::default()
-        })
-    })
-    .await
-    .expect("cluster task")
-    .unwrap_or_else(|e| panic!("cannot start a cluster: {e}"));
+    let mut cluster = crate::common::own_primary_and_standby().await;
     let p = &cluster.primary;
     let s = cluster.standby.as_ref().expect("a standby");
     let dir = tempfile::tempdir().expect("temp dir");
