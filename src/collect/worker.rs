@@ -282,6 +282,8 @@ async fn area_worker(
 ) {
     let mut collector = AnyCollector::with_top_n(area, session.top_n());
     let mut backoff = TimeoutBackoff::default();
+    // the kind of failure last logged, so a failing area logs once, not on every poll
+    let mut failing: Option<(crate::sample::ErrorKind, Option<String>)> = None;
     // backing off: no poll before this, across interval changes too
     let mut not_before: Option<tokio::time::Instant> = None;
     loop {
@@ -310,7 +312,7 @@ async fn area_worker(
                                 area = area.key(),
                                 timeouts = backoff.timeouts(),
                                 "{}",
-                                error.message
+                                crate::text::fold(&error.message)
                             );
                         }
                     }
@@ -326,12 +328,45 @@ async fn area_worker(
                     ticker.reset_after(paced);
                 }
             }
+            log_transition(&session, area, &polled, outcome, &mut failing);
             for update in polled {
                 if updates.send(update).await.is_err() {
                     return;
                 }
             }
         }
+    }
+}
+
+/// Log (`--log`, or stderr for `record` / `serve`) when an area starts failing, fails in a
+/// new way (another kind or SQLSTATE), or recovers: one line each, server text folded and
+/// sanitized. An area that does not exist on the server's major is no failure.
+fn log_transition(
+    session: &ServerPool,
+    area: Area,
+    polled: &[Update],
+    outcome: Outcome,
+    failing: &mut Option<(crate::sample::ErrorKind, Option<String>)>,
+) {
+    let label = crate::text::fold(session.label());
+    let failed = polled.iter().find_map(|u| match u {
+        Update::Failed { area: a, error, .. } if *a == area && error.kind.is_failure() => {
+            Some(error)
+        }
+        _ => None,
+    });
+    if let Some(error) = failed {
+        let now = (error.kind, error.sqlstate.clone());
+        if failing.as_ref() != Some(&now) {
+            tracing::warn!(
+                "{label}: {} failing: {}",
+                area.key(),
+                crate::text::fold(&error.message)
+            );
+            *failing = Some(now);
+        }
+    } else if outcome == Outcome::Sampled && failing.take().is_some() {
+        tracing::info!("{label}: {} recovered", area.key());
     }
 }
 

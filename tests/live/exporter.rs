@@ -541,3 +541,42 @@ async fn tls_and_basic_auth_guard_the_listener() {
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// An area that keeps failing is logged once when it starts failing, not on every poll:
+/// `serve` on a database without pg_stat_statements logs the statements area's error one
+/// time over several of its polls (stderr, server text sanitized).
+#[test]
+fn a_failing_area_is_logged_once() {
+    let db = crate::probe::create_db("serve_nopgss");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("stderr.log");
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_pgvitals"))
+            .arg("serve")
+            .arg(crate::common::primary().conninfo(&db.name))
+            .args(["--listen", "127.0.0.1:0", "--interval", "500ms"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start pgvitals serve"),
+    );
+    let failing = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("statements failing: pg_stat_statements is not installed")
+            .count()
+    };
+    assert!(
+        crate::common::wait_until(Duration::from_secs(20), || failing() >= 1),
+        "no failure logged: {}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    // statements polls every 5 s at the least: two more polls
+    std::thread::sleep(Duration::from_secs(11));
+    let _ = child.0.kill();
+    let _ = child.0.wait();
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(failing(), 1, "logged more than once:\n{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+}
