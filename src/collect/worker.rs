@@ -234,7 +234,7 @@ pub async fn poll(
             });
             (out, Outcome::Sampled)
         }
-        Err(error) => {
+        Err(mut error) => {
             let timed_out = match error.kind {
                 ErrorKind::ClientTimeout => true,
                 // 57014 is also what pg_cancel_backend ends a query with: a timeout only
@@ -242,6 +242,19 @@ pub async fn poll(
                 ErrorKind::StatementTimeout => elapsed >= session.query_timeout().mul_f64(0.9),
                 _ => false,
             };
+            if error.kind == ErrorKind::StatementTimeout && !timed_out {
+                // canceled well before the timeout: someone's pg_cancel_backend, not a slow
+                // query; said as such, and no back-off
+                error.kind = ErrorKind::Query;
+                error.message = format!(
+                    "query canceled after {:.1}s, before the {}s statement_timeout \
+                     (someone's pg_cancel_backend): {}",
+                    elapsed.as_secs_f64(),
+                    session.query_timeout().as_secs_f64(),
+                    error.message
+                );
+                error.fix = None;
+            }
             // a prepared statement vanished between two transactions: a transaction pooler
             // that passed `options` through; the next connection is probed as pooled
             let vanished = error.sqlstate.as_deref() == Some("26000") && !lease.facts.pooled;

@@ -213,3 +213,59 @@ async fn a_snapshot_does_not_try_a_timed_out_area_again() {
     let json = snapshot::server_json(server);
     assert!(json["wal"]["error"]["retry_in_s"].is_null(), "{json}");
 }
+
+/// A monitoring query canceled by someone's `pg_cancel_backend` ends with the same SQLSTATE
+/// as a timeout (57014), but long before the timeout: it is said as a cancel (kind `query`,
+/// "query canceled after …"), and the area does not back off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canceled_query_is_no_timeout() {
+    let db = TempDatabase::create("canceled");
+    let config = Config {
+        interval: INTERVAL,
+        query_timeout: Duration::from_secs(20),
+        ..Config::default()
+    };
+    let mut running = pgvitals::app::start_workers(&[spec(&db.0)], &config).expect("workers");
+    assert!(
+        pump(&mut running, Duration::from_secs(15), |_, store| store
+            .servers[0]
+            .area(Area::Wal)
+            .sample
+            .is_some())
+        .await,
+        "no WAL sample before the lock"
+    );
+    let locker = connect(primary(), &db.0).await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_stat_archiver IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock the view");
+    // the monitoring backend waiting on that lock, canceled by "an administrator"
+    let admin = connect(primary(), "postgres").await;
+    let canceled = crate::common::wait_until_async(Duration::from_secs(15), || async {
+        admin
+            .query_one(
+                "SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+                &[&db.0],
+            )
+            .await
+            .is_ok_and(|r| r.get::<_, i64>(0) > 0)
+    })
+    .await;
+    assert!(canceled, "no monitoring query waited on the lock");
+    let (failures, _, _) = wal_failures(&mut running, 1, Duration::from_secs(15)).await;
+    let (_, error) = failures.first().expect("the canceled poll's failure");
+    assert_eq!(error.kind, ErrorKind::Query, "{error:?}");
+    assert_eq!(error.sqlstate.as_deref(), Some("57014"), "{error:?}");
+    assert!(
+        error.message.starts_with("query canceled after ")
+            && error.message.contains("before the 20s statement_timeout"),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.retry_in_s, None,
+        "no back-off after a cancel: {error:?}"
+    );
+    locker.batch_execute("ROLLBACK").await.expect("release");
+}
