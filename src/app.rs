@@ -449,102 +449,16 @@ fn latest_sample_time(store: &Store) -> Option<SystemTime> {
         .max()
 }
 
-/// What `pgvitals snapshot --explain QUERYID` prints: the statement and its plan.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ExplainedStatement {
-    /// The server, as `host:port/db`.
-    pub server: String,
-    pub queryid: i64,
-    /// The database the statement ran in (the plan is made there).
-    pub datname: String,
-    /// The normalized text from pg_stat_statements.
-    pub query: String,
-    /// Planned with `EXPLAIN (GENERIC_PLAN)` (the text has `$n` placeholders; 16+).
-    pub generic_plan: bool,
-    /// PostgreSQL's `EXPLAIN (FORMAT JSON)` document.
-    pub plan: serde_json::Value,
-}
+pub use crate::collect::explain::ExplainedStatement;
 
-/// The plan of pg_stat_statements entry `queryid` on the server of `spec`
-/// ([`crate::collect::explain`]: never executed, one statement, read-only, bounded). The text
-/// is looked up with the monitoring connection; the plan is made in the statement's own
-/// database, over a second, short-lived connection when that is not the one `spec` names
-/// (two connections at most, closed on return). Errors: one line (no such entry, no
-/// pg_stat_statements, a server older than 16 for a text with placeholders, the server's
-/// refusal, a connection that failed).
+/// The plan of pg_stat_statements entry `queryid` on the server of `spec`: a pool of its own
+/// for [`crate::collect::explain::explain_statement`] (never executed, one statement,
+/// read-only, bounded). Errors: one line.
 pub async fn explain_statement(
     spec: &ConnSpec,
     config: &Config,
     queryid: i64,
 ) -> Result<ExplainedStatement, String> {
-    use crate::collect::explain::explain_text;
-    use crate::collect::pool::NoConnection;
-    async fn lease(pool: &ServerPool) -> Result<crate::collect::pool::Lease, String> {
-        match pool.lease().await.0 {
-            Ok(lease) => Ok(lease),
-            Err(NoConnection::Failed { error, .. }) => Err(error.message),
-            Err(NoConnection::Waiting) => Err("the server is not reachable yet".to_owned()),
-        }
-    }
     let pool = ServerPool::new(spec, timing(config)).map_err(|e| e.message)?;
-    let first = lease(&pool).await?;
-    let facts = Arc::clone(&first.facts);
-    let Some(pgss) = &facts.pgss else {
-        return Err(format!(
-            "pg_stat_statements is not installed in database {}: CREATE EXTENSION pg_stat_statements;",
-            facts.datname
-        ));
-    };
-    let schema = crate::sample::quote_ident(&pgss.schema);
-    let row = first
-        .client
-        .query_opt(
-            &format!(
-                "SELECT /* pgvitals */ s.query, d.datname::text, s.userid::oid, s.dbid::oid \
-                   FROM {schema}.pg_stat_statements(true) AS s \
-                   JOIN pg_catalog.pg_database AS d ON d.oid OPERATOR(pg_catalog.=) s.dbid \
-                  WHERE s.queryid OPERATOR(pg_catalog.=) $1 \
-                  ORDER BY s.calls DESC LIMIT 1"
-            ),
-            &[&queryid],
-        )
-        .await
-        .map_err(|e| {
-            e.as_db_error()
-                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
-        })?
-        .ok_or_else(|| format!("statement {queryid} is not in pg_stat_statements"))?;
-    let query: Option<String> = row.get(0);
-    let datname: String = row.get(1);
-    let (userid, dbid): (u32, u32) = (row.get(2), row.get(3));
-    let search_path = crate::collect::explain::search_path_of(&first.client, userid, dbid)
-        .await
-        .map_err(|e| format!("the statement's search_path: {e}"))?;
-    let query = query.ok_or_else(|| {
-        format!(
-            "the text of statement {queryid} is not visible to this role (GRANT pg_read_all_stats)"
-        )
-    })?;
-    let major = (facts.server_version_num / 10_000) as u32;
-    let timeout = config.query_timeout;
-    let (generic_plan, plan) = if datname == facts.datname {
-        explain_text(&first.client, &query, major, timeout, Some(&search_path)).await
-    } else {
-        // the statement's own database, over a connection of its own, closed right after
-        drop(first);
-        let mut there = spec.clone();
-        there.dbname = datname.clone();
-        let other = ServerPool::new(&there, timing(config)).map_err(|e| e.message)?;
-        let lease = lease(&other).await?;
-        explain_text(&lease.client, &query, major, timeout, Some(&search_path)).await
-    }
-    .map_err(|e| e.to_string())?;
-    Ok(ExplainedStatement {
-        server: spec.label(),
-        queryid,
-        datname,
-        query,
-        generic_plan,
-        plan,
-    })
+    crate::collect::explain::explain_statement(&pool, queryid).await
 }

@@ -2507,3 +2507,63 @@ fn both_ends_of_a_hop_show_the_paused_standby_and_a_disagreement() {
     assert_eq!(doc[1]["replication_chain"][0]["upstream"], "orders-primary");
     assert!(doc[1]["replication_chain"][0]["disagreement"].is_string());
 }
+
+/// Issue 11: `e` in a statement's detail asks for its plan (an EXPLAIN command to the
+/// worker, read-only, so also without --enable-actions); the plan that comes back is shown
+/// under the statement, sanitized.
+#[test]
+fn e_in_a_statement_detail_asks_for_its_plan_and_shows_it() {
+    use pgvitals::sample::{ActionOutcome, Command};
+    let mut store = populated(1);
+    let mut u = ui(false);
+    press(&mut u, &store, KeyCode::Char('2'));
+    press(&mut u, &store, KeyCode::Enter);
+    let text = detail_text(&store, &mut u, 160, 48, 40);
+    assert!(
+        text.contains("e: its plan (EXPLAIN, never executed)"),
+        "{text}"
+    );
+    let action = press(&mut u, &store, KeyCode::Char('e'));
+    assert_eq!(
+        action,
+        Action::Send(Command::Explain {
+            server: 0,
+            queryid: 2
+        })
+    );
+    let text = detail_text(&store, &mut u, 160, 48, 40);
+    assert!(text.contains("planning statement 2…"), "{text}");
+    let command = Command::Explain {
+        server: 0,
+        queryid: 2,
+    };
+    pgvitals::tui::take(
+        &mut u,
+        &mut store,
+        Update::Acted {
+            server: 0,
+            command,
+            outcome: ActionOutcome::Plan(vec![
+                "Plan of statement 2 in database shop (EXPLAIN, never executed):".into(),
+                "Update on stock  (cost=0.29..8.31 rows=0)".into(),
+                "  -> Index Scan using stock_pkey on stock  (cost=0.29..8.31 rows=1)".into(),
+                "       Index Cond: (id = $2)\u{1b}[2J".into(),
+            ]),
+            at: now(),
+        },
+    );
+    assert!(
+        u.message
+            .as_deref()
+            .is_some_and(|m| m.contains("planned, nothing executed")),
+        "{:?}",
+        u.message
+    );
+    let text = detail_text(&store, &mut u, 160, 48, 40);
+    assert!(
+        text.contains("-> Index Scan using stock_pkey on stock  (cost=0.29..8.31 rows=1)"),
+        "{text}"
+    );
+    assert!(text.contains("Index Cond: (id = $2)"), "{text}");
+    assert!(!text.contains('\u{1b}'), "{text}");
+}

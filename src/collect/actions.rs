@@ -54,6 +54,21 @@ fn command_sql(function: &str) -> String {
 /// Carry out one confirmed command on `session`'s server (see [`Command`]).
 async fn run_command(session: &ServerPool, command: &Command) -> ActionOutcome {
     use tokio_postgres::types::Type;
+    if let Command::Explain { queryid, .. } = command {
+        return match super::explain::explain_statement(session, *queryid).await {
+            Ok(e) => {
+                let mut lines = vec![format!(
+                    "Plan of statement {} in database {}{} (EXPLAIN, never executed):",
+                    e.queryid,
+                    e.datname,
+                    if e.generic_plan { ", generic plan" } else { "" }
+                )];
+                lines.extend(super::explain::plan_lines(&e.plan));
+                ActionOutcome::Plan(lines)
+            }
+            Err(why) => ActionOutcome::Failed(why),
+        };
+    }
     let (pid, backend_start) = match command {
         Command::CancelBackend {
             pid, backend_start, ..
@@ -61,6 +76,7 @@ async fn run_command(session: &ServerPool, command: &Command) -> ActionOutcome {
         | Command::TerminateBackend {
             pid, backend_start, ..
         } => (*pid, *backend_start),
+        Command::Explain { .. } => return ActionOutcome::Failed("not a backend signal".into()),
     };
     let Some(confirmed) = backend_start.map(crate::sample::from_epoch_s) else {
         return ActionOutcome::LeftAlone(
@@ -130,6 +146,14 @@ async fn run_command(session: &ServerPool, command: &Command) -> ActionOutcome {
 /// The log line of a command: the outcome, the backend's identity, its user and (as an escaped
 /// one-liner, no control bytes in log files) the first 500 characters of its query.
 fn log_command(session: &ServerPool, command: &Command, outcome: &ActionOutcome) {
+    if let Command::Explain { .. } = command {
+        tracing::info!(
+            server = %session.label(),
+            "{}",
+            crate::text::fold(&outcome.message(command))
+        );
+        return;
+    }
     let (backend_start, usename, query) = match command {
         Command::CancelBackend {
             backend_start,
@@ -143,6 +167,7 @@ fn log_command(session: &ServerPool, command: &Command, outcome: &ActionOutcome)
             query,
             ..
         } => (backend_start, usename, query),
+        Command::Explain { .. } => return,
     };
     let query: String = query
         .chars()

@@ -19,7 +19,10 @@
 //! * It plans with the monitoring role's privileges: constant folding may call the
 //!   IMMUTABLE functions the text names, as a DBA's own EXPLAIN would.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use super::pool::ServerPool;
 
 use tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 
@@ -182,6 +185,168 @@ pub async fn search_path_of(
         }
         None => path,
     })
+}
+
+/// What `pgvitals snapshot --explain QUERYID` prints: the statement and its plan.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ExplainedStatement {
+    /// The server, as `host:port/db`.
+    pub server: String,
+    pub queryid: i64,
+    /// The database the statement ran in (the plan is made there).
+    pub datname: String,
+    /// The normalized text from pg_stat_statements.
+    pub query: String,
+    /// Planned with `EXPLAIN (GENERIC_PLAN)` (the text has `$n` placeholders; 16+).
+    pub generic_plan: bool,
+    /// PostgreSQL's `EXPLAIN (FORMAT JSON)` document.
+    pub plan: serde_json::Value,
+}
+
+/// The plan of pg_stat_statements entry `queryid` on the server of `pool` (never executed,
+/// one statement, read-only, bounded: see the module doc). The text is looked up on a
+/// connection of `pool`; the plan is made in the statement's own database, over a second,
+/// short-lived connection when that is not the one `pool` is connected to (two connections
+/// at most, the second closed on return). Errors: one line (no such entry, no
+/// pg_stat_statements, a server older than 16 for a text with placeholders, the server's
+/// refusal, a connection that failed).
+pub async fn explain_statement(
+    pool: &ServerPool,
+    queryid: i64,
+) -> Result<ExplainedStatement, String> {
+    use crate::collect::pool::NoConnection;
+    async fn lease(pool: &ServerPool) -> Result<crate::collect::pool::Lease, String> {
+        match pool.lease().await.0 {
+            Ok(lease) => Ok(lease),
+            Err(NoConnection::Failed { error, .. }) => Err(error.message),
+            Err(NoConnection::Waiting) => Err("the server is not reachable yet".to_owned()),
+        }
+    }
+    let first = lease(pool).await?;
+    let facts = Arc::clone(&first.facts);
+    let Some(pgss) = &facts.pgss else {
+        return Err(format!(
+            "pg_stat_statements is not installed in database {}: CREATE EXTENSION pg_stat_statements;",
+            facts.datname
+        ));
+    };
+    let schema = crate::sample::quote_ident(&pgss.schema);
+    let row = first
+        .client
+        .query_opt(
+            &format!(
+                "SELECT /* pgvitals */ s.query, d.datname::text, s.userid::oid, s.dbid::oid \
+                   FROM {schema}.pg_stat_statements(true) AS s \
+                   JOIN pg_catalog.pg_database AS d ON d.oid OPERATOR(pg_catalog.=) s.dbid \
+                  WHERE s.queryid OPERATOR(pg_catalog.=) $1 \
+                  ORDER BY s.calls DESC LIMIT 1"
+            ),
+            &[&queryid],
+        )
+        .await
+        .map_err(|e| {
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.message().to_owned())
+        })?
+        .ok_or_else(|| format!("statement {queryid} is not in pg_stat_statements"))?;
+    let query: Option<String> = row.get(0);
+    let datname: String = row.get(1);
+    let (userid, dbid): (u32, u32) = (row.get(2), row.get(3));
+    let search_path = search_path_of(&first.client, userid, dbid)
+        .await
+        .map_err(|e| format!("the statement's search_path: {e}"))?;
+    let query = query.ok_or_else(|| {
+        format!(
+            "the text of statement {queryid} is not visible to this role (GRANT pg_read_all_stats)"
+        )
+    })?;
+    let major = (facts.server_version_num / 10_000) as u32;
+    let timeout = pool.query_timeout();
+    let (generic_plan, plan) = if datname == facts.datname {
+        explain_text(&first.client, &query, major, timeout, Some(&search_path)).await
+    } else {
+        // the statement's own database, over a connection of its own, closed right after
+        drop(first);
+        let other = pool.for_database(&datname).map_err(|e| e.message)?;
+        let lease = lease(&other).await?;
+        explain_text(&lease.client, &query, major, timeout, Some(&search_path)).await
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(ExplainedStatement {
+        server: pool.label().to_owned(),
+        queryid,
+        datname,
+        query,
+        generic_plan,
+        plan,
+    })
+}
+
+/// A plan of `EXPLAIN (FORMAT JSON)` as indented lines, like EXPLAIN's text format:
+/// `-> Index Scan using t_pkey on t  (cost=0.29..8.31 rows=1)` with its conditions and
+/// filters below, children indented under their parent. Server text as it is (the caller
+/// sanitizes). A document of another shape gives `[]`.
+pub fn plan_lines(plan: &serde_json::Value) -> Vec<String> {
+    fn node(n: &serde_json::Value, depth: usize, out: &mut Vec<String>) {
+        let pad = "  ".repeat(depth);
+        let text = |k: &str| n.get(k).and_then(|v| v.as_str());
+        let num = |k: &str| n.get(k).and_then(|v| v.as_f64());
+        let mut head = text("Node Type").unwrap_or("?").to_owned();
+        if let Some(s) = text("Strategy").filter(|_| head == "Aggregate") {
+            head = format!("{s} {head}");
+        }
+        if let Some(i) = text("Index Name") {
+            head.push_str(&format!(" using {i}"));
+        }
+        if let Some(r) = text("Relation Name") {
+            head.push_str(&format!(" on {r}"));
+            if let Some(a) = text("Alias").filter(|a| *a != r) {
+                head.push_str(&format!(" {a}"));
+            }
+        }
+        if let (Some(s), Some(t)) = (num("Startup Cost"), num("Total Cost")) {
+            head.push_str(&format!("  (cost={s:.2}..{t:.2}"));
+            if let Some(r) = num("Plan Rows") {
+                head.push_str(&format!(" rows={r:.0}"));
+            }
+            head.push(')');
+        }
+        let arrow = if depth == 0 { "" } else { "-> " };
+        out.push(format!("{pad}{arrow}{head}"));
+        for key in [
+            "Index Cond",
+            "Recheck Cond",
+            "Hash Cond",
+            "Merge Cond",
+            "Join Filter",
+            "Filter",
+            "Sort Key",
+            "Group Key",
+        ] {
+            match n.get(key) {
+                Some(serde_json::Value::String(v)) => out.push(format!("{pad}     {key}: {v}")),
+                Some(serde_json::Value::Array(v)) => {
+                    let items: Vec<&str> = v.iter().filter_map(|x| x.as_str()).collect();
+                    out.push(format!("{pad}     {key}: {}", items.join(", ")));
+                }
+                _ => {}
+            }
+        }
+        if let Some(children) = n.get("Plans").and_then(|p| p.as_array()) {
+            for c in children {
+                node(c, depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Some(top) = plan
+        .as_array()
+        .and_then(|a| a.first())
+        .and_then(|d| d.get("Plan"))
+    {
+        node(top, 0, &mut out);
+    }
+    out
 }
 
 #[cfg(test)]

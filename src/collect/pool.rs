@@ -111,6 +111,9 @@ pub struct ServerPool {
     draining: Arc<std::sync::atomic::AtomicUsize>,
     label: String,
     timing: Timing,
+    /// The connection settings, for a short-lived connection to another database of the
+    /// same server ([`ServerPool::for_database`]).
+    spec: ConnSpec,
     state: Mutex<SessionState>,
 }
 
@@ -211,6 +214,7 @@ impl ServerPool {
             connecting: tokio::sync::Mutex::new(()),
             label: spec.label(),
             timing,
+            spec: spec.clone(),
             state: Mutex::new(SessionState {
                 backoff: Backoff {
                     failures: 0,
@@ -243,6 +247,16 @@ impl ServerPool {
     }
 
     /// The `statement_timeout` of the monitoring session (`--query-timeout`).
+    /// A new pool for database `datname` of this pool's server: the same settings, `dbname`
+    /// changed (EXPLAIN plans a statement in its own database).
+    ///
+    /// Errors: the TLS configuration cannot be built (as [`ServerPool::new`]).
+    pub fn for_database(&self, datname: &str) -> Result<ServerPool, CollectError> {
+        let mut there = self.spec.clone();
+        there.dbname = datname.to_owned();
+        ServerPool::new(&there, self.timing.clone())
+    }
+
     pub fn query_timeout(&self) -> Duration {
         self.timing.query_timeout
     }

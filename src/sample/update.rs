@@ -73,22 +73,28 @@ pub enum Command {
         usename: Option<String>,
         query: String,
     },
+    /// The plan of pg_stat_statements entry `queryid` (`collect::explain`: never ANALYZE,
+    /// one statement, read-only, rolled back): changes nothing, so it needs no
+    /// `--enable-actions`. The outcome is [`ActionOutcome::Plan`].
+    Explain { server: usize, queryid: i64 },
 }
 
 impl Command {
     /// Index of the server the command is for.
     pub fn server(&self) -> usize {
         match self {
-            Command::CancelBackend { server, .. } | Command::TerminateBackend { server, .. } => {
-                *server
-            }
+            Command::CancelBackend { server, .. }
+            | Command::TerminateBackend { server, .. }
+            | Command::Explain { server, .. } => *server,
         }
     }
 
     /// The backend's pid.
+    /// The backend a cancel / terminate is for (0 for an EXPLAIN).
     pub fn pid(&self) -> i32 {
         match self {
             Command::CancelBackend { pid, .. } | Command::TerminateBackend { pid, .. } => *pid,
+            Command::Explain { .. } => 0,
         }
     }
 
@@ -98,6 +104,7 @@ impl Command {
         match self {
             Command::CancelBackend { .. } => "pg_cancel_backend",
             Command::TerminateBackend { .. } => "pg_terminate_backend",
+            Command::Explain { .. } => "EXPLAIN",
         }
     }
 }
@@ -115,14 +122,26 @@ pub enum ActionOutcome {
     LeftAlone(String),
     /// The function ran and returned false or failed, or the server could not be asked.
     Failed(String),
+    /// The plan of an [`Command::Explain`], as indented lines (raw server text: the screen
+    /// sanitizes it).
+    Plan(Vec<String>),
 }
 
 impl ActionOutcome {
     /// One line for the status bar and the log, e.g. `pg_cancel_backend(4242): done`, or
     /// `pid 4242 left alone: it now belongs to another backend (started ...)`.
     pub fn message(&self, command: &Command) -> String {
+        if let Command::Explain { queryid, .. } = command {
+            return match self {
+                ActionOutcome::Failed(why) | ActionOutcome::LeftAlone(why) => {
+                    format!("EXPLAIN of statement {queryid} failed: {why}")
+                }
+                _ => format!("EXPLAIN of statement {queryid}: planned, nothing executed"),
+            };
+        }
         let (function, pid) = (command.function(), command.pid());
         match self {
+            ActionOutcome::Plan(_) => format!("{function}({pid}): done"),
             ActionOutcome::Done => format!("{function}({pid}): done"),
             ActionOutcome::LeftAlone(why) => format!("pid {pid} left alone: {why}"),
             ActionOutcome::Failed(why) => format!("{function}({pid}) failed: {why}"),

@@ -455,6 +455,8 @@ pub struct DetailView<'a> {
     pub scroll: u16,
     /// Cancel/terminate are offered: the bottom line names their keys.
     pub actions_enabled: bool,
+    /// The plan `e` asked for: (queryid, lines), shown under that statement.
+    pub plan: Option<&'a (i64, Vec<String>)>,
 }
 
 impl Widget for DetailView<'_> {
@@ -488,10 +490,24 @@ impl Widget for DetailView<'_> {
                             )
                     })
                 });
-                (
-                    format!(" Statement {} ", statement.queryid),
-                    statement_lines(v, live.unwrap_or(statement), live.is_none()),
-                )
+                let mut lines = statement_lines(v, live.unwrap_or(statement), live.is_none());
+                match self.plan.filter(|(q, _)| *q == statement.queryid) {
+                    Some((_, plan)) => {
+                        lines.push(Line::from(""));
+                        lines.extend(
+                            plan.iter()
+                                .map(|l| Line::from(Span::raw(crate::tui::text::sanitize(l)))),
+                        );
+                    }
+                    None => {
+                        lines.push(Line::from(""));
+                        lines.push(Line::from(Span::styled(
+                            "e: its plan (EXPLAIN, never executed)",
+                            v.theme().dim(),
+                        )));
+                    }
+                }
+                (format!(" Statement {} ", statement.queryid), lines)
             }
         };
         // small terminals: the whole body
@@ -502,10 +518,10 @@ impl Widget for DetailView<'_> {
         };
         Clear.render(area, buf);
         let lines = hang_values(lines, usize::from(area.width.saturating_sub(2)), v.theme());
-        let hint = if self.actions_enabled {
-            " Esc close · ↑↓ PgUp PgDn scroll · y copy · c cancel · k terminate "
-        } else {
-            " Esc close · ↑↓ PgUp PgDn scroll · y copy "
+        let hint = match (self.detail, self.actions_enabled) {
+            (Detail::Statement { .. }, _) => " Esc close · ↑↓ PgUp PgDn scroll · y copy · e plan ",
+            (_, true) => " Esc close · ↑↓ PgUp PgDn scroll · y copy · c cancel · k terminate ",
+            (_, false) => " Esc close · ↑↓ PgUp PgDn scroll · y copy ",
         };
         Paragraph::new(lines)
             .block(

@@ -56,7 +56,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("↑ ↓ PgUp PgDn Home End", "move within the table"),
     ("s / r", "cycle the sort column / reverse the sort"),
     ("/", "filter rows by text (Enter keeps it, Esc clears it)"),
-    ("Enter", "details of the selected session or statement; Esc"),
+    (
+        "Enter",
+        "details of a session or statement (e: its plan); Esc",
+    ),
     ("p", "pause: the screen holds, samples keep arriving"),
     ("+ / -", "poll less / more often (250ms .. 1m)"),
     ("h", "history over 10 min, 1 h, 6 h, 24 h (wide screens)"),

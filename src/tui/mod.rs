@@ -260,6 +260,15 @@ pub fn take(ui: &mut UiState, store: &mut Store, update: Update) {
             ..
         } => {
             let message = outcome.message(&command);
+            if let Command::Explain { queryid, .. } = &command {
+                ui.plan = Some((
+                    *queryid,
+                    match outcome {
+                        crate::sample::ActionOutcome::Plan(lines) => lines,
+                        other => vec![other.message(&command)],
+                    },
+                ));
+            }
             ui.message = Some(match store.servers.get(server) {
                 Some(s) if store.servers.len() > 1 => format!("{}: {message}", s.label),
                 _ => message,
@@ -538,6 +547,7 @@ fn draw_popups(ui: &UiState, v: View<'_>, body: Rect, buf: &mut ratatui::buffer:
             detail: d,
             scroll: ui.detail_scroll,
             actions_enabled: ui.actions_enabled,
+            plan: ui.plan.as_ref(),
         }
         .render(body, buf);
     }

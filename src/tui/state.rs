@@ -284,6 +284,8 @@ pub struct UiState {
     pub hits: std::cell::RefCell<Hits>,
     /// The last left click: when, and the table row it selected (for the double-click).
     pub last_click: Option<(std::time::Instant, Option<usize>)>,
+    /// The plan `e` got for a statement: (queryid, lines, raw server text).
+    pub plan: Option<(i64, Vec<String>)>,
 }
 
 impl UiState {
@@ -307,6 +309,7 @@ impl UiState {
             history_span: 0,
             hits: std::cell::RefCell::new(Hits::default()),
             last_click: None,
+            plan: None,
         }
     }
 
@@ -631,11 +634,31 @@ impl UiState {
             KeyCode::Char('c') => return self.ask(ActionKind::Cancel, live),
             KeyCode::Char('k') => return self.ask(ActionKind::Terminate, live),
             KeyCode::Char('y') => return self.copy(live),
+            KeyCode::Char('e') => return self.explain(),
             KeyCode::Char('p') => self.toggle_pause(live),
             KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
             _ => return Action::Nothing,
         }
         Action::Redraw
+    }
+
+    /// `e` in a statement's detail: ask the worker for its plan (EXPLAIN, never executed;
+    /// read-only, so without `--enable-actions`).
+    fn explain(&mut self) -> Action {
+        let Some(Detail::Statement { server, statement }) = &self.detail else {
+            return Action::Nothing;
+        };
+        let queryid = statement.queryid;
+        self.plan = Some((
+            queryid,
+            vec![format!(
+                "planning statement {queryid}… (EXPLAIN, never executed)"
+            )],
+        ));
+        Action::Send(Command::Explain {
+            server: *server,
+            queryid,
+        })
     }
 
     /// No popup is open: commands, sort and filter; moving between tabs, servers and rows

@@ -1106,3 +1106,65 @@ async fn explain_plans_a_statement_in_its_own_database_and_never_runs_it() {
     assert_eq!(n, 1000, "EXPLAIN ran the DELETE");
     drop(db);
 }
+
+/// Issue 11: `e` in the dashboard sends `Command::Explain` to the server's worker, which
+/// plans the statement in its own database (never executing it) and answers with the plan
+/// as indented lines. The text has no constant (no `$n` once normalized), so it plans on
+/// every major, 12 to 18.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_explain_command_returns_the_plan_through_the_worker() {
+    use pgvitals::sample::{ActionOutcome, Command, Update};
+    let db = create_db("stmt_explain_cmd");
+    let oid = dbid(&db.name).await;
+    let w = connect(primary(), &db.name).await;
+    w.batch_execute(
+        "CREATE TABLE cmd_t (id int PRIMARY KEY, v text); \
+         INSERT INTO cmd_t SELECT i, 'x' FROM generate_series(1, 1000) i; ANALYZE cmd_t; \
+         SELECT count(*) FROM cmd_t WHERE v IS NULL",
+    )
+    .await
+    .expect("setup");
+    let pg = connect(primary(), "postgres").await;
+    let queryid: i64 = pg
+        .query_one(
+            "SELECT queryid FROM pg_stat_statements WHERE dbid = $1 AND query LIKE 'SELECT count(*) FROM cmd_t%'",
+            &[&oid],
+        )
+        .await
+        .expect("the statement's queryid")
+        .get(0);
+    // watched through the postgres database: the plan is made in the statement's own
+    let spec = pgvitals::conninfo::ConnSpec::parse(&primary().conninfo("postgres")).expect("spec");
+    let mut running = pgvitals::app::start_workers(&[spec], &pgvitals::config::Config::default())
+        .expect("workers");
+    running
+        .commands
+        .send(Command::Explain { server: 0, queryid })
+        .await
+        .expect("send");
+    let mut plan = None;
+    crate::common::pump(&mut running, Duration::from_secs(30), |u, _| {
+        if let Update::Acted { outcome, .. } = u {
+            plan = Some(outcome.clone());
+            return true;
+        }
+        false
+    })
+    .await;
+    match plan {
+        Some(ActionOutcome::Plan(lines)) => {
+            let text = lines.join("\n");
+            assert!(
+                text.contains(&format!(
+                    "Plan of statement {queryid} in database {}",
+                    db.name
+                )),
+                "{text}"
+            );
+            assert!(text.contains("Aggregate"), "{text}");
+            assert!(text.contains("Seq Scan on cmd_t"), "{text}");
+            assert!(text.contains("Filter: (v IS NULL)"), "{text}");
+        }
+        other => panic!("no plan: {other:?}"),
+    }
+}
