@@ -62,19 +62,25 @@ async fn wal_failures(
     (failures, wal_samples, server_samples)
 }
 
+/// Wait (15 s at most) for the WAL area's first sample: the area works before the test
+/// locks its view.
+async fn first_wal_sample(running: &mut pgvitals::app::Running) {
+    assert!(
+        pump(running, Duration::from_secs(15), |_, store| store.servers
+            [0]
+        .area(Area::Wal)
+        .sample
+        .is_some())
+        .await,
+        "no WAL sample before the lock"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_area_that_times_out_backs_off_says_so_and_starts_over_after_a_sample() {
     let db = TempDatabase::create("backoff");
     let mut running = pgvitals::app::start_workers(&[spec(&db.0)], &config()).expect("workers");
-    assert!(
-        pump(&mut running, Duration::from_secs(15), |_, store| store
-            .servers[0]
-            .area(Area::Wal)
-            .sample
-            .is_some())
-        .await,
-        "no WAL sample before the lock"
-    );
+    first_wal_sample(&mut running).await;
 
     let locker = connect(primary(), &db.0).await;
     let lock = "BEGIN; LOCK TABLE pg_catalog.pg_stat_archiver IN ACCESS EXCLUSIVE MODE";
@@ -226,15 +232,7 @@ async fn a_canceled_query_is_no_timeout() {
         ..Config::default()
     };
     let mut running = pgvitals::app::start_workers(&[spec(&db.0)], &config).expect("workers");
-    assert!(
-        pump(&mut running, Duration::from_secs(15), |_, store| store
-            .servers[0]
-            .area(Area::Wal)
-            .sample
-            .is_some())
-        .await,
-        "no WAL sample before the lock"
-    );
+    first_wal_sample(&mut running).await;
     let locker = connect(primary(), &db.0).await;
     locker
         .batch_execute("BEGIN; LOCK TABLE pg_catalog.pg_stat_archiver IN ACCESS EXCLUSIVE MODE")

@@ -196,14 +196,16 @@ fn start_serve(conninfos: &[String], config: &Path) -> (Running, u16) {
     (child, port)
 }
 
-fn start_prometheus(dir: &Path, target_port: u16) -> (Running, u16) {
+/// A Prometheus server scraping every second with `scrape_configs` (YAML list items, each
+/// starting `- job_name:` at column 0), its data under `dir`; returns it with its port.
+fn start_prometheus(dir: &Path, scrape_configs: &str) -> (Running, u16) {
     let port = free_port();
     let config = dir.join("prometheus.yml");
+    let jobs: String = scrape_configs.lines().map(|l| format!("  {l}\n")).collect();
     std::fs::write(
         &config,
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: pgvitals\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n{jobs}"
         ),
     )
     .expect("prometheus.yml");
@@ -280,7 +282,10 @@ async fn prometheus_scrapes_lag_alerts_and_area_health_of_a_primary_and_standby(
     });
 
     let (serve, port) = start_serve(&[], &config);
-    let (_prometheus, prom) = start_prometheus(dir.path(), port);
+    let (_prometheus, prom) = start_prometheus(
+        dir.path(),
+        &format!("- job_name: pgvitals\n  static_configs:\n    - targets: ['127.0.0.1:{port}']"),
+    );
 
     let checks = tokio::task::spawn_blocking(move || {
         let minute = Duration::from_secs(60);
@@ -482,37 +487,17 @@ async fn tls_and_basic_auth_guard_the_listener() {
         "{plain:?}"
     );
 
-    let prom_port = free_port();
-    let prom_config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &prom_config,
+    let job = |name: &str, password: &str| {
         format!(
-            "global:\n  scrape_interval: 1s\n\
-             scrape_configs:\n\
-             - job_name: good\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n\
-             \x20   basic_auth:\n      username: prometheus\n      password: s3cret\n\
-             \x20   static_configs:\n      - targets: ['127.0.0.1:{port}']\n\
-             - job_name: wrong\n    scheme: https\n    tls_config:\n      ca_file: {ca}\n\
-             \x20   basic_auth:\n      username: prometheus\n      password: guess\n\
-             \x20   static_configs:\n      - targets: ['127.0.0.1:{port}']\n",
-            ca = ca.display()
+            "- job_name: {name}\n  scheme: https\n  tls_config:\n    ca_file: {}\n  \
+             basic_auth:\n    username: prometheus\n    password: {password}\n  \
+             static_configs:\n    - targets: ['127.0.0.1:{port}']\n",
+            ca.display()
         )
-        .replace("\n- job_name", "\n  - job_name"),
-    )
-    .expect("prometheus.yml");
-    let _prometheus = Running(
-        Command::new(tool("prometheus", "PGVITALS_PROMETHEUS"))
-            .arg(format!("--config.file={}", prom_config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("tsdb").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
+    };
+    let (_prometheus, prom_port) = start_prometheus(
+        dir.path(),
+        &format!("{}{}", job("good", "s3cret"), job("wrong", "guess")),
     );
     let checks = tokio::task::spawn_blocking(move || {
         let minute = Duration::from_secs(60);
