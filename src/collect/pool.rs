@@ -341,7 +341,8 @@ impl ServerPool {
                 failures: 0,
                 next_attempt: None,
             };
-            let changed = st.facts.as_deref() != Some(&*facts);
+            // (a second connection to the same server is no reconnect: no rebaseline)
+            let changed = !st.facts.as_deref().is_some_and(|f| f.same_server(&facts));
             let event =
                 (!st.up || changed).then(|| LinkEvent::Connected(Box::new((*facts).clone())));
             st.up = true;

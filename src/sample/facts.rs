@@ -92,6 +92,17 @@ impl ServerFacts {
         (self.server_version_num / 10000) as u32
     }
 
+    /// The same server, role and database as `other`, as far as the areas care: everything
+    /// but [`ServerFacts::backend_pid`], which differs on every connection. A second
+    /// connection (opened while the first waits out a slow query) is no reconnect: it
+    /// changes no baseline.
+    pub fn same_server(&self, other: &ServerFacts) -> bool {
+        ServerFacts {
+            backend_pid: other.backend_pid,
+            ..self.clone()
+        } == *other
+    }
+
     /// The role can read other sessions' query texts and the statistics views in full.
     pub fn can_read_all_stats(&self) -> bool {
         self.is_superuser || self.pg_monitor || self.pg_read_all_stats
@@ -153,6 +164,24 @@ mod tests {
             in_recovery,
             ..ServerFacts::example(user, monitor)
         }
+    }
+
+    #[test]
+    fn another_connection_to_the_same_server_is_the_same_server() {
+        let a = facts("monitor", true, false);
+        let b = ServerFacts {
+            backend_pid: 4242,
+            ..a.clone()
+        };
+        assert!(a.same_server(&b) && b.same_server(&a));
+        // a promotion, another database or another role is not
+        assert!(!a.same_server(&facts("monitor", true, true)));
+        let other_db = ServerFacts {
+            datname: "other".into(),
+            ..a.clone()
+        };
+        assert!(!a.same_server(&other_db));
+        assert!(!a.same_server(&facts("alice", true, false)));
     }
 
     #[test]

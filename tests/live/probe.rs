@@ -169,3 +169,26 @@ async fn probe_of_a_missing_extension_is_none() {
     assert!(m.facts.pgss_preloaded);
     assert_eq!(m.facts.datname, db.name);
 }
+
+/// A second monitoring connection, opened while the first is leased (as when the first waits
+/// out a slow query), is no reconnect: the session reports no `Connected` event for it, so
+/// no area loses its baseline (every rate would read "no rate yet" for a poll).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_connection_to_the_same_server_is_no_reconnect() {
+    use pgvitals::collect::pool::{ServerPool, Timing};
+    use pgvitals::conninfo::ConnSpec;
+    use pgvitals::sample::LinkEvent;
+
+    let spec = ConnSpec::parse(&primary().conninfo("postgres")).expect("spec");
+    let session = ServerPool::new(&spec, Timing::default()).expect("session");
+    let (first, event) = session.lease().await;
+    let first = first.ok().expect("first connection");
+    assert!(matches!(event, Some(LinkEvent::Connected(_))), "{event:?}");
+    let (second, event) = session.lease().await;
+    let second = second.ok().expect("second connection");
+    assert_ne!(
+        first.facts.backend_pid, second.facts.backend_pid,
+        "the second lease is another connection"
+    );
+    assert!(event.is_none(), "a second connection reported {event:?}");
+}
