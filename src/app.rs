@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::conninfo::ConnSpec;
 use crate::model::Store;
 use crate::record::{Recorder, Retention};
-use crate::sample::{Area, Command, LinkEvent, Update};
+use crate::sample::{Area, Cadence, Command, LinkEvent, Update};
 
 /// Workers running for every server; the screen takes the receiving ends.
 pub struct Running {
@@ -106,7 +106,30 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
             let mut updates = Vec::new();
             'rounds: for round in 0..2 {
                 if round == 1 {
-                    tokio::time::sleep(interval).await;
+                    // the samplers (the wait profile) go on sampling while the rates'
+                    // interval passes
+                    let until = tokio::time::Instant::now() + interval;
+                    loop {
+                        let mut next = until;
+                        for (area, collector, timed_out) in &mut collectors {
+                            let Cadence::Sampler(every) = area.cadence() else {
+                                continue;
+                            };
+                            if *timed_out {
+                                continue;
+                            }
+                            let (got, outcome) = worker::poll(i, *area, &session, collector).await;
+                            *timed_out = outcome == Outcome::TimedOut;
+                            let paced = crate::collect::paced(every, collector.last_took());
+                            next = next.min(tokio::time::Instant::now() + paced);
+                            updates.extend(got);
+                        }
+                        if next >= until {
+                            break;
+                        }
+                        tokio::time::sleep_until(next).await;
+                    }
+                    tokio::time::sleep_until(until).await;
                 }
                 for (area, collector, timed_out) in &mut collectors {
                     if round == 1 && (!area.needs_rates() || *timed_out) {

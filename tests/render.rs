@@ -712,7 +712,7 @@ fn every_panel_at_80x24_and_160x48() {
                 Tab::Alerts => &["CRITICAL", "idle in transaction"],
                 Tab::Overview => &["1 Activity", "7 WAL", "8 Alerts"],
                 Tab::Fleet => &["Fleet: 1 server,", "critical", "primary"],
-                Tab::Area(Area::Server) => unreachable!("the server has no tab"),
+                Tab::Area(Area::Server | Area::Waits) => unreachable!("no tab"),
             };
             for e in expect {
                 assert!(text.contains(e), "{name} {w}x{h} lacks {e:?}:\n{text}");

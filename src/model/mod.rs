@@ -125,6 +125,9 @@ pub struct ServerState {
     /// names, addresses or socket directories): how a standby's upstream is recognised
     /// among the watched servers ([`chain`]). Empty when unknown.
     pub endpoints: Vec<(String, u16)>,
+    /// The wait profile over the last [`areas::waits::WINDOW_S`] seconds, from the waits
+    /// area's samples.
+    pub waits: areas::waits::WaitWindow,
     /// Samples arrived since the alerts were last evaluated.
     alerts_due: bool,
 }
@@ -159,6 +162,7 @@ impl ServerState {
             alerts: AlertBook::default(),
             connection_warnings: Vec::new(),
             endpoints: Vec::new(),
+            waits: Default::default(),
             alerts_due: false,
         }
     }
@@ -384,6 +388,7 @@ impl Store {
 /// asked for a fresh baseline), its history points; a sample means the link is up.
 fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime, took: Duration) {
     let area = sample.area();
+    areas::absorb(server, &sample);
     let state = server.areas.entry(area).or_default();
     // after a reconnect the previous sample is no baseline, but what needs no earlier
     // sample is still derived

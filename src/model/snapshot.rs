@@ -34,7 +34,7 @@ pub fn server_json(server: &ServerState) -> Value {
         let state = server.area(area);
         let value = match (&state.sample, &state.error) {
             (_, Some((error, _))) => json!({ "error": error }),
-            (Some(sample), None) => super::areas::sample_json(sample),
+            (Some(sample), None) => super::areas::sample_json(server, sample),
             (None, None) => match &server.link {
                 Link::Down { error, .. } => json!({ "error": error }),
                 _ => json!({ "error": { "kind": "unreachable", "sqlstate": null,
@@ -304,7 +304,10 @@ mod tests {
         assert_eq!(plain["pooled"], json!(true));
         let gaps = plain["privilege_gaps"].as_array().expect("an array");
         let areas: Vec<&str> = gaps.iter().filter_map(|g| g["area"].as_str()).collect();
-        assert_eq!(areas, ["activity", "statements", "replication", "vacuum"]);
+        assert_eq!(
+            areas,
+            ["activity", "statements", "replication", "vacuum", "waits"]
+        );
         let expected = privilege_gaps(&facts("Alice", false, true));
         for (g, e) in gaps.iter().zip(&expected) {
             assert_eq!(g["hidden"], json!(e.hidden), "{g}");

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::sample::{
     ActivitySample, Area, CacheSample, ReplicationSample, Sample, ServerSample, StatementsSample,
-    UnusedIndexesSample, VacuumSample, WalSample,
+    UnusedIndexesSample, VacuumSample, WaitsSample, WalSample,
 };
 
 /// zstd level of a block while it is written: level 3 (zstd's default) compresses a
@@ -154,6 +154,7 @@ pub fn from_frame(area: Area, mut v: Value) -> Result<Sample, String> {
         }
         Area::Vacuum => Sample::Vacuum(serde_json::from_value::<VacuumSample>(v).map_err(e)?),
         Area::Wal => Sample::Wal(serde_json::from_value::<WalSample>(v).map_err(e)?),
+        Area::Waits => Sample::Waits(serde_json::from_value::<WaitsSample>(v).map_err(e)?),
     })
 }
 
@@ -168,6 +169,7 @@ pub fn sample_collected_at(sample: &Sample) -> f64 {
         Sample::UnusedIndexes(s) => s.collected_at,
         Sample::Vacuum(s) => s.collected_at,
         Sample::Wal(s) => s.collected_at,
+        Sample::Waits(s) => s.collected_at,
     }
 }
 

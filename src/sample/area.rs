@@ -26,6 +26,9 @@ pub enum Area {
     UnusedIndexes,
     Vacuum,
     Wal,
+    /// The wait profile's sampler (no tab: its profile shows in the statements and activity
+    /// panels).
+    Waits,
 }
 
 /// How often an area is polled.
@@ -38,7 +41,16 @@ pub enum Cadence {
     AtLeast(Duration),
     /// Every `slow_interval` (60 s by default): expensive catalog work.
     Slow,
+    /// Every this long whatever the interval (a sampler), and never more often than
+    /// [`crate::collect::COST_FACTOR`] times its own last duration.
+    Sampler(Duration),
 }
+
+/// The wait profile's sampler runs at most this often: 4 samples a second while a sample
+/// costs under 1 ms of server time (up to a few hundred sessions); on a bigger server it is
+/// paced by its own cost (one sample per 250 × its duration: about one a second at 1,000
+/// sessions), so it never takes more than 0.4 % of the session's time.
+pub const WAITS_PERIOD: Duration = Duration::from_millis(250);
 
 /// pg_stat_statements is polled at most this often: reading it costs about 3 µs per entry
 /// on the server (3 ms for 1,000 entries, 15 ms at the default `pg_stat_statements.max`).
@@ -50,7 +62,7 @@ pub const VACUUM_MIN_PERIOD: Duration = Duration::from_secs(10);
 
 impl Area {
     /// Every area, in tab order (the server first: it has no tab).
-    pub const ALL: [Area; 8] = [
+    pub const ALL: [Area; 9] = [
         Area::Server,
         Area::Activity,
         Area::Statements,
@@ -59,6 +71,7 @@ impl Area {
         Area::UnusedIndexes,
         Area::Vacuum,
         Area::Wal,
+        Area::Waits,
     ];
 
     /// The area whose [`Area::key`] is `key`.
@@ -77,6 +90,7 @@ impl Area {
             Area::UnusedIndexes => "unused_indexes",
             Area::Vacuum => "vacuum",
             Area::Wal => "wal",
+            Area::Waits => "waits",
         }
     }
 
@@ -94,13 +108,14 @@ impl Area {
             (Area::UnusedIndexes, true) => "Unused",
             (Area::Vacuum, _) => "Vacuum",
             (Area::Wal, _) => "WAL",
+            (Area::Waits, _) => "Waits",
         }
     }
 
     /// Whether the area has a tab of its own (the server sample feeds the header instead).
     pub fn has_tab(self) -> bool {
         match self {
-            Area::Server => false,
+            Area::Server | Area::Waits => false,
             Area::Activity
             | Area::Statements
             | Area::Cache
@@ -125,6 +140,7 @@ impl Area {
             Area::Statements => Cadence::AtLeast(STATEMENTS_MIN_PERIOD),
             Area::Vacuum => Cadence::AtLeast(VACUUM_MIN_PERIOD),
             Area::UnusedIndexes => Cadence::Slow,
+            Area::Waits => Cadence::Sampler(WAITS_PERIOD),
         }
     }
 
@@ -138,6 +154,7 @@ impl Area {
             Cadence::Interval => interval,
             Cadence::AtLeast(min) => interval.max(min),
             Cadence::Slow => slow_interval.max(interval),
+            Cadence::Sampler(every) => every,
         }
     }
 
@@ -156,7 +173,11 @@ impl Area {
     pub fn needs_rates(self) -> bool {
         match self {
             Area::Server | Area::Statements | Area::Cache | Area::Wal => true,
-            Area::Activity | Area::Replication | Area::UnusedIndexes | Area::Vacuum => false,
+            Area::Activity
+            | Area::Replication
+            | Area::UnusedIndexes
+            | Area::Vacuum
+            | Area::Waits => false,
         }
     }
 
@@ -171,7 +192,8 @@ impl Area {
             | Area::Replication
             | Area::UnusedIndexes
             | Area::Vacuum
-            | Area::Wal => 12,
+            | Area::Wal
+            | Area::Waits => 12,
         }
     }
 
@@ -203,6 +225,7 @@ impl Area {
                 "other roles' sessions show `<insufficient privilege>` and no state, times, client, wait event or blocking pids",
             ),
             Area::Statements => Some("other roles' statements are left out"),
+            Area::Waits => Some("other roles' active backends are left out of the wait profile"),
             Area::Replication if in_recovery => {
                 Some("the WAL receiver's status, sender and last message time are hidden")
             }
@@ -229,6 +252,7 @@ pub enum Sample {
     UnusedIndexes(UnusedIndexesSample),
     Vacuum(VacuumSample),
     Wal(WalSample),
+    Waits(WaitsSample),
 }
 
 impl Sample {
@@ -242,6 +266,7 @@ impl Sample {
             Sample::UnusedIndexes(_) => Area::UnusedIndexes,
             Sample::Vacuum(_) => Area::Vacuum,
             Sample::Wal(_) => Area::Wal,
+            Sample::Waits(_) => Area::Waits,
         }
     }
 }
@@ -473,8 +498,8 @@ mod tests {
         keys.sort_unstable();
         keys.dedup();
         assert_eq!(keys.len(), Area::ALL.len());
-        assert!(!Area::Server.has_tab());
-        assert_eq!(Area::tabs().count(), Area::ALL.len() - 1);
+        assert!(!Area::Server.has_tab() && !Area::Waits.has_tab());
+        assert_eq!(Area::tabs().count(), Area::ALL.len() - 2);
         assert_eq!(Area::Vacuum.unavailable_on(12), None);
     }
 }

@@ -195,7 +195,8 @@ mod tests {
                 Area::Activity,
                 Area::Statements,
                 Area::Replication,
-                Area::Vacuum
+                Area::Vacuum,
+                Area::Waits
             ]
         );
         assert!(

@@ -760,3 +760,125 @@ pub struct CheckpointMark {
     pub num_timed: i64,
     pub num_requested: i64,
 }
+
+/// The waits of the active backends at one instant, for the wait profile (the model keeps a
+/// sliding window of these, `model::areas::waits`): `pg_stat_get_activity(NULL)` (the
+/// function behind `pg_stat_activity`, without its joins), client backends and parallel
+/// workers in state `active`, pgvitals' own backend left out, grouped by `query_id`,
+/// `wait_event_type` and `wait_event`. PostgreSQL 12+; `query_id` 14+. Without
+/// pg_read_all_stats other roles' backends show no state and are not counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WaitsSample {
+    pub collected_at: EpochSeconds,
+    /// `compute_query_id` (PostgreSQL 14+: `on`, `off`, `auto`, `regress`); `None` before 14.
+    pub compute_query_id: Option<String>,
+    /// One row per (query_id, wait_event_type, wait_event), most backends first, at most
+    /// [`WAITS_MAX_ROWS`].
+    pub waits: Vec<ActiveWait>,
+}
+
+/// Rows of one [`WaitsSample`] at most (the distinct query and wait combinations of the
+/// backends active at one instant; more is cut, fewest backends first).
+pub const WAITS_MAX_ROWS: usize = 200;
+
+/// Active backends running one query and waiting on one thing (or on none: CPU).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveWait {
+    /// `pg_stat_activity.query_id` (14+): the `queryid` of the statement's
+    /// pg_stat_statements entry; `None` before 14, with `compute_query_id` off, and for
+    /// utility statements pg_stat_statements does not track.
+    pub query_id: Option<i64>,
+    /// `wait_event_type`: `None` while the backend runs on CPU (or in a wait that is not
+    /// instrumented).
+    pub wait_event_type: Option<String>,
+    pub wait_event: Option<String>,
+    /// How many backends (a parallel query counts its workers too).
+    pub backends: i32,
+}
+
+/// What an active backend waits on, by `wait_event_type`, as the wait profile counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitClass {
+    /// Active with no wait event: on CPU (or in an uninstrumented wait).
+    Cpu,
+    Lock,
+    #[serde(rename = "lwlock")]
+    LWLock,
+    #[serde(rename = "io")]
+    IO,
+    #[serde(rename = "ipc")]
+    IPC,
+    Client,
+    Timeout,
+    Extension,
+    /// `Activity`, `BufferPin`, `InjectionPoint` and whatever a later major adds.
+    Other,
+}
+
+impl WaitClass {
+    /// Every class, in the order the profile shows them.
+    pub const ALL: [WaitClass; 9] = [
+        WaitClass::Cpu,
+        WaitClass::Lock,
+        WaitClass::LWLock,
+        WaitClass::IO,
+        WaitClass::IPC,
+        WaitClass::Client,
+        WaitClass::Timeout,
+        WaitClass::Extension,
+        WaitClass::Other,
+    ];
+
+    /// The class of a backend's `wait_event_type` (`None`: CPU).
+    pub fn of(wait_event_type: Option<&str>) -> WaitClass {
+        match wait_event_type {
+            None => WaitClass::Cpu,
+            Some("Lock") => WaitClass::Lock,
+            Some("LWLock") => WaitClass::LWLock,
+            Some("IO") => WaitClass::IO,
+            Some("IPC") => WaitClass::IPC,
+            Some("Client") => WaitClass::Client,
+            Some("Timeout") => WaitClass::Timeout,
+            Some("Extension") => WaitClass::Extension,
+            Some(_) => WaitClass::Other,
+        }
+    }
+
+    /// As shown and as the JSON key: `CPU`, `Lock`, `LWLock`, `IO`, ... (`key` is the JSON
+    /// key: `cpu`, `lock`, `lwlock`, `io`, ...).
+    pub fn label(self) -> &'static str {
+        match self {
+            WaitClass::Cpu => "CPU",
+            WaitClass::Lock => "Lock",
+            WaitClass::LWLock => "LWLock",
+            WaitClass::IO => "IO",
+            WaitClass::IPC => "IPC",
+            WaitClass::Client => "Client",
+            WaitClass::Timeout => "Timeout",
+            WaitClass::Extension => "Extension",
+            WaitClass::Other => "Other",
+        }
+    }
+
+    /// The JSON key: `cpu`, `lock`, `lwlock`, `io`, `ipc`, `client`, `timeout`, `extension`,
+    /// `other`.
+    pub fn key(self) -> &'static str {
+        match self {
+            WaitClass::Cpu => "cpu",
+            WaitClass::Lock => "lock",
+            WaitClass::LWLock => "lwlock",
+            WaitClass::IO => "io",
+            WaitClass::IPC => "ipc",
+            WaitClass::Client => "client",
+            WaitClass::Timeout => "timeout",
+            WaitClass::Extension => "extension",
+            WaitClass::Other => "other",
+        }
+    }
+
+    /// Position in [`WaitClass::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}

@@ -681,7 +681,8 @@ async fn io_timing_wal_and_jit_per_statement_per_version() {
     assert_eq!(write.temp_blk_write_time_ms_per_s.is_some(), major >= 15);
 
     // The snapshot JSON carries them under the same names.
-    let json = pgvitals::model::areas::sample_json(&cur);
+    let server = pgvitals::model::ServerState::new("s".into(), std::time::SystemTime::now());
+    let json = pgvitals::model::areas::sample_json(&server, &cur);
     let entry = json["statements"]
         .as_array()
         .expect("statements")

@@ -10,6 +10,7 @@ pub mod server;
 pub mod statements;
 pub mod unused_indexes;
 pub mod vacuum;
+pub mod waits;
 pub mod wal;
 
 use super::Ctx;
@@ -33,6 +34,7 @@ enum Collector {
     UnusedIndexes(unused_indexes::UnusedIndexesCollector),
     Vacuum(vacuum::VacuumCollector),
     Wal(wal::WalCollector),
+    Waits(waits::WaitsCollector),
 }
 
 impl AnyCollector {
@@ -57,6 +59,7 @@ impl AnyCollector {
             }
             Area::Vacuum => Collector::Vacuum(vacuum::VacuumCollector::new()),
             Area::Wal => Collector::Wal(wal::WalCollector::new()),
+            Area::Waits => Collector::Waits(waits::WaitsCollector::new()),
         };
         AnyCollector {
             inner,
@@ -88,6 +91,7 @@ impl Collector {
             Collector::UnusedIndexes(c) => Sample::UnusedIndexes(c.collect(ctx).await?),
             Collector::Vacuum(c) => Sample::Vacuum(c.collect(ctx).await?),
             Collector::Wal(c) => Sample::Wal(c.collect(ctx).await?),
+            Collector::Waits(c) => Sample::Waits(c.collect(ctx).await?),
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod replication;
 pub mod server;
 pub mod statements;
 pub mod vacuum;
+pub mod waits;
 pub mod wal;
 
 use std::time::SystemTime;
@@ -42,7 +43,8 @@ pub fn derive(cur: &mut Sample, prev: Option<&Sample>) {
             | Sample::Cache(_)
             | Sample::Activity(_)
             | Sample::UnusedIndexes(_)
-            | Sample::Wal(_),
+            | Sample::Wal(_)
+            | Sample::Waits(_),
             _,
         ) => {}
     }
@@ -65,8 +67,8 @@ pub fn evaluate(server: &ServerState, thresholds: &Thresholds, now: SystemTime) 
             Area::Vacuum => vacuum::evaluate(&mut ev),
             Area::Wal => wal::evaluate(&mut ev),
             Area::Statements => statements::evaluate(&mut ev),
-            // no rule reads this area
-            Area::UnusedIndexes => {}
+            // no rule reads these areas
+            Area::UnusedIndexes | Area::Waits => {}
         }
     }
     ev.out
@@ -92,7 +94,7 @@ pub fn series_named(key: &str) -> Option<Series> {
 pub fn feeds_alerts_or_history(area: Area) -> bool {
     let points = match area {
         Area::Server | Area::Activity | Area::Cache | Area::Replication | Area::Wal => true,
-        Area::Statements | Area::UnusedIndexes | Area::Vacuum => false,
+        Area::Statements | Area::UnusedIndexes | Area::Vacuum | Area::Waits => false,
     };
     points || area.rules().next().is_some()
 }
@@ -115,17 +117,34 @@ pub fn history_points(server: &ServerState, area: Area) -> Vec<(Series, f64)> {
             .worst_replay_lag_bytes()
             .map(|lag| (Series::REPLAY_LAG_BYTES, lag as f64)),
         Area::Wal => wal::history(server),
-        Area::Statements | Area::UnusedIndexes | Area::Vacuum => None,
+        Area::Statements | Area::UnusedIndexes | Area::Vacuum | Area::Waits => None,
     };
     point.into_iter().collect()
 }
 
-/// The JSON of one sample (`pgvitals snapshot`): the sample's own fields, except where an
-/// area bounds what it lists.
-pub fn sample_json(sample: &Sample) -> Value {
+/// Keep what a new sample adds to the server's state beyond the area's latest sample (the
+/// wait profile's window), before it is stored.
+pub fn absorb(server: &mut ServerState, sample: &Sample) {
     match sample {
-        Sample::Statements(s) => statements::json(s),
+        Sample::Waits(w) => server.waits.push(w),
+        Sample::Server(_)
+        | Sample::Activity(_)
+        | Sample::Statements(_)
+        | Sample::Cache(_)
+        | Sample::Replication(_)
+        | Sample::UnusedIndexes(_)
+        | Sample::Vacuum(_)
+        | Sample::Wal(_) => {}
+    }
+}
+
+/// The JSON of one sample of `server` (`pgvitals snapshot`): the sample's own fields, except
+/// where an area bounds what it lists or adds the wait profile.
+pub fn sample_json(server: &ServerState, sample: &Sample) -> Value {
+    match sample {
+        Sample::Statements(s) => statements::json(s, &server.waits),
         Sample::Activity(a) => activity::json(a),
+        Sample::Waits(w) => server.waits.json(w, server.facts.as_ref()),
         Sample::Server(_)
         | Sample::Cache(_)
         | Sample::Replication(_)
@@ -238,6 +257,16 @@ mod tests {
                     archive_mode: "off".into(),
                     ..Default::default()
                 }),
+                Area::Waits => Sample::Waits(WaitsSample {
+                    collected_at: at(i),
+                    compute_query_id: Some("on".into()),
+                    waits: vec![ActiveWait {
+                        query_id: Some(42),
+                        wait_event_type: Some("Lock".into()),
+                        wait_event: Some("relation".into()),
+                        backends: 1 + i as i32,
+                    }],
+                }),
             }
         };
         (poll(0), poll(1))
@@ -257,8 +286,9 @@ mod tests {
             derive(&mut alone, None);
             let mut with_prev = cur.clone();
             derive(&mut with_prev, Some(&prev));
+            let server = ServerState::new("s".into(), std::time::UNIX_EPOCH);
             assert_eq!(
-                sample_json(&alone) != sample_json(&with_prev),
+                sample_json(&server, &alone) != sample_json(&server, &with_prev),
                 area.needs_rates(),
                 "{}: derived alone {alone:?}, with the previous poll {with_prev:?}",
                 area.key()

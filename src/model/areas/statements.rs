@@ -143,7 +143,7 @@ fn count_rate(cur: Option<i64>, prev: Option<i64>, dt: f64) -> Option<f64> {
 
 /// The JSON of a statements sample: the top [`TOP_STATEMENTS`] by execution time per second
 /// over the interval, and `statements_total`.
-pub(super) fn json(s: &StatementsSample) -> Value {
+pub(super) fn json(s: &StatementsSample, waits: &super::waits::WaitWindow) -> Value {
     let mut s = s.clone();
     let total = s.statements.len();
     s.statements.sort_by(|a, b| {
@@ -155,6 +155,17 @@ pub(super) fn json(s: &StatementsSample) -> Value {
     s.statements.truncate(TOP_STATEMENTS);
     let mut v = serde_json::to_value(Sample::Statements(s)).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
+        if let Some(Value::Array(rows)) = m.get_mut("statements") {
+            for row in rows {
+                if let Value::Object(r) = row {
+                    let profile = r
+                        .get("queryid")
+                        .and_then(Value::as_i64)
+                        .map_or(Value::Null, |q| super::waits::statement_json(waits, q));
+                    r.insert("wait_profile".into(), profile);
+                }
+            }
+        }
         m.insert("statements_total".into(), json!(total));
     }
     v

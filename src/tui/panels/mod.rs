@@ -496,8 +496,9 @@ pub fn draw_area(
         .render(rect, buf),
         Area::Vacuum => vacuum::VacuumPanel { view }.render(rect, buf),
         Area::Wal => wal::WalPanel { view }.render(rect, buf),
-        // the server sample has no tab: the header shows it
-        Area::Server => {}
+        // no tab: the header shows the server sample; the statements and activity panels
+        // the wait profile
+        Area::Server | Area::Waits => {}
     }
 }
 
@@ -508,7 +509,7 @@ pub fn sort_names(area: Area) -> &'static [&'static str] {
         Area::Statements => table::STATEMENTS_SORT,
         Area::Cache => table::CACHE_SORT,
         Area::UnusedIndexes => table::UNUSED_INDEXES_SORT,
-        Area::Server | Area::Replication | Area::Vacuum | Area::Wal => &[],
+        Area::Server | Area::Replication | Area::Vacuum | Area::Wal | Area::Waits => &[],
     }
 }
 
@@ -528,7 +529,7 @@ pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> us
         Area::UnusedIndexes => server
             .unused_indexes()
             .map_or(0, |u| table::unused_indexes(u, query).len()),
-        Area::Server | Area::Replication | Area::Vacuum | Area::Wal => 0,
+        Area::Server | Area::Replication | Area::Vacuum | Area::Wal | Area::Waits => 0,
     }
 }
 
@@ -556,7 +557,8 @@ pub fn detail_row(
         | Area::Replication
         | Area::UnusedIndexes
         | Area::Vacuum
-        | Area::Wal => None,
+        | Area::Wal
+        | Area::Waits => None,
     }
 }
 
@@ -569,7 +571,8 @@ pub fn has_detail(area: Area) -> bool {
         | Area::Replication
         | Area::UnusedIndexes
         | Area::Vacuum
-        | Area::Wal => false,
+        | Area::Wal
+        | Area::Waits => false,
     }
 }
 

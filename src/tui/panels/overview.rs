@@ -129,7 +129,7 @@ fn tile(v: &View<'_>, area: Area, key: usize, rect: Rect, buf: &mut Buffer) {
             Area::UnusedIndexes => unused_index_lines(v, width),
             Area::Vacuum => vacuum_lines(v, width),
             Area::Wal => wal_lines(v, width),
-            Area::Server => Vec::new(),
+            Area::Server | Area::Waits => Vec::new(),
         });
     }
     Paragraph::new(lines)
