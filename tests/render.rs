@@ -563,7 +563,42 @@ fn populated(servers: usize) -> Store {
             at(1 + i as u64),
         );
     }
+    // the wait profile: seven samples a second apart; the UPDATE waits on a lock in 5 of
+    // its 7 backend-samples (Lock 71%), the SELECT runs on CPU in 3 of 4 (CPU 75%)
+    for i in 0..7 {
+        let mut waits = Vec::new();
+        if i < 5 {
+            waits.push(wait(2, Some(("Lock", "transactionid"))));
+        } else {
+            waits.push(wait(2, None));
+        }
+        if i == 0 {
+            waits.push(wait(1, Some(("IO", "DataFileRead"))));
+        } else if i >= 4 {
+            waits.push(wait(1, None));
+        }
+        apply(
+            &mut store,
+            0,
+            Sample::Waits(WaitsSample {
+                collected_at: 996.0 + f64::from(i),
+                compute_query_id: Some("auto".into()),
+                waits,
+            }),
+            at(2),
+        );
+    }
     store
+}
+
+/// One active backend of statement `queryid`, waiting on (type, event) or on CPU.
+fn wait(queryid: i64, on: Option<(&str, &str)>) -> ActiveWait {
+    ActiveWait {
+        query_id: Some(queryid),
+        wait_event_type: on.map(|(t, _)| t.to_string()),
+        wait_event: on.map(|(_, e)| e.to_string()),
+        backends: 1,
+    }
 }
 
 fn now() -> SystemTime {
@@ -1206,10 +1241,14 @@ fn tabs_switch_with_tab_backtab_and_digits() {
 
 fn statement_order(store: &Store, u: &UiState) -> Vec<i64> {
     let st = store.servers[0].statements().expect("statements");
-    pgvitals::tui::table::statements(st, &u.query(Tab::Area(Area::Statements)))
-        .iter()
-        .map(|s| s.queryid)
-        .collect()
+    pgvitals::tui::table::statements(
+        st,
+        &store.servers[0].waits,
+        &u.query(Tab::Area(Area::Statements)),
+    )
+    .iter()
+    .map(|s| s.queryid)
+    .collect()
 }
 
 #[test]
@@ -1257,6 +1296,8 @@ fn sort_cycles_and_reverses_and_rows_without_rate_stay_last() {
         ("wal_bytes/s", "wal/s", [2, 1, 3]),
         ("jit time/s", "jit t/s", [2, 1, 3]),
         ("plan time/s", "plan t/s", [1, 2, 3]),
+        // the most backend-samples spent waiting (not on CPU) first
+        ("wait", "wait", [2, 1, 3]),
     ] {
         press(&mut u, &store, KeyCode::Char('s'));
         assert_eq!(statement_order(&store, &u), order, "sorted by {name}");

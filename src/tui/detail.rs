@@ -277,6 +277,12 @@ fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>
         kv(theme, "calls", count_and_rate(s.calls, s.calls_per_s)),
     ]);
     lines.extend(statement_time_lines(theme, s));
+    let mut waits = vec![Span::styled(
+        format!("{:>KEY_WIDTH$}: ", "waits"),
+        theme.heading(),
+    )];
+    waits.extend(super::panels::waits::statement_line(v, s.queryid, 200).spans);
+    lines.push(Line::from(waits));
     lines.extend([
         kv(theme, "rows", count_and_rate(s.rows, s.rows_per_s)),
         kv(

@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 
+use crate::model::areas::waits::WaitWindow;
 use crate::model::{Alert, ServerState};
 use crate::sample::{
     ActivitySample, CacheSample, Session, Statement, StatementsSample, TableCache, UnusedIndex,
@@ -61,6 +62,7 @@ pub const STATEMENTS_SORT: &[&str] = &[
     "wal_bytes/s",
     "jit time/s",
     "plan time/s",
+    "wait",
 ];
 
 /// Sort keys of [`STATEMENTS_SORT`] that are a column of their own, by index.
@@ -79,6 +81,9 @@ pub mod statement_sort {
     pub const WAL_BYTES_PER_S: usize = 11;
     pub const JIT_TIME_PER_S: usize = 12;
     pub const PLAN_TIME_PER_S: usize = 13;
+    /// Backend-samples spent waiting (not on CPU) in the wait profile's window: the
+    /// statements that wait the most first.
+    pub const WAIT: usize = 14;
 }
 
 /// Sort columns of the cache's tables list, in the order `s` cycles them.
@@ -170,9 +175,12 @@ pub fn sessions<'a>(a: &'a ActivitySample, query: &TableQuery<'_>) -> Vec<&'a Se
 /// The value a statement is sorted by under sort column `key`; `None` (no baseline yet)
 /// sorts last in either direction.
 /// (A key out of range sorts by execution time per second.)
-pub fn statement_sort_value(s: &Statement, key: usize) -> Option<f64> {
+pub fn statement_sort_value(s: &Statement, key: usize, waits: &WaitWindow) -> Option<f64> {
     use statement_sort::*;
     match key {
+        WAIT => waits
+            .of_query(s.queryid)
+            .map(|c| (c.total() - c.get(crate::sample::WaitClass::Cpu)) as f64),
         INTERVAL_MEAN => s.interval_mean_exec_time_ms,
         LIFETIME_MEAN => Some(s.mean_exec_time_ms),
         CALLS_PER_S => s.calls_per_s,
@@ -206,7 +214,11 @@ fn by_value_none_last(a: Option<f64>, b: Option<f64>, reverse: bool) -> Ordering
 
 /// Statements after filter and sort (descending by default, `r` reverses; rows without a
 /// value stay last).
-pub fn statements<'a>(st: &'a StatementsSample, query: &TableQuery<'_>) -> Vec<&'a Statement> {
+pub fn statements<'a>(
+    st: &'a StatementsSample,
+    waits: &WaitWindow,
+    query: &TableQuery<'_>,
+) -> Vec<&'a Statement> {
     let key = query.sort;
     let mut rows: Vec<&Statement> = st
         .statements
@@ -221,7 +233,10 @@ pub fn statements<'a>(st: &'a StatementsSample, query: &TableQuery<'_>) -> Vec<&
         })
         .collect();
     rows.sort_by(|a, b| {
-        let (va, vb) = (statement_sort_value(a, key), statement_sort_value(b, key));
+        let (va, vb) = (
+            statement_sort_value(a, key, waits),
+            statement_sort_value(b, key, waits),
+        );
         by_value_none_last(va, vb, query.reverse)
             .then(b.total_exec_time_ms.total_cmp(&a.total_exec_time_ms))
             .then(a.queryid.cmp(&b.queryid))

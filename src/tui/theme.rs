@@ -90,6 +90,27 @@ impl Theme {
         self.severity(Some(Severity::Warning))
     }
 
+    /// A wait class's part of a wait-profile bar (colourless: every part alike; the legend
+    /// beside the bar gives the shares).
+    pub fn wait_class(self, class: crate::sample::WaitClass) -> Style {
+        use crate::sample::WaitClass::*;
+        if !self.color {
+            return Style::default();
+        }
+        let color = match class {
+            Cpu => Color::Green,
+            Lock => Color::Red,
+            LWLock => Color::Magenta,
+            IO => Color::Blue,
+            IPC => Color::Cyan,
+            Client => Color::Yellow,
+            Timeout => Color::Gray,
+            Extension => Color::White,
+            Other => Color::DarkGray,
+        };
+        Style::default().fg(color)
+    }
+
     /// The active tab or server.
     pub fn active_tab(self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)

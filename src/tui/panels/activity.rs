@@ -125,6 +125,7 @@ impl Widget for ActivityPanel<'_> {
             return;
         };
         let rest = summary_section(v, a, inner, buf);
+        let rest = waits_section(v, rest, buf);
         let rest = notes_section(v, rest, buf);
         let rest = lock_tree_section(v, a, rest, buf);
         self.sessions_table(a, rest, buf);
@@ -162,6 +163,19 @@ fn summary_section(v: &View<'_>, a: &ActivitySample, inner: Rect, buf: &mut Buff
     let (top, rest) = split_top(inner, 1);
     Paragraph::new(Line::from(spans)).render(top, buf);
     rest
+}
+
+/// The wait profile's line (waits now, over the window) when there is room for it and a
+/// table below. Returns the space below it.
+fn waits_section(v: &View<'_>, rest: Rect, buf: &mut Buffer) -> Rect {
+    match super::waits::activity_line(v, usize::from(rest.width)) {
+        Some(line) if rest.height > 3 => {
+            let (top, rest) = split_top(rest, 1);
+            Paragraph::new(line).render(top, buf);
+            rest
+        }
+        _ => rest,
+    }
 }
 
 /// What the role cannot see, and what the rows are when connected through a pooler, one line

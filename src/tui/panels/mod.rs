@@ -16,6 +16,7 @@ pub mod replication;
 pub mod statements;
 pub mod unused_indexes;
 pub mod vacuum;
+pub mod waits;
 pub mod wal;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -522,7 +523,7 @@ pub fn row_count(area: Area, server: &ServerState, query: &TableQuery<'_>) -> us
             .map_or(0, |a| table::sessions(a, query).len()),
         Area::Statements => server
             .statements()
-            .map_or(0, |s| table::statements(s, query).len()),
+            .map_or(0, |s| table::statements(s, &server.waits, query).len()),
         Area::Cache => server
             .cache()
             .map_or(0, |c| table::cache_tables(c, query).len()),
@@ -548,7 +549,7 @@ pub fn detail_row(
                 .map(|s| DetailRow::Session((*s).clone()))
         }),
         Area::Statements => server.statements().and_then(|st| {
-            table::statements(st, query)
+            table::statements(st, &server.waits, query)
                 .get(selected)
                 .map(|s| DetailRow::Statement((*s).clone()))
         }),

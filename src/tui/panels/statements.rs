@@ -13,6 +13,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Widget};
 
 use super::{View, ago, frame, note, rate, render_table_window, rest_width, split_top};
+use crate::model::areas::waits::WaitWindow;
 use crate::model::format_duration_s;
 use crate::sample::Area;
 use crate::sample::{Statement, StatementsSample};
@@ -121,6 +122,9 @@ impl StatementsPanel<'_> {
         if let Some(n) = &st.notice {
             lines.push(Line::from(Span::styled(text::clean(n), theme.problem())));
         }
+        if let Some(n) = super::waits::missing_note(&self.view, usize::from(inner.width)) {
+            lines.push(Line::from(Span::styled(n, theme.dim())));
+        }
         if io_timing_off(self.view.server) {
             lines.push(Line::from(Span::styled(
                 io_timing_note(usize::from(inner.width)),
@@ -136,7 +140,8 @@ impl StatementsPanel<'_> {
     /// listed.
     fn statements_table(&self, st: &StatementsSample, rest: Rect, buf: &mut Buffer) {
         let theme = self.view.theme();
-        let list = table::statements(st, &self.query);
+        let waits = &self.view.server.waits;
+        let list = table::statements(st, waits, &self.query);
         if list.is_empty() {
             let msg = if self.query.filter.is_empty() {
                 "no statements recorded yet".to_string()
@@ -156,8 +161,10 @@ impl StatementsPanel<'_> {
         let qw = rest_width(rest.width, &fixed);
         let row = |i: usize| {
             let s = list[i];
-            let mut cells: Vec<Cell<'static>> =
-                columns.iter().map(|c| Cell::from(c.value(s))).collect();
+            let mut cells: Vec<Cell<'static>> = columns
+                .iter()
+                .map(|c| Cell::from(c.value(s, waits)))
+                .collect();
             cells.push(Cell::from(query_line(s, qw)));
             // a statement slower than its baseline is coloured like any row over a threshold
             let severity = self.view.server.alerts.worst_in(
@@ -200,10 +207,14 @@ pub enum Column {
     TempBlkReadTimePerS,
     TempBlkWriteTimePerS,
     JitTimePerS,
+    /// The dominant wait class in the wait profile's window and its share.
+    Wait,
 }
 
-/// Panel width from which the shared block read time and the WAL per second are shown.
+/// Panel width from which the dominant wait is shown.
 pub const IO_WIDTH: u16 = 90;
+/// Panel width from which the shared block read time and the WAL bytes per second are shown.
+pub const WAL_WIDTH: u16 = 120;
 /// Panel width from which the lifetime mean, the total time, the calls and user@db are shown.
 pub const WIDE_WIDTH: u16 = 150;
 /// Panel width from which every column is shown (also planning, write, temp and JIT time).
@@ -228,6 +239,7 @@ impl Column {
             Column::TempBlkReadTimePerS => "tmp rd t/s",
             Column::TempBlkWriteTimePerS => "tmp wr t/s",
             Column::JitTimePerS => "jit t/s",
+            Column::Wait => "wait",
         }
     }
 
@@ -240,6 +252,7 @@ impl Column {
             | Column::TotalTime
             | Column::Calls => 8,
             Column::UserDb => 18,
+            Column::Wait => super::waits::CELL_WIDTH,
             Column::TempBlkReadTimePerS | Column::TempBlkWriteTimePerS => 10,
             Column::ExecTimePerS
             | Column::SharedBlkReadTimePerS
@@ -253,8 +266,9 @@ impl Column {
 
     /// The cell of statement `s`: `-` where there is no rate yet or the extension version
     /// lacks the counter.
-    pub fn value(self, s: &Statement) -> String {
+    pub fn value(self, s: &Statement, waits: &WaitWindow) -> String {
         match self {
+            Column::Wait => super::waits::cell(waits.of_query(s.queryid)),
             Column::ExecTimePerS => ms_per_s(s.exec_time_ms_per_s),
             Column::CallsPerS => rate(s.calls_per_s),
             Column::IntervalMean => ms(s.interval_mean_exec_time_ms),
@@ -299,6 +313,7 @@ impl Column {
             WAL_BYTES_PER_S => Column::WalBytesPerS,
             JIT_TIME_PER_S => Column::JitTimePerS,
             PLAN_TIME_PER_S => Column::PlanTimePerS,
+            WAIT => Column::Wait,
             _ => Column::ExecTimePerS,
         }
     }
@@ -306,7 +321,8 @@ impl Column {
 
 /// The columns of the statements table at a panel width, before the query text: at any
 /// width execution time/s, calls/s, interval mean, rows/s and shared blocks read/s; from
-/// [`IO_WIDTH`] also the shared block read time/s and WAL bytes/s; from [`WIDE_WIDTH`] the
+/// [`IO_WIDTH`] also the dominant wait (the wait profile); from [`WAL_WIDTH`] the shared
+/// block read time/s and WAL bytes/s; from [`WIDE_WIDTH`] the
 /// lifetime mean, total time, calls and user@db; from [`ALL_WIDTH`] planning, write, temp and
 /// JIT time per second. The column of the sort key `sort` is always shown (after the
 /// others, when its width would leave it out).
@@ -319,6 +335,9 @@ pub fn columns(width: u16, sort: usize) -> Vec<Column> {
         Column::ReadsPerS,
     ];
     if width >= IO_WIDTH {
+        out.push(Column::Wait);
+    }
+    if width >= WAL_WIDTH {
         out.extend([Column::SharedBlkReadTimePerS, Column::WalBytesPerS]);
     }
     if width >= WIDE_WIDTH {
