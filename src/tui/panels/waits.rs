@@ -5,7 +5,7 @@
 use ratatui::text::{Line, Span};
 
 use super::View;
-use crate::model::areas::waits::{NOW_S, WINDOW_S, WaitCounts};
+use crate::model::areas::waits::{WINDOW_S, WaitCounts};
 use crate::model::format_duration_s;
 use crate::tui::text;
 
@@ -96,7 +96,7 @@ pub fn missing_note(v: &View<'_>, width: usize) -> Option<String> {
 }
 
 /// `waits now Lock:transactionid 2.0 · CPU 1.0 │ 10m00s Lock 60% · CPU 30%`: the wait
-/// events of the last [`NOW_S`] seconds as average backends, and the window's classes, as
+/// events of the last [`crate::model::areas::waits::NOW_S`] seconds as average backends, and the window's classes, as
 /// many of each as fit in `width`; `None` before the first sample.
 pub fn activity_line(v: &View<'_>, width: usize) -> Option<Line<'static>> {
     let window = &v.server.waits;
