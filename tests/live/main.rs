@@ -28,4 +28,5 @@ mod statements;
 mod tui;
 mod unused_indexes;
 mod vacuum;
+mod waits;
 mod wal;
