@@ -49,13 +49,18 @@
 //!   by choice waits [`collect::COST_FACTOR`] times its last poll, a carried-forward catalog
 //!   read [`collect::CATALOG_COST_FACTOR`] times its own duration ([`collect::paced`]).
 //! * **Back off after a timeout** ([`collect::worker`]), and never queue two polls of an area.
+//! * **Samplers are paced too.** The wait profile's sampler (the `waits` area,
+//!   [`sample::Cadence::Sampler`]) runs every [`sample::WAITS_PERIOD`] only while a sample
+//!   is cheap, else every [`collect::COST_FACTOR`] times its own duration; what it samples
+//!   is grouped on the server, at most [`sample::WAITS_MAX_ROWS`] rows.
 //!
 //! # Add an area
 //!
 //! Each layer has one place that lists the areas (an exhaustive `match`, never a wildcard
 //! arm: the compiler names every place a new area must be decided), and one module per area.
 //! In order (the WAL area was added exactly like this, in these eight source files and its
-//! query files):
+//! query files; the waits area, which has no tab, the same way, its panel module holding
+//! what the statements and activity panels show of it):
 //!
 //! 1. `queries/<area>.pg<N>.sql`, one file per version range (the name becomes
 //!    [`queries::ServerQuery`]`::<Area>`); column aliases are the sample's field names.

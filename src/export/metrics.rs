@@ -175,6 +175,7 @@ pub fn render(store: &Store, now: SystemTime, options: MetricsOptions, format: F
         unused_indexes(&mut x, server, &name);
         vacuum(&mut x, server, &name);
         wal(&mut x, server, &name);
+        waits(&mut x, server, &name);
         alerts(&mut x, server, &name);
     }
     x.text(format)
@@ -720,6 +721,23 @@ fn vacuum(x: &mut Exposition, s: &ServerState, name: &str) {
             "Age of the oldest xmin holding back vacuum, transactions; kind: backend, replication slot, prepared transaction, standby",
             with(name, &[("kind", &h.kind)]),
             h.xmin_age as f64,
+        );
+    }
+}
+
+/// The wait profile: average active backends per wait class over the last 10 s (the
+/// average active sessions of a wait-event dashboard).
+fn waits(x: &mut Exposition, s: &ServerState, name: &str) {
+    if s.waits.samples() == 0 {
+        return;
+    }
+    let now = s.waits.now_by_class();
+    for class in crate::sample::WaitClass::ALL {
+        x.gauge(
+            "pgvitals_waits_active_backends",
+            "Active backends by wait class (cpu: no wait event), averaged over the samples of the last 10 s",
+            with(name, &[("class", class.key())]),
+            now[class.index()],
         );
     }
 }

@@ -581,7 +581,8 @@ async fn a_role_without_pg_monitor_is_told_what_it_misses_and_the_grant_fixes_it
             Area::Activity,
             Area::Statements,
             Area::Replication,
-            Area::Vacuum
+            Area::Vacuum,
+            Area::Waits
         ]
     );
     assert!(gaps.iter().all(|g| g.fix == fix), "{gaps:?}");

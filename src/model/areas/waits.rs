@@ -278,6 +278,31 @@ impl WaitWindow {
         v
     }
 
+    /// Average active backends per class over the last [`NOW_S`] seconds of samples
+    /// (indexed by [`WaitClass::index`]): the average active sessions by wait class.
+    pub fn now_by_class(&self) -> [f64; 9] {
+        let mut out = [0.0; 9];
+        let Some(last) = self.entries.back() else {
+            return out;
+        };
+        let mut k = 0usize;
+        for e in self
+            .entries
+            .iter()
+            .rev()
+            .take_while(|e| e.at >= last.at - NOW_S)
+        {
+            k += 1;
+            for r in &e.rows {
+                out[r.class.index()] += r.backends as f64;
+            }
+        }
+        for v in &mut out {
+            *v /= k.max(1) as f64;
+        }
+        out
+    }
+
     /// Why the profile cannot be split by statement on this server, with the fix; `None` when
     /// it can. Before PostgreSQL 14 there is no `query_id`; on 14+ it needs
     /// `compute_query_id` on (or `auto` with pg_stat_statements loaded).
@@ -414,6 +439,8 @@ mod tests {
         assert_eq!(one.total(), 3);
         assert_eq!(one.get(WaitClass::Lock), 1);
         assert_eq!(w.server().total(), 3);
+        assert_eq!(w.now_by_class()[WaitClass::IO.index()], 1.0);
+        assert_eq!(w.now_by_class()[WaitClass::Lock.index()], 0.0);
         // "now": only the last NOW_S seconds
         let now = w.now(5);
         assert_eq!(now.len(), 1);
