@@ -314,10 +314,13 @@ impl Store {
         }
     }
 
-    /// The age after which an area's sample counts as stale: three of its poll periods, plus
-    /// 2 s. Saturates at [`Duration::MAX`] instead of overflowing, whatever the intervals.
+    /// The age after which an area's sample counts as stale: three of its poll periods (never
+    /// less than the interval: a sampler, faster than the interval, slows down with its own
+    /// cost), plus 2 s. Saturates at [`Duration::MAX`] instead of overflowing, whatever the
+    /// intervals.
     pub fn max_age(&self, area: Area) -> Duration {
         area.period(self.interval, self.slow_interval)
+            .max(self.interval)
             .saturating_mul(3)
             .saturating_add(Duration::from_secs(2))
     }
