@@ -210,9 +210,12 @@ async fn a_snapshot_does_not_try_a_timed_out_area_again() {
          (backing off)"
     );
     assert_eq!(error.retry_in_s, None, "no next try: the snapshot ends");
-    // the other rates areas had their two rounds
+    // the other areas were sampled, without error (their rates in a snapshot are checked by
+    // `app::snapshot_of_primary_and_standby_has_every_area_with_real_numbers`: after a
+    // timeout the session may open its second connection, and on a loaded machine that has
+    // cost the server area its baseline)
     assert!(
-        server.server().and_then(|s| s.xact_per_s).is_some(),
+        server.server().is_some() && server.area(Area::Server).error.is_none(),
         "{:?}",
         server.area(Area::Server)
     );
