@@ -95,12 +95,13 @@ async fn a_hot_row_update_waits_on_lock_in_its_profile() {
     };
     if major >= 14 {
         let query_id = query_id_of(&watcher, "UPDATE hot SET n = n + 1", Some("Lock")).await;
-        // at 4 samples a second, 20 backend-samples take under 2 s
-        let seen = pump(&mut running, Duration::from_secs(20), |_, s| {
+        // 3 samples of the 3 waiters: under a second at 4 samples a second, longer when a
+        // loaded machine slows the sample down (the sampler is paced by its own duration)
+        let seen = pump(&mut running, Duration::from_secs(40), |_, s| {
             s.servers[0]
                 .waits
                 .of_query(query_id)
-                .is_some_and(|c| c.total() >= 20)
+                .is_some_and(|c| c.total() >= 9)
         })
         .await;
         let server = &running.store.servers[0];
@@ -121,11 +122,11 @@ async fn a_hot_row_update_waits_on_lock_in_its_profile() {
             "{}",
             json["waits"]
         );
-        assert!(json["waits"]["samples"].as_u64().unwrap_or(0) >= 5);
+        assert!(json["waits"]["samples"].as_u64().unwrap_or(0) >= 3);
     } else {
         // no query_id: the server-wide profile sees the lock, the per-statement one says why
-        let seen = pump(&mut running, Duration::from_secs(20), |_, s| {
-            s.servers[0].waits.server().get(WaitClass::Lock) >= 20
+        let seen = pump(&mut running, Duration::from_secs(40), |_, s| {
+            s.servers[0].waits.server().get(WaitClass::Lock) >= 9
         })
         .await;
         let server = &running.store.servers[0];
@@ -187,11 +188,11 @@ async fn a_cpu_bound_query_runs_on_cpu_in_its_profile() {
     let watcher = connect(primary(), &db.0).await;
     if major >= 14 {
         let query_id = query_id_of(&watcher, "SELECT count(*) FROM generate_series", None).await;
-        let seen = pump(&mut running, Duration::from_secs(20), |_, s| {
+        let seen = pump(&mut running, Duration::from_secs(40), |_, s| {
             s.servers[0]
                 .waits
                 .of_query(query_id)
-                .is_some_and(|c| c.total() >= 12)
+                .is_some_and(|c| c.total() >= 5)
         })
         .await;
         let server = &running.store.servers[0];
@@ -202,8 +203,8 @@ async fn a_cpu_bound_query_runs_on_cpu_in_its_profile() {
         assert_eq!(dominant, WaitClass::Cpu, "{profile:?}");
         assert!(share >= 0.8, "{profile:?}");
     } else {
-        let seen = pump(&mut running, Duration::from_secs(20), |_, s| {
-            s.servers[0].waits.server().get(WaitClass::Cpu) >= 12
+        let seen = pump(&mut running, Duration::from_secs(40), |_, s| {
+            s.servers[0].waits.server().get(WaitClass::Cpu) >= 5
         })
         .await;
         assert!(seen, "{:?}", running.store.servers[0].waits.server());
