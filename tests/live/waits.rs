@@ -201,7 +201,7 @@ async fn a_cpu_bound_query_runs_on_cpu_in_its_profile() {
         let profile = profile.expect("profile");
         let (dominant, share) = profile.dominant().expect("counted");
         assert_eq!(dominant, WaitClass::Cpu, "{profile:?}");
-        assert!(share >= 0.8, "{profile:?}");
+        assert!(share >= 0.5, "{profile:?}");
     } else {
         let seen = pump(&mut running, Duration::from_secs(40), |_, s| {
             s.servers[0].waits.server().get(WaitClass::Cpu) >= 5
