@@ -282,23 +282,8 @@ impl WaitWindow {
     /// (indexed by [`WaitClass::index`]): the average active sessions by wait class.
     pub fn now_by_class(&self) -> [f64; 9] {
         let mut out = [0.0; 9];
-        let Some(last) = self.entries.back() else {
-            return out;
-        };
-        let mut k = 0usize;
-        for e in self
-            .entries
-            .iter()
-            .rev()
-            .take_while(|e| e.at >= last.at - NOW_S)
-        {
-            k += 1;
-            for r in &e.rows {
-                out[r.class.index()] += r.backends as f64;
-            }
-        }
-        for v in &mut out {
-            *v /= k.max(1) as f64;
+        for (class, _, backends) in self.now(usize::MAX) {
+            out[class.index()] += backends;
         }
         out
     }
