@@ -158,8 +158,15 @@ fn another_os_user_cannot_connect_to_the_cluster() {
         .expect("temp dir");
     fs::set_permissions(bin_dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
     let bin = bin_dir.path().join("pgvitals");
-    fs::copy(env!("CARGO_BIN_EXE_pgvitals"), &bin).expect("copy the pgvitals binary");
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod");
+    // copied by `install`, not `fs::copy`: a file this process held open for writing would
+    // be inherited by children other tests fork meanwhile, and exec'ing it would then fail
+    // with ETXTBSY ("Text file busy") until they exec
+    let copied = Command::new("install")
+        .args(["-m", "0755", env!("CARGO_BIN_EXE_pgvitals")])
+        .arg(&bin)
+        .status()
+        .expect("run install");
+    assert!(copied.success(), "copy the pgvitals binary: {copied}");
 
     let socket = node.conninfo("postgres");
     let tcp = format!(
