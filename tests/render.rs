@@ -2608,3 +2608,45 @@ fn e_in_a_statement_detail_asks_for_its_plan_and_shows_it() {
     assert!(text.contains("Index Cond: (id = $2)"), "{text}");
     assert!(!text.contains('\u{1b}'), "{text}");
 }
+
+#[test]
+fn a_failing_wait_sampler_says_so_on_statements_and_activity() {
+    let mut store = populated(1);
+    let before = screen(&render(&store, &ui(true), 160, 48));
+    assert!(before.contains("waits now"), "{before}");
+    store.apply(
+        Update::Failed {
+            server: 0,
+            area: Area::Waits,
+            error: CollectError::new(
+                ErrorKind::PermissionDenied,
+                "permission denied for view pg_stat_activity",
+            )
+            .with_fix("GRANT pg_monitor TO monitor"),
+            at: at(3),
+        },
+        at(3),
+    );
+    for (w, h) in [(80u16, 24u16), (160, 48)] {
+        let activity = screen(&render(&store, &ui(true), w, h));
+        assert!(
+            activity.contains("wait profile failing: permission denied"),
+            "{w}x{h}:\n{activity}"
+        );
+        assert!(
+            !activity.contains("waits now"),
+            "the failure takes the waits line's place at {w}x{h}:\n{activity}"
+        );
+        let mut u = ui(true);
+        u.tab = Tab::Area(Area::Statements);
+        let statements = screen(&render(&store, &u, w, h));
+        assert!(
+            statements.contains("wait profile failing: permission denied"),
+            "{w}x{h}:\n{statements}"
+        );
+    }
+    let mut u = ui(true);
+    u.tab = Tab::Area(Area::Statements);
+    let wide = screen(&render(&store, &u, 160, 48));
+    assert!(wide.contains("(fix: GRANT pg_monitor"), "{wide}");
+}

@@ -168,7 +168,12 @@ fn summary_section(v: &View<'_>, a: &ActivitySample, inner: Rect, buf: &mut Buff
 /// The wait profile's line (waits now, over the window) when there is room for it and a
 /// table below. Returns the space below it.
 fn waits_section(v: &View<'_>, rest: Rect, buf: &mut Buffer) -> Rect {
-    match super::waits::activity_line(v, usize::from(rest.width)) {
+    let width = usize::from(rest.width);
+    let line = match super::waits::failure_note(v, width) {
+        Some(note) => Some(Line::from(Span::styled(note, v.theme.problem()))),
+        None => super::waits::activity_line(v, width),
+    };
+    match line {
         Some(line) if rest.height > 3 => {
             let (top, rest) = split_top(rest, 1);
             Paragraph::new(line).render(top, buf);

@@ -122,6 +122,9 @@ impl StatementsPanel<'_> {
         if let Some(n) = &st.notice {
             lines.push(Line::from(Span::styled(text::clean(n), theme.problem())));
         }
+        if let Some(n) = super::waits::failure_note(&self.view, usize::from(inner.width)) {
+            lines.push(Line::from(Span::styled(n, theme.problem())));
+        }
         if let Some(n) = super::waits::missing_note(&self.view, usize::from(inner.width)) {
             lines.push(Line::from(Span::styled(n, theme.dim())));
         }

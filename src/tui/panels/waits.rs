@@ -7,6 +7,7 @@ use ratatui::text::{Line, Span};
 use super::View;
 use crate::model::areas::waits::{WINDOW_S, WaitCounts};
 use crate::model::format_duration_s;
+use crate::sample::Area;
 use crate::tui::text;
 
 /// Width of the statements table's `wait` column (`LWLock 100%`).
@@ -93,6 +94,17 @@ pub fn missing_note(v: &View<'_>, width: usize) -> Option<String> {
         .waits
         .missing(v.server.facts.as_ref())
         .map(|m| text::truncate(&m, width))
+}
+
+/// `wait profile failing: <error>` when the waits sampler's latest poll failed (it has no tab
+/// of its own to carry the `!`), fitted to `width`; `None` while it works.
+pub fn failure_note(v: &View<'_>, width: usize) -> Option<String> {
+    let (error, _) = v.server.area(Area::Waits).error.as_ref()?;
+    let mut line = format!("wait profile failing: {}", text::clean(&error.message));
+    if let Some(fix) = &error.fix {
+        line.push_str(&format!(" (fix: {})", text::clean(fix)));
+    }
+    Some(text::truncate(&line, width))
 }
 
 /// `waits now Lock:transactionid 2.0 · CPU 1.0 │ 10m00s Lock 60% · CPU 30%`: the wait
