@@ -5,13 +5,16 @@
 -- roles' backends show no state (so they are not counted). Cost: the function copies the
 -- status of every backend and builds a row for each, about 4 us per backend (4 ms at 1,000
 -- sessions on PostgreSQL 15), whatever the filter; the sampler is paced by that cost.
--- Rows: at least one. collected_at float8 (epoch s, server clock), compute_query_id text;
+-- Rows: at least one. collected_at float8 (epoch s, server clock), took_s float8 (the
+--   server's time on this statement so far, s: the sampler is paced on it, not on the round
+--   trip), compute_query_id text;
 --   then per (query_id, wait_event_type, wait_event) of the active client backends and
 --   parallel workers (pgvitals' own backend left out): query_id int8 (NULL: not computed,
 --   or a statement pg_stat_statements does not track), wait_event_type text (NULL: on CPU),
 --   wait_event text, backends int4; a single row with NULL backends when nothing is active.
 --   Most backends first, at most 200 rows (sample::WAITS_MAX_ROWS).
 SELECT /* pgvitals */ one.collected_at,
+       extract(epoch FROM clock_timestamp() - statement_timestamp())::float8 AS took_s,
        one.compute_query_id,
        w.query_id,
        w.wait_event_type,

@@ -120,7 +120,7 @@ pub async fn take_snapshot(specs: &[ConnSpec], config: &Config) -> Result<Store,
                             }
                             let (got, outcome) = worker::poll(i, *area, &session, collector).await;
                             *timed_out = outcome == Outcome::TimedOut;
-                            let paced = crate::collect::paced(every, collector.last_took());
+                            let paced = crate::collect::paced_sampler(every, collector.last_took());
                             next = next.min(tokio::time::Instant::now() + paced);
                             updates.extend(got);
                         }

@@ -60,6 +60,17 @@ pub fn paced(every: Duration, took: Duration) -> Duration {
     every.max(took.saturating_mul(COST_FACTOR))
 }
 
+/// A sampler (the wait profile) waits at most this long between samples, however costly
+/// [`paced`] says it is: 250 × its server time reaches 2 s at about 2,000 sessions; beyond
+/// that an incident still gets a sample every 2 s (8 ms of server time a second at 4,000
+/// sessions).
+pub const SAMPLER_MAX_PERIOD: Duration = Duration::from_secs(2);
+
+/// [`paced`] for a sampler: never longer than [`SAMPLER_MAX_PERIOD`] (or `every`, if longer).
+pub fn paced_sampler(every: Duration, took: Duration) -> Duration {
+    paced(every, took).min(SAMPLER_MAX_PERIOD.max(every))
+}
+
 /// [`paced`] for a carried-forward catalog-wide read: `every`, or [`CATALOG_COST_FACTOR`] ×
 /// `took` when that is longer.
 pub fn paced_catalog(every: Duration, took: Duration) -> Duration {
@@ -300,6 +311,33 @@ pub fn age_s(now: std::time::SystemTime, ts: Option<std::time::SystemTime>) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sampler_is_paced_by_its_cost_up_to_a_ceiling() {
+        let every = Duration::from_millis(250);
+        // cheap: its own period
+        assert_eq!(paced_sampler(every, Duration::from_micros(500)), every);
+        // 4 ms of server time: 250 × 4 ms
+        assert_eq!(
+            paced_sampler(every, Duration::from_millis(4)),
+            Duration::from_secs(1)
+        );
+        // 40 ms (a huge server, or a stall): still a sample every 2 s
+        assert_eq!(
+            paced_sampler(every, Duration::from_millis(40)),
+            SAMPLER_MAX_PERIOD
+        );
+        // a period above the ceiling is kept
+        assert_eq!(
+            paced_sampler(Duration::from_secs(5), Duration::from_millis(40)),
+            Duration::from_secs(5)
+        );
+        // the others have no ceiling
+        assert_eq!(
+            paced(every, Duration::from_millis(40)),
+            Duration::from_secs(10)
+        );
+    }
 
     #[test]
     fn epoch_seconds_of_a_server_timestamp_round_trip_to_the_microsecond() {

@@ -336,7 +336,10 @@ async fn area_worker(
             } else if outcome == Outcome::Sampled {
                 not_before = None;
                 // an area slower than its interval by choice is also paced by its cost
-                let paced = super::paced(every, collector.last_took());
+                let paced = match area.cadence() {
+                    Cadence::Sampler(_) => super::paced_sampler(every, collector.last_took()),
+                    _ => super::paced(every, collector.last_took()),
+                };
                 if area.cadence() != Cadence::Interval && paced > every {
                     ticker.reset_after(paced);
                 }

@@ -1,7 +1,8 @@
 //! `pgvitals report`: an incident summary of a recording's window, in Markdown, for the
 //! postmortem: the alerts in order with their durations, the worst values per server, the
 //! lock chains seen (root blocker, waiters, longest wait), the top statements of the window
-//! by execution time (counter deltas over the window), and the replication lag peaks.
+//! by execution time (counter deltas over the window), the wait profile (server-wide classes,
+//! top wait events, the statements that waited most), and the replication lag peaks.
 //!
 //! Every text from a server goes through [`crate::text::one_line`] (no control character
 //! reaches a terminal or a document) and has `|` escaped for the tables.
@@ -12,12 +13,62 @@ use std::fmt::Write as _;
 use super::RecordError;
 use super::read::Recording;
 use crate::config::Config;
+use crate::model::areas::waits::WaitCounts;
 use crate::model::format_bytes;
 use crate::model::locks::{LockNode, lock_tree};
-use crate::sample::{Sample, Statement, Update};
+use crate::sample::{Sample, Statement, Update, WaitClass};
 
 /// Rows of the top statements table.
 pub const TOP_STATEMENTS: usize = 10;
+
+/// Rows of the wait profile's tables (wait events, statements that waited).
+pub const TOP_WAITS: usize = 10;
+
+/// The wait profile of one server over the window: backend-samples per class, per
+/// `type:event`, per `query_id`.
+#[derive(Default)]
+struct Profile {
+    samples: u64,
+    server: WaitCounts,
+    events: BTreeMap<(WaitClass, String), u64>,
+    queries: BTreeMap<i64, WaitCounts>,
+}
+
+impl Profile {
+    fn push(&mut self, sample: &crate::sample::WaitsSample) {
+        self.samples += 1;
+        for w in &sample.waits {
+            let n = u64::try_from(w.backends).unwrap_or(0);
+            let class = WaitClass::of(w.wait_event_type.as_deref());
+            self.server.add(class, n);
+            if class != WaitClass::Cpu {
+                let event = format!(
+                    "{}:{}",
+                    w.wait_event_type.as_deref().unwrap_or(""),
+                    w.wait_event.as_deref().unwrap_or("")
+                );
+                *self.events.entry((class, event)).or_default() += n;
+            }
+            if let Some(q) = w.query_id {
+                // bounded like the live window: a new query past the cap counts server-wide only
+                if self.queries.len() < crate::model::areas::waits::MAX_QUERIES
+                    || self.queries.contains_key(&q)
+                {
+                    self.queries.entry(q).or_default().add(class, n);
+                }
+            }
+        }
+    }
+}
+
+/// `Lock 60% · CPU 30% · IO 10%`.
+fn shares_line(c: &WaitCounts) -> String {
+    c.shares()
+        .into_iter()
+        .map(|(class, s)| format!("{} {:.0}%", class.label(), s * 100.0))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
 
 /// An epoch second as `2026-12-02 03:12:05 UTC`.
 pub fn utc(t: f64) -> String {
@@ -102,6 +153,7 @@ pub fn report(rec: &Recording, from: f64, to: f64, config: &Config) -> Result<St
     let mut first_statements: Vec<Option<(f64, Vec<Statement>)>> = vec![None; n];
     let mut last_statements: Vec<Option<(f64, Vec<Statement>)>> = vec![None; n];
     let mut lags: BTreeMap<(usize, String), LagPeak> = BTreeMap::new();
+    let mut profiles: Vec<Profile> = (0..n).map(|_| Profile::default()).collect();
     let mut samples = 0u64;
     rec.for_each_update(from, to, |at, update| {
         let Update::Sample { server, sample, .. } = update else {
@@ -167,6 +219,7 @@ pub fn report(rec: &Recording, from: f64, to: f64, config: &Config) -> Result<St
                 }
                 last_statements[server] = Some((at, s.statements));
             }
+            Sample::Waits(w) => profiles[server].push(&w),
             Sample::Replication(r) => {
                 for sb in &r.standbys {
                     let peak = lags.entry((server, sb.display_name())).or_default();
@@ -377,6 +430,8 @@ pub fn report(rec: &Recording, from: f64, to: f64, config: &Config) -> Result<St
         );
     }
 
+    wait_profile(&mut out, &labels, &profiles, &last_statements);
+
     let _ = writeln!(out, "## Replication lag peaks\n");
     if lags.is_empty() {
         let _ = writeln!(out, "No standby in the samples of the window.\n");
@@ -403,4 +458,81 @@ pub fn report(rec: &Recording, from: f64, to: f64, config: &Config) -> Result<St
         let _ = writeln!(out);
     }
     Ok(out)
+}
+
+/// The "Wait profile" section: per server, the classes over the window, the top wait events,
+/// and the statements with the most backend-samples spent waiting (not on CPU), with their
+/// text from the window's last statements sample.
+fn wait_profile(
+    out: &mut String,
+    labels: &[String],
+    profiles: &[Profile],
+    last_statements: &[Option<(f64, Vec<Statement>)>],
+) {
+    let _ = writeln!(out, "## Wait profile\n");
+    if profiles.iter().all(|p| p.samples == 0) {
+        let _ = writeln!(out, "No wait sample in the window.\n");
+        return;
+    }
+    for (i, p) in profiles.iter().enumerate() {
+        if p.samples == 0 {
+            continue;
+        }
+        let total = p.server.total();
+        let _ = writeln!(
+            out,
+            "`{}`: {} samples, {total} backend-samples ({:.1} active backends on average){}\n",
+            cell(&labels[i], 80),
+            p.samples,
+            total as f64 / p.samples as f64,
+            if total > 0 {
+                format!(": {}", shares_line(&p.server))
+            } else {
+                String::new()
+            }
+        );
+        if !p.events.is_empty() {
+            let mut events: Vec<_> = p.events.iter().collect();
+            events.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+            let _ = writeln!(out, "| wait event | class | backend-samples | share |");
+            let _ = writeln!(out, "|---|---|---|---|");
+            for ((class, event), k) in events.into_iter().take(TOP_WAITS) {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {k} | {:.0}% |",
+                    cell(event, 64),
+                    class.label(),
+                    *k as f64 * 100.0 / total.max(1) as f64
+                );
+            }
+            let _ = writeln!(out);
+        }
+        let waited = |c: &WaitCounts| c.total() - c.get(WaitClass::Cpu);
+        let mut queries: Vec<(&i64, &WaitCounts)> =
+            p.queries.iter().filter(|(_, c)| waited(c) > 0).collect();
+        queries.sort_by(|a, b| waited(b.1).cmp(&waited(a.1)).then(a.0.cmp(b.0)));
+        if queries.is_empty() {
+            continue;
+        }
+        let texts: BTreeMap<i64, &str> = last_statements[i]
+            .iter()
+            .flat_map(|(_, list)| list.iter())
+            .filter_map(|s| Some((s.queryid, s.query.as_deref()?)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| queryid | waiting backend-samples | profile | query |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|");
+        for (q, c) in queries.into_iter().take(TOP_WAITS) {
+            let _ = writeln!(
+                out,
+                "| {q} | {} | {} | {} |",
+                waited(c),
+                shares_line(c),
+                cell(texts.get(q).copied().unwrap_or("(text not recorded)"), 100)
+            );
+        }
+        let _ = writeln!(out);
+    }
 }

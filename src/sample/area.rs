@@ -42,14 +42,16 @@ pub enum Cadence {
     /// Every `slow_interval` (60 s by default): expensive catalog work.
     Slow,
     /// Every this long whatever the interval (a sampler), and never more often than
-    /// [`crate::collect::COST_FACTOR`] times its own last duration.
+    /// [`crate::collect::COST_FACTOR`] times its own last server time, nor less often than
+    /// [`crate::collect::SAMPLER_MAX_PERIOD`].
     Sampler(Duration),
 }
 
 /// The wait profile's sampler runs at most this often: 4 samples a second while a sample
 /// costs under 1 ms of server time (up to a few hundred sessions); on a bigger server it is
-/// paced by its own cost (one sample per 250 × its duration: about one a second at 1,000
-/// sessions), so it never takes more than 0.4 % of the session's time.
+/// paced by its own cost (one sample per 250 × its server time, the round trip left out:
+/// about one a second at 1,000 sessions), so it takes at most 0.4 % of the session's time up
+/// to about 2,000 sessions, and samples at least every 2 s beyond.
 pub const WAITS_PERIOD: Duration = Duration::from_millis(250);
 
 /// pg_stat_statements is polled at most this often: reading it costs about 3 µs per entry

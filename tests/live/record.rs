@@ -224,6 +224,21 @@ critical = "100GB"
         assert!(chain_line.contains(&w.to_string()), "{chain_line}");
     }
     assert!(report.contains("| blocked |"), "{report}");
+    // the waiters' seconds on the row lock are in the report's wait profile
+    assert!(report.contains("## Wait profile"), "{report}");
+    let event = report
+        .lines()
+        .find(|l| l.starts_with("| Lock:transactionid | Lock |"))
+        .unwrap_or_else(|| panic!("no Lock:transactionid wait in the report:\n{report}"));
+    let backend_samples: u64 = event
+        .split('|')
+        .nth(3)
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no count in {event}"));
+    assert!(
+        backend_samples >= 2,
+        "two waiters for 5 s, sampled at least every 2 s: {event}"
+    );
 
     // replay in a terminal: the lock tree at that moment, then the previous alert
     let args: Vec<String> = [

@@ -67,9 +67,13 @@ impl AnyCollector {
         }
     }
 
-    /// How long the last poll took (its queries, not the wait for a connection).
+    /// How long the last poll took (its queries, not the wait for a connection); for the
+    /// wait sampler, the server's time on its query when known (the round trip left out).
     pub fn last_took(&self) -> std::time::Duration {
-        self.last_took
+        match &self.inner {
+            Collector::Waits(c) => c.server_took().unwrap_or(self.last_took),
+            _ => self.last_took,
+        }
     }
 
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<Sample, CollectError> {

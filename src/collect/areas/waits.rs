@@ -11,18 +11,29 @@ use crate::sample::{ActiveWait, CollectError, ErrorKind, WAITS_MAX_ROWS, WaitsSa
 #[cfg(doc)]
 use crate::sample::WAITS_PERIOD;
 
-/// Polls [`WaitsSample`]s. Stateless: the window is the model's.
+/// Polls [`WaitsSample`]s. The window is the model's; the collector keeps only the server's
+/// time on the last sample, which paces the sampler.
 #[derive(Debug, Default)]
-pub struct WaitsCollector {}
+pub struct WaitsCollector {
+    server_took: Option<std::time::Duration>,
+}
 
 impl WaitsCollector {
     pub fn new() -> Self {
         Self::default()
     }
 
+    /// The server's time on the last sample (`clock_timestamp() - statement_timestamp()` at
+    /// its end), without the round trip: a far or loaded client does not slow the sampler.
+    /// `None` before the first sample or after a failed one.
+    pub fn server_took(&self) -> Option<std::time::Duration> {
+        self.server_took
+    }
+
     /// One sample. Errors: the query's, classified; [`ErrorKind::Decode`] for an unexpected
     /// row shape.
     pub async fn collect(&mut self, ctx: &Ctx<'_>) -> Result<WaitsSample, CollectError> {
+        self.server_took = None;
         let rows = ctx.query(ctx.sql(ServerQuery::Waits)?, &[]).await?;
         let first = rows.first().ok_or_else(|| {
             CollectError::new(ErrorKind::Decode, "waits: the query returned no row")
@@ -32,6 +43,13 @@ impl WaitsCollector {
             compute_query_id: get_text(first, "compute_query_id")?,
             waits: Vec::with_capacity(rows.len()),
         };
+        let mut took_s: f64 = 0.0;
+        for row in &rows {
+            took_s = took_s.max(get::<Option<f64>>(row, "took_s")?.unwrap_or(0.0));
+        }
+        if took_s.is_finite() && took_s >= 0.0 {
+            self.server_took = Some(std::time::Duration::from_secs_f64(took_s.min(3600.0)));
+        }
         for row in rows.iter().take(WAITS_MAX_ROWS) {
             // (the one row of an idle server has no backends)
             let Some(backends) = get::<Option<i32>>(row, "backends")? else {

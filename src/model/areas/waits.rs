@@ -74,7 +74,7 @@ impl WaitCounts {
         v
     }
 
-    fn add(&mut self, class: WaitClass, n: u64) {
+    pub fn add(&mut self, class: WaitClass, n: u64) {
         self.0[class.index()] += n;
     }
 
