@@ -193,11 +193,17 @@ async fn event_loop(
             update = updates.recv(), if updates_open => match update {
                 Some(update) => {
                     // alerts are evaluated once per frame, not once per sample
+                    let mut redraw = !is_sampler_sample(&update);
                     take(&mut ui, &mut store, update);
                     while let Ok(more) = updates.try_recv() {
+                        redraw |= !is_sampler_sample(&more);
                         take(&mut ui, &mut store, more);
                     }
-                    draw_at.get_or_insert(tokio::time::Instant::now() + COALESCE);
+                    // the wait sampler's 4 samples a second wait for the next poll's frame
+                    // (or at most SAMPLER_FRAME_EVERY): drawing each would be 4 frames a second
+                    if redraw || last_draw.elapsed() >= SAMPLER_FRAME_EVERY {
+                        draw_at.get_or_insert(tokio::time::Instant::now() + COALESCE);
+                    }
                 }
                 None => {
                     updates_open = false;
@@ -281,6 +287,17 @@ pub fn take(ui: &mut UiState, store: &mut Store, update: Update) {
 /// How long after the first sample of a burst the frame is drawn (the rest of the burst
 /// arrives meanwhile).
 const COALESCE: Duration = Duration::from_millis(60);
+
+/// Samples of a sampler alone (the wait profile, several a second) draw a frame at most this
+/// long after the last one; other samples draw one each poll cycle.
+const SAMPLER_FRAME_EVERY: Duration = Duration::from_secs(2);
+
+/// A sample of a sampler area ([`crate::sample::Cadence::Sampler`]): it does not draw a frame
+/// on its own.
+fn is_sampler_sample(update: &Update) -> bool {
+    matches!(update, Update::Sample { sample, .. }
+        if matches!(sample.area().cadence(), crate::sample::Cadence::Sampler(_)))
+}
 
 /// The worst active alert of the server among the rules that colour `tab`'s title.
 fn tab_severity(server: &ServerState, tab: Tab) -> Option<Severity> {
