@@ -2,7 +2,7 @@
 //! `BENCH_SESSIONS` client sessions (default 1,000), `BENCH_ACTIVE` of them active (default
 //! 50: sleepers in `pg_sleep` loops and a queue of hot-row updates behind a lock holder), and
 //! the sampler run exactly as the waits area's worker runs it (every
-//! `sample::WAITS_PERIOD`, paced by its own cost, `collect::paced`) on one monitoring
+//! `sample::WAITS_PERIOD`, paced by its own server time, `collect::paced_sampler`) on one monitoring
 //! connection for `BENCH_SECONDS` (default 60). Then, on the same connection and server, the
 //! activity area at a 1 s interval (what pgvitals already pays), and a `SELECT 1` at the
 //! sampler's rate (the floor of any query at that rate). Prints, per phase, the samples,
@@ -118,7 +118,10 @@ async fn phase(
         total += took.as_secs_f64() * 1000.0;
         max = max.max(took.as_secs_f64() * 1000.0);
         let wait = if paced {
-            pgvitals::collect::paced(every, took)
+            // as the worker paces it: on the server's time of the sample when the collector
+            // knows it (the waits query reports it), with the sampler's ceiling
+            let cost = collector.as_ref().map_or(took, |c| c.last_took());
+            pgvitals::collect::paced_sampler(every, cost)
         } else {
             every
         };
