@@ -52,8 +52,8 @@ pub enum Cadence {
 /// The wait profile's sampler runs at most this often: 4 samples a second while a sample
 /// costs under 1 ms of server time (up to a few hundred sessions); on a bigger server it is
 /// paced by its own cost (one sample per 250 × its server time, the round trip left out:
-/// about 1.7 a second at 1,000 sessions), so it takes at most 0.4 % of the session's time up
-/// to about 2,000 sessions, and samples at least every 2 s beyond.
+/// about 1.7 a second at 1,000 sessions), so it takes at most 0.4 % of the session's time
+/// until a sample costs 8 ms, and samples at least every 2 s beyond.
 pub const WAITS_PERIOD: Duration = Duration::from_millis(250);
 
 /// pg_stat_statements is polled at most this often: reading it costs about 3 µs per entry
