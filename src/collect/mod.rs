@@ -218,6 +218,54 @@ impl Ctx<'_> {
     }
 }
 
+impl Ctx<'_> {
+    /// [`Ctx::query`], row by row: `each` sees every row as it arrives, and the row is dropped
+    /// right after, so a large result (10,000 pg_stat_statements entries, their texts) is
+    /// never held whole, in wire form and decoded at once. Directly connected only; through a
+    /// pooler the rows come as one batch, as with [`Ctx::query`]. Returns the rows seen.
+    /// Errors: those of [`Ctx::query`], and the first of `each`'s (the rest of the result is
+    /// then not read; the connection stays usable).
+    pub async fn query_each(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        mut each: impl FnMut(&Row) -> Result<(), CollectError>,
+    ) -> Result<usize, CollectError> {
+        if self.facts.pooled {
+            let rows = self.query(sql, params).await?;
+            for row in &rows {
+                each(row)?;
+            }
+            return Ok(rows.len());
+        }
+        let user = &self.facts.current_user;
+        let pg = |e: tokio_postgres::Error| CollectError::from_pg(&e, user);
+        let work = async {
+            use futures_util::TryStreamExt;
+            let stmt = self.client.prepare_cached(sql).await.map_err(pg)?;
+            let rows = self
+                .client
+                .query_raw(&stmt, params.iter().copied())
+                .await
+                .map_err(pg)?;
+            let mut rows = std::pin::pin!(rows);
+            let mut n = 0;
+            while let Some(row) = rows.try_next().await.map_err(pg)? {
+                each(&row)?;
+                n += 1;
+            }
+            Ok(n)
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(CollectError::new(
+                ErrorKind::ClientTimeout,
+                format!("no answer from the server within {:?}", self.timeout),
+            )),
+        }
+    }
+}
+
 /// The PostgreSQL types a query parameter may have, most specific first: the first one a value
 /// encodes as is its type ([`param_type`]).
 const PARAM_TYPES: &[Type] = &[

@@ -207,12 +207,12 @@ impl StatementsCollector {
             )
         };
         let sql = crate::queries::for_pgss(PgssQuery::Statements, pgss.version, &pgss.schema)?;
-        let rows = ctx.query(&sql, &[]).await.map_err(classify)?;
-
+        // row by row: at 10,000 entries the whole result, held in wire form and decoded at
+        // once, was the client's largest allocation
         let mut collected_at = None;
-        let mut statements: Vec<Statement> = Vec::with_capacity(rows.len());
-        let mut index: HashMap<Key, usize> = HashMap::with_capacity(rows.len());
-        for row in &rows {
+        let mut statements: Vec<Statement> = Vec::new();
+        let mut index: HashMap<Key, usize> = HashMap::new();
+        ctx.query_each(&sql, &[], |row| {
             collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
             let s = Statement {
                 userid: get(row, "userid")?,
@@ -246,7 +246,11 @@ impl StatementsCollector {
                     statements.push(s);
                 }
             }
-        }
+            Ok(())
+        })
+        .await
+        .map_err(classify)?;
+        drop(index);
 
         // Forget keys that are gone (evicted or reset).
         let present: HashSet<Key> = statements.iter().map(key).collect();
@@ -368,8 +372,31 @@ impl StatementsCollector {
         let sql = crate::queries::for_pgss(PgssQuery::StatementsText, pgss.version, &pgss.schema)?;
         self.text_fetches += 1;
         self.last_fetch_keys.clone_from(&new);
-        let rows = match ctx.query(&sql, &[&queryids]).await {
-            Ok(rows) => rows,
+        // row by row, as the numbers: 10,000 new texts arrive at the first poll
+        let wanted: HashSet<Key> = new.iter().copied().collect();
+        let (texts, own) = (&mut self.texts, &mut self.own);
+        let fetched = ctx
+            .query_each(&sql, &[&queryids], |row| {
+                let k: Key = (
+                    get(row, "userid")?,
+                    get(row, "dbid")?,
+                    get(row, "queryid")?,
+                    get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
+                );
+                if !wanted.contains(&k) {
+                    return Ok(());
+                }
+                let text = get_text(row, "query")?;
+                if text.as_deref().is_some_and(is_own_text) {
+                    own.insert(k);
+                } else {
+                    texts.insert(k, text.map(Arc::from));
+                }
+                Ok(())
+            })
+            .await;
+        match fetched {
+            Ok(_) => {}
             Err(e) if matches!(e.sqlstate.as_deref(), Some("22021") | Some("22P05")) => {
                 let why = format!(
                     "query texts unavailable: a statement's text does not convert to this \
@@ -389,26 +416,8 @@ impl StatementsCollector {
                     &ctx.facts.current_user,
                 ));
             }
-        };
-        self.texts_blocked = None;
-        let wanted: HashSet<Key> = new.iter().copied().collect();
-        for row in &rows {
-            let k: Key = (
-                get(row, "userid")?,
-                get(row, "dbid")?,
-                get(row, "queryid")?,
-                get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
-            );
-            if !wanted.contains(&k) {
-                continue;
-            }
-            let text = get_text(row, "query")?;
-            if text.as_deref().is_some_and(is_own_text) {
-                self.own.insert(k);
-            } else {
-                self.texts.insert(k, text.map(Arc::from));
-            }
         }
+        self.texts_blocked = None;
         // Keys evicted between the two queries, or without a text: remembered as unknown so
         // they are not fetched on every poll.
         for k in new {
