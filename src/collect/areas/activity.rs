@@ -537,17 +537,24 @@ impl ActivityCollector {
 
 /// `activity`: every backend in full.
 async fn read_full(ctx: &Ctx<'_>) -> Result<Snapshot, CollectError> {
-    let rows = ctx.query(ctx.sql(ServerQuery::Activity)?, &[]).await?;
+    // row by row: at 2,000 sessions with their texts the whole result is megabytes
+    let mut head: Option<(SystemTime, SystemTime)> = None;
+    let mut backends = Vec::new();
+    ctx.query_each(ctx.sql(ServerQuery::Activity)?, &[], |row| {
+        if head.is_none() {
+            head = Some((get(row, "now")?, get(row, "postmaster_start")?));
+        }
+        backends.push(Backend::decode(row)?);
+        Ok(())
+    })
+    .await?;
     // pg_stat_activity always holds our own backend.
-    let first = rows.first().ok_or_else(|| {
+    let (now, postmaster_start) = head.ok_or_else(|| {
         CollectError::new(
             ErrorKind::Decode,
             "activity: pg_stat_activity returned no row",
         )
     })?;
-    let now: SystemTime = get(first, "now")?;
-    let postmaster_start: SystemTime = get(first, "postmaster_start")?;
-    let backends = rows.iter().map(Backend::decode).collect::<Result<_, _>>()?;
     Ok(Snapshot {
         now,
         postmaster_start,
@@ -563,28 +570,31 @@ async fn read_delta(
     others: &[i32],
 ) -> Result<Delta, CollectError> {
     let others = others.to_vec();
-    let rows = ctx
-        .query(ctx.sql(ServerQuery::ActivityDelta)?, &[&threshold, &others])
-        .await?;
     let mut summary = None;
-    let mut full = Vec::with_capacity(rows.len());
-    for row in &rows {
-        match get::<Option<Vec<i32>>>(row, "thin_pid")? {
-            Some(pids) => {
-                let since: Vec<SystemTime> = get(row, "thin_since")?;
-                if since.len() != pids.len() {
-                    return Err(CollectError::new(
-                        ErrorKind::Decode,
-                        "activity_delta: thin_pid and thin_since differ in length",
-                    ));
+    let mut full = Vec::new();
+    ctx.query_each(
+        ctx.sql(ServerQuery::ActivityDelta)?,
+        &[&threshold, &others],
+        |row| {
+            match get::<Option<Vec<i32>>>(row, "thin_pid")? {
+                Some(pids) => {
+                    let since: Vec<SystemTime> = get(row, "thin_since")?;
+                    if since.len() != pids.len() {
+                        return Err(CollectError::new(
+                            ErrorKind::Decode,
+                            "activity_delta: thin_pid and thin_since differ in length",
+                        ));
+                    }
+                    let now: SystemTime = get(row, "now")?;
+                    let postmaster_start: SystemTime = get(row, "postmaster_start")?;
+                    summary = Some((now, postmaster_start, pids.into_iter().zip(since).collect()));
                 }
-                let now: SystemTime = get(row, "now")?;
-                let postmaster_start: SystemTime = get(row, "postmaster_start")?;
-                summary = Some((now, postmaster_start, pids.into_iter().zip(since).collect()));
+                None => full.push(Backend::decode(row)?),
             }
-            None => full.push(Backend::decode(row)?),
-        }
-    }
+            Ok(())
+        },
+    )
+    .await?;
     let (now, postmaster_start, thin) = summary
         .ok_or_else(|| CollectError::new(ErrorKind::Decode, "activity_delta: no summary row"))?;
     Ok(Delta {
