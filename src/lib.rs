@@ -47,8 +47,8 @@
 //! * **Slow things on slow timers, paced by their cost.** Whole-catalog reads whose values
 //!   move slowly run once a minute and are carried forward; an area slower than the interval
 //!   by choice waits [`collect::COST_FACTOR`] times its last poll, a carried-forward catalog
-//!   read and the slow-cadence area (unused indexes) [`collect::CATALOG_COST_FACTOR`] times
-//!   its own duration ([`collect::paced`], [`collect::paced_catalog`]).
+//!   read [`collect::CATALOG_COST_FACTOR`] times its own duration ([`collect::paced`],
+//!   [`collect::paced_catalog`]).
 //! * **Back off after a timeout** ([`collect::worker`]), and never queue two polls of an area.
 //! * **Samplers are paced too.** The wait profile's sampler (the `waits` area,
 //!   [`sample::Cadence::Sampler`]) runs every [`sample::WAITS_PERIOD`] only while a sample

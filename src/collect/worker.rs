@@ -338,8 +338,6 @@ async fn area_worker(
                 // an area slower than its interval by choice is also paced by its cost
                 let paced = match area.cadence() {
                     Cadence::Sampler(_) => super::paced_sampler(every, collector.last_took()),
-                    // catalog-wide work whose answer moves over days (unused indexes)
-                    Cadence::Slow => super::paced_catalog(every, collector.last_took()),
                     _ => super::paced(every, collector.last_took()),
                 };
                 if area.cadence() != Cadence::Interval && paced > every {

@@ -39,9 +39,9 @@ pub enum Cadence {
     /// Every `interval`, but never more often than this: the area's query is costly and its
     /// values move slowly.
     AtLeast(Duration),
-    /// Every `slow_interval` (60 s by default): expensive catalog work whose answer moves
-    /// over days; never more often than [`crate::collect::CATALOG_COST_FACTOR`] times its own
-    /// last duration (unused indexes at 50,000 indexes: 0.6 s, so every 10 minutes).
+    /// Every `slow_interval` (60 s by default): expensive catalog work; never more often
+    /// than [`crate::collect::COST_FACTOR`] times its own last duration (unused indexes at
+    /// 50,000 indexes: 0.6 s, so every 2.5 minutes).
     Slow,
     /// Every this long whatever the interval (a sampler), and never more often than
     /// [`crate::collect::COST_FACTOR`] times its own last server time, nor less often than
