@@ -208,6 +208,14 @@ impl Ctx<'_> {
                 .await
                 .map_err(|e| CollectError::from_pg(&e, user))
         };
+        self.within_deadline(work).await
+    }
+
+    /// `work` within the client-side deadline; [`ErrorKind::ClientTimeout`] past it.
+    async fn within_deadline<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, CollectError>>,
+    ) -> Result<T, CollectError> {
         match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(CollectError::new(
@@ -216,9 +224,7 @@ impl Ctx<'_> {
             )),
         }
     }
-}
 
-impl Ctx<'_> {
     /// [`Ctx::query`], row by row: `each` sees every row as it arrives, and the row is dropped
     /// right after, so a large result (10,000 pg_stat_statements entries, their texts) is
     /// never held whole, in wire form and decoded at once. Directly connected only; through a
@@ -256,13 +262,7 @@ impl Ctx<'_> {
             }
             Ok(n)
         };
-        match tokio::time::timeout(self.timeout, work).await {
-            Ok(result) => result,
-            Err(_) => Err(CollectError::new(
-                ErrorKind::ClientTimeout,
-                format!("no answer from the server within {:?}", self.timeout),
-            )),
-        }
+        self.within_deadline(work).await
     }
 }
 
