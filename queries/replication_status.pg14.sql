@@ -15,6 +15,10 @@
 --   (NULL: no WAL receiver runs, or hidden without pg_read_all_stats), sender_host text,
 --   sender_port int4, last_msg_receipt_age_s float8 (seconds), wal_receiver_running bool
 --   (a WAL receiver process exists; its pid is visible to every role)
+--   walsenders int4, slots int4 (how many walsenders and replication slots exist: the
+--   standbys and slots queries run only when these are not 0, two queries a poll saved
+--   on a server with neither; pg_stat_get_wal_senders() and pg_get_replication_slots()
+--   read shared memory only)
 SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        r.in_recovery,
        CASE WHEN NOT r.in_recovery THEN pg_current_wal_lsn()::text END AS current_wal_lsn,
@@ -31,6 +35,8 @@ SELECT /* pgvitals */ extract(epoch FROM now())::float8 AS collected_at,
        w.sender_host::text AS sender_host,
        w.sender_port::int4 AS sender_port,
        extract(epoch FROM now() - w.last_msg_receipt_time)::float8 AS last_msg_receipt_age_s,
-       (w.pid IS NOT NULL) AS wal_receiver_running
+       (w.pid IS NOT NULL) AS wal_receiver_running,
+       (SELECT count(*) FROM pg_stat_get_wal_senders())::int4 AS walsenders,
+       (SELECT count(*) FROM pg_get_replication_slots())::int4 AS slots
   FROM (SELECT pg_is_in_recovery() AS in_recovery) r
   LEFT JOIN pg_stat_wal_receiver w ON r.in_recovery AND w.pid IS NOT NULL

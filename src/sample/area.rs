@@ -49,16 +49,18 @@ pub enum Cadence {
     Sampler(Duration),
 }
 
-/// The wait profile's sampler runs at most this often: 4 samples a second while a sample
-/// costs under 1 ms of server time (up to a few hundred sessions); on a bigger server it is
-/// paced by its own cost (one sample per 250 × its server time, the round trip left out:
-/// about 1.7 a second at 1,000 sessions), so it takes at most 0.4 % of the session's time
+/// The wait profile's sampler runs at most this often: 2 samples a second while a sample
+/// costs under 2 ms of server time (up to several hundred sessions); on a bigger server it
+/// is paced by its own cost (one sample per 250 × its server time, the round trip left out:
+/// one every 0.6 s at 1,000 sessions), so it takes at most 0.4 % of the session's time
 /// until a sample costs 8 ms, and samples at least every 2 s beyond.
-pub const WAITS_PERIOD: Duration = Duration::from_millis(250);
+pub const WAITS_PERIOD: Duration = Duration::from_millis(500);
 
-/// pg_stat_statements is polled at most this often: reading it costs about 3 µs per entry
-/// on the server (3 ms for 1,000 entries, 15 ms at the default `pg_stat_statements.max`).
-pub const STATEMENTS_MIN_PERIOD: Duration = Duration::from_secs(5);
+/// pg_stat_statements is polled at most this often: reading it costs about 1–3 µs per
+/// entry on the server (6 ms for 2,000 entries, 10 ms at the default
+/// `pg_stat_statements.max` of 5,000), the biggest single cost of a moderate server's
+/// monitoring at 5 s; its rates are averaged over this window.
+pub const STATEMENTS_MIN_PERIOD: Duration = Duration::from_secs(10);
 
 /// The vacuum area (catalog scans of pg_class and pg_stat_user_tables, slow-moving ages) is
 /// polled at most this often.
@@ -149,8 +151,7 @@ impl Area {
     }
 
     /// The poll period of the area, given the fast and slow intervals: every `interval` for
-    /// server, activity, cache and replication; statements and vacuum at most every 5 s and
-    /// 10 s; unused indexes every `slow_interval` (never faster than `interval`). Measured on
+    /// server, activity, cache and replication; statements and vacuum at most every 10 s; unused indexes every `slow_interval` (never faster than `interval`). Measured on
     /// a server with 1,000 statements and 200 sessions, this keeps all six areas at a 1 s
     /// interval near 2 ms of server time per second.
     pub fn period(self, interval: Duration, slow_interval: Duration) -> Duration {
@@ -483,8 +484,8 @@ mod tests {
         assert_eq!(Area::Activity.period(fast, slow), fast);
         assert_eq!(Area::Statements.period(fast, slow), STATEMENTS_MIN_PERIOD);
         assert_eq!(
-            Area::Statements.period(Duration::from_secs(9), slow),
-            Duration::from_secs(9)
+            Area::Statements.period(Duration::from_secs(12), slow),
+            Duration::from_secs(12)
         );
         assert_eq!(Area::Vacuum.period(fast, slow), VACUUM_MIN_PERIOD);
         assert_eq!(Area::UnusedIndexes.period(fast, slow), slow);

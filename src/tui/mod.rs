@@ -199,7 +199,7 @@ async fn event_loop(
                         redraw |= !is_sampler_sample(&more);
                         take(&mut ui, &mut store, more);
                     }
-                    // the wait sampler's 4 samples a second wait for the next poll's frame
+                    // the wait sampler's 2 samples a second wait for the next poll's frame
                     // (or at most SAMPLER_FRAME_EVERY): drawing each would be 4 frames a second
                     if redraw || last_draw.elapsed() >= SAMPLER_FRAME_EVERY {
                         draw_at.get_or_insert(tokio::time::Instant::now() + COALESCE);

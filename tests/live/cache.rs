@@ -60,14 +60,14 @@ async fn reading_a_table_larger_than_shared_buffers_shows_misses() {
         .expect("seq scan");
     let blocks = bytes / i64::from(m.facts.block_size);
     let mut after = collector.collect(&m.ctx()).await.expect("sample");
-    // tables are read again at most every TABLES_INTERVAL (5 s): wait for that too
+    // tables are read again at most every TABLES_INTERVAL (10 s): wait for that too
     let big_read = |s: &pgvitals::sample::CacheSample| {
         s.tables
             .iter()
             .find(|t| t.relname == "big")
             .map_or(0, |t| t.heap_blks_read)
     };
-    for _ in 0..60 {
+    for _ in 0..100 {
         if db_blks_read(&after, &db.name) - db_blks_read(&before, &db.name) > blocks / 2
             && big_read(&after) - heap_before > blocks / 2
         {

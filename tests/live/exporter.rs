@@ -557,7 +557,7 @@ fn a_failing_area_is_logged_once() {
         "no failure logged: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    // statements polls every 5 s at the least: two more polls
+    // statements polls every 10 s at the least: one more failing poll at least
     std::thread::sleep(Duration::from_secs(11));
     let _ = child.0.kill();
     let _ = child.0.wait();

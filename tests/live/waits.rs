@@ -95,7 +95,7 @@ async fn a_hot_row_update_waits_on_lock_in_its_profile() {
     };
     if major >= 14 {
         let query_id = query_id_of(&watcher, "UPDATE hot SET n = n + 1", Some("Lock")).await;
-        // 3 samples of the 3 waiters: under a second at 4 samples a second, longer when a
+        // 3 samples of the 3 waiters: 1.5 s at 2 samples a second, longer when a
         // loaded machine slows the sample down (the sampler is paced by its own duration)
         let seen = pump(&mut running, Duration::from_secs(40), |_, s| {
             s.servers[0]

@@ -1,12 +1,14 @@
 //! Replication, from whichever side this server is on: walsenders, slots and, on a standby,
 //! its own receive/replay state.
 //!
-//! Queries (PostgreSQL 12+, three per poll, each safe on a primary and on a standby):
+//! Queries (PostgreSQL 12+, each safe on a primary and on a standby; one per poll on a server
+//! with no walsender and no slot, up to three otherwise):
 //! * `queries/replication_status.pg12.sql` / `.pg14.sql`: `pg_is_in_recovery()`,
 //!   `pg_current_wal_lsn()` (primary only), `pg_last_wal_receive_lsn()`,
 //!   `pg_last_wal_replay_lsn()`, `pg_last_xact_replay_timestamp()`,
 //!   `pg_is_wal_replay_paused()` (12-13) / `pg_get_wal_replay_pause_state()` (14+: "pause
-//!   requested" counts as paused), `pg_stat_wal_receiver`.
+//!   requested" counts as paused), `pg_stat_wal_receiver`, and how many walsenders and slots
+//!   exist (the next two queries run only when there are some).
 //! * `queries/replication_standbys.pg12.sql`: `pg_stat_replication` (on a primary, or a
 //!   cascading standby), lag per stage in bytes and seconds.
 //! * `queries/replication_slots.pg12.sql` / `.pg13.sql` (`wal_status`, `safe_wal_size`) /
@@ -92,10 +94,17 @@ impl ReplicationCollector {
             standby_status,
         };
 
-        for row in ctx
-            .query(ctx.sql(ServerQuery::ReplicationStandbys)?, &[])
-            .await?
-        {
+        // the walsenders and slots are read only when the status says there are some (a
+        // walsender that starts in between shows at the next poll)
+        let walsenders: i32 = get(row, "walsenders")?;
+        let slots: i32 = get(row, "slots")?;
+        let standby_rows = if walsenders > 0 {
+            ctx.query(ctx.sql(ServerQuery::ReplicationStandbys)?, &[])
+                .await?
+        } else {
+            Vec::new()
+        };
+        for row in standby_rows {
             let mut standby = Standby {
                 pid: get(&row, "pid")?,
                 usename: get_text(&row, "usename")?,
@@ -122,10 +131,13 @@ impl ReplicationCollector {
             sample.standbys.push(standby);
         }
 
-        for row in ctx
-            .query(ctx.sql(ServerQuery::ReplicationSlots)?, &[])
-            .await?
-        {
+        let slot_rows = if slots > 0 {
+            ctx.query(ctx.sql(ServerQuery::ReplicationSlots)?, &[])
+                .await?
+        } else {
+            Vec::new()
+        };
+        for row in slot_rows {
             sample.slots.push(Slot {
                 slot_name: get_text_or_empty(&row, "slot_name")?,
                 slot_type: get_text_or_empty(&row, "slot_type")?,
