@@ -144,15 +144,25 @@ fn count_rate(cur: Option<i64>, prev: Option<i64>, dt: f64) -> Option<f64> {
 /// The JSON of a statements sample: the top [`TOP_STATEMENTS`] by execution time per second
 /// over the interval, and `statements_total`.
 pub(super) fn json(s: &StatementsSample, waits: &super::waits::WaitWindow) -> Value {
-    let mut s = s.clone();
     let total = s.statements.len();
-    s.statements.sort_by(|a, b| {
+    // ranked by reference, and only the shown rows copied: a copy of 10,000 entries (and the
+    // sort's buffer of as many) was the snapshot's largest allocation
+    let mut ranked: Vec<&Statement> = s.statements.iter().collect();
+    ranked.sort_by(|a, b| {
         let key = |x: &Statement| (x.exec_time_ms_per_s.unwrap_or(-1.0), x.total_exec_time_ms);
         key(b)
             .partial_cmp(&key(a))
             .unwrap_or(std::cmp::Ordering::Equal)
     });
-    s.statements.truncate(TOP_STATEMENTS);
+    let s = StatementsSample {
+        statements: ranked.into_iter().take(TOP_STATEMENTS).cloned().collect(),
+        collected_at: s.collected_at,
+        extension_version: s.extension_version.clone(),
+        extension_schema: s.extension_schema.clone(),
+        stats_reset: s.stats_reset,
+        dealloc: s.dealloc,
+        notice: s.notice.clone(),
+    };
     let mut v = serde_json::to_value(Sample::Statements(s)).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         if let Some(Value::Array(rows)) = m.get_mut("statements") {
