@@ -106,6 +106,10 @@ struct Tool {
 struct ClientCost {
     cpu_s: f64,
     hwm: u64,
+    /// RSS at the end of the window: anonymous (the tool's own data) and file-backed (the
+    /// pages of its binary and libraries, shared with the page cache).
+    rss_anon: u64,
+    rss_file: u64,
     out_bytes: u64,
     ended: String,
 }
@@ -452,6 +456,8 @@ async fn measure(ctx: &Ctx<'_>, tool: Option<&Tool>, role: &str, label: &str) ->
     let client = pty.map(|mut p| {
         let cpu1 = cpu_seconds(p.pid);
         let hwm = status_bytes(p.pid, "VmHWM").unwrap_or(0);
+        let rss_anon = status_bytes(p.pid, "RssAnon").unwrap_or(0);
+        let rss_file = status_bytes(p.pid, "RssFile").unwrap_or(0);
         let out_bytes = p.bytes() - bytes0;
         if died.is_none() {
             died = p
@@ -465,6 +471,8 @@ async fn measure(ctx: &Ctx<'_>, tool: Option<&Tool>, role: &str, label: &str) ->
                 _ => f64::NAN,
             },
             hwm,
+            rss_anon,
+            rss_file,
             out_bytes,
             ended,
         }
@@ -574,9 +582,12 @@ fn print_measured(m: &Measured, idle_rate: Option<f64>) {
     );
     if let Some(c) = &m.client {
         println!(
-            "client: CPU {:.3} s/min, peak RSS (VmHWM) {:.1} MiB, terminal output {:.1} KiB/s; {}",
+            "client: CPU {:.3} s/min, peak RSS (VmHWM) {:.1} MiB (at the end: anonymous {:.1}, \
+             file-backed {:.1}), terminal output {:.1} KiB/s; {}",
             m.per_min(c.cpu_s),
             c.hwm as f64 / MIB,
+            c.rss_anon as f64 / MIB,
+            c.rss_file as f64 / MIB,
             c.out_bytes as f64 / 1024.0 / m.secs,
             c.ended
         );
