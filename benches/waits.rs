@@ -65,7 +65,7 @@ async fn connect(cluster: &Cluster, app: &str) -> Client {
 
 /// One phase's numbers.
 struct Phase {
-    name: &'static str,
+    name: String,
     samples: u64,
     mean_ms: f64,
     max_ms: f64,
@@ -76,7 +76,7 @@ struct Phase {
 /// Poll `area` (or `SELECT 1` when `None`) for `seconds`, every `every` paced by its cost
 /// when `paced`, on the leased connection; the backend's CPU from /proc.
 async fn phase(
-    name: &'static str,
+    name: &str,
     session: &ServerPool,
     area: Option<Area>,
     every: Duration,
@@ -130,7 +130,7 @@ async fn phase(
     let secs = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid) - cpu0;
     Phase {
-        name,
+        name: name.to_string(),
         samples: n,
         mean_ms: total / n.max(1) as f64,
         max_ms: max,
@@ -219,7 +219,10 @@ async fn main() {
     let session = ServerPool::new(&spec, Timing::default()).expect("session");
     let phases = [
         phase(
-            "waits sampler (every 250 ms, paced by its cost)",
+            &format!(
+                "waits sampler (every {} ms, paced by its cost)",
+                WAITS_PERIOD.as_millis()
+            ),
             &session,
             Some(Area::Waits),
             WAITS_PERIOD,
@@ -237,7 +240,7 @@ async fn main() {
         )
         .await,
         phase(
-            "SELECT 1 (every 250 ms)",
+            &format!("SELECT 1 (every {} ms)", WAITS_PERIOD.as_millis()),
             &session,
             None,
             WAITS_PERIOD,
