@@ -35,6 +35,19 @@ use crate::sample::{
     LagState, ReplayState, ReplicationSample, ServerRole, Slot, Standby, StandbyStatus,
 };
 
+/// The rows of `query`, run only when `count` (from the status query) says it has some.
+async fn rows_if_any(
+    ctx: &Ctx<'_>,
+    count: i32,
+    query: ServerQuery,
+) -> Result<Vec<tokio_postgres::Row>, CollectError> {
+    if count > 0 {
+        ctx.query(ctx.sql(query)?, &[]).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
 /// Polls [`ReplicationSample`]s. Stateless: every poll asks the server for its role anew.
 #[derive(Debug, Default)]
 pub struct ReplicationCollector {}
@@ -98,13 +111,7 @@ impl ReplicationCollector {
         // walsender that starts in between shows at the next poll)
         let walsenders: i32 = get(row, "walsenders")?;
         let slots: i32 = get(row, "slots")?;
-        let standby_rows = if walsenders > 0 {
-            ctx.query(ctx.sql(ServerQuery::ReplicationStandbys)?, &[])
-                .await?
-        } else {
-            Vec::new()
-        };
-        for row in standby_rows {
+        for row in rows_if_any(ctx, walsenders, ServerQuery::ReplicationStandbys).await? {
             let mut standby = Standby {
                 pid: get(&row, "pid")?,
                 usename: get_text(&row, "usename")?,
@@ -131,13 +138,7 @@ impl ReplicationCollector {
             sample.standbys.push(standby);
         }
 
-        let slot_rows = if slots > 0 {
-            ctx.query(ctx.sql(ServerQuery::ReplicationSlots)?, &[])
-                .await?
-        } else {
-            Vec::new()
-        };
-        for row in slot_rows {
+        for row in rows_if_any(ctx, slots, ServerQuery::ReplicationSlots).await? {
             sample.slots.push(Slot {
                 slot_name: get_text_or_empty(&row, "slot_name")?,
                 slot_type: get_text_or_empty(&row, "slot_type")?,
