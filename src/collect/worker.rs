@@ -32,7 +32,9 @@ use tokio::time::MissedTickBehavior;
 use super::Ctx;
 use super::areas::AnyCollector;
 use super::pool::{NoConnection, ServerPool};
-use crate::sample::{Area, Cadence, CollectError, Command, ErrorKind, Update};
+use crate::sample::{
+    ActivitySample, Area, Cadence, CollectError, Command, ErrorKind, Sample, Update, WaitsSample,
+};
 
 /// The longest back-off after consecutive timeouts, in periods of the area
 /// ([`backoff_wait`]).
@@ -58,6 +60,72 @@ pub fn backoff_wait(period: Duration, timeouts: u32) -> Duration {
         .saturating_mul(factor)
         .min(BACKOFF_MAX_WAIT)
         .max(period)
+}
+
+/// What the activity worker of a server tells its wait sampler (`Area::Waits`): every
+/// activity sample also makes a waits sample of the same instant, at no server cost
+/// ([`WaitsSample::from_activity`]; activity sends every non-idle backend in full), and the
+/// sampler queries only on the ticks that fall between two activity polls. At the default
+/// 1 s interval and [`crate::sample::WAITS_PERIOD`] (500 ms) that is one sample of each a
+/// second: the same 2 samples a second, half the queries. Before the sampler's first own
+/// sample nothing is derived (its `compute_query_id` is not known yet), and while activity
+/// fails or falls behind the sampler samples on every tick.
+#[derive(Debug, Default)]
+pub struct WaitsFromActivity {
+    inner: std::sync::Mutex<DerivedWaits>,
+}
+
+#[derive(Debug, Default)]
+struct DerivedWaits {
+    /// `compute_query_id` of the sampler's last own sample; `None` before the first.
+    compute_query_id: Option<Option<String>>,
+    /// When the last waits sample was derived from an activity sample.
+    derived_at: Option<tokio::time::Instant>,
+}
+
+impl WaitsFromActivity {
+    fn lock(&self) -> std::sync::MutexGuard<'_, DerivedWaits> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The sampler took a sample of its own.
+    pub fn sampled(&self, sample: &WaitsSample) {
+        self.lock().compute_query_id = Some(sample.compute_query_id.clone());
+    }
+
+    /// The waits sample of an activity sample taken at `now`; `None` before the sampler's
+    /// first own sample.
+    pub fn derive(
+        &self,
+        activity: &ActivitySample,
+        now: tokio::time::Instant,
+    ) -> Option<WaitsSample> {
+        let mut inner = self.lock();
+        let compute_query_id = inner.compute_query_id.clone()?;
+        inner.derived_at = Some(now);
+        Some(WaitsSample::from_activity(activity, compute_query_id))
+    }
+
+    /// Whether the sampler's tick at `now` is left to activity: a waits sample was derived
+    /// less than half a sampler period `every` ago, or the next one (activity polls every
+    /// `activity_every`) is due in no more than that. Once activity is later than a period
+    /// and a half past its due time, every tick samples.
+    pub fn skip_tick(
+        &self,
+        now: tokio::time::Instant,
+        every: Duration,
+        activity_every: Duration,
+    ) -> bool {
+        let Some(at) = self.lock().derived_at else {
+            return false;
+        };
+        let since = now.saturating_duration_since(at);
+        if since > activity_every + every + every / 2 {
+            return false;
+        }
+        let until = activity_every.saturating_sub(since);
+        since < every / 2 || until <= every / 2
+    }
 }
 
 /// What one poll of an area came to, for the area's schedule.
@@ -292,6 +360,7 @@ async fn area_worker(
     session: Arc<ServerPool>,
     updates: mpsc::Sender<Update>,
     mut interval: watch::Receiver<Duration>,
+    waits: Arc<WaitsFromActivity>,
 ) {
     let mut collector = AnyCollector::with_top_n(area, session.top_n());
     let mut backoff = TimeoutBackoff::default();
@@ -314,7 +383,15 @@ async fn area_worker(
                 }
                 _ = updates.closed() => return,
             }
+            if area == Area::Waits {
+                let activity_every =
+                    Area::Activity.period(*interval.borrow(), session.slow_interval());
+                if waits.skip_tick(tokio::time::Instant::now(), every, activity_every) {
+                    continue;
+                }
+            }
             let (mut polled, outcome) = poll(server, area, &session, &mut collector).await;
+            share_waits(server, area, &waits, &mut polled);
             if let Some(wait) = backoff.after(outcome, every) {
                 for update in &mut polled {
                     if let Update::Failed { area: a, error, .. } = update {
@@ -351,6 +428,33 @@ async fn area_worker(
                 }
             }
         }
+    }
+}
+
+/// Between the activity worker and the wait sampler of one server ([`WaitsFromActivity`]):
+/// an activity sample in `polled` adds the waits sample of the same instant (took: zero, it
+/// cost the server nothing); the sampler's own sample is noted.
+fn share_waits(server: usize, area: Area, waits: &WaitsFromActivity, polled: &mut Vec<Update>) {
+    let derived = polled.iter().find_map(|u| match u {
+        Update::Sample { sample, at, .. } => match (area, sample.as_ref()) {
+            (Area::Activity, Sample::Activity(a)) => waits
+                .derive(a, tokio::time::Instant::now())
+                .map(|w| (w, *at)),
+            (Area::Waits, Sample::Waits(w)) => {
+                waits.sampled(w);
+                None
+            }
+            _ => None,
+        },
+        _ => None,
+    });
+    if let Some((w, at)) = derived {
+        polled.push(Update::Sample {
+            server,
+            sample: Box::new(Sample::Waits(w)),
+            at,
+            took: Duration::ZERO,
+        });
     }
 }
 
@@ -396,6 +500,7 @@ pub fn spawn_server(
     interval: watch::Receiver<Duration>,
     commands: mpsc::Receiver<Command>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    let waits = Arc::new(WaitsFromActivity::default());
     let mut handles: Vec<_> = Area::ALL
         .into_iter()
         .map(|area| {
@@ -405,6 +510,7 @@ pub fn spawn_server(
                 pool.clone(),
                 updates.clone(),
                 interval.clone(),
+                waits.clone(),
             ))
         })
         .collect();
@@ -423,6 +529,7 @@ async fn supervise(
     pool: Arc<ServerPool>,
     updates: mpsc::Sender<Update>,
     interval: watch::Receiver<Duration>,
+    waits: Arc<WaitsFromActivity>,
 ) {
     loop {
         let worker = tokio::spawn(crate::fault::IN_WORKER.scope(
@@ -433,6 +540,7 @@ async fn supervise(
                 pool.clone(),
                 updates.clone(),
                 interval.clone(),
+                waits.clone(),
             ),
         ));
         match worker.await {
@@ -518,6 +626,61 @@ mod tests {
         assert_eq!(b.after(Outcome::Sampled, p), None);
         assert_eq!(b.timeouts(), 0);
         assert_eq!(b.after(Outcome::TimedOut, p), Some(Duration::from_secs(4)));
+    }
+
+    #[test]
+    fn the_sampler_queries_only_between_two_activity_polls() {
+        let ms = Duration::from_millis;
+        let shared = WaitsFromActivity::default();
+        let t0 = tokio::time::Instant::now();
+        let (every, activity) = (ms(500), ms(1000));
+        assert!(
+            !shared.skip_tick(t0, every, activity),
+            "nothing derived yet"
+        );
+        let active = ActivitySample {
+            collected_at: 10.0,
+            ..ActivitySample::default()
+        };
+        assert_eq!(
+            shared.derive(&active, t0),
+            None,
+            "compute_query_id unknown before the sampler's first sample"
+        );
+        assert!(!shared.skip_tick(t0, every, activity));
+        shared.sampled(&WaitsSample {
+            compute_query_id: Some("on".into()),
+            ..WaitsSample::default()
+        });
+        let derived = shared.derive(&active, t0).expect("derived");
+        assert_eq!(derived.compute_query_id.as_deref(), Some("on"));
+        assert_eq!(derived.collected_at, 10.0);
+        // sampler ticks at every phase against activity's 1 s: exactly one of each two
+        // ticks a second queries, a quarter to three quarters of a second after activity
+        for phase in (0..500).step_by(10) {
+            let ticks = [ms(phase), ms(phase + 500)];
+            let sampled: Vec<Duration> = ticks
+                .into_iter()
+                .filter(|d| !shared.skip_tick(t0 + *d, every, activity))
+                .collect();
+            assert_eq!(sampled.len(), 1, "phase {phase} ms: {sampled:?}");
+            assert!(
+                sampled[0] >= ms(250) && sampled[0] <= ms(750),
+                "{sampled:?}"
+            );
+        }
+        // activity at the sampler's own rate: the sampler never queries
+        for phase in (0..500).step_by(10) {
+            assert!(shared.skip_tick(t0 + ms(phase), every, every), "{phase}");
+        }
+        // activity every 5 s: the sampler takes the ticks between
+        let sampled = (1..10)
+            .filter(|i| !shared.skip_tick(t0 + ms(500 * i), every, ms(5000)))
+            .count();
+        assert_eq!(sampled, 9, "the nine ticks between two activity polls");
+        // activity fell behind (failing, slow): every tick samples again
+        assert!(!shared.skip_tick(t0 + ms(1800), every, activity));
+        assert!(!shared.skip_tick(t0 + ms(60_000), every, activity));
     }
 
     #[test]

@@ -50,7 +50,8 @@ pub struct AreaState {
     pub sample: Option<Sample>,
     /// When `sample` arrived (client clock).
     pub sample_at: Option<SystemTime>,
-    /// How long the poll of `sample` took; `None` when unknown (a recorded sample).
+    /// How long the latest poll of this area of its own took; `None` when unknown (a recorded
+    /// sample). A sample that cost no poll (the waits of an activity sample) leaves it.
     pub took: Option<Duration>,
     /// The error of the latest poll, if it failed, and since when polls have failed.
     pub error: Option<(CollectError, SystemTime)>,
@@ -404,7 +405,11 @@ fn ingest_sample(server: &mut ServerState, mut sample: Sample, at: SystemTime, t
     state.seed = None;
     state.sample = Some(sample);
     state.sample_at = Some(at);
-    state.took = (!took.is_zero()).then_some(took);
+    // zero: not a poll of its own (a recorded sample, or the waits of an activity sample):
+    // the last poll's time stands
+    if !took.is_zero() {
+        state.took = Some(took);
+    }
     state.error = None;
     state.failed_at = None;
     for (series, value) in areas::history_points(server, area) {

@@ -777,6 +777,74 @@ pub struct WaitsSample {
     pub waits: Vec<ActiveWait>,
 }
 
+impl WaitsSample {
+    /// The waits sample of the same instant as an activity sample, grouped as
+    /// `queries/waits.pg14.sql` groups them: the sessions in state `active` whose
+    /// `backend_type` is `client backend` or `parallel worker`, by (`query_id`,
+    /// `wait_event_type`, `wait_event`), most backends first (then `query_id`, the type and
+    /// the event, NULLs last), at most [`WAITS_MAX_ROWS`] rows; `collected_at` is the
+    /// activity's. It is what the sampler's query would have returned at that instant: every
+    /// backend that is not a quiet idle session is in the activity sample in full, also when
+    /// the collector read only what changed (see `collect::areas::activity`). The one
+    /// difference: the activity sample also leaves out the other connection of pgvitals' own
+    /// pool (the sampler's query leaves out only its own backend). `compute_query_id` is not
+    /// in an activity sample: the caller passes the one the sampler last read.
+    pub fn from_activity(activity: &ActivitySample, compute_query_id: Option<String>) -> Self {
+        // (query_id, wait_event_type, wait_event) -> backends
+        type Key<'a> = (Option<i64>, Option<&'a str>, Option<&'a str>);
+        let mut groups: std::collections::HashMap<Key<'_>, i32> = std::collections::HashMap::new();
+        for s in &activity.sessions {
+            let counted = s.state.as_deref() == Some("active")
+                && matches!(
+                    s.backend_type.as_str(),
+                    "client backend" | "parallel worker"
+                );
+            if counted {
+                *groups
+                    .entry((
+                        s.query_id,
+                        s.wait_event_type.as_deref(),
+                        s.wait_event.as_deref(),
+                    ))
+                    .or_default() += 1;
+            }
+        }
+        let mut waits: Vec<ActiveWait> = groups
+            .into_iter()
+            .map(
+                |((query_id, wait_event_type, wait_event), backends)| ActiveWait {
+                    query_id,
+                    wait_event_type: wait_event_type.map(str::to_owned),
+                    wait_event: wait_event.map(str::to_owned),
+                    backends,
+                },
+            )
+            .collect();
+        // NULLs last, as PostgreSQL sorts them in ascending order
+        waits.sort_by(|a, b| {
+            b.backends
+                .cmp(&a.backends)
+                .then_with(|| {
+                    (a.query_id.is_none(), a.query_id).cmp(&(b.query_id.is_none(), b.query_id))
+                })
+                .then_with(|| {
+                    (a.wait_event_type.is_none(), &a.wait_event_type)
+                        .cmp(&(b.wait_event_type.is_none(), &b.wait_event_type))
+                })
+                .then_with(|| {
+                    (a.wait_event.is_none(), &a.wait_event)
+                        .cmp(&(b.wait_event.is_none(), &b.wait_event))
+                })
+        });
+        waits.truncate(WAITS_MAX_ROWS);
+        WaitsSample {
+            collected_at: activity.collected_at,
+            compute_query_id,
+            waits,
+        }
+    }
+}
+
 /// Rows of one [`WaitsSample`] at most (the distinct query and wait combinations of the
 /// backends active at one instant; more is cut, fewest backends first).
 pub const WAITS_MAX_ROWS: usize = 200;
@@ -880,5 +948,130 @@ impl WaitClass {
     /// Position in [`WaitClass::ALL`].
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(
+        pid: i32,
+        backend_type: &str,
+        state: Option<&str>,
+        query_id: Option<i64>,
+        wait: Option<(&str, &str)>,
+    ) -> Session {
+        Session {
+            pid,
+            backend_type: backend_type.into(),
+            state: state.map(str::to_owned),
+            query_id,
+            wait_event_type: wait.map(|w| w.0.to_owned()),
+            wait_event: wait.map(|w| w.1.to_owned()),
+            ..Session::default()
+        }
+    }
+
+    fn wait(query_id: Option<i64>, w: Option<(&str, &str)>, backends: i32) -> ActiveWait {
+        ActiveWait {
+            query_id,
+            wait_event_type: w.map(|w| w.0.to_owned()),
+            wait_event: w.map(|w| w.1.to_owned()),
+            backends,
+        }
+    }
+
+    #[test]
+    fn the_waits_of_an_activity_sample_group_the_active_client_backends_and_workers() {
+        let lock = Some(("Lock", "transactionid"));
+        let io = Some(("IO", "DataFileRead"));
+        let activity = ActivitySample {
+            collected_at: 1234.5,
+            sessions: vec![
+                session(1, "client backend", Some("active"), Some(7), lock),
+                session(2, "client backend", Some("active"), Some(7), lock),
+                session(3, "parallel worker", Some("active"), Some(7), io),
+                session(4, "client backend", Some("active"), Some(7), None),
+                session(5, "client backend", Some("active"), None, io),
+                session(6, "client backend", Some("active"), Some(3), io),
+                // not counted: idle, idle in transaction, another role's (no state), a
+                // walsender and a background process
+                session(
+                    7,
+                    "client backend",
+                    Some("idle"),
+                    Some(7),
+                    Some(("Client", "ClientRead")),
+                ),
+                session(
+                    8,
+                    "client backend",
+                    Some("idle in transaction"),
+                    Some(7),
+                    None,
+                ),
+                session(9, "client backend", None, None, lock),
+                session(
+                    10,
+                    "walsender",
+                    Some("active"),
+                    None,
+                    Some(("Client", "WalSenderWaitForWAL")),
+                ),
+                session(11, "autovacuum worker", None, None, io),
+            ],
+            ..ActivitySample::default()
+        };
+        let w = WaitsSample::from_activity(&activity, Some("auto".into()));
+        assert_eq!(w.collected_at, 1234.5);
+        assert_eq!(w.compute_query_id.as_deref(), Some("auto"));
+        assert_eq!(
+            w.waits,
+            vec![
+                wait(Some(7), lock, 2),
+                // one backend each: by query_id (NULL last), then the type, NULL (CPU) last
+                wait(Some(3), io, 1),
+                wait(Some(7), io, 1),
+                wait(Some(7), None, 1),
+                wait(None, io, 1),
+            ]
+        );
+        let idle = ActivitySample {
+            sessions: activity.sessions[6..].to_vec(),
+            ..ActivitySample::default()
+        };
+        assert!(WaitsSample::from_activity(&idle, None).waits.is_empty());
+    }
+
+    #[test]
+    fn the_waits_of_an_activity_sample_are_cut_at_the_sampler_bound() {
+        let sessions: Vec<Session> = (0..(WAITS_MAX_ROWS as i32 + 50))
+            .map(|i| {
+                session(
+                    i,
+                    "client backend",
+                    Some("active"),
+                    Some(i64::from(i)),
+                    None,
+                )
+            })
+            .chain([
+                session(-1, "client backend", Some("active"), Some(999_999), None),
+                session(-2, "client backend", Some("active"), Some(999_999), None),
+            ])
+            .collect();
+        let activity = ActivitySample {
+            sessions,
+            ..ActivitySample::default()
+        };
+        let w = WaitsSample::from_activity(&activity, None);
+        assert_eq!(w.waits.len(), WAITS_MAX_ROWS);
+        assert_eq!(
+            w.waits[0],
+            wait(Some(999_999), None, 2),
+            "most backends first"
+        );
+        assert_eq!(w.waits[1].query_id, Some(0));
     }
 }

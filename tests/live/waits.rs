@@ -216,3 +216,156 @@ async fn a_cpu_bound_query_runs_on_cpu_in_its_profile() {
     let _ = task.await;
     drop(running);
 }
+
+/// The waits of an activity sample (what the dashboard's workers derive, one of the two
+/// samples a second) are what the sampler's own query reads at the same moment: three
+/// backends sleeping in one statement of their own show as one row of three on
+/// `Timeout:PgSleep`, with the same `query_id` (14+); and the running workers still make
+/// two samples a second at a 1 s interval although the sampler queries only on every other
+/// tick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_waits_of_an_activity_sample_are_what_the_sampler_reads() {
+    use pgvitals::collect::areas::activity::ActivityCollector;
+    use pgvitals::collect::areas::waits::WaitsCollector;
+    use pgvitals::sample::{ActiveWait, WaitsSample};
+
+    let db = TempDatabase::create("waits_derived");
+    let setup = connect(primary(), &db.0).await;
+    // a function of this database: its own query_id, whatever other tests sleep on
+    setup
+        .batch_execute(
+            "CREATE FUNCTION derived_probe() RETURNS void LANGUAGE sql \
+             AS 'SELECT pg_sleep(120)'",
+        )
+        .await
+        .expect("setup");
+    let mut sleepers = Vec::new();
+    let mut cancels = Vec::new();
+    for _ in 0..3 {
+        let c = connect(primary(), &db.0).await;
+        cancels.push(c.cancel_token());
+        sleepers.push(tokio::spawn(async move {
+            let _ = c.batch_execute("SELECT derived_probe()").await;
+            drop(c);
+        }));
+    }
+    let m = crate::probe::monitor(primary(), &db.0).await;
+    let major = m.facts.major();
+    let watcher = connect(primary(), &db.0).await;
+    let query_id = if major >= 14 {
+        Some(query_id_of(&watcher, "SELECT derived_probe()", Some("Timeout")).await)
+    } else {
+        assert!(
+            crate::common::wait_until_async(Duration::from_secs(20), || async {
+                let n: i64 = watcher
+                    .query_one(
+                        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' \
+                         AND query = 'SELECT derived_probe()' AND wait_event = 'PgSleep'",
+                        &[],
+                    )
+                    .await
+                    .expect("count")
+                    .get(0);
+                n == 3
+            })
+            .await,
+            "the three sleepers"
+        );
+        None
+    };
+    let ours = |w: &WaitsSample| -> Vec<ActiveWait> {
+        w.waits
+            .iter()
+            .filter(|r| {
+                r.wait_event.as_deref() == Some("PgSleep")
+                    && (query_id.is_none() || r.query_id == query_id)
+            })
+            .cloned()
+            .collect()
+    };
+    let mut activity = ActivityCollector::new();
+    let mut waits = WaitsCollector::new();
+    // twice: the activity collector's first poll reads in full, the second only what changed
+    for poll in ["full read", "delta"] {
+        let a = activity.collect(&m.ctx()).await.expect("activity");
+        let w = waits.collect(&m.ctx()).await.expect("waits");
+        let derived = WaitsSample::from_activity(&a, w.compute_query_id.clone());
+        assert_eq!(derived.collected_at, a.collected_at);
+        let sampled = ours(&w);
+        assert_eq!(ours(&derived), sampled, "{poll}");
+        assert_eq!(sampled.len(), 1, "{poll}: {sampled:?}");
+        assert_eq!(sampled[0].backends, 3, "{poll}: {sampled:?}");
+        assert_eq!(sampled[0].wait_event_type.as_deref(), Some("Timeout"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // the workers at 1 s: 2 samples a second, half of them from activity
+    let config = Config {
+        interval: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let mut running = pgvitals::app::start_workers(&[spec(&db.0)], &config).expect("workers");
+    assert!(
+        pump(&mut running, Duration::from_secs(20), |_, s| s.servers[0]
+            .waits
+            .samples()
+            >= 2)
+        .await,
+        "first samples"
+    );
+    // the queries of the workers in this database (pg_stat_statements is preloaded)
+    let stats = connect(primary(), "postgres").await;
+    let calls = |pattern: &'static str| {
+        let stats = &stats;
+        let db = db.0.clone();
+        async move {
+            let n: i64 = stats
+                .query_one(
+                    "SELECT coalesce(sum(s.calls), 0)::int8 FROM pg_stat_statements s \
+                     JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 \
+                     AND s.query LIKE $2",
+                    &[&db, &pattern],
+                )
+                .await
+                .expect("pg_stat_statements")
+                .get(0);
+            n
+        }
+    };
+    let first = running.store.servers[0].waits.samples();
+    let (sampler_before, activity_before) =
+        (calls("%took_s%").await, calls("%pg_blocking_pids%").await);
+    let started = std::time::Instant::now();
+    pump(&mut running, Duration::from_secs(6), |_, _| false).await;
+    let made = running.store.servers[0].waits.samples() - first;
+    let sampler = calls("%took_s%").await - sampler_before;
+    let activity = calls("%pg_blocking_pids%").await - activity_before;
+    let per_s = made as f64 / started.elapsed().as_secs_f64();
+    // 2 a second; one fewer a second than that would be the sampler alone
+    assert!(per_s >= 1.5, "{made} samples in {:?}", started.elapsed());
+    // the sampler queried about once per activity poll, not twice
+    assert!(activity >= 4, "{activity} activity polls");
+    assert!(
+        sampler <= activity + 2,
+        "{sampler} sampler queries, {activity} activity polls, {made} samples"
+    );
+    let server = &running.store.servers[0];
+    if let Some(q) = query_id {
+        let profile = server
+            .waits
+            .of_query(q)
+            .copied()
+            .expect("the sleepers' profile");
+        assert!(
+            profile.total() >= 3 * made as u64 / 2,
+            "{profile:?} in {made}"
+        );
+    }
+    drop(running);
+    for c in cancels {
+        let _ = c.cancel_query(tokio_postgres::NoTls).await;
+    }
+    for s in sleepers {
+        let _ = s.await;
+    }
+}
