@@ -20,8 +20,11 @@ use crate::sample::CollectError;
 use crate::collect::{Ctx, get, get_text_or_empty};
 use crate::sample::ServerSample;
 
-/// How often the database sizes are measured (`pg_database_size` stats every file).
-pub const SIZE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the database sizes are measured (`pg_database_size` stats every file of every
+/// database: 10 ms at 2,000 tables, a quarter of a second at 80,000 relations). Sizes move
+/// slowly; every 5 minutes is fresh enough for the header and the exporter, and a fifth of
+/// the cost of every minute.
+pub const SIZE_INTERVAL: Duration = Duration::from_secs(300);
 
 /// Polls [`ServerSample`]s; keeps the last database size and when it was measured.
 #[derive(Debug, Default)]
