@@ -5,7 +5,7 @@
 //!
 //! ```toml
 //! interval = "2s"          # how often fast areas are polled (100ms .. 1h)
-//! slow_interval = "60s"    # unused indexes, database sizes (100ms .. 1d)
+//! slow_interval = "60s"    # unused indexes (100ms .. 1d)
 //! query_timeout = "5s"     # statement_timeout of the monitoring session (100ms .. 1h)
 //! top_n = 50               # rows listed of the unbounded lists: unused indexes, cache tables (1 .. 10000)
 //! record = true            # the dashboard records: true = $XDG_STATE_HOME/pgvitals/recording.db, or a path
@@ -90,7 +90,7 @@ impl Thresholds {
 pub struct Config {
     /// Poll interval of the fast areas (default 2 s).
     pub interval: Duration,
-    /// Poll interval of the slow areas and of database sizes (default 60 s).
+    /// Poll interval of the slow areas: unused indexes (default 60 s).
     pub slow_interval: Duration,
     /// statement_timeout of the monitoring session (default 5 s); lock_timeout is a fifth of it.
     pub query_timeout: Duration,

@@ -45,7 +45,7 @@
 //!   last poll ([`collect::areas::activity`]); texts of pg_stat_statements are fetched once
 //!   per entry.
 //! * **Slow things on slow timers, paced by their cost.** Whole-catalog reads whose values
-//!   move slowly run once a minute and are carried forward; an area slower than the interval
+//!   move slowly run once a minute (database sizes every 5) and are carried forward; an area slower than the interval
 //!   by choice waits [`collect::COST_FACTOR`] times its last poll, a carried-forward catalog
 //!   read [`collect::CATALOG_COST_FACTOR`] times its own duration ([`collect::paced`],
 //!   [`collect::paced_catalog`]).
@@ -55,8 +55,10 @@
 //!   is cheap, else every [`collect::COST_FACTOR`] times its own server time (the round
 //!   trip left out), and at least every [`collect::SAMPLER_MAX_PERIOD`]
 //!   ([`collect::paced_sampler`]); what it samples is grouped on the server, at most
-//!   [`sample::WAITS_MAX_ROWS`] rows. Its samples alone draw no frame: the screen shows them
-//!   with the next poll's.
+//!   [`sample::WAITS_MAX_ROWS`] rows. Every activity sample also makes the waits sample of
+//!   its instant at no server cost, and the sampler queries only between two activity polls
+//!   ([`collect::worker::WaitsFromActivity`]). Its samples alone draw no frame: the screen
+//!   shows them with the next poll's.
 //!
 //! # Add an area
 //!

@@ -61,7 +61,7 @@ pub struct Timing {
     /// statement_timeout of the session; lock_timeout is a fifth of it (at least 100 ms); the
     /// client-side deadline is this plus 2 s.
     pub query_timeout: Duration,
-    /// Poll interval of the slow areas (unused indexes, database sizes).
+    /// Poll interval of the slow areas (unused indexes).
     pub slow_interval: Duration,
     /// Rows listed of the top-N lists (unused indexes, per-table cache).
     pub top_n: u32,

@@ -6,8 +6,8 @@
 //! **Paced by cost.** An area polled less often than the interval by choice (statements,
 //! vacuum, unused indexes: [`Cadence::AtLeast`], [`Cadence::Slow`]) waits after a sample at
 //! least [`COST_FACTOR`](super::COST_FACTOR) times what the poll took
-//! ([`super::paced`]): pg_stat_statements with 10,000 entries, read in 60 ms, every 15 s
-//! rather than every 10 s. The fast areas keep the interval the user asked for.
+//! ([`super::paced`]): pg_stat_statements with 10,000 entries, read in 80 ms, every 20 s
+//! rather than every 15 s. The fast areas keep the interval the user asked for.
 //!
 //! **Back-off after a timeout.** An area whose query ran past the query timeout
 //! (`statement_timeout`, SQLSTATE 57014) or the client-side deadline is not tried again at
@@ -16,7 +16,7 @@
 //! [`backoff_wait`]: the period times 2^n (2×, 4×, 8×), at most [`BACKOFF_MAX_FACTOR`] (16×)
 //! the period and at most [`BACKOFF_MAX_WAIT`] (30 min), never less than the period:
 //! unused indexes at the default 60 s try again after 2, 4, 8, then every 16 min;
-//! statements at 10 s after 20, 40, 80, then every 160 s. A sample resets the count. The
+//! statements at 15 s after 30 s, 1, 2, then every 4 min. A sample resets the count. The
 //! area's error says so (`the query ran past the 5 s query timeout; next try in 2 min
 //! (backing off)`) and carries the wait as [`CollectError::retry_in_s`]. Only timeouts back
 //! off: a lost connection has the pool's reconnect backoff, a permission error or a lock
@@ -589,11 +589,11 @@ mod tests {
             [1, 2, 4, 8, 16, 16, 16].map(|m| MIN * m).to_vec(),
             "unused indexes at the default slow interval"
         );
-        let statements = Duration::from_secs(10);
-        assert_eq!(backoff_wait(statements, 1), Duration::from_secs(20));
-        assert_eq!(backoff_wait(statements, 4), Duration::from_secs(160));
-        assert_eq!(backoff_wait(statements, 40), Duration::from_secs(160));
-        assert_eq!(backoff_wait(statements, u32::MAX), Duration::from_secs(160));
+        let statements = crate::sample::STATEMENTS_MIN_PERIOD;
+        assert_eq!(backoff_wait(statements, 1), Duration::from_secs(30));
+        assert_eq!(backoff_wait(statements, 4), Duration::from_secs(240));
+        assert_eq!(backoff_wait(statements, 40), Duration::from_secs(240));
+        assert_eq!(backoff_wait(statements, u32::MAX), Duration::from_secs(240));
     }
 
     #[test]

@@ -557,8 +557,8 @@ fn a_failing_area_is_logged_once() {
         "no failure logged: {}",
         std::fs::read_to_string(&log).unwrap_or_default()
     );
-    // statements polls every 10 s at the least: one more failing poll at least
-    std::thread::sleep(Duration::from_secs(11));
+    // statements polls every 15 s at the least: one more failing poll at least
+    std::thread::sleep(pgvitals::sample::STATEMENTS_MIN_PERIOD + Duration::from_secs(1));
     let _ = child.0.kill();
     let _ = child.0.wait();
     let text = std::fs::read_to_string(&log).unwrap_or_default();

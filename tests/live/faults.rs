@@ -716,7 +716,7 @@ async fn a_locked_relation_fails_only_the_area_that_needs_it() {
     let owner = crate::common::connect(node, &db).await;
     owner
         .batch_execute(
-            // the extension too: without it the statements area reports itself every 10 s
+            // the extension too: without it the statements area reports itself every 15 s
             "CREATE EXTENSION pg_stat_statements; \
              CREATE TABLE locked_t (id int, x int); CREATE INDEX locked_t_x ON locked_t (x); \
              CREATE TABLE free_t (id int, x int); CREATE INDEX free_t_x ON free_t (x)",

@@ -1,7 +1,9 @@
 //! The wait profile's sampler: one small query, `queries/waits.pg12.sql` (no `query_id`
 //! before 14) / `waits.pg14.sql`, that groups the active backends by query and wait event on
 //! the server and returns at most [`WAITS_MAX_ROWS`] rows. Polled every [`WAITS_PERIOD`],
-//! paced by its own cost ([`crate::sample::Cadence::Sampler`]). Privileges: other roles'
+//! paced by its own cost ([`crate::sample::Cadence::Sampler`]), except on the ticks that an
+//! activity sample of the same server covers: every activity sample also makes a waits sample
+//! ([`crate::sample::WaitsSample::from_activity`], [`crate::collect::worker::WaitsFromActivity`]). Privileges: other roles'
 //! backends count only with pg_read_all_stats.
 
 use crate::collect::{Ctx, get, get_text};
