@@ -294,7 +294,12 @@ async fn the_waits_of_an_activity_sample_are_what_the_sampler_reads() {
         let sampled = ours(&w);
         assert_eq!(ours(&derived), sampled, "{poll}");
         assert_eq!(sampled.len(), 1, "{poll}: {sampled:?}");
-        assert_eq!(sampled[0].backends, 3, "{poll}: {sampled:?}");
+        // (before 14 no query_id: other tests' sleepers count in the same row)
+        if query_id.is_some() {
+            assert_eq!(sampled[0].backends, 3, "{poll}: {sampled:?}");
+        } else {
+            assert!(sampled[0].backends >= 3, "{poll}: {sampled:?}");
+        }
         assert_eq!(sampled[0].wait_event_type.as_deref(), Some("Timeout"));
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
