@@ -295,6 +295,7 @@ fn parse_workload_for(s: &str) -> Result<Duration, String> {
 }
 
 fn main() -> ExitCode {
+    tune_malloc();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -312,6 +313,33 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("pgvitals: {}", one_line(&format!("{e:#}")));
             ExitCode::from(EXIT_UNKNOWN)
+        }
+    }
+}
+
+/// glibc's malloc, set for a process that holds a few large samples and replaces them every
+/// poll (10,000 pg_stat_statements entries are 3.6 MB, 2,000 sessions 0.8 MB):
+///
+/// * blocks of 128 KiB and more always come from their own mapping, given back when freed.
+///   By default the threshold grows to the largest block freed so far, after which each new
+///   sample is carved out of the heap and the old one's space stays behind as free chunks;
+/// * the heap is trimmed once 128 KiB at its top are free (by default the limit follows the
+///   threshold, up to 64 MiB);
+/// * one arena: the log writer's thread gets no 64 MiB arena of its own.
+///
+/// Measured (`cargo bench --bench cost`, large scale): peak RSS 25.8 -> 22.5 MiB, resident
+/// anonymous memory at the end 15.4 -> 11.8 MiB, for 0.12 s/min more client CPU (the page
+/// faults of buffers mapped anew each poll). musl and other C libraries keep their own.
+fn tune_malloc() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::libc::{M_ARENA_MAX, M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, mallopt};
+        // SAFETY: mallopt only sets parameters of the allocator, before any other thread
+        // exists; a value it rejects leaves the default (it returns 0), which is harmless
+        unsafe {
+            mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+            mallopt(M_TRIM_THRESHOLD, 128 * 1024);
+            mallopt(M_ARENA_MAX, 1);
         }
     }
 }

@@ -189,15 +189,15 @@ fn with_io(
     plan_ms: f64,
 ) -> Statement {
     Statement {
-        shared_blk_read_time_ms: Some(read_ms),
-        shared_blk_write_time_ms: Some(write_ms),
-        temp_blk_read_time_ms: Some(temp_read_ms),
-        temp_blk_write_time_ms: Some(temp_write_ms),
-        wal_bytes: Some(wal_bytes),
-        wal_records: Some(wal_records),
-        wal_fpi: Some(wal_fpi),
-        jit_time_ms: Some(jit_ms),
-        total_plan_time_ms: Some(plan_ms),
+        shared_blk_read_time_ms: read_ms.into(),
+        shared_blk_write_time_ms: write_ms.into(),
+        temp_blk_read_time_ms: temp_read_ms.into(),
+        temp_blk_write_time_ms: temp_write_ms.into(),
+        wal_bytes: wal_bytes.into(),
+        wal_records: wal_records.into(),
+        wal_fpi: wal_fpi.into(),
+        jit_time_ms: jit_ms.into(),
+        total_plan_time_ms: plan_ms.into(),
         ..s
     }
 }
@@ -1485,9 +1485,9 @@ fn statement_detail_shows_io_wal_jit_and_plan_times() {
     // an entry of an extension older than 1.8 / 1.10 says which version has the counter
     let mut old = populated(1);
     let mut entry = old.servers[0].statements().expect("statements").statements[0].clone();
-    entry.wal_bytes = None;
-    entry.jit_time_ms = None;
-    entry.temp_blk_read_time_ms = None;
+    entry.wal_bytes = None.into();
+    entry.jit_time_ms = None.into();
+    entry.temp_blk_read_time_ms = None.into();
     apply(&mut old, 0, statements(1004.0, vec![entry]), at(3));
     let mut u = ui(true);
     press(&mut u, &old, KeyCode::Char('2'));

@@ -396,7 +396,7 @@ fn statements(x: &mut Exposition, s: &ServerState, name: &str, top_n: usize) {
             (
                 "pgvitals_statements_plan_time_seconds",
                 "Planning time of the statement, seconds (total_plan_time, 1.8+)",
-                e.total_plan_time_ms.map(|v| v / ms),
+                e.total_plan_time_ms.get().map(|v| v / ms),
             ),
             (
                 "pgvitals_statements_rows",
@@ -421,12 +421,12 @@ fn statements(x: &mut Exposition, s: &ServerState, name: &str, top_n: usize) {
             (
                 "pgvitals_statements_shared_blk_read_time_seconds",
                 "Time reading blocks, seconds (track_io_timing)",
-                e.shared_blk_read_time_ms.map(|v| v / ms),
+                e.shared_blk_read_time_ms.get().map(|v| v / ms),
             ),
             (
                 "pgvitals_statements_wal_bytes",
                 "WAL generated, bytes (1.8+)",
-                e.wal_bytes.map(|v| v as f64),
+                e.wal_bytes.get().map(|v| v as f64),
             ),
         ];
         for (metric, help, value) in series {

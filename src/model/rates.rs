@@ -299,17 +299,53 @@ mod tests {
     }
 
     #[test]
+    fn each_entry_finds_its_own_previous_reading_in_key_order_or_not() {
+        let key = |q: i64, user: u32, top: bool| Statement {
+            userid: user,
+            toplevel: top,
+            ..stmt(q, 10 * q, 10.0 * q as f64)
+        };
+        // the collector's key order, and a recording's arbitrary one
+        let sorted = vec![
+            key(1, 10, true),
+            key(2, 10, false),
+            key(2, 10, true),
+            key(3, 11, true),
+        ];
+        let mut shuffled = sorted.clone();
+        shuffled.reverse();
+        shuffled.swap(0, 2);
+        for prev in [sorted.clone(), shuffled] {
+            let prev = stmts(100.0, prev);
+            let cur: Vec<Statement> = sorted
+                .iter()
+                .map(|s| Statement {
+                    calls: s.calls + s.queryid + i64::from(s.toplevel),
+                    ..s.clone()
+                })
+                .chain([key(4, 10, true)])
+                .collect();
+            let mut cur = stmts(101.0, cur);
+            derive(&mut cur, Some(&prev));
+            for s in &get(&cur).statements {
+                let want = (s.queryid < 4).then(|| (s.queryid + i64::from(s.toplevel)) as f64);
+                assert_eq!(s.calls_per_s, want, "{s:?}");
+            }
+        }
+    }
+
+    #[test]
     fn io_wal_jit_and_plan_rates_only_where_both_readings_have_the_column() {
         let with = |s: Statement, read: f64, wal: i64, jit: Option<f64>| Statement {
-            total_plan_time_ms: Some(read / 2.0),
-            shared_blk_read_time_ms: Some(read),
-            shared_blk_write_time_ms: Some(0.0),
-            temp_blk_read_time_ms: jit.map(|_| 1.0),
-            temp_blk_write_time_ms: jit,
-            wal_records: Some(wal / 100),
-            wal_fpi: Some(0),
-            wal_bytes: Some(wal),
-            jit_time_ms: jit,
+            total_plan_time_ms: (read / 2.0).into(),
+            shared_blk_read_time_ms: read.into(),
+            shared_blk_write_time_ms: 0.0.into(),
+            temp_blk_read_time_ms: jit.map(|_| 1.0).into(),
+            temp_blk_write_time_ms: jit.into(),
+            wal_records: (wal / 100).into(),
+            wal_fpi: 0.into(),
+            wal_bytes: wal.into(),
+            jit_time_ms: jit.into(),
             ..s
         };
         let prev = stmts(
@@ -367,7 +403,7 @@ mod tests {
         assert_eq!(get(&cur).statements[0].calls_per_s, None);
 
         let mut evicted = stmt(1, 20, 20.0);
-        evicted.stats_since = Some(101.0);
+        evicted.stats_since = 101.0.into();
         let mut cur = stmts(102.0, vec![evicted]);
         derive(&mut cur, Some(&prev));
         assert_eq!(get(&cur).statements[0].calls_per_s, None);

@@ -11,12 +11,14 @@
 //! * [`ServerFacts`] (what the probe learned), [`PrivilegeGap`]s, [`CollectError`].
 
 mod area;
+mod compact;
 mod error;
 mod facts;
 mod samples;
 mod update;
 
 pub use area::*;
+pub use compact::*;
 pub use error::*;
 pub use facts::*;
 pub use samples::*;

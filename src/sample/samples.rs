@@ -14,6 +14,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::{OptF64, OptI64};
+
 /// Seconds since the Unix epoch on the **server** clock (`extract(epoch from now())`).
 pub type EpochSeconds = f64;
 
@@ -147,12 +149,16 @@ pub struct StatementsSample {
     /// A note when the extension is older than what this server ships (after pg_upgrade), with
     /// the fix.
     pub notice: Option<String>,
-    /// Every entry, pgvitals' own statements excluded.
+    /// Every entry, pgvitals' own statements excluded, in key order (`userid`, `dbid`,
+    /// `queryid`, `toplevel`; a recording made before pgvitals sorted them may hold another).
     pub statements: Vec<Statement>,
 }
 
-/// One pg_stat_statements entry, keyed by (userid, dbid, queryid, toplevel).
+/// One pg_stat_statements entry, keyed by (userid, dbid, queryid, toplevel). The optional
+/// numbers are [`OptF64`] / [`OptI64`] (8 bytes, not 16: the struct is 360 bytes, and a
+/// server may have 10,000 entries); in JSON they are `null` or the number.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Statement {
     pub userid: u32,
     pub dbid: u32,
@@ -169,7 +175,7 @@ pub struct Statement {
     /// Lifetime mean, milliseconds.
     pub mean_exec_time_ms: f64,
     /// Counter, milliseconds; `None` before 1.8 (PostgreSQL 13).
-    pub total_plan_time_ms: Option<f64>,
+    pub total_plan_time_ms: OptF64,
     /// Counter.
     pub rows: i64,
     /// Counters, blocks.
@@ -182,66 +188,66 @@ pub struct Statement {
     /// tables too). Grows only while `track_io_timing` is on
     /// ([`ServerSample::track_io_timing`]). `None` only in a sample recorded before pgvitals
     /// read it.
-    pub shared_blk_read_time_ms: Option<f64>,
+    pub shared_blk_read_time_ms: OptF64,
     /// Counter, milliseconds spent writing shared blocks: `shared_blk_write_time` (1.11+),
     /// `blk_write_time` before; like `shared_blk_read_time_ms`.
-    pub shared_blk_write_time_ms: Option<f64>,
+    pub shared_blk_write_time_ms: OptF64,
     /// Counters, milliseconds spent reading / writing temporary-file blocks
     /// (`temp_blk_read_time`, `temp_blk_write_time`); with `track_io_timing` only; `None`
     /// before pg_stat_statements 1.10 (PostgreSQL 15).
-    pub temp_blk_read_time_ms: Option<f64>,
-    pub temp_blk_write_time_ms: Option<f64>,
+    pub temp_blk_read_time_ms: OptF64,
+    pub temp_blk_write_time_ms: OptF64,
     /// Counters of the WAL the statement generated: records, full-page images, bytes
     /// (`wal_records`, `wal_fpi`, `wal_bytes`); `None` before pg_stat_statements 1.8
     /// (PostgreSQL 13).
-    pub wal_records: Option<i64>,
-    pub wal_fpi: Option<i64>,
-    pub wal_bytes: Option<i64>,
+    pub wal_records: OptI64,
+    pub wal_fpi: OptI64,
+    pub wal_bytes: OptI64,
     /// Counter, milliseconds of JIT compilation: `jit_generation_time + jit_inlining_time +
     /// jit_optimization_time + jit_emission_time` (EXPLAIN's JIT "Total"; `jit_deform_time`,
     /// 1.11+, is part of `jit_generation_time`); `None` before pg_stat_statements 1.10
     /// (PostgreSQL 15).
-    pub jit_time_ms: Option<f64>,
+    pub jit_time_ms: OptF64,
     /// `stats_since` (1.11, PostgreSQL 17+), epoch seconds: a change means the entry was
     /// evicted and re-created.
-    pub stats_since: Option<EpochSeconds>,
+    pub stats_since: OptF64,
     /// Normalized query text; fetched once per key, `None` until known. Shared with the
     /// collector's text cache and every later sample of the entry (one copy per entry, not
     /// one per poll).
     pub query: Option<Arc<str>>,
     /// Derived, per second over the interval.
-    pub calls_per_s: Option<f64>,
+    pub calls_per_s: OptF64,
     /// Derived: milliseconds of execution per second of wall time over the interval.
-    pub exec_time_ms_per_s: Option<f64>,
+    pub exec_time_ms_per_s: OptF64,
     /// Derived: mean execution time of the calls made during the interval, milliseconds.
-    pub interval_mean_exec_time_ms: Option<f64>,
+    pub interval_mean_exec_time_ms: OptF64,
     /// Derived: the baseline of `statement_regression`: the mean execution time per call of
     /// every call before the interval (since the entry began or the last reset, up to the
     /// previous poll), milliseconds; `None` for a new or re-created entry.
-    pub baseline_mean_exec_time_ms: Option<f64>,
+    pub baseline_mean_exec_time_ms: OptF64,
     /// Derived: how many calls [`Statement::baseline_mean_exec_time_ms`] averages.
-    pub baseline_calls: Option<i64>,
-    pub rows_per_s: Option<f64>,
-    pub shared_blks_hit_per_s: Option<f64>,
-    pub shared_blks_read_per_s: Option<f64>,
-    pub temp_blks_written_per_s: Option<f64>,
+    pub baseline_calls: OptI64,
+    pub rows_per_s: OptF64,
+    pub shared_blks_hit_per_s: OptF64,
+    pub shared_blks_read_per_s: OptF64,
+    pub temp_blks_written_per_s: OptF64,
     /// Derived: milliseconds of planning per second of wall time over the interval (from
     /// `total_plan_time_ms`, 1.8+).
-    pub plan_time_ms_per_s: Option<f64>,
+    pub plan_time_ms_per_s: OptF64,
     /// Derived: milliseconds of shared block reads / writes per second of wall time over the
     /// interval (from `shared_blk_read_time_ms` / `shared_blk_write_time_ms`).
-    pub shared_blk_read_time_ms_per_s: Option<f64>,
-    pub shared_blk_write_time_ms_per_s: Option<f64>,
+    pub shared_blk_read_time_ms_per_s: OptF64,
+    pub shared_blk_write_time_ms_per_s: OptF64,
     /// Derived: milliseconds of temporary-file reads / writes per second over the interval
     /// (1.10+).
-    pub temp_blk_read_time_ms_per_s: Option<f64>,
-    pub temp_blk_write_time_ms_per_s: Option<f64>,
+    pub temp_blk_read_time_ms_per_s: OptF64,
+    pub temp_blk_write_time_ms_per_s: OptF64,
     /// Derived: WAL bytes, records and full-page images per second over the interval (1.8+).
-    pub wal_bytes_per_s: Option<f64>,
-    pub wal_records_per_s: Option<f64>,
-    pub wal_fpi_per_s: Option<f64>,
+    pub wal_bytes_per_s: OptF64,
+    pub wal_records_per_s: OptF64,
+    pub wal_fpi_per_s: OptF64,
     /// Derived: milliseconds of JIT compilation per second over the interval (1.10+).
-    pub jit_time_ms_per_s: Option<f64>,
+    pub jit_time_ms_per_s: OptF64,
 }
 
 /// Buffer cache hits per database (`pg_stat_database`) and per table

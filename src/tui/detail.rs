@@ -14,7 +14,7 @@ use super::state::Detail;
 use super::text;
 use super::theme::Theme;
 use crate::model::format_count;
-use crate::sample::{Session, Statement};
+use crate::sample::{OptF64, OptI64, Session, Statement};
 
 /// Query texts longer than this are cut in the detail view (bytes).
 pub const MAX_DETAIL_TEXT: usize = 64 * 1024;
@@ -193,9 +193,9 @@ fn query_id_text(v: &View<'_>, s: &Session) -> String {
     match entry {
         Some(e) => format!(
             "{id} (pg_stat_statements: mean {} over the interval, {} lifetime, {})",
-            ms(e.interval_mean_exec_time_ms),
+            ms(e.interval_mean_exec_time_ms.get()),
             ms(Some(e.mean_exec_time_ms)),
-            e.calls_per_s.map_or_else(
+            e.calls_per_s.get().map_or_else(
                 || "- calls/s".into(),
                 |c| format!("{} calls/s", format_count(c))
             )
@@ -274,7 +274,7 @@ fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>
         kv(theme, "user", c(&s.usename)),
         kv(theme, "database", c(&s.datname)),
         kv(theme, "toplevel", s.toplevel.to_string()),
-        kv(theme, "calls", count_and_rate(s.calls, s.calls_per_s)),
+        kv(theme, "calls", count_and_rate(s.calls, s.calls_per_s.get())),
     ]);
     lines.extend(statement_time_lines(theme, s));
     let mut waits = vec![Span::styled(
@@ -284,21 +284,21 @@ fn statement_lines(v: &View<'_>, s: &Statement, gone: bool) -> Vec<Line<'static>
     waits.extend(super::panels::waits::statement_line(v, s.queryid, 200).spans);
     lines.push(Line::from(waits));
     lines.extend([
-        kv(theme, "rows", count_and_rate(s.rows, s.rows_per_s)),
+        kv(theme, "rows", count_and_rate(s.rows, s.rows_per_s.get())),
         kv(
             theme,
             "shared_blks_hit",
-            count_and_rate(s.shared_blks_hit, s.shared_blks_hit_per_s),
+            count_and_rate(s.shared_blks_hit, s.shared_blks_hit_per_s.get()),
         ),
         kv(
             theme,
             "shared_blks_read",
-            count_and_rate(s.shared_blks_read, s.shared_blks_read_per_s),
+            count_and_rate(s.shared_blks_read, s.shared_blks_read_per_s.get()),
         ),
         kv(
             theme,
             "temp_blks_written",
-            count_and_rate(s.temp_blks_written, s.temp_blks_written_per_s),
+            count_and_rate(s.temp_blks_written, s.temp_blks_written_per_s.get()),
         ),
         kv(
             theme,
@@ -332,7 +332,7 @@ fn statement_time_lines(theme: Theme, s: &Statement) -> [Line<'static>; 3] {
             format!(
                 "{} total, {} per second of wall time",
                 ms(Some(s.total_exec_time_ms)),
-                ms(s.exec_time_ms_per_s)
+                ms(s.exec_time_ms_per_s.get())
             ),
         ),
         kv(
@@ -341,7 +341,7 @@ fn statement_time_lines(theme: Theme, s: &Statement) -> [Line<'static>; 3] {
             format!(
                 "{} lifetime, {} over the interval",
                 ms(Some(s.mean_exec_time_ms)),
-                ms(s.interval_mean_exec_time_ms)
+                ms(s.interval_mean_exec_time_ms.get())
             ),
         ),
         kv(
@@ -354,8 +354,9 @@ fn statement_time_lines(theme: Theme, s: &Statement) -> [Line<'static>; 3] {
 
 /// A time counter (milliseconds) with its rate: `1.2s total, 3ms/s`; what is missing when
 /// the extension version lacks the column (`since`: the first version that has it).
-fn time_and_rate(total: Option<f64>, per_s: Option<f64>, since: &str) -> String {
-    match total {
+fn time_and_rate(total: OptF64, per_s: OptF64, since: &str) -> String {
+    let per_s = per_s.get();
+    match total.get() {
         Some(t) => format!(
             "{} total, {}",
             ms(Some(t)),
@@ -366,9 +367,9 @@ fn time_and_rate(total: Option<f64>, per_s: Option<f64>, since: &str) -> String 
 }
 
 /// An optional counter with its rate, or what is missing (like [`time_and_rate`]).
-fn opt_count_and_rate(count: Option<i64>, per_s: Option<f64>, since: &str) -> String {
-    match count {
-        Some(c) => count_and_rate(c, per_s),
+fn opt_count_and_rate(count: OptI64, per_s: OptF64, since: &str) -> String {
+    match count.get() {
+        Some(c) => count_and_rate(c, per_s.get()),
         None => format!("- (pg_stat_statements {since}+)"),
     }
 }
@@ -425,11 +426,11 @@ fn statement_io_lines(v: &View<'_>, s: &Statement) -> Vec<Line<'static>> {
             theme.problem(),
         )));
     }
-    let wal_bytes = match s.wal_bytes {
+    let wal_bytes = match s.wal_bytes.get() {
         Some(b) => format!(
             "{} ({})",
             crate::model::format_bytes(b as f64),
-            super::panels::statements::bytes_per_s(s.wal_bytes_per_s)
+            super::panels::statements::bytes_per_s(s.wal_bytes_per_s.get())
         ),
         None => "- (pg_stat_statements 1.8+)".into(),
     };

@@ -181,20 +181,20 @@ pub fn statement_sort_value(s: &Statement, key: usize, waits: &WaitWindow) -> Op
         WAIT => waits
             .of_query(s.queryid)
             .map(|c| (c.total() - c.get(crate::sample::WaitClass::Cpu)) as f64),
-        INTERVAL_MEAN => s.interval_mean_exec_time_ms,
+        INTERVAL_MEAN => s.interval_mean_exec_time_ms.get(),
         LIFETIME_MEAN => Some(s.mean_exec_time_ms),
-        CALLS_PER_S => s.calls_per_s,
-        ROWS_PER_S => s.rows_per_s,
-        READS_PER_S => s.shared_blks_read_per_s,
+        CALLS_PER_S => s.calls_per_s.get(),
+        ROWS_PER_S => s.rows_per_s.get(),
+        READS_PER_S => s.shared_blks_read_per_s.get(),
         TOTAL_TIME => Some(s.total_exec_time_ms),
-        SHARED_BLK_READ_TIME_PER_S => s.shared_blk_read_time_ms_per_s,
-        SHARED_BLK_WRITE_TIME_PER_S => s.shared_blk_write_time_ms_per_s,
-        TEMP_BLK_READ_TIME_PER_S => s.temp_blk_read_time_ms_per_s,
-        TEMP_BLK_WRITE_TIME_PER_S => s.temp_blk_write_time_ms_per_s,
-        WAL_BYTES_PER_S => s.wal_bytes_per_s,
-        JIT_TIME_PER_S => s.jit_time_ms_per_s,
-        PLAN_TIME_PER_S => s.plan_time_ms_per_s,
-        _ => s.exec_time_ms_per_s,
+        SHARED_BLK_READ_TIME_PER_S => s.shared_blk_read_time_ms_per_s.get(),
+        SHARED_BLK_WRITE_TIME_PER_S => s.shared_blk_write_time_ms_per_s.get(),
+        TEMP_BLK_READ_TIME_PER_S => s.temp_blk_read_time_ms_per_s.get(),
+        TEMP_BLK_WRITE_TIME_PER_S => s.temp_blk_write_time_ms_per_s.get(),
+        WAL_BYTES_PER_S => s.wal_bytes_per_s.get(),
+        JIT_TIME_PER_S => s.jit_time_ms_per_s.get(),
+        PLAN_TIME_PER_S => s.plan_time_ms_per_s.get(),
+        _ => s.exec_time_ms_per_s.get(),
     }
 }
 

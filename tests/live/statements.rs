@@ -8,7 +8,7 @@ use std::time::Duration;
 use pgvitals::cluster::{Cluster, ClusterOptions};
 use pgvitals::collect::areas::statements::{StatementsCollector, is_own_text};
 use pgvitals::sample::ErrorKind;
-use pgvitals::sample::StatementsSample;
+use pgvitals::sample::{OptF64, OptI64, StatementsSample};
 
 use crate::common::{connect, primary, unique};
 use crate::probe::{DropDb, create_db, monitor};
@@ -312,13 +312,13 @@ fn columns_by_version(sample: &StatementsSample, io: bool, wal: bool, temp_jit: 
             s.jit_time_ms,
         ]
         .into_iter()
-        .flatten()
+        .filter_map(OptF64::get)
         {
             assert!(t >= 0.0, "{v}: {s:?}");
         }
         for c in [s.wal_records, s.wal_fpi, s.wal_bytes]
             .into_iter()
-            .flatten()
+            .filter_map(OptI64::get)
         {
             assert!(c >= 0, "{v}: {s:?}");
         }
@@ -596,8 +596,8 @@ async fn io_timing_wal_and_jit_per_statement_per_version() {
 
     for s in [&write, &scan, &spill, &jit] {
         // blk_read_time / shared_blk_read_time exist in every version pgvitals reads
-        let read = s.shared_blk_read_time_ms.expect("read time");
-        let written = s.shared_blk_write_time_ms.expect("write time");
+        let read = s.shared_blk_read_time_ms.get().expect("read time");
+        let written = s.shared_blk_write_time_ms.get().expect("write time");
         assert!(read >= 0.0 && written >= 0.0, "{s:?}");
         // WAL counters from pg_stat_statements 1.8 (13), temp and JIT times from 1.10 (15)
         assert_eq!(s.wal_bytes.is_some(), major >= 13, "{s:?}");
@@ -606,31 +606,31 @@ async fn io_timing_wal_and_jit_per_statement_per_version() {
         assert_eq!(s.temp_blk_read_time_ms.is_some(), major >= 15, "{s:?}");
         assert_eq!(s.temp_blk_write_time_ms.is_some(), major >= 15, "{s:?}");
         assert_eq!(s.jit_time_ms.is_some(), major >= 15, "{s:?}");
-        assert!(s.jit_time_ms.is_none_or(|t| t >= 0.0));
+        assert!(s.jit_time_ms.get().is_none_or(|t| t >= 0.0));
     }
     if major >= 13 {
         // 2,000 rows of more than 100 bytes each (a scan may write WAL too: hint bits with
         // data checksums, the default from 18)
-        assert!(write.wal_bytes.unwrap_or(0) > 100 * 2000, "{write:?}");
-        assert!(write.wal_records.unwrap_or(0) >= 2000, "{write:?}");
+        assert!(write.wal_bytes.get().unwrap_or(0) > 100 * 2000, "{write:?}");
+        assert!(write.wal_records.get().unwrap_or(0) >= 2000, "{write:?}");
     }
     assert!(
         scan.shared_blks_read > 1000,
         "mostly outside shared buffers: {scan:?}"
     );
     assert!(
-        scan.shared_blk_read_time_ms.unwrap_or(0.0) > 0.0,
+        scan.shared_blk_read_time_ms.get().unwrap_or(0.0) > 0.0,
         "track_io_timing is on: reads take time: {scan:?}"
     );
     assert!(spill.temp_blks_written > 0, "the sort spilled: {spill:?}");
     if major >= 15 {
         assert!(
-            spill.temp_blk_write_time_ms.unwrap_or(0.0) > 0.0,
+            spill.temp_blk_write_time_ms.get().unwrap_or(0.0) > 0.0,
             "temp writes are timed: {spill:?}"
         );
         if jit_available {
             assert!(
-                jit.jit_time_ms.unwrap_or(0.0) > 0.0,
+                jit.jit_time_ms.get().unwrap_or(0.0) > 0.0,
                 "JIT compiled: {jit:?}"
             );
         } else {
@@ -661,19 +661,22 @@ async fn io_timing_wal_and_jit_per_statement_per_version() {
     let write = find(rated, "INSERT INTO io_wal").expect("the INSERT again");
     let scan = find(rated, "io_scan").expect("the scan again");
     assert!(
-        scan.shared_blk_read_time_ms_per_s.is_some_and(|r| r > 0.0),
+        scan.shared_blk_read_time_ms_per_s
+            .get()
+            .is_some_and(|r| r > 0.0),
         "{scan:?}"
     );
     assert!(
         scan.shared_blk_write_time_ms_per_s
+            .get()
             .is_some_and(|r| r >= 0.0)
     );
     assert_eq!(scan.plan_time_ms_per_s.is_some(), major >= 13, "{scan:?}");
     if major >= 13 {
-        let per_s = write.wal_bytes_per_s.expect("a WAL rate");
+        let per_s = write.wal_bytes_per_s.get().expect("a WAL rate");
         assert!(per_s > 0.0, "{write:?}");
-        assert!(write.wal_records_per_s.is_some_and(|r| r > 0.0));
-        assert!(write.wal_fpi_per_s.is_some_and(|r| r >= 0.0));
+        assert!(write.wal_records_per_s.get().is_some_and(|r| r > 0.0));
+        assert!(write.wal_fpi_per_s.get().is_some_and(|r| r >= 0.0));
     } else {
         assert_eq!(write.wal_bytes_per_s, None, "no WAL counters before 13");
     }
@@ -912,7 +915,7 @@ async fn regression_on(node: &pgvitals::cluster::Node) {
         st.statements.iter().any(|s| {
             let ready = s.dbid == oid
                 && s.queryid == queryid
-                && s.baseline_calls.is_some_and(|c| c >= 100)
+                && s.baseline_calls.get().is_some_and(|c| c >= 100)
                 && s.interval_mean_exec_time_ms.is_some();
             if ready {
                 text = s.query.as_deref().map(str::to_owned);

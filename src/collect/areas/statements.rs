@@ -225,7 +225,10 @@ impl StatementsCollector {
             n => n + n / 16,
         };
         let mut statements: Vec<Statement> = Vec::with_capacity(expected);
-        let mut index: HashMap<Key, usize> = HashMap::with_capacity(expected);
+        // two rows of one key come only from an extension without `toplevel` (before 1.9):
+        // from 1.9 the key is the view's own, and no index of 10,000 keys (its buckets
+        // written all over, 1 MB resident at the first poll) is built
+        let mut index: Option<HashMap<Key, usize>> = (pgss.version < (1, 9)).then(HashMap::new);
         let rows = ctx
             .query_each(&sql, &[], |row| {
                 collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
@@ -254,6 +257,10 @@ impl StatementsCollector {
                     stats_since: get(row, "stats_since")?,
                     ..Statement::default()
                 };
+                let Some(index) = index.as_mut() else {
+                    statements.push(s);
+                    return Ok(());
+                };
                 match index.get(&key(&s)) {
                     Some(&i) => merge(&mut statements[i], &s),
                     None => {
@@ -267,11 +274,14 @@ impl StatementsCollector {
             .map_err(classify)?;
         self.last_rows = rows;
         drop(index);
+        // in key order: the model finds an entry's previous reading, and this its texts, by
+        // binary search, with no index of every key built per poll
+        statements.sort_unstable_by_key(key);
 
         // Forget keys that are gone (evicted or reset).
-        let present: HashSet<Key> = statements.iter().map(key).collect();
-        self.texts.retain(|k, _| present.contains(k));
-        self.own.retain(|k| present.contains(k));
+        let present = |k: &Key| statements.binary_search_by_key(k, key).is_ok();
+        self.texts.retain(|k, _| present(k));
+        self.own.retain(|k| present(k));
 
         let mut notices = Vec::new();
         if let Some(newer) = pgss.default_version {
@@ -390,9 +400,11 @@ impl StatementsCollector {
         queryids.dedup();
         let sql = crate::queries::for_pgss(PgssQuery::StatementsText, pgss.version, &pgss.schema)?;
         self.text_fetches += 1;
-        self.last_fetch_keys.clone_from(&new);
-        // row by row, as the numbers: 10,000 new texts arrive at the first poll
-        let wanted: HashSet<Key> = new.iter().copied().collect();
+        // not `clone_from`: that would keep the first poll's 10,000 slots
+        self.last_fetch_keys = new.clone();
+        // row by row, as the numbers: 10,000 new texts arrive at the first poll; `new` is in
+        // key order, as the statements are
+        let wanted = |k: &Key| new.binary_search(k).is_ok();
         let (texts, own) = (&mut self.texts, &mut self.own);
         let fetched = ctx
             .query_each(&sql, &[&queryids], |row| {
@@ -402,7 +414,7 @@ impl StatementsCollector {
                     get(row, "queryid")?,
                     get::<Option<bool>>(row, "toplevel")?.unwrap_or(true),
                 );
-                if !wanted.contains(&k) {
+                if !wanted(&k) {
                     return Ok(());
                 }
                 let text = get_text(row, "query")?;
@@ -476,17 +488,21 @@ fn merge(into: &mut Statement, other: &Statement) {
     into.wal_fpi = sum(into.wal_fpi, other.wal_fpi);
     into.wal_bytes = sum(into.wal_bytes, other.wal_bytes);
     into.jit_time_ms = sum(into.jit_time_ms, other.jit_time_ms);
-    into.stats_since = match (into.stats_since, other.stats_since) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    into.stats_since = match (into.stats_since.get(), other.stats_since.get()) {
+        (Some(a), Some(b)) => a.min(b).into(),
+        (a, b) => a.or(b).into(),
     };
 }
 
 /// The sum of two optional counters of merged rows; one that is known is kept.
-fn sum<T: std::ops::Add<Output = T>>(a: Option<T>, b: Option<T>) -> Option<T> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a + b),
-        (a, b) => a.or(b),
+fn sum<T, O>(a: O, b: O) -> O
+where
+    T: std::ops::Add<Output = T>,
+    O: Into<Option<T>> + From<Option<T>>,
+{
+    match (a.into(), b.into()) {
+        (Some(a), Some(b)) => Some(a + b).into(),
+        (a, b) => a.or(b).into(),
     }
 }
 

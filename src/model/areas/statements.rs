@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::model::alerts::{Evaluator, Subject};
 use crate::model::format_duration_s;
 use crate::model::rates::{elapsed, rate};
-use crate::sample::{Rule, Sample, Statement, StatementsSample};
+use crate::sample::{OptF64, OptI64, Rule, Sample, Statement, StatementsSample};
 
 /// The fewest calls a baseline must average before a regression is judged against it.
 pub const BASELINE_MIN_CALLS: i64 = 100;
@@ -30,6 +30,10 @@ pub const TOP_STATEMENTS: usize = 50;
 
 type StatementKey = (u32, u32, i64, bool);
 
+fn statement_key(s: &Statement) -> StatementKey {
+    (s.userid, s.dbid, s.queryid, s.toplevel)
+}
+
 /// Per-entry rates over the interval; an entry re-created since (stats_since, a counter
 /// going backwards) or new gets none.
 pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
@@ -39,13 +43,21 @@ pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
     if c.stats_reset != p.stats_reset {
         return;
     }
-    let prev: HashMap<StatementKey, &Statement> = p
-        .statements
-        .iter()
-        .map(|s| ((s.userid, s.dbid, s.queryid, s.toplevel), s))
-        .collect();
+    // the collector sends entries in key order: found by binary search, with no index of
+    // 10,000 keys per poll; an older recording's samples may be in another order
+    let index: Option<HashMap<StatementKey, &Statement>> =
+        (!p.statements.is_sorted_by_key(statement_key))
+            .then(|| p.statements.iter().map(|s| (statement_key(s), s)).collect());
+    let previous = |k: &StatementKey| match &index {
+        Some(index) => index.get(k).copied(),
+        None => p
+            .statements
+            .binary_search_by_key(k, statement_key)
+            .ok()
+            .map(|i| &p.statements[i]),
+    };
     for s in &mut c.statements {
-        let Some(ps) = prev.get(&(s.userid, s.dbid, s.queryid, s.toplevel)) else {
+        let Some(ps) = previous(&statement_key(s)) else {
             continue;
         };
         if s.stats_since != ps.stats_since
@@ -56,17 +68,17 @@ pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
         }
         let calls = s.calls - ps.calls;
         let exec_ms = s.total_exec_time_ms - ps.total_exec_time_ms;
-        s.calls_per_s = Some(calls as f64 / dt);
-        s.exec_time_ms_per_s = Some(exec_ms / dt);
-        s.interval_mean_exec_time_ms = (calls > 0).then(|| exec_ms / calls as f64);
+        s.calls_per_s = (calls as f64 / dt).into();
+        s.exec_time_ms_per_s = (exec_ms / dt).into();
+        s.interval_mean_exec_time_ms = (calls > 0).then(|| exec_ms / calls as f64).into();
         if ps.calls > 0 {
-            s.baseline_mean_exec_time_ms = Some(ps.total_exec_time_ms / ps.calls as f64);
-            s.baseline_calls = Some(ps.calls);
+            s.baseline_mean_exec_time_ms = (ps.total_exec_time_ms / ps.calls as f64).into();
+            s.baseline_calls = ps.calls.into();
         }
-        s.rows_per_s = rate(s.rows, ps.rows, dt);
-        s.shared_blks_hit_per_s = rate(s.shared_blks_hit, ps.shared_blks_hit, dt);
-        s.shared_blks_read_per_s = rate(s.shared_blks_read, ps.shared_blks_read, dt);
-        s.temp_blks_written_per_s = rate(s.temp_blks_written, ps.temp_blks_written, dt);
+        s.rows_per_s = rate(s.rows, ps.rows, dt).into();
+        s.shared_blks_hit_per_s = rate(s.shared_blks_hit, ps.shared_blks_hit, dt).into();
+        s.shared_blks_read_per_s = rate(s.shared_blks_read, ps.shared_blks_read, dt).into();
+        s.temp_blks_written_per_s = rate(s.temp_blks_written, ps.temp_blks_written, dt).into();
         s.plan_time_ms_per_s = time_rate(s.total_plan_time_ms, ps.total_plan_time_ms, dt);
         s.shared_blk_read_time_ms_per_s =
             time_rate(s.shared_blk_read_time_ms, ps.shared_blk_read_time_ms, dt);
@@ -93,9 +105,9 @@ pub(super) fn evaluate(ev: &mut Evaluator<'_>) {
     let min_calls = ev.thresholds.get(Rule::StatementRegression).min;
     for s in &st.statements {
         let (Some(mean), Some(base), Some(base_calls)) = (
-            s.interval_mean_exec_time_ms,
-            s.baseline_mean_exec_time_ms,
-            s.baseline_calls,
+            s.interval_mean_exec_time_ms.get(),
+            s.baseline_mean_exec_time_ms.get(),
+            s.baseline_calls.get(),
         ) else {
             continue;
         };
@@ -131,14 +143,19 @@ pub(super) fn evaluate(ev: &mut Evaluator<'_>) {
 
 /// Milliseconds per second between two readings of an optional time counter; `None` when
 /// either is unknown (a version without the column) or it went backwards.
-fn time_rate(cur: Option<f64>, prev: Option<f64>, dt: f64) -> Option<f64> {
-    let (cur, prev) = (cur?, prev?);
-    (cur >= prev).then(|| (cur - prev) / dt)
+fn time_rate(cur: OptF64, prev: OptF64, dt: f64) -> OptF64 {
+    match (cur.get(), prev.get()) {
+        (Some(cur), Some(prev)) if cur >= prev => ((cur - prev) / dt).into(),
+        _ => OptF64::NONE,
+    }
 }
 
 /// [`rate`] of an optional counter (a column the extension version may lack).
-fn count_rate(cur: Option<i64>, prev: Option<i64>, dt: f64) -> Option<f64> {
-    rate(cur?, prev?, dt)
+fn count_rate(cur: OptI64, prev: OptI64, dt: f64) -> OptF64 {
+    match (cur.get(), prev.get()) {
+        (Some(cur), Some(prev)) => rate(cur, prev, dt).into(),
+        _ => OptF64::NONE,
+    }
 }
 
 /// The JSON of a statements sample: the top [`TOP_STATEMENTS`] by execution time per second
@@ -149,7 +166,12 @@ pub(super) fn json(s: &StatementsSample, waits: &super::waits::WaitWindow) -> Va
     // sort's buffer of as many) was the snapshot's largest allocation
     let mut ranked: Vec<&Statement> = s.statements.iter().collect();
     ranked.sort_by(|a, b| {
-        let key = |x: &Statement| (x.exec_time_ms_per_s.unwrap_or(-1.0), x.total_exec_time_ms);
+        let key = |x: &Statement| {
+            (
+                x.exec_time_ms_per_s.get().unwrap_or(-1.0),
+                x.total_exec_time_ms,
+            )
+        };
         key(b)
             .partial_cmp(&key(a))
             .unwrap_or(std::cmp::Ordering::Equal)

@@ -267,12 +267,13 @@ fn statements_lines(v: &View<'_>, width: usize, room: usize) -> Vec<Line<'static
     let mut top: Vec<_> = st
         .statements
         .iter()
-        .filter(|s| s.exec_time_ms_per_s.is_some_and(|t| t > 0.0))
+        .filter(|s| s.exec_time_ms_per_s.get().is_some_and(|t| t > 0.0))
         .collect();
     top.sort_by(|a, b| {
         b.exec_time_ms_per_s
+            .get()
             .unwrap_or(0.0)
-            .total_cmp(&a.exec_time_ms_per_s.unwrap_or(0.0))
+            .total_cmp(&a.exec_time_ms_per_s.get().unwrap_or(0.0))
     });
     if top.is_empty() {
         let note = if st.statements.iter().any(|s| s.exec_time_ms_per_s.is_some()) {
@@ -290,9 +291,10 @@ fn statements_lines(v: &View<'_>, width: usize, room: usize) -> Vec<Line<'static
     }
     let mut lines = vec![Line::from(Span::styled("top by time/s:", theme.dim()))];
     for s in top.iter().take(room.saturating_sub(1).clamp(1, 20)) {
-        let time = format_duration_s(s.exec_time_ms_per_s.unwrap_or(0.0) / 1000.0);
+        let time = format_duration_s(s.exec_time_ms_per_s.get().unwrap_or(0.0) / 1000.0);
         let calls = s
             .calls_per_s
+            .get()
             .map_or_else(|| "-".into(), |c| format!("{}/s", format_count(c)));
         let head = format!("{:>9} {:>8} ", format!("{time}/s"), calls);
         let room = width.saturating_sub(text::width(&head));

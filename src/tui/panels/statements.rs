@@ -272,13 +272,13 @@ impl Column {
     pub fn value(self, s: &Statement, waits: &WaitWindow) -> String {
         match self {
             Column::Wait => super::waits::cell(waits.of_query(s.queryid)),
-            Column::ExecTimePerS => ms_per_s(s.exec_time_ms_per_s),
-            Column::CallsPerS => rate(s.calls_per_s),
-            Column::IntervalMean => ms(s.interval_mean_exec_time_ms),
-            Column::RowsPerS => rate(s.rows_per_s),
-            Column::ReadsPerS => rate(s.shared_blks_read_per_s),
-            Column::SharedBlkReadTimePerS => ms_per_s(s.shared_blk_read_time_ms_per_s),
-            Column::WalBytesPerS => bytes_per_s(s.wal_bytes_per_s),
+            Column::ExecTimePerS => ms_per_s(s.exec_time_ms_per_s.get()),
+            Column::CallsPerS => rate(s.calls_per_s.get()),
+            Column::IntervalMean => ms(s.interval_mean_exec_time_ms.get()),
+            Column::RowsPerS => rate(s.rows_per_s.get()),
+            Column::ReadsPerS => rate(s.shared_blks_read_per_s.get()),
+            Column::SharedBlkReadTimePerS => ms_per_s(s.shared_blk_read_time_ms_per_s.get()),
+            Column::WalBytesPerS => bytes_per_s(s.wal_bytes_per_s.get()),
             Column::LifetimeMean => ms(Some(s.mean_exec_time_ms)),
             Column::TotalTime => ms(Some(s.total_exec_time_ms)),
             Column::Calls => crate::model::format_count(s.calls as f64),
@@ -290,11 +290,11 @@ impl Column {
                 ),
                 18,
             ),
-            Column::PlanTimePerS => ms_per_s(s.plan_time_ms_per_s),
-            Column::SharedBlkWriteTimePerS => ms_per_s(s.shared_blk_write_time_ms_per_s),
-            Column::TempBlkReadTimePerS => ms_per_s(s.temp_blk_read_time_ms_per_s),
-            Column::TempBlkWriteTimePerS => ms_per_s(s.temp_blk_write_time_ms_per_s),
-            Column::JitTimePerS => ms_per_s(s.jit_time_ms_per_s),
+            Column::PlanTimePerS => ms_per_s(s.plan_time_ms_per_s.get()),
+            Column::SharedBlkWriteTimePerS => ms_per_s(s.shared_blk_write_time_ms_per_s.get()),
+            Column::TempBlkReadTimePerS => ms_per_s(s.temp_blk_read_time_ms_per_s.get()),
+            Column::TempBlkWriteTimePerS => ms_per_s(s.temp_blk_write_time_ms_per_s.get()),
+            Column::JitTimePerS => ms_per_s(s.jit_time_ms_per_s.get()),
         }
     }
 
