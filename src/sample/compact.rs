@@ -1,9 +1,11 @@
-//! Optional numbers in the space of the number: [`OptF64`] and [`OptI64`].
+//! Optional numbers in the space of the number: [`OptF64`], [`OptI64`] and, for derived
+//! rates, [`OptF32`].
 //!
-//! `Option<f64>` and `Option<i64>` take 16 bytes; these take 8, a value the samples never
-//! hold standing for `None` (NaN, `i64::MIN`). A pg_stat_statements entry has 28 optional
-//! counters and rates: 584 bytes with `Option`, 360 with these, and a server with 10,000
-//! entries holds two samples of them while a poll is derived (issue 14, client RSS).
+//! `Option<f64>` and `Option<i64>` take 16 bytes; the first two take 8, a value the samples
+//! never hold standing for `None` (NaN, `i64::MIN`), and a rate takes 4. A
+//! pg_stat_statements entry has 28 optional counters and rates: 584 bytes with `Option`,
+//! 296 with these, and a server with 10,000 entries holds two samples of them while a poll
+//! is derived (issue 14, client RSS).
 //!
 //! They serialize as the `Option` they stand for (`null` or the number), so the snapshot
 //! JSON, recordings and the exporter see no difference; a missing member deserializes as
@@ -91,6 +93,92 @@ impl Serialize for OptF64 {
 impl<'de> Deserialize<'de> for OptF64 {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Option::<f64>::deserialize(d).map(OptF64::from)
+    }
+}
+
+/// A derived rate in 4 bytes: an `f32` (7 significant digits, plenty for a rate over a
+/// few seconds of counters), NaN for `None`. Read as an `f64`; written to JSON as the
+/// shortest decimal of the `f32` (`33.333332`, not the `f64` widening `33.33333206176758`).
+#[derive(Clone, Copy)]
+pub struct OptF32(f32);
+
+impl OptF32 {
+    pub const NONE: OptF32 = OptF32(f32::NAN);
+
+    /// The value, widened; `None` for NaN.
+    #[inline]
+    pub fn get(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(f64::from(self.0))
+    }
+
+    #[inline]
+    pub fn is_some(self) -> bool {
+        !self.0.is_nan()
+    }
+
+    #[inline]
+    pub fn is_none(self) -> bool {
+        self.0.is_nan()
+    }
+}
+
+impl Default for OptF32 {
+    fn default() -> Self {
+        OptF32::NONE
+    }
+}
+
+impl From<Option<f64>> for OptF32 {
+    /// Narrowed to the nearest `f32`.
+    #[inline]
+    fn from(v: Option<f64>) -> Self {
+        OptF32(v.map_or(f32::NAN, |v| v as f32))
+    }
+}
+
+impl From<f64> for OptF32 {
+    #[inline]
+    fn from(v: f64) -> Self {
+        OptF32(v as f32)
+    }
+}
+
+impl From<OptF32> for Option<f64> {
+    #[inline]
+    fn from(v: OptF32) -> Self {
+        v.get()
+    }
+}
+
+impl PartialEq for OptF32 {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl PartialEq<Option<f64>> for OptF32 {
+    /// Against the `f64` narrowed as [`OptF32::from`] would: a rate equals the value it
+    /// was made from.
+    fn eq(&self, other: &Option<f64>) -> bool {
+        *self == OptF32::from(*other)
+    }
+}
+
+impl std::fmt::Debug for OptF32 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (!self.0.is_nan()).then_some(self.0).fmt(f)
+    }
+}
+
+impl Serialize for OptF32 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (!self.0.is_nan()).then_some(self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for OptF32 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Option::<f64>::deserialize(d).map(OptF32::from)
     }
 }
 
@@ -185,12 +273,17 @@ mod tests {
         assert_eq!(OptI64::from(Some(-3)).get(), Some(-3));
         assert_eq!(OptI64::from(None), None);
         assert_eq!(OptI64::from(0), Some(0));
+        assert_eq!(std::mem::size_of::<OptF32>(), 4);
+        assert_eq!(OptF32::from(Some(0.1)), Some(0.1));
+        assert_ne!(OptF32::from(Some(0.1)).get(), Some(0.1), "narrowed");
+        assert_eq!(OptF32::from(None).get(), None);
+        assert_eq!(OptF32::from(f64::NAN), OptF32::NONE);
     }
 
     #[test]
     fn a_statement_is_the_size_the_docs_say() {
         // the module docs and `Statement`'s give this size: keep them true
-        assert_eq!(std::mem::size_of::<crate::sample::Statement>(), 360);
+        assert_eq!(std::mem::size_of::<crate::sample::Statement>(), 296);
     }
 
     #[test]
@@ -200,10 +293,12 @@ mod tests {
             OptF64::NONE,
             OptI64::from(7),
             OptI64::NONE,
+            OptF32::from(100.0 / 3.0),
+            OptF32::NONE,
         );
         let json = serde_json::to_string(&v).expect("serialize");
-        assert_eq!(json, "[2.5,null,7,null]");
-        let back: (OptF64, OptF64, OptI64, OptI64) =
+        assert_eq!(json, "[2.5,null,7,null,33.333332,null]");
+        let back: (OptF64, OptF64, OptI64, OptI64, OptF32, OptF32) =
             serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back, v);
     }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::{OptF64, OptI64};
+use super::{OptF32, OptF64, OptI64};
 
 /// Seconds since the Unix epoch on the **server** clock (`extract(epoch from now())`).
 pub type EpochSeconds = f64;
@@ -155,8 +155,9 @@ pub struct StatementsSample {
 }
 
 /// One pg_stat_statements entry, keyed by (userid, dbid, queryid, toplevel). The optional
-/// numbers are [`OptF64`] / [`OptI64`] (8 bytes, not 16: the struct is 360 bytes, and a
-/// server may have 10,000 entries); in JSON they are `null` or the number.
+/// numbers are [`OptF64`] / [`OptI64`] (8 bytes, not 16) and the derived rates [`OptF32`]
+/// (4 bytes: 7 significant digits): the struct is 296 bytes (584 with `Option`s), and a
+/// server may have 10,000 entries. In JSON they are `null` or the number.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Statement {
@@ -216,9 +217,9 @@ pub struct Statement {
     /// one per poll).
     pub query: Option<Arc<str>>,
     /// Derived, per second over the interval.
-    pub calls_per_s: OptF64,
+    pub calls_per_s: OptF32,
     /// Derived: milliseconds of execution per second of wall time over the interval.
-    pub exec_time_ms_per_s: OptF64,
+    pub exec_time_ms_per_s: OptF32,
     /// Derived: mean execution time of the calls made during the interval, milliseconds.
     pub interval_mean_exec_time_ms: OptF64,
     /// Derived: the baseline of `statement_regression`: the mean execution time per call of
@@ -227,27 +228,27 @@ pub struct Statement {
     pub baseline_mean_exec_time_ms: OptF64,
     /// Derived: how many calls [`Statement::baseline_mean_exec_time_ms`] averages.
     pub baseline_calls: OptI64,
-    pub rows_per_s: OptF64,
-    pub shared_blks_hit_per_s: OptF64,
-    pub shared_blks_read_per_s: OptF64,
-    pub temp_blks_written_per_s: OptF64,
+    pub rows_per_s: OptF32,
+    pub shared_blks_hit_per_s: OptF32,
+    pub shared_blks_read_per_s: OptF32,
+    pub temp_blks_written_per_s: OptF32,
     /// Derived: milliseconds of planning per second of wall time over the interval (from
     /// `total_plan_time_ms`, 1.8+).
-    pub plan_time_ms_per_s: OptF64,
+    pub plan_time_ms_per_s: OptF32,
     /// Derived: milliseconds of shared block reads / writes per second of wall time over the
     /// interval (from `shared_blk_read_time_ms` / `shared_blk_write_time_ms`).
-    pub shared_blk_read_time_ms_per_s: OptF64,
-    pub shared_blk_write_time_ms_per_s: OptF64,
+    pub shared_blk_read_time_ms_per_s: OptF32,
+    pub shared_blk_write_time_ms_per_s: OptF32,
     /// Derived: milliseconds of temporary-file reads / writes per second over the interval
     /// (1.10+).
-    pub temp_blk_read_time_ms_per_s: OptF64,
-    pub temp_blk_write_time_ms_per_s: OptF64,
+    pub temp_blk_read_time_ms_per_s: OptF32,
+    pub temp_blk_write_time_ms_per_s: OptF32,
     /// Derived: WAL bytes, records and full-page images per second over the interval (1.8+).
-    pub wal_bytes_per_s: OptF64,
-    pub wal_records_per_s: OptF64,
-    pub wal_fpi_per_s: OptF64,
+    pub wal_bytes_per_s: OptF32,
+    pub wal_records_per_s: OptF32,
+    pub wal_fpi_per_s: OptF32,
     /// Derived: milliseconds of JIT compilation per second over the interval (1.10+).
-    pub jit_time_ms_per_s: OptF64,
+    pub jit_time_ms_per_s: OptF32,
 }
 
 /// Buffer cache hits per database (`pg_stat_database`) and per table

@@ -14,7 +14,7 @@ use super::state::Detail;
 use super::text;
 use super::theme::Theme;
 use crate::model::format_count;
-use crate::sample::{OptF64, OptI64, Session, Statement};
+use crate::sample::{OptF32, OptF64, OptI64, Session, Statement};
 
 /// Query texts longer than this are cut in the detail view (bytes).
 pub const MAX_DETAIL_TEXT: usize = 64 * 1024;
@@ -354,7 +354,7 @@ fn statement_time_lines(theme: Theme, s: &Statement) -> [Line<'static>; 3] {
 
 /// A time counter (milliseconds) with its rate: `1.2s total, 3ms/s`; what is missing when
 /// the extension version lacks the column (`since`: the first version that has it).
-fn time_and_rate(total: OptF64, per_s: OptF64, since: &str) -> String {
+fn time_and_rate(total: OptF64, per_s: OptF32, since: &str) -> String {
     let per_s = per_s.get();
     match total.get() {
         Some(t) => format!(
@@ -367,7 +367,7 @@ fn time_and_rate(total: OptF64, per_s: OptF64, since: &str) -> String {
 }
 
 /// An optional counter with its rate, or what is missing (like [`time_and_rate`]).
-fn opt_count_and_rate(count: OptI64, per_s: OptF64, since: &str) -> String {
+fn opt_count_and_rate(count: OptI64, per_s: OptF32, since: &str) -> String {
     match count.get() {
         Some(c) => count_and_rate(c, per_s.get()),
         None => format!("- (pg_stat_statements {since}+)"),

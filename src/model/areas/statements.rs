@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use crate::model::alerts::{Evaluator, Subject};
 use crate::model::format_duration_s;
 use crate::model::rates::{elapsed, rate};
-use crate::sample::{OptF64, OptI64, Rule, Sample, Statement, StatementsSample};
+use crate::sample::{OptF32, OptF64, OptI64, Rule, Sample, Statement, StatementsSample};
 
 /// The fewest calls a baseline must average before a regression is judged against it.
 pub const BASELINE_MIN_CALLS: i64 = 100;
@@ -143,18 +143,18 @@ pub(super) fn evaluate(ev: &mut Evaluator<'_>) {
 
 /// Milliseconds per second between two readings of an optional time counter; `None` when
 /// either is unknown (a version without the column) or it went backwards.
-fn time_rate(cur: OptF64, prev: OptF64, dt: f64) -> OptF64 {
+fn time_rate(cur: OptF64, prev: OptF64, dt: f64) -> OptF32 {
     match (cur.get(), prev.get()) {
         (Some(cur), Some(prev)) if cur >= prev => ((cur - prev) / dt).into(),
-        _ => OptF64::NONE,
+        _ => OptF32::NONE,
     }
 }
 
 /// [`rate`] of an optional counter (a column the extension version may lack).
-fn count_rate(cur: OptI64, prev: OptI64, dt: f64) -> OptF64 {
+fn count_rate(cur: OptI64, prev: OptI64, dt: f64) -> OptF32 {
     match (cur.get(), prev.get()) {
         (Some(cur), Some(prev)) => rate(cur, prev, dt).into(),
-        _ => OptF64::NONE,
+        _ => OptF32::NONE,
     }
 }
 
