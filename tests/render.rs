@@ -62,10 +62,10 @@ fn session(pid: i32, user: &str, state: &str, age: f64, query: &str) -> Session 
         client_addr: Some("10.0.0.7".into()),
         backend_type: "client backend".into(),
         state: Some(state.into()),
-        query_age_s: Some(age),
-        state_age_s: Some(age),
-        xact_age_s: Some(age),
-        backend_age_s: Some(age + 100.0),
+        query_age_s: Some(age).into(),
+        state_age_s: Some(age).into(),
+        xact_age_s: Some(age).into(),
+        backend_age_s: Some(age + 100.0).into(),
         query: query.into(),
         ..Default::default()
     }
@@ -133,8 +133,8 @@ fn default_sessions() -> Vec<Session> {
     );
     holder.application_name = "billing-nightly-batch".into();
     holder.client_addr = Some("2001:db8:85a3::8a2e:370:7334".into());
-    holder.query_id = Some(-4_242_424_242);
-    blocked.query_id = Some(2);
+    holder.query_id = Some(-4_242_424_242).into();
+    blocked.query_id = Some(2).into();
     let mut dave = session(104, "dave", "active", 2.0, "SELECT now()");
     dave.application_name = "psql".into();
     dave.client_addr = None;
@@ -1891,7 +1891,7 @@ fn connection_warnings_stay_visible_in_the_header() {
 fn a_confirmation_carries_the_identity_of_the_row_shown() {
     let one = |backend_start: f64, query: &str| {
         activity(vec![Session {
-            backend_start: Some(backend_start),
+            backend_start: Some(backend_start).into(),
             ..session(102, "bob", "active", 5.0, query)
         }])
     };

@@ -321,7 +321,7 @@ fn activity(x: &mut Exposition, s: &ServerState, name: &str) {
         (
             "pgvitals_activity_longest_query_age_seconds",
             "Longest running query of an active client backend, seconds (the long_query rule's value)",
-            max_of(in_state(&["active"]).filter_map(|s| s.query_age_s)),
+            max_of(in_state(&["active"]).filter_map(|s| s.query_age_s.get())),
         ),
         (
             "pgvitals_activity_longest_lock_wait_seconds",
@@ -329,7 +329,7 @@ fn activity(x: &mut Exposition, s: &ServerState, name: &str) {
             max_of(
                 in_state(&["active"])
                     .filter(|s| s.wait_event_type.as_deref() == Some("Lock"))
-                    .filter_map(|s| s.query_age_s),
+                    .filter_map(|s| s.query_age_s.get()),
             ),
         ),
         (
@@ -337,13 +337,13 @@ fn activity(x: &mut Exposition, s: &ServerState, name: &str) {
             "Longest time a client backend has been idle in transaction, seconds (the idle_in_transaction rule's value)",
             max_of(
                 in_state(&["idle in transaction", "idle in transaction (aborted)"])
-                    .filter_map(|s| s.state_age_s),
+                    .filter_map(|s| s.state_age_s.get()),
             ),
         ),
         (
             "pgvitals_activity_oldest_xact_age_seconds",
             "Age of the oldest open transaction of a client backend, seconds",
-            max_of(clients().filter_map(|s| s.xact_age_s)),
+            max_of(clients().filter_map(|s| s.xact_age_s.get())),
         ),
     ];
     for (metric, help, value) in aggregates {

@@ -59,7 +59,7 @@ fn wait_of(by_pid: &HashMap<i32, &Session>, pid: i32) -> Option<f64> {
     by_pid
         .get(&pid)
         .filter(|s| !s.blocked_by.is_empty())
-        .and_then(|s| s.query_age_s)
+        .and_then(|s| s.query_age_s.get())
 }
 
 /// Every blocker with the pids waiting on it (each once), longest wait first, then pid.
@@ -194,7 +194,7 @@ mod tests {
             pid,
             state: Some("active".into()),
             blocked_by: blocked_by.to_vec(),
-            query_age_s: Some(wait),
+            query_age_s: Some(wait).into(),
             ..Default::default()
         }
     }

@@ -408,9 +408,9 @@ mod tests {
                 pid: 42,
                 backend_type: "client backend".into(),
                 state: Some("idle".into()),
-                backend_start: Some(1_700_000_000.25),
-                backend_age_s: Some(at - 1_700_000_000.25),
-                state_age_s: Some(at - idle_since),
+                backend_start: Some(1_700_000_000.25).into(),
+                backend_age_s: Some(at - 1_700_000_000.25).into(),
+                state_age_s: Some(at - idle_since).into(),
                 query: "select 1".into(),
                 ..Session::default()
             }],
@@ -429,7 +429,7 @@ mod tests {
         );
         let back = from_frame(Area::Activity, b).unwrap();
         let Sample::Activity(s) = back else { panic!() };
-        let age = s.sessions[0].state_age_s.unwrap();
+        let age = s.sessions[0].state_age_s.get().unwrap();
         assert!((age - 12.5).abs() < 0.001, "{age}");
         assert_eq!(s.sessions[0].wait_event, None);
         assert_eq!(s.sessions[0].backend_start, Some(1_700_000_000.25));

@@ -170,7 +170,7 @@ pub fn report(rec: &Recording, from: f64, to: f64, config: &Config) -> Result<St
                 keep_max(&mut w.waiting_on_lock, a.waiting_on_lock, at);
                 for s in &a.sessions {
                     if s.state.as_deref() == Some("active") && s.backend_type == "client backend" {
-                        if let Some(q) = s.query_age_s {
+                        if let Some(q) = s.query_age_s.get() {
                             if w.longest_query.is_none_or(|(m, _, _)| q > m) {
                                 w.longest_query = Some((q, at, s.pid));
                             }
@@ -180,7 +180,7 @@ pub fn report(rec: &Recording, from: f64, to: f64, config: &Config) -> Result<St
                 for root in lock_tree(&a.sessions) {
                     let session = a.sessions.iter().find(|s| s.pid == root.pid);
                     let start = session
-                        .and_then(|s| s.backend_start)
+                        .and_then(|s| s.backend_start.get())
                         .map_or(0, |b| (b * 1e6) as i64);
                     let chain = chains
                         .entry((server, root.pid, start))

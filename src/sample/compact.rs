@@ -183,7 +183,8 @@ impl<'de> Deserialize<'de> for OptF32 {
 }
 
 /// An `Option<i64>` in 8 bytes: `i64::MIN` is `None`. Every counter it holds (WAL records,
-/// bytes, calls) is at least zero, and a transaction age is far from it.
+/// bytes, calls) is at least zero, and a transaction age is far from it; a `query_id` (a
+/// 64-bit hash) of exactly `i64::MIN`, one in 2^64, would read as none.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct OptI64(i64);
 

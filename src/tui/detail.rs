@@ -143,8 +143,8 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
             "query age",
             format!(
                 "{} · transaction age {}",
-                dur(s.query_age_s),
-                dur(s.xact_age_s)
+                dur(s.query_age_s.get()),
+                dur(s.xact_age_s.get())
             ),
         ),
         kv(theme, "query_id", query_id_text(v, s)),
@@ -158,11 +158,13 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
             text::clean(&s.application_name),
             c(&s.client_addr),
             text::clean(&s.backend_type),
-            dur(s.backend_age_s),
-            dur(s.state_age_s),
+            dur(s.backend_age_s.get()),
+            dur(s.state_age_s.get()),
             s.backend_xid_age
+                .get()
                 .map_or("-".into(), |x| format_count(x as f64)),
             s.backend_xmin_age
+                .get()
                 .map_or("-".into(), |x| format_count(x as f64)),
         ),
     ));
@@ -176,7 +178,7 @@ fn session_lines(v: &View<'_>, s: &Session, gone: bool) -> Vec<Line<'static>> {
 /// database; the same role and top level first), its means and calls per second; why there
 /// is none before PostgreSQL 14.
 fn query_id_text(v: &View<'_>, s: &Session) -> String {
-    let Some(id) = s.query_id else {
+    let Some(id) = s.query_id.get() else {
         let major = v.server.facts.as_ref().map(|f| f.major());
         return if major.is_some_and(|m| m < 14) {
             "- (PostgreSQL 14+)".into()
@@ -219,7 +221,7 @@ fn blocking_lines(v: &View<'_>, s: &Session) -> Vec<Line<'static>> {
                 "pid {pid} {} {} {}: {}",
                 super::panels::activity::who(x),
                 super::panels::activity::short_state(x.state.as_deref()),
-                dur(x.query_age_s),
+                dur(x.query_age_s.get()),
                 x.query
             ),
             200,

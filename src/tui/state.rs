@@ -511,7 +511,7 @@ impl UiState {
                     kind,
                     server,
                     pid: s.pid,
-                    backend_start: s.backend_start,
+                    backend_start: s.backend_start.get(),
                     usename: s.usename.clone(),
                     query: s.query.clone(),
                     pooled,

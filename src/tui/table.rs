@@ -156,9 +156,9 @@ pub fn sessions<'a>(a: &'a ActivitySample, query: &TableQuery<'_>) -> Vec<&'a Se
     let num = |v: Option<f64>| v.unwrap_or(f64::NEG_INFINITY);
     rows.sort_by(|x, y| {
         match query.sort {
-            0 => num(y.query_age_s).total_cmp(&num(x.query_age_s)),
-            1 => num(y.xact_age_s).total_cmp(&num(x.xact_age_s)),
-            2 => num(y.state_age_s).total_cmp(&num(x.state_age_s)),
+            0 => num(y.query_age_s.get()).total_cmp(&num(x.query_age_s.get())),
+            1 => num(y.xact_age_s.get()).total_cmp(&num(x.xact_age_s.get())),
+            2 => num(y.state_age_s.get()).total_cmp(&num(x.state_age_s.get())),
             3 => x.pid.cmp(&y.pid),
             4 => x.usename.cmp(&y.usename),
             5 => x.datname.cmp(&y.datname),

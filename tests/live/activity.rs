@@ -132,8 +132,8 @@ async fn idle_in_transaction_has_a_transaction_age_and_we_are_not_listed() {
     let sample = collector.collect(&m.ctx()).await.expect("sample");
     let s = session(&sample, pid_d).expect("the idle transaction is listed");
     assert_eq!(s.state.as_deref(), Some("idle in transaction"));
-    assert!(s.xact_age_s.is_some_and(|age| age >= 0.25), "{s:?}");
-    assert!(s.state_age_s.is_some_and(|age| age >= 0.0));
+    assert!(s.xact_age_s.get().is_some_and(|age| age >= 0.25), "{s:?}");
+    assert!(s.state_age_s.get().is_some_and(|age| age >= 0.0));
     assert_eq!(s.backend_type, "client backend");
     assert_eq!(s.datname.as_deref(), Some("postgres"));
     assert_eq!(s.usename.as_deref(), Some("postgres"));

@@ -13,7 +13,7 @@ use pgvitals::cluster::{Cluster, ClusterOptions, Node};
 use pgvitals::collect::areas::activity::{
     ActivityCollector, FULL_READ_EVERY, FullReason, MARGIN, PollReport, ReadKind,
 };
-use pgvitals::sample::{ActivitySample, Session};
+use pgvitals::sample::{ActivitySample, OptF64, Session};
 
 use crate::common::{connect, wait_until_async};
 use crate::probe::{Monitor, monitor};
@@ -93,8 +93,8 @@ fn clients(sample: &ActivitySample) -> BTreeMap<i32, &Session> {
 }
 
 /// The absolute time of an age in `sample` (ages are against the sample's own `now`).
-fn when(sample: &ActivitySample, age: Option<f64>) -> Option<f64> {
-    age.map(|a| sample.collected_at - a)
+fn when(sample: &ActivitySample, age: OptF64) -> Option<f64> {
+    age.get().map(|a| sample.collected_at - a)
 }
 
 /// `got` shows what `reference` (a full read a moment later) shows: the same counts, the
@@ -356,7 +356,7 @@ async fn deltas_lose_no_state_change_and_send_unchanged_idle_sessions_thin() {
     let (got, report, reference, full) = poll_both(&m, &mut collector).await;
     check("step 3", &got, report, &reference, full, HOLDERS + 5);
     assert!(
-        clients(&got)[&pid_f].state_age_s > clients(&first)[&pid_f].state_age_s,
+        clients(&got)[&pid_f].state_age_s.get() > clients(&first)[&pid_f].state_age_s.get(),
         "a carried session's age is against the new now"
     );
     assert!(deltas >= 1, "no poll was a delta");

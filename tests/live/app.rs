@@ -704,7 +704,7 @@ async fn cancel_and_terminate_act_only_on_the_backend_that_was_shown() {
                     .sessions
                     .iter()
                     .find(|s| s.pid == pid)
-                    .and_then(|s| s.backend_start);
+                    .and_then(|s| s.backend_start.get());
             }
         }
         shown.is_some()

@@ -76,7 +76,7 @@ use tokio_postgres::Row;
 
 use crate::collect::{Ctx, age_s, epoch_s, get, get_text, get_text_or_empty};
 use crate::queries::ServerQuery;
-use crate::sample::{ActivitySample, CollectError, ErrorKind, Session, StateCount};
+use crate::sample::{ActivitySample, CollectError, ErrorKind, OptF64, Session, StateCount};
 
 /// `backend_type` of the backends that count against `max_connections`.
 const CLIENT_BACKEND: &str = "client backend";
@@ -184,11 +184,11 @@ impl Backend {
                 state: get_text(row, "state")?,
                 wait_event_type: get_text(row, "wait_event_type")?,
                 wait_event: get_text(row, "wait_event")?,
-                backend_start: backend_start.map(epoch_s),
-                backend_age_s: None,
-                xact_age_s: None,
-                query_age_s: None,
-                state_age_s: None,
+                backend_start: backend_start.map(epoch_s).into(),
+                backend_age_s: OptF64::NONE,
+                xact_age_s: OptF64::NONE,
+                query_age_s: OptF64::NONE,
+                state_age_s: OptF64::NONE,
                 backend_xid_age: get(row, "backend_xid_age")?,
                 backend_xmin_age: get(row, "backend_xmin_age")?,
                 query: get_text_or_empty(row, "query")?,
@@ -251,10 +251,10 @@ struct Ages {
 impl Ages {
     fn on(self, session: Session) -> Session {
         Session {
-            backend_age_s: self.backend,
-            xact_age_s: self.xact,
-            query_age_s: self.query,
-            state_age_s: self.state,
+            backend_age_s: self.backend.into(),
+            xact_age_s: self.xact.into(),
+            query_age_s: self.query.into(),
+            state_age_s: self.state.into(),
             ..session
         }
     }
@@ -389,8 +389,8 @@ fn finish(
         };
         rank(a)
             .cmp(&rank(b))
-            .then(older(a.xact_age_s, b.xact_age_s))
-            .then(older(a.backend_age_s, b.backend_age_s))
+            .then(older(a.xact_age_s.get(), b.xact_age_s.get()))
+            .then(older(a.backend_age_s.get(), b.backend_age_s.get()))
     });
     let sample = ActivitySample {
         collected_at: epoch_s(now),
@@ -653,7 +653,7 @@ mod tests {
                 state: Some(state.into()),
                 wait_event_type: (!in_xact).then(|| "Client".into()),
                 wait_event: (!in_xact).then(|| "ClientRead".into()),
-                backend_start: Some(epoch_s(at(0))),
+                backend_start: Some(epoch_s(at(0))).into(),
                 query: format!("SELECT {pid}"),
                 ..Session::default()
             },
@@ -682,7 +682,7 @@ mod tests {
             "backend_start then"
         );
         let mut xmin = backend(5, "idle", 5);
-        xmin.session.backend_xmin_age = Some(3);
+        xmin.session.backend_xmin_age = Some(3).into();
         assert_eq!(xmin.quiet_since(), None, "its xmin age moves");
         let mut waiting = backend(6, "idle", 5);
         waiting.session.wait_event_type = Some("LWLock".into());

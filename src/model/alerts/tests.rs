@@ -86,8 +86,8 @@ fn session(pid: i32, state: &str, age: f64) -> Session {
         pid,
         backend_type: "client backend".into(),
         state: Some(state.into()),
-        query_age_s: Some(age),
-        state_age_s: Some(age),
+        query_age_s: Some(age).into(),
+        state_age_s: Some(age).into(),
         usename: Some("app".into()),
         datname: Some("shop".into()),
         ..Default::default()

@@ -49,7 +49,7 @@ fn blocked(ev: &mut Evaluator<'_>, s: &Session) {
     if s.wait_event_type.as_deref() != Some("Lock") {
         return;
     }
-    let Some(age) = s.query_age_s else {
+    let Some(age) = s.query_age_s.get() else {
         return;
     };
     let pid = s.pid;
@@ -78,7 +78,7 @@ fn blocked(ev: &mut Evaluator<'_>, s: &Session) {
 
 /// [`Rule::LongQuery`]: an active session's query age.
 fn long_query(ev: &mut Evaluator<'_>, s: &Session) {
-    let Some(age) = s.query_age_s else {
+    let Some(age) = s.query_age_s.get() else {
         return;
     };
     let pid = s.pid;
@@ -98,7 +98,7 @@ fn long_query(ev: &mut Evaluator<'_>, s: &Session) {
 
 /// [`Rule::IdleInTransaction`]: how long the session has been in its idle state.
 fn idle_in_transaction(ev: &mut Evaluator<'_>, s: &Session) {
-    let Some(age) = s.state_age_s else {
+    let Some(age) = s.state_age_s.get() else {
         return;
     };
     let pid = s.pid;
@@ -143,7 +143,7 @@ pub(super) fn json(a: &ActivitySample) -> Value {
         .iter()
         .filter(|s| s.state.as_deref() != Some("idle") || blockers.contains(&s.pid))
         .collect();
-    let age = |s: &Session| s.xact_age_s.or(s.query_age_s).unwrap_or(-1.0);
+    let age = |s: &Session| s.xact_age_s.get().or(s.query_age_s.get()).unwrap_or(-1.0);
     listed.sort_by(|x, y| age(y).total_cmp(&age(x)).then(x.pid.cmp(&y.pid)));
     listed.truncate(JSON_SESSIONS);
     let sessions: Vec<Value> = listed
@@ -175,7 +175,7 @@ mod tests {
         Session {
             pid,
             state: Some(state.into()),
-            xact_age_s,
+            xact_age_s: xact_age_s.into(),
             blocked_by,
             ..Default::default()
         }

@@ -253,7 +253,7 @@ fn lock_node_text(prefix: &str, node: &LockNode, session: Option<&&Session>, wid
                 " {} {} for {}",
                 who(s),
                 short_state(s.state.as_deref()),
-                dur(s.state_age_s)
+                dur(s.state_age_s.get())
             ));
         } else {
             line.push_str(&format!(" {}", who(s)));
@@ -346,7 +346,7 @@ impl SessionColumns {
             Cell::from(s.pid.to_string()),
             Cell::from(text::one_line(&who(s), 14)),
             Cell::from(text::one_line(&state, 14)),
-            Cell::from(dur(s.query_age_s)),
+            Cell::from(dur(s.query_age_s.get())),
         ];
         if self.who {
             // server-sent: folded to one line, sanitized, cut by display width
@@ -367,7 +367,7 @@ impl SessionColumns {
         }
         if self.medium {
             cells.push(Cell::from(text::one_line(&wait, 16)));
-            cells.push(Cell::from(dur(s.xact_age_s)));
+            cells.push(Cell::from(dur(s.xact_age_s.get())));
         }
         cells.push(Cell::from(text::one_line(&s.query, self.query)));
         cells
@@ -435,7 +435,7 @@ mod tests {
             pid,
             state: Some("active".into()),
             blocked_by: blocked_by.to_vec(),
-            query_age_s: Some(wait),
+            query_age_s: Some(wait).into(),
             ..Default::default()
         }
     }

@@ -241,14 +241,15 @@ fn activity_lines(v: &View<'_>, width: usize, room: usize) -> Vec<Line<'static>>
         .collect();
     active.sort_by(|x, y| {
         y.query_age_s
+            .get()
             .unwrap_or(0.0)
-            .total_cmp(&x.query_age_s.unwrap_or(0.0))
+            .total_cmp(&x.query_age_s.get().unwrap_or(0.0))
     });
     let left = room.saturating_sub(lines.len() + 1);
     if !active.is_empty() && left > 0 {
         lines.push(Line::from(Span::styled("longest active:", theme.dim())));
         for s in active.iter().take(left) {
-            let head = format!("{:>7} {:>6} ", s.pid, dur(s.query_age_s));
+            let head = format!("{:>7} {:>6} ", s.pid, dur(s.query_age_s.get()));
             let room = width.saturating_sub(text::width(&head));
             lines.push(Line::from(vec![
                 Span::styled(head, theme.heading()),
