@@ -400,12 +400,12 @@ impl StatementsCollector {
         queryids.dedup();
         let sql = crate::queries::for_pgss(PgssQuery::StatementsText, pgss.version, &pgss.schema)?;
         self.text_fetches += 1;
-        // not `clone_from`: that would keep the first poll's 10,000 slots
-        self.last_fetch_keys = new.clone();
-        // row by row, as the numbers: 10,000 new texts arrive at the first poll; `new` is in
-        // key order, as the statements are
+        // kept as they are (no copy: at the first poll that is 10,000 keys)
+        self.last_fetch_keys = new;
+        // row by row, as the numbers: 10,000 new texts arrive at the first poll; the keys are
+        // in key order, as the statements are
+        let (texts, own, new) = (&mut self.texts, &mut self.own, &self.last_fetch_keys);
         let wanted = |k: &Key| new.binary_search(k).is_ok();
-        let (texts, own) = (&mut self.texts, &mut self.own);
         let fetched = ctx
             .query_each(&sql, &[&queryids], |row| {
                 let k: Key = (
@@ -451,9 +451,9 @@ impl StatementsCollector {
         self.texts_blocked = None;
         // Keys evicted between the two queries, or without a text: remembered as unknown so
         // they are not fetched on every poll.
-        for k in new {
-            if !self.own.contains(&k) {
-                self.texts.entry(k).or_insert(None);
+        for k in &self.last_fetch_keys {
+            if !self.own.contains(k) {
+                self.texts.entry(*k).or_insert(None);
             }
         }
         Ok(None)
