@@ -71,7 +71,8 @@
 //! 1. `queries/<area>.pg<N>.sql`, one file per version range (the name becomes
 //!    [`queries::ServerQuery`]`::<Area>`); column aliases are the sample's field names.
 //! 2. `src/sample/samples.rs`: the sample struct (fields = SQL aliases = JSON keys; derived
-//!    fields marked *derived*).
+//!    fields marked *derived*; in a row type a sample holds thousands of, optional numbers
+//!    as [`sample::OptF64`] / [`sample::OptI64`], rates as [`sample::OptF32`]).
 //! 3. `src/sample/area.rs`: the [`sample::Area`] variant and its facts (key, title, cadence,
 //!    whether its derived fields need the previous sample, first PostgreSQL major, privilege
 //!    gap), the [`sample::Sample`] variant, and its alert [`sample::Rule`]s (name, area,

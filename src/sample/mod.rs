@@ -9,6 +9,9 @@
 //! * [`Update`], [`LinkEvent`], [`Command`], [`ActionOutcome`]: what flows between the workers
 //!   and the consumers.
 //! * [`ServerFacts`] (what the probe learned), [`PrivilegeGap`]s, [`CollectError`].
+//! * [`OptF64`], [`OptI64`], [`OptF32`]: the optional numbers of the big samples
+//!   (statements, sessions) in 8 or 4 bytes instead of an `Option`'s 16; `null` or the
+//!   number in JSON, as the `Option` would be.
 
 mod area;
 mod compact;
