@@ -304,41 +304,31 @@ pub fn param_type(value: &(dyn ToSql + Sync)) -> Option<Type> {
         .cloned()
 }
 
-/// A nullable float8 column as an [`OptF64`] (NULL is `None`).
-impl<'a> FromSql<'a> for OptF64 {
-    fn from_sql(
-        ty: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        f64::from_sql(ty, raw).map(OptF64::from)
-    }
+/// A nullable column read as one of the sample's optional-number types (NULL is `None`).
+macro_rules! from_sql_opt {
+    ($name:ident, $value:ty, $sql:literal) => {
+        #[doc = concat!("A nullable ", $sql, " column as an [`", stringify!($name), "`].")]
+        impl<'a> FromSql<'a> for $name {
+            fn from_sql(
+                ty: &Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                <$value>::from_sql(ty, raw).map($name::from)
+            }
 
-    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(OptF64::NONE)
-    }
+            fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                Ok($name::NONE)
+            }
 
-    fn accepts(ty: &Type) -> bool {
-        <f64 as FromSql>::accepts(ty)
-    }
+            fn accepts(ty: &Type) -> bool {
+                <$value as FromSql>::accepts(ty)
+            }
+        }
+    };
 }
 
-/// A nullable int8 column as an [`OptI64`] (NULL is `None`).
-impl<'a> FromSql<'a> for OptI64 {
-    fn from_sql(
-        ty: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        i64::from_sql(ty, raw).map(OptI64::from)
-    }
-
-    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(OptI64::NONE)
-    }
-
-    fn accepts(ty: &Type) -> bool {
-        <i64 as FromSql>::accepts(ty)
-    }
-}
+from_sql_opt!(OptF64, f64, "float8");
+from_sql_opt!(OptI64, i64, "int8");
 
 /// `row.try_get(column)`, with the column named in the error.
 pub fn get<'a, T: FromSql<'a>>(row: &'a Row, column: &str) -> Result<T, CollectError> {

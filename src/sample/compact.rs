@@ -13,250 +13,146 @@
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An `Option<f64>` in 8 bytes: NaN is `None` (JSON has no NaN either: serde_json writes
-/// a NaN `f64` as `null`), so a computation that yields NaN (0/0) reads as "no value".
-#[derive(Clone, Copy)]
-pub struct OptF64(f64);
+/// One optional-number type: `$name` stores a `$stored`, reads as `Option<$value>`, and
+/// `$none` (a value the samples never hold) stands for `None`; `is_none` tells it apart,
+/// `narrow` makes a stored value of a `$value` and `widen` reads it back.
+macro_rules! opt_number {
+    (
+        $(#[$doc:meta])*
+        $name:ident($stored:ty) as $value:ty,
+        none: $none:expr,
+        is_none: |$n:ident| $is_none:expr,
+        narrow: |$v:ident| $narrow:expr,
+        widen: |$w:ident| $widen:expr $(,)?
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub struct $name($stored);
 
-impl OptF64 {
-    pub const NONE: OptF64 = OptF64(f64::NAN);
+        impl $name {
+            pub const NONE: $name = $name($none);
 
-    /// The value; `None` for NaN.
-    #[inline]
-    pub fn get(self) -> Option<f64> {
-        (!self.0.is_nan()).then_some(self.0)
-    }
+            /// The value; `None` for the stand-in.
+            #[inline]
+            pub fn get(self) -> Option<$value> {
+                (!self.is_none()).then(|| {
+                    let $w = self.0;
+                    $widen
+                })
+            }
 
-    #[inline]
-    pub fn is_some(self) -> bool {
-        !self.0.is_nan()
-    }
+            #[inline]
+            pub fn is_some(self) -> bool {
+                !self.is_none()
+            }
 
-    #[inline]
-    pub fn is_none(self) -> bool {
-        self.0.is_nan()
-    }
+            #[inline]
+            pub fn is_none(self) -> bool {
+                let $n = self.0;
+                $is_none
+            }
+
+            /// What serializes: the stored value, or none.
+            #[inline]
+            fn stored(self) -> Option<$stored> {
+                (!self.is_none()).then_some(self.0)
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name::NONE
+            }
+        }
+
+        impl From<$value> for $name {
+            #[inline]
+            fn from($v: $value) -> Self {
+                $name($narrow)
+            }
+        }
+
+        impl From<Option<$value>> for $name {
+            #[inline]
+            fn from(v: Option<$value>) -> Self {
+                v.map_or($name::NONE, $name::from)
+            }
+        }
+
+        impl From<$name> for Option<$value> {
+            #[inline]
+            fn from(v: $name) -> Self {
+                v.get()
+            }
+        }
+
+        impl PartialEq for $name {
+            /// As the `Option`s: two `None`s are equal.
+            fn eq(&self, other: &Self) -> bool {
+                self.stored() == other.stored()
+            }
+        }
+
+        impl PartialEq<Option<$value>> for $name {
+            /// Against the value as [`From`] would store it.
+            fn eq(&self, other: &Option<$value>) -> bool {
+                *self == $name::from(*other)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.stored().fmt(f)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.stored().serialize(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Option::<$value>::deserialize(d).map($name::from)
+            }
+        }
+    };
 }
 
-impl Default for OptF64 {
-    fn default() -> Self {
-        OptF64::NONE
-    }
+opt_number! {
+    /// An `Option<f64>` in 8 bytes: NaN is `None` (JSON has no NaN either: serde_json
+    /// writes a NaN `f64` as `null`), so a computation that yields NaN (0/0) reads as "no
+    /// value".
+    OptF64(f64) as f64,
+    none: f64::NAN,
+    is_none: |n| n.is_nan(),
+    narrow: |v| v,
+    widen: |w| w,
 }
 
-impl From<Option<f64>> for OptF64 {
-    #[inline]
-    fn from(v: Option<f64>) -> Self {
-        OptF64(v.unwrap_or(f64::NAN))
-    }
+opt_number! {
+    /// An `Option<i64>` in 8 bytes: `i64::MIN` is `None`. Every counter it holds (WAL
+    /// records, bytes, calls) is at least zero, and a transaction age is far from it; a
+    /// `query_id` (a 64-bit hash) of exactly `i64::MIN`, one in 2^64, would read as none.
+    OptI64(i64) as i64,
+    none: i64::MIN,
+    is_none: |n| n == i64::MIN,
+    narrow: |v| v,
+    widen: |w| w,
 }
 
-impl From<f64> for OptF64 {
-    #[inline]
-    fn from(v: f64) -> Self {
-        OptF64(v)
-    }
-}
-
-impl From<OptF64> for Option<f64> {
-    #[inline]
-    fn from(v: OptF64) -> Self {
-        v.get()
-    }
-}
-
-impl PartialEq for OptF64 {
-    /// As the `Option`s: two `None`s are equal.
-    fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get()
-    }
-}
-
-impl PartialEq<Option<f64>> for OptF64 {
-    fn eq(&self, other: &Option<f64>) -> bool {
-        self.get() == *other
-    }
-}
-
-impl std::fmt::Debug for OptF64 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.get().fmt(f)
-    }
-}
-
-impl Serialize for OptF64 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.get().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for OptF64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Option::<f64>::deserialize(d).map(OptF64::from)
-    }
-}
-
-/// A derived rate in 4 bytes: an `f32` (7 significant digits, plenty for a rate over a
-/// few seconds of counters), NaN for `None`. Read as an `f64`; written to JSON as the
-/// shortest decimal of the `f32` (`33.333332`, not the `f64` widening `33.33333206176758`).
-#[derive(Clone, Copy)]
-pub struct OptF32(f32);
-
-impl OptF32 {
-    pub const NONE: OptF32 = OptF32(f32::NAN);
-
-    /// The value, widened; `None` for NaN.
-    #[inline]
-    pub fn get(self) -> Option<f64> {
-        (!self.0.is_nan()).then_some(f64::from(self.0))
-    }
-
-    #[inline]
-    pub fn is_some(self) -> bool {
-        !self.0.is_nan()
-    }
-
-    #[inline]
-    pub fn is_none(self) -> bool {
-        self.0.is_nan()
-    }
-}
-
-impl Default for OptF32 {
-    fn default() -> Self {
-        OptF32::NONE
-    }
-}
-
-impl From<Option<f64>> for OptF32 {
-    /// Narrowed to the nearest `f32`.
-    #[inline]
-    fn from(v: Option<f64>) -> Self {
-        OptF32(v.map_or(f32::NAN, |v| v as f32))
-    }
-}
-
-impl From<f64> for OptF32 {
-    #[inline]
-    fn from(v: f64) -> Self {
-        OptF32(v as f32)
-    }
-}
-
-impl From<OptF32> for Option<f64> {
-    #[inline]
-    fn from(v: OptF32) -> Self {
-        v.get()
-    }
-}
-
-impl PartialEq for OptF32 {
-    fn eq(&self, other: &Self) -> bool {
-        self.get() == other.get()
-    }
-}
-
-impl PartialEq<Option<f64>> for OptF32 {
-    /// Against the `f64` narrowed as [`OptF32::from`] would: a rate equals the value it
-    /// was made from.
-    fn eq(&self, other: &Option<f64>) -> bool {
-        *self == OptF32::from(*other)
-    }
-}
-
-impl std::fmt::Debug for OptF32 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (!self.0.is_nan()).then_some(self.0).fmt(f)
-    }
-}
-
-impl Serialize for OptF32 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (!self.0.is_nan()).then_some(self.0).serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for OptF32 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Option::<f64>::deserialize(d).map(OptF32::from)
-    }
-}
-
-/// An `Option<i64>` in 8 bytes: `i64::MIN` is `None`. Every counter it holds (WAL records,
-/// bytes, calls) is at least zero, and a transaction age is far from it; a `query_id` (a
-/// 64-bit hash) of exactly `i64::MIN`, one in 2^64, would read as none.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct OptI64(i64);
-
-impl OptI64 {
-    pub const NONE: OptI64 = OptI64(i64::MIN);
-
-    /// The value; `None` for `i64::MIN`.
-    #[inline]
-    pub fn get(self) -> Option<i64> {
-        (self.0 != i64::MIN).then_some(self.0)
-    }
-
-    #[inline]
-    pub fn is_some(self) -> bool {
-        self.0 != i64::MIN
-    }
-
-    #[inline]
-    pub fn is_none(self) -> bool {
-        self.0 == i64::MIN
-    }
-}
-
-impl Default for OptI64 {
-    fn default() -> Self {
-        OptI64::NONE
-    }
-}
-
-impl From<Option<i64>> for OptI64 {
-    #[inline]
-    fn from(v: Option<i64>) -> Self {
-        OptI64(v.unwrap_or(i64::MIN))
-    }
-}
-
-impl From<i64> for OptI64 {
-    #[inline]
-    fn from(v: i64) -> Self {
-        OptI64(v)
-    }
-}
-
-impl From<OptI64> for Option<i64> {
-    #[inline]
-    fn from(v: OptI64) -> Self {
-        v.get()
-    }
-}
-
-impl PartialEq<Option<i64>> for OptI64 {
-    fn eq(&self, other: &Option<i64>) -> bool {
-        self.get() == *other
-    }
-}
-
-impl std::fmt::Debug for OptI64 {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.get().fmt(f)
-    }
-}
-
-impl Serialize for OptI64 {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.get().serialize(s)
-    }
-}
-
-impl<'de> Deserialize<'de> for OptI64 {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        Option::<i64>::deserialize(d).map(OptI64::from)
-    }
+opt_number! {
+    /// A derived rate in 4 bytes: an `f32` (7 significant digits, plenty for a rate over a
+    /// few seconds of counters), NaN for `None`. Read as an `f64`; written to JSON as the
+    /// shortest decimal of the `f32` (`33.333332`, not the `f64` widening
+    /// `33.33333206176758`); compared with an `f64` as narrowed, so a rate equals the value
+    /// it was made from.
+    OptF32(f32) as f64,
+    none: f32::NAN,
+    is_none: |n| n.is_nan(),
+    narrow: |v| v as f32,
+    widen: |w| f64::from(w),
 }
 
 #[cfg(test)]
