@@ -318,7 +318,7 @@ fn main() -> ExitCode {
 }
 
 /// glibc's malloc, set for a process that holds a few large samples and replaces them every
-/// poll (10,000 pg_stat_statements entries are 3.6 MB, 2,000 sessions 0.8 MB):
+/// poll (10,000 pg_stat_statements entries are 3 MB, 2,000 sessions 0.6 MB):
 ///
 /// * blocks of 128 KiB and more always come from their own mapping, given back when freed.
 ///   By default the threshold grows to the largest block freed so far, after which each new

@@ -157,6 +157,29 @@ pub struct StatementsSample {
     pub statements: Vec<Statement>,
 }
 
+/// What names a pg_stat_statements entry: (userid, dbid, queryid, toplevel), the view's own
+/// key from pg_stat_statements 1.9 ([`Statement::key`]); a [`StatementsSample`] lists its
+/// entries in this order.
+pub type StatementKey = (u32, u32, i64, bool);
+
+impl Statement {
+    /// The entry's [`StatementKey`].
+    pub fn key(&self) -> StatementKey {
+        (self.userid, self.dbid, self.queryid, self.toplevel)
+    }
+}
+
+impl StatementsSample {
+    /// The entry with `key`: by binary search (entries are in key order), else by a scan
+    /// (a recording made before pgvitals sorted them).
+    pub fn find(&self, key: &StatementKey) -> Option<&Statement> {
+        match self.statements.binary_search_by_key(key, Statement::key) {
+            Ok(i) => Some(&self.statements[i]),
+            Err(_) => self.statements.iter().find(|s| s.key() == *key),
+        }
+    }
+}
+
 /// One pg_stat_statements entry, keyed by (userid, dbid, queryid, toplevel). The optional
 /// numbers are [`OptF64`] / [`OptI64`] (8 bytes, not 16) and the derived rates [`OptF32`]
 /// (4 bytes: 7 significant digits): the struct is 296 bytes (584 with `Option`s), and a
@@ -1083,5 +1106,40 @@ mod tests {
             "most backends first"
         );
         assert_eq!(w.waits[1].query_id, Some(0));
+    }
+
+    #[test]
+    fn an_entry_is_found_by_its_key_in_key_order_or_not() {
+        let entry = |queryid: i64, toplevel: bool| Statement {
+            userid: 10,
+            dbid: 5,
+            queryid,
+            toplevel,
+            calls: queryid,
+            ..Statement::default()
+        };
+        let mut sorted = StatementsSample {
+            statements: vec![
+                entry(1, true),
+                entry(2, false),
+                entry(2, true),
+                entry(9, true),
+            ],
+            ..StatementsSample::default()
+        };
+        let mut unsorted = sorted.clone();
+        unsorted.statements.reverse();
+        for sample in [&mut sorted, &mut unsorted] {
+            for want in [
+                entry(1, true),
+                entry(2, false),
+                entry(2, true),
+                entry(9, true),
+            ] {
+                assert_eq!(sample.find(&want.key()), Some(&want));
+            }
+            assert_eq!(sample.find(&(10, 5, 3, true)), None);
+            assert_eq!(sample.find(&(11, 5, 1, true)), None);
+        }
     }
 }

@@ -488,17 +488,10 @@ impl Widget for DetailView<'_> {
                 )
             }
             Detail::Statement { statement, .. } => {
-                let live = v.server.statements().and_then(|st| {
-                    st.statements.iter().find(|s| {
-                        (s.userid, s.dbid, s.queryid, s.toplevel)
-                            == (
-                                statement.userid,
-                                statement.dbid,
-                                statement.queryid,
-                                statement.toplevel,
-                            )
-                    })
-                });
+                let live = v
+                    .server
+                    .statements()
+                    .and_then(|st| st.find(&statement.key()));
                 let mut lines = statement_lines(v, live.unwrap_or(statement), live.is_none());
                 match self.plan.filter(|(q, _)| *q == statement.queryid) {
                     Some((_, plan)) => {

@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 use crate::collect::{Ctx, get, get_text, get_text_or_empty};
 use crate::sample::quote_ident;
 use crate::sample::{Area, CollectError, ErrorKind, PgssInfo};
-use crate::sample::{Statement, StatementsSample};
+use crate::sample::{Statement, StatementKey, StatementsSample};
 
 /// The marker every pgvitals query carries.
 pub const OWN_MARKER: &str = "/* pgvitals */";
@@ -52,21 +52,18 @@ pub const OWN_MARKER: &str = "/* pgvitals */";
 /// How long to wait before fetching texts again after a conversion failure.
 pub const TEXT_RETRY: Duration = Duration::from_secs(60);
 
-/// An entry's identity: (userid, dbid, queryid, toplevel).
-type Key = (u32, u32, i64, bool);
-
 /// Polls [`StatementsSample`]s; caches query texts by entry key.
 #[derive(Debug, Default)]
 pub struct StatementsCollector {
     /// Texts of known keys (`None`: the server had no text for the key), shared with the
     /// samples.
-    texts: HashMap<Key, Option<Arc<str>>>,
+    texts: HashMap<StatementKey, Option<Arc<str>>>,
     /// Keys of pgvitals' own statements.
-    own: HashSet<Key>,
+    own: HashSet<StatementKey>,
     /// How many times the text query ran.
     text_fetches: u64,
     /// The keys the last text query asked for.
-    last_fetch_keys: Vec<Key>,
+    last_fetch_keys: Vec<StatementKey>,
     /// After a conversion failure: no text fetch before this instant, and why.
     texts_blocked: Option<(Instant, String)>,
     /// Role names by oid (`pg_roles`), cached, shared with the samples.
@@ -228,7 +225,8 @@ impl StatementsCollector {
         // two rows of one key come only from an extension without `toplevel` (before 1.9):
         // from 1.9 the key is the view's own, and no index of 10,000 keys (its buckets
         // written all over, 1 MB resident at the first poll) is built
-        let mut index: Option<HashMap<Key, usize>> = (pgss.version < (1, 9)).then(HashMap::new);
+        let mut index: Option<HashMap<StatementKey, usize>> =
+            (pgss.version < (1, 9)).then(HashMap::new);
         let rows = ctx
             .query_each(&sql, &[], |row| {
                 collected_at.get_or_insert(get::<f64>(row, "collected_at")?);
@@ -261,10 +259,10 @@ impl StatementsCollector {
                     statements.push(s);
                     return Ok(());
                 };
-                match index.get(&key(&s)) {
+                match index.get(&s.key()) {
                     Some(&i) => merge(&mut statements[i], &s),
                     None => {
-                        index.insert(key(&s), statements.len());
+                        index.insert(s.key(), statements.len());
                         statements.push(s);
                     }
                 }
@@ -276,10 +274,10 @@ impl StatementsCollector {
         drop(index);
         // in key order: the model finds an entry's previous reading, and this its texts, by
         // binary search, with no index of every key built per poll
-        statements.sort_unstable_by_key(key);
+        statements.sort_unstable_by_key(Statement::key);
 
         // Forget keys that are gone (evicted or reset).
-        let present = |k: &Key| statements.binary_search_by_key(k, key).is_ok();
+        let present = |k: &StatementKey| statements.binary_search_by_key(k, Statement::key).is_ok();
         self.texts.retain(|k, _| present(k));
         self.own.retain(|k| present(k));
 
@@ -299,13 +297,13 @@ impl StatementsCollector {
             notices.push(note);
         }
 
-        statements.retain(|s| !self.own.contains(&key(s)));
+        statements.retain(|s| !self.own.contains(&s.key()));
         // the sample is kept until the next one: no spare slots (more entries than last time
         // grew it)
         statements.shrink_to_fit();
         self.refresh_names(ctx, &statements).await?;
         for s in &mut statements {
-            s.query = self.texts.get(&key(s)).cloned().flatten();
+            s.query = self.texts.get(&s.key()).cloned().flatten();
             s.usename = self.role_names.get(&s.userid).cloned();
             s.datname = self.database_names.get(&s.dbid).cloned();
         }
@@ -382,9 +380,9 @@ impl StatementsCollector {
         pgss: &PgssInfo,
         statements: &[Statement],
     ) -> Result<Option<String>, CollectError> {
-        let new: Vec<Key> = statements
+        let new: Vec<StatementKey> = statements
             .iter()
-            .map(key)
+            .map(Statement::key)
             .filter(|k| !self.texts.contains_key(k) && !self.own.contains(k))
             .collect();
         if new.is_empty() {
@@ -405,10 +403,10 @@ impl StatementsCollector {
         // row by row, as the numbers: 10,000 new texts arrive at the first poll; the keys are
         // in key order, as the statements are
         let (texts, own, new) = (&mut self.texts, &mut self.own, &self.last_fetch_keys);
-        let wanted = |k: &Key| new.binary_search(k).is_ok();
+        let wanted = |k: &StatementKey| new.binary_search(k).is_ok();
         let fetched = ctx
             .query_each(&sql, &[&queryids], |row| {
-                let k: Key = (
+                let k: StatementKey = (
                     get(row, "userid")?,
                     get(row, "dbid")?,
                     get(row, "queryid")?,
@@ -504,10 +502,6 @@ where
         (Some(a), Some(b)) => Some(a + b).into(),
         (a, b) => a.or(b).into(),
     }
-}
-
-fn key(s: &Statement) -> Key {
-    (s.userid, s.dbid, s.queryid, s.toplevel)
 }
 
 /// The server clock when pg_stat_statements has no entry at all.

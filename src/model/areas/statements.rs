@@ -16,7 +16,9 @@ use serde_json::{Value, json};
 use crate::model::alerts::{Evaluator, Subject};
 use crate::model::format_duration_s;
 use crate::model::rates::{elapsed, rate};
-use crate::sample::{OptF32, OptF64, OptI64, Rule, Sample, Statement, StatementsSample};
+use crate::sample::{
+    OptF32, OptF64, OptI64, Rule, Sample, Statement, StatementKey, StatementsSample,
+};
 
 /// The fewest calls a baseline must average before a regression is judged against it.
 pub const BASELINE_MIN_CALLS: i64 = 100;
@@ -27,12 +29,6 @@ pub const REGRESSION_FLOOR_MS: f64 = 1.0;
 
 /// How many statements the JSON lists (the top ones by execution time over the interval).
 pub const TOP_STATEMENTS: usize = 50;
-
-type StatementKey = (u32, u32, i64, bool);
-
-fn statement_key(s: &Statement) -> StatementKey {
-    (s.userid, s.dbid, s.queryid, s.toplevel)
-}
 
 /// Per-entry rates over the interval; an entry re-created since (stats_since, a counter
 /// going backwards) or new gets none.
@@ -46,18 +42,18 @@ pub(super) fn derive(c: &mut StatementsSample, p: &StatementsSample) {
     // the collector sends entries in key order: found by binary search, with no index of
     // 10,000 keys per poll; an older recording's samples may be in another order
     let index: Option<HashMap<StatementKey, &Statement>> =
-        (!p.statements.is_sorted_by_key(statement_key))
-            .then(|| p.statements.iter().map(|s| (statement_key(s), s)).collect());
+        (!p.statements.is_sorted_by_key(Statement::key))
+            .then(|| p.statements.iter().map(|s| (s.key(), s)).collect());
     let previous = |k: &StatementKey| match &index {
         Some(index) => index.get(k).copied(),
         None => p
             .statements
-            .binary_search_by_key(k, statement_key)
+            .binary_search_by_key(k, Statement::key)
             .ok()
             .map(|i| &p.statements[i]),
     };
     for s in &mut c.statements {
-        let Some(ps) = previous(&statement_key(s)) else {
+        let Some(ps) = previous(&s.key()) else {
             continue;
         };
         if s.stats_since != ps.stats_since
