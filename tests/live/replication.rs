@@ -360,7 +360,20 @@ async fn promoted_standby_reads_as_primary_on_the_same_connection() {
     .expect("private cluster");
     let mon = Monitor::new(cluster.standby.as_ref().expect("standby"), "postgres").await;
     assert!(mon.facts.in_recovery);
-    let before = poll(&mon).await;
+    // a standby just started may still be replaying the last records it received (receive
+    // 0/3000060, replay 0/3000000: "replaying"); it is idle once caught up, within seconds
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let before = loop {
+        let sample = poll(&mon).await;
+        let caught_up = sample
+            .standby_status
+            .as_ref()
+            .is_some_and(|st| st.lag_state.as_str() == "idle");
+        if caught_up || std::time::Instant::now() > deadline {
+            break sample;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     assert_eq!(before.role, ServerRole::Standby);
 
     assert_eq!(
