@@ -1012,14 +1012,50 @@ fn start_on_free_port(node: &mut Node) -> Result<(), ClusterError> {
     }))
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> Result<u16, ClusterError> {
+/// A TCP port on 127.0.0.1 that was free a moment ago, chosen at random outside the kernel's
+/// ephemeral range (`/proc/sys/net/ipv4/ip_local_port_range`, 32768–60999 by default).
+///
+/// A port from the ephemeral range can be handed to an outgoing connection as its local port
+/// while the node is stopped, and a restart on the same port then fails with "Address already
+/// in use" (seen in CI with six majors' tests running side by side). Ports below the range
+/// are never given out that way, so only another listener could take one, and the random pick
+/// makes that unlikely. Falls back to a port from the kernel when nothing outside the range
+/// binds.
+///
+/// # Errors
+/// [`ClusterError::Io`] when not even a kernel-chosen port binds.
+pub fn free_port() -> Result<u16, ClusterError> {
+    use rand::Rng;
+    let (low, high) = ephemeral_port_range();
+    let mut rng = rand::rng();
+    // 20000 .. low, or above high when the range starts too low to leave room below it
+    let below = (low > 21_000).then_some((20_000u16, low));
+    let above = (high < 64_000).then_some((high + 1, u16::MAX));
+    if let Some((from, to)) = below.or(above) {
+        for _ in 0..200 {
+            let port = rng.random_range(from..to);
+            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").map_err(io_err("bind 127.0.0.1:0"))?;
     let port = listener
         .local_addr()
         .map_err(io_err("local address of 127.0.0.1:0"))?
         .port();
     Ok(port)
+}
+
+/// The kernel's ephemeral port range; Linux's default when it cannot be read.
+fn ephemeral_port_range() -> (u16, u16) {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|v| v.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32_768, 60_999))
 }
 
 /// Makes `standby` a streaming replica of `primary` and starts it.
@@ -1447,6 +1483,20 @@ mod tests {
         assert_eq!(conninfo_value("my db"), "'my db'");
         assert_eq!(conninfo_value("o'k"), r"'o\'k'");
         assert_eq!(conninfo_value(""), "''");
+    }
+
+    #[test]
+    fn picked_ports_are_outside_the_ephemeral_range_and_free() {
+        let (low, high) = ephemeral_port_range();
+        assert!(low <= high, "{low}..{high}");
+        for _ in 0..20 {
+            let port = free_port().expect("port");
+            assert!(
+                !(low..=high).contains(&port),
+                "{port} is in the ephemeral range {low}..{high}"
+            );
+            TcpListener::bind(("127.0.0.1", port)).expect("the picked port binds");
+        }
     }
 
     #[test]

@@ -524,11 +524,7 @@ async fn cache_and_multixact_alerts_fire_and_the_cache_alert_clears() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_is_a_critical_alert_and_exit_status_3() {
     // a port nobody listens on
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
+    let port = pgvitals::cluster::free_port().expect("free port");
     let specs = [spec(&format!(
         "host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=2 sslmode=disable"
     ))];

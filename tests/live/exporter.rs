@@ -157,10 +157,7 @@ fn query_until(
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    pgvitals::cluster::free_port().expect("a free port")
 }
 
 /// Start `pgvitals serve` on an ephemeral port; returns it with the port it printed.

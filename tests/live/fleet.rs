@@ -74,10 +74,7 @@ async fn twenty_servers_some_down_and_a_paused_standby_seen_from_its_primary() {
         );
     }
     for i in 1..=4 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = pgvitals::cluster::free_port().expect("a free port");
         specs.push(
             ConnSpec::parse(&format!(
                 "host=127.0.0.1 port={port} dbname=postgres user=postgres connect_timeout=2"

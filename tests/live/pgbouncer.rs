@@ -8,7 +8,7 @@
 //! Needs the `pgbouncer` binary (Debian: `apt-get install -y pgbouncer`, 1.18 on bookworm);
 //! `PGVITALS_PGBOUNCER` overrides the path. A missing binary fails the tests.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -83,10 +83,7 @@ impl Bouncer {
             .permissions(std::fs::Permissions::from_mode(0o700))
             .tempdir()
             .expect("temp dir");
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").expect("free port");
-            l.local_addr().expect("addr").port()
-        };
+        let port = pgvitals::cluster::free_port().expect("free port");
         let conf = dir.path().join("pgbouncer.ini");
         let users = dir.path().join("users.txt");
         let log = dir.path().join("pgbouncer.log");
