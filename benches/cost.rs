@@ -27,7 +27,9 @@
 //! 30 s on 2 cores). The max ms of a query is the window's (the role's entries are reset at
 //! its start); statements cancelled by statement_timeout are not in pg_stat_statements: they
 //! are counted from the server log (`server-side errors`). `BENCH_TOOLS=pgvitals,snapshot` measures only those (of idle,
-//! pgvitals, snapshot, pg_top, pg_activity). Prints numbers; asserts nothing.
+//! pgvitals, snapshot, pg_top, pg_activity). Prints numbers; asserts nothing. A tool that is
+//! not installed is left out with a line saying so; `scripts/bench-cost.sh` installs pg_top
+//! and pg_activity through apt first and runs both scales.
 
 mod cost {
     pub mod procfs;
