@@ -17,7 +17,7 @@
 //! (`BENCH_SECONDS`, default 120): nothing watching (the baseline), the real pgvitals
 //! dashboard in a pseudo terminal (every area, `--interval 1s`), `pgvitals snapshot`, `pg_top
 //! -W` and `pg_activity`, each as its own role. Per tool it prints its queries (calls, mean,
-//! max and total ms, from pg_stat_statements of its role), the CPU of its backends (/proc),
+//! max and total ms, from pg_stat_statements of its role), the CPU of its backends (`/proc/PID/schedstat`, to the ns),
 //! the whole cluster's CPU over the baseline (catches backends that come and go), its
 //! server time, its client CPU and peak RSS, the connections it held and the anonymous
 //! memory of its backends; then a summary with the targets.
@@ -44,7 +44,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cost::procfs::{MIB, cluster_cpu_by_kind, cpu_diff, cpu_seconds, status_bytes};
+use cost::procfs::{
+    MIB, backend_cpu_seconds, cluster_cpu_by_kind, cpu_diff, cpu_seconds, status_bytes,
+};
 use cost::pty::Pty;
 use cost::stats;
 use cost::workload::{self, Scale, connect};
@@ -427,7 +429,7 @@ async fn measure(ctx: &Ctx<'_>, tool: Option<&Tool>, role: &str, label: &str) ->
         let pids = role_pids(&ctx.watcher, role).await;
         max_conns = max_conns.max(pids.len());
         for &pid in &pids {
-            if let Some(cpu) = cpu_seconds(pid) {
+            if let Some(cpu) = backend_cpu_seconds(pid) {
                 first.entry(pid).or_insert(cpu);
                 last.insert(pid, cpu);
             }

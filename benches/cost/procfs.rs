@@ -30,6 +30,19 @@ pub fn cpu_seconds(pid: i32) -> Option<f64> {
     Some((ticks(&f, 11) + ticks(&f, 12)) / clock_ticks())
 }
 
+/// CPU time of a single-threaded process (a PostgreSQL backend), seconds, to the nanosecond:
+/// the first field of `/proc/PID/schedstat` (the scheduler's run time of the process's one
+/// task). utime + stime of `/proc/PID/stat` come in clock ticks (10 ms), which over a 120 s
+/// window of a backend that spends 0.1 s a minute is a 5 % step per reading. Falls back to
+/// [`cpu_seconds`] where schedstat cannot be read.
+pub fn backend_cpu_seconds(pid: i32) -> Option<f64> {
+    std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map(|ns| ns as f64 / 1e9)
+        .or_else(|| cpu_seconds(pid))
+}
+
 /// What a server process is, from its title (`postgres: <cluster_name>: checkpointer`,
 /// `postgres: <cluster_name>: <user> <db> [local] idle`): an auxiliary process by name, or
 /// `backend <user>` for a client backend.
