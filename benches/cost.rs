@@ -17,8 +17,9 @@
 //! (`BENCH_SECONDS`, default 120): nothing watching (the baseline), the real pgvitals
 //! dashboard in a pseudo terminal (every area, `--interval 1s`), `pgvitals snapshot`, `pg_top
 //! -W` and `pg_activity`, each as its own role. Per tool it prints its queries (calls, mean,
-//! max and total ms, from pg_stat_statements of its role), the CPU of its backends (`/proc/PID/schedstat`, to the ns),
-//! the whole cluster's CPU over the baseline (catches backends that come and go), its
+//! max and total ms, from pg_stat_statements of its role), the CPU of its backends
+//! (`/proc/PID/schedstat`, to the ns), the whole cluster's CPU over the baseline (catches
+//! backends that come and go), its
 //! server time, its client CPU and peak RSS, the connections it held and the anonymous
 //! memory of its backends; then a summary with the targets.
 //!
