@@ -55,9 +55,10 @@ pub const TEXT_RETRY: Duration = Duration::from_secs(60);
 /// Polls [`StatementsSample`]s; caches query texts by entry key.
 #[derive(Debug, Default)]
 pub struct StatementsCollector {
-    /// Texts of known keys (`None`: the server had no text for the key), shared with the
-    /// samples.
-    texts: HashMap<StatementKey, Option<Arc<str>>>,
+    /// Texts of known keys in key order (`None`: the server had no text for the key), shared
+    /// with the samples; found by binary search (a hash map of 10,000 keys held 16,384
+    /// slots: 0.67 MB against 0.4).
+    texts: Vec<(StatementKey, Option<Arc<str>>)>,
     /// Keys of pgvitals' own statements.
     own: HashSet<StatementKey>,
     /// How many times the text query ran.
@@ -86,6 +87,18 @@ pub const FIRST_POLL_ROWS: usize = 20_000;
 
 /// Names are read again for an unknown oid at most this often.
 pub const NAMES_RETRY: Duration = Duration::from_secs(60);
+
+/// The cached text of `key` in `texts` (in key order): `None` when the key is not known,
+/// `Some(None)` when the server had no text for it.
+fn text_of<'a>(
+    texts: &'a [(StatementKey, Option<Arc<str>>)],
+    key: &StatementKey,
+) -> Option<&'a Option<Arc<str>>> {
+    texts
+        .binary_search_by_key(key, |(k, _)| *k)
+        .ok()
+        .map(|i| &texts[i].1)
+}
 
 /// True when `text` is one of pgvitals' own queries: after whitespace and leading `--`
 /// comment lines (the query files' headers, kept in the text before PostgreSQL 18), its first
@@ -278,7 +291,10 @@ impl StatementsCollector {
 
         // Forget keys that are gone (evicted or reset).
         let present = |k: &StatementKey| statements.binary_search_by_key(k, Statement::key).is_ok();
-        self.texts.retain(|k, _| present(k));
+        self.texts.retain(|(k, _)| present(k));
+        if self.texts.capacity() > 2 * self.texts.len() {
+            self.texts.shrink_to_fit();
+        }
         self.own.retain(|k| present(k));
 
         let mut notices = Vec::new();
@@ -303,7 +319,7 @@ impl StatementsCollector {
         statements.shrink_to_fit();
         self.refresh_names(ctx, &statements).await?;
         for s in &mut statements {
-            s.query = self.texts.get(&s.key()).cloned().flatten();
+            s.query = text_of(&self.texts, &s.key()).cloned().flatten();
             s.usename = self.role_names.get(&s.userid).cloned();
             s.datname = self.database_names.get(&s.dbid).cloned();
         }
@@ -383,7 +399,7 @@ impl StatementsCollector {
         let new: Vec<StatementKey> = statements
             .iter()
             .map(Statement::key)
-            .filter(|k| !self.texts.contains_key(k) && !self.own.contains(k))
+            .filter(|k| text_of(&self.texts, k).is_none() && !self.own.contains(k))
             .collect();
         if new.is_empty() {
             return Ok(None);
@@ -402,7 +418,8 @@ impl StatementsCollector {
         self.last_fetch_keys = new;
         // row by row, as the numbers: 10,000 new texts arrive at the first poll; the keys are
         // in key order, as the statements are
-        let (texts, own, new) = (&mut self.texts, &mut self.own, &self.last_fetch_keys);
+        let mut fetched_texts: Vec<(StatementKey, Option<Arc<str>>)> = Vec::new();
+        let (texts, own, new) = (&mut fetched_texts, &mut self.own, &self.last_fetch_keys);
         let wanted = |k: &StatementKey| new.binary_search(k).is_ok();
         let fetched = ctx
             .query_each(&sql, &[&queryids], |row| {
@@ -419,11 +436,31 @@ impl StatementsCollector {
                 if text.as_deref().is_some_and(is_own_text) {
                     own.insert(k);
                 } else {
-                    texts.insert(k, text.map(Arc::from));
+                    texts.push((k, text.map(Arc::from)));
                 }
                 Ok(())
             })
             .await;
+        // what arrived is kept, also when the fetch failed part way
+        fetched_texts.sort_unstable_by_key(|(k, _)| *k);
+        fetched_texts.dedup_by_key(|(k, _)| *k);
+        let unknown: Vec<StatementKey> = match fetched {
+            Ok(_) => self
+                .last_fetch_keys
+                .iter()
+                .filter(|k| !self.own.contains(k) && text_of(&fetched_texts, k).is_none())
+                .copied()
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        self.texts
+            .reserve_exact(fetched_texts.len() + unknown.len());
+        self.texts.extend(fetched_texts);
+        // Keys evicted between the two queries, or without a text: remembered as unknown so
+        // they are not fetched on every poll.
+        self.texts.extend(unknown.into_iter().map(|k| (k, None)));
+        // the new keys were not in the cache: sorting keeps every key once
+        self.texts.sort_unstable_by_key(|(k, _)| *k);
         match fetched {
             Ok(_) => {}
             Err(e) if matches!(e.sqlstate.as_deref(), Some("22021") | Some("22P05")) => {
@@ -447,13 +484,6 @@ impl StatementsCollector {
             }
         }
         self.texts_blocked = None;
-        // Keys evicted between the two queries, or without a text: remembered as unknown so
-        // they are not fetched on every poll.
-        for k in &self.last_fetch_keys {
-            if !self.own.contains(k) {
-                self.texts.entry(*k).or_insert(None);
-            }
-        }
         Ok(None)
     }
 }
